@@ -1,0 +1,181 @@
+"""Plan -> provider calls -> State, one change at a time, vendors in parallel.
+
+Each vendor runs its phases in order (deletes that free a key, then writes,
+then other deletes); within a phase its changes run concurrently, bounded by
+the vendor client. The first error of a vendor stops that vendor's remaining
+changes; other vendors carry on, and every finished change is in the state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from reconciler.diff import field_diffs
+from reconciler.errors import (
+    AmbiguousWriteError,
+    ConflictError,
+    PlanError,
+    ReconcilerError,
+    VendorError,
+)
+from reconciler.model import Action, Change, Plan
+from reconciler.providers.base import DeleteMode, Kind, RemoteObject
+from reconciler.state.base import Pending, Resource, StateWriter, now
+from reconciler.workspace import Providers
+
+MAX_CREATE_ATTEMPTS = 4
+Progress = Callable[[Change, str | None], None]
+"""Called after each change with None on success or the error message."""
+
+
+@dataclass
+class ApplyResult:
+    applied: list[Change] = field(default_factory=list)
+    errors: list[ReconcilerError] = field(default_factory=list)
+    not_started: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+class Applier:
+    def __init__(self, providers: Providers, writer: StateWriter,
+                 progress: Progress | None = None, verify: bool = False) -> None:
+        self.providers = providers
+        self.writer = writer
+        self.progress = progress
+        self.verify = verify  # re-read each touched object and compare fingerprints first
+
+    async def apply(self, plan: Plan) -> ApplyResult:
+        result = ApplyResult()
+        by_vendor: dict[str, list[Change]] = defaultdict(list)
+        for change in plan.changes:
+            by_vendor[change.vendor].append(change)
+        await asyncio.gather(*(self._vendor(changes, result) for changes in by_vendor.values()))
+        return result
+
+    async def _vendor(self, changes: list[Change], result: ApplyResult) -> None:
+        failed: list[ReconcilerError] = []
+        for phase in sorted({c.phase for c in changes}):
+            batch = [c for c in changes if c.phase == phase]
+            await asyncio.gather(*(self._guarded(c, failed, result) for c in batch))
+            if failed:
+                result.not_started += sum(1 for c in changes if c.phase > phase)
+                return
+
+    async def _guarded(self, change: Change, failed: list[ReconcilerError],
+                       result: ApplyResult) -> None:
+        if failed:
+            result.not_started += 1
+            return
+        try:
+            await self.execute(change)
+        except ReconcilerError as exc:
+            error = exc.at(change.address) if isinstance(exc, VendorError) else exc
+            failed.append(error)
+            result.errors.append(error)
+            self._report(change, str(error))
+            return
+        result.applied.append(change)
+        self._report(change, None)
+
+    def _report(self, change: Change, error: str | None) -> None:
+        if self.progress:
+            self.progress(change, error)
+
+    async def execute(self, change: Change) -> None:
+        kind = self.providers.kind(change.vendor, change.kind)
+        if self.verify and change.fingerprint and change.remote_id:
+            await verify_fingerprint(kind, change)
+        match change.action:
+            case Action.CREATE:
+                await self._create(kind, change)
+            case Action.ADOPT | Action.UPDATE:
+                await self._update(kind, change)
+            case Action.DELETE:
+                await self._delete(kind, change)
+            case Action.FORGET:
+                await self.writer.remove(change.address)
+            case Action.PUSH:
+                await self._push(kind, change)
+            case Action.NOOP:
+                pass
+
+    async def _record(self, change: Change, remote: RemoteObject) -> None:
+        await self.writer.put(change.address, Resource(
+            vendor=change.vendor, kind=change.kind, remote_id=remote.remote_id,
+            attributes=remote.attributes, meta={k: v for k, v in change.meta.items() if v},
+            prevent_destroy=bool(change.meta.get("prevent_destroy"))))
+
+    async def _create(self, kind: Kind, change: Change) -> None:
+        assert change.attributes is not None
+        await self.writer.intend(change.address, Pending(
+            vendor=change.vendor, kind=change.kind, action="create", identity=change.identity,
+            started_at=now()))
+        remote: RemoteObject | None = None
+        for attempt in range(1, MAX_CREATE_ATTEMPTS + 1):
+            try:
+                remote = await kind.create(change.attributes)
+                break
+            except (AmbiguousWriteError, ConflictError) as exc:
+                # The object may exist (lost response) or does exist (409): find it by key.
+                found = await kind.lookup(change.identity) if change.identity else None
+                if found is not None:
+                    remote = found
+                    break
+                if isinstance(exc, ConflictError) or attempt == MAX_CREATE_ATTEMPTS:
+                    raise
+        assert remote is not None
+        await self._record(change, remote)
+        if field_diffs(change.attributes, remote.attributes) or remote.status != "present":
+            updated = await kind.update(remote.remote_id, change.attributes,
+                                        frozenset(change.attributes), remote)
+            await self._record(change, updated)
+
+    async def _update(self, kind: Kind, change: Change) -> None:
+        assert change.attributes is not None and change.remote_id is not None
+        current = RemoteObject(change.remote_id, {d.field: d.before for d in change.diffs})
+        if change.action is Action.ADOPT:
+            await self._record(change, current)
+        if not change.diffs and not change.revive:
+            # Only lifecycle settings changed: nothing to send.
+            resource_remote = RemoteObject(change.remote_id, dict(change.attributes))
+            await self._record(change, resource_remote)
+            return
+        if change.revive:
+            current = await kind.read(change.remote_id) or current
+        changed = frozenset(d.field.split(".")[0].split("[")[0] for d in change.diffs)
+        updated = await kind.update(change.remote_id, change.attributes, changed, current)
+        await self._record(change, updated)
+
+    async def _delete(self, kind: Kind, change: Change) -> None:
+        assert change.remote_id is not None
+        await self.writer.intend(change.address, Pending(
+            vendor=change.vendor, kind=change.kind, action="delete", identity=change.identity,
+            remote_id=change.remote_id, started_at=now()))
+        current = await kind.read(change.remote_id) if change.delete_mode == "deactivate" else None
+        await kind.delete(change.remote_id, DeleteMode(change.delete_mode or "hard"), current)
+        await self.writer.remove(change.address)
+
+    async def _push(self, kind: Kind, change: Change) -> None:
+        assert change.attributes is not None
+        pushed = await kind.push(change.attributes)
+        await self.writer.put(change.address, Resource(
+            vendor=change.vendor, kind=change.kind, remote_id=None,
+            attributes=kind.state_attributes(change.attributes), meta=pushed.meta))
+
+
+async def verify_fingerprint(kind: Kind, change: Change) -> None:
+    """Refuse to write an object that changed remotely since the plan was made."""
+    assert change.remote_id is not None
+    current = await kind.read(change.remote_id)
+    if current is None:
+        raise PlanError(f"{change.address}: the remote object {change.remote_id} is gone since "
+                        "the plan was made; run plan again")
+    if current.fingerprint() != change.fingerprint:
+        raise PlanError(f"{change.address}: the remote object changed since the plan was made "
+                        f"(now {current.attributes}); run plan again and review it")

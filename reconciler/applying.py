@@ -1,0 +1,66 @@
+"""The apply verb: check a plan can still be applied, run it, and checkpoint the state."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from reconciler.applier import Applier, ApplyResult, Progress
+from reconciler.errors import PlanError, RefusedError
+from reconciler.model import Plan
+from reconciler.state import StateDoc
+from reconciler.state.base import StateBackend
+from reconciler.workspace import Providers
+
+PLAN_FILE_KIND = "reconciler-plan"
+
+
+def save_plan(plan: Plan, path: Path) -> None:
+    path.write_text(json.dumps({"kind": PLAN_FILE_KIND, **plan.to_dict()}, indent=1, default=str))
+
+
+def load_plan(path: Path) -> Plan:
+    try:
+        data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PlanError(f"{path}: cannot read the plan file: {exc}") from None
+    except json.JSONDecodeError as exc:
+        raise PlanError(f"{path}: not a plan file (invalid JSON at line {exc.lineno}, column "
+                        f"{exc.colno}); make a new one with `reconciler plan --out`") from None
+    if not isinstance(data, dict) or data.get("kind") != PLAN_FILE_KIND:
+        raise PlanError(f"{path}: not a reconciler plan file; make one with `reconciler plan --out`")
+    try:
+        plan = Plan.from_dict(data)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise PlanError(f"{path}: the plan file is damaged ({exc!r}); make a new one") from None
+    if plan.checksum() != data.get("checksum"):
+        raise PlanError(f"{path}: the plan file was modified after it was made (its checksum "
+                        "does not match); make a new plan instead of editing one")
+    return plan
+
+
+def check_applicable(plan: Plan, state: StateDoc) -> None:
+    if plan.refusals:
+        raise RefusedError("the plan cannot be applied:\n  " + "\n  ".join(plan.refusals))
+    if plan.lineage != state.lineage and not plan.lineage:
+        raise PlanError("the plan was made when no state existed yet, and a state was written "
+                        "since; run plan again")
+    if plan.lineage != state.lineage:
+        raise PlanError(f"the plan was made against another state (lineage {plan.lineage}, now "
+                        f"{state.lineage}); run plan again")
+    if plan.serial != state.serial:
+        raise PlanError(f"the state changed since the plan was made (serial {plan.serial}, now "
+                        f"{state.serial}); run plan again and review it")
+
+
+async def run_apply(plan: Plan, state: StateDoc, backend: StateBackend, providers: Providers,
+                    progress: Progress | None, verify: bool) -> ApplyResult:
+    writer = backend.writer(state)
+    try:
+        for address in list(state.pending):
+            # Planning looked these up by natural key already (adopt or re-create).
+            await writer.resolve(address)
+        return await Applier(providers, writer, progress, verify).apply(plan)
+    finally:
+        writer.checkpoint()

@@ -1,0 +1,107 @@
+"""Every error a user can see, in one hierarchy.
+
+    ReconcilerError            exit 1 unless said otherwise; message says what, where, what to do
+     ├── ManifestError         one or more Diagnostics (file:line:column)
+     ├── ConfigError           reconciler.yaml or command-line settings
+     ├── StateError            unreadable, newer or conflicting state
+     │    └── LockError        the workspace is locked by someone else
+     ├── PlanError             a saved plan that can no longer be applied as approved
+     ├── RefusedError          a plan that must not be applied (no delete API, ...)
+     │    └── SafetyError      a safety rail blocked the apply (exit 3)
+     └── VendorError           a vendor answered with an error we do not retry
+          ├── AmbiguousWriteError   the outcome of a write is unknown
+          └── ConflictError         the object already exists
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a value came from: 1-based line and column, like an editor shows them."""
+
+    file: str
+    line: int
+    column: int
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.column}"
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    source: Source | None
+    message: str
+    path: tuple[str | int, ...] = ()  # where in the document, when known
+
+    def __str__(self) -> str:
+        return f"{self.source}: {self.message}" if self.source else self.message
+
+
+class ReconcilerError(Exception):
+    exit_code = 1
+
+
+class ManifestError(ReconcilerError):
+    def __init__(self, diagnostics: list[Diagnostic]) -> None:
+        self.diagnostics = sorted(
+            diagnostics,
+            key=lambda d: (d.source.file, d.source.line, d.source.column) if d.source else ("", 0, 0),
+        )
+        super().__init__("\n".join(str(d) for d in self.diagnostics))
+
+
+class ConfigError(ReconcilerError):
+    pass
+
+
+class StateError(ReconcilerError):
+    pass
+
+
+class LockError(StateError):
+    pass
+
+
+class PlanError(ReconcilerError):
+    pass
+
+
+class RefusedError(ReconcilerError):
+    pass
+
+
+class SafetyError(RefusedError):
+    exit_code = 3
+
+
+class VendorError(ReconcilerError):
+    """A vendor's refusal, with its own status and code, already redacted of secrets."""
+
+    def __init__(self, vendor: str, status: int | None, code: str | None, message: str,
+                 address: str | None = None) -> None:
+        self.vendor = vendor
+        self.status = status
+        self.code = code
+        self.detail = message
+        self.address = address
+        super().__init__(self.render())
+
+    def render(self) -> str:
+        where = f"{self.address}: " if self.address else ""
+        status = f"HTTP {self.status}" if self.status is not None else "no response"
+        code = f" [{self.code}]" if self.code else ""
+        return f"{where}{self.vendor} refused the request ({status}{code}): {self.detail}"
+
+    def at(self, address: str) -> VendorError:
+        return VendorError(self.vendor, self.status, self.code, self.detail, address)
+
+
+class AmbiguousWriteError(VendorError):
+    """A write whose outcome is unknown (the connection broke after the request was sent)."""
+
+
+class ConflictError(VendorError):
+    """The vendor says the object already exists (a unique natural key is taken)."""

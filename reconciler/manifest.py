@@ -1,0 +1,219 @@
+"""A manifest directory -> Desired: every declared object, validated, with its source.
+
+All files are read and every problem is collected before anything is reported,
+so one run shows all mistakes; nothing reaches a vendor unless all is valid.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from reconciler import yamlsource
+from reconciler.config import CONFIG_FILE, Settings
+from reconciler.errors import Diagnostic, ManifestError, Source
+from reconciler.providers.base import DeleteMode, Kind
+from reconciler.providers.registry import kinds_by_collection
+from reconciler.providers.registry import providers as provider_registry
+from reconciler.validation import describe, errors, suggest
+from reconciler.yamlsource import Document, locate
+
+KEY_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+LIFECYCLE_FIELDS = ("ignore_changes", "prevent_destroy", "on_delete")
+
+
+class Lifecycle(BaseModel):
+    """Reconciler settings on one purpose; never sent to a vendor."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    ignore_changes: tuple[str, ...] = Field((), description="Fields never diffed (owned elsewhere)")
+    prevent_destroy: bool = Field(False, description="Refuse any plan that would delete it")
+    on_delete: Literal["delete", "deactivate"] | None = Field(
+        None, description="What removing it from the manifests does, where the vendor offers both")
+
+
+@dataclass
+class DesiredObject:
+    address: str
+    vendor: str
+    kind: str
+    key: str
+    attributes: dict[str, Any]
+    source: Source
+    lifecycle: Lifecycle = field(default_factory=Lifecycle)
+
+    @property
+    def kind_address(self) -> str:
+        return f"{self.vendor}.{self.kind}"
+
+
+@dataclass
+class Desired:
+    objects: dict[str, DesiredObject]
+    digest: str
+    documents: dict[str, Document]
+
+
+def address(vendor: str, kind: str, key: str) -> str:
+    return f"{vendor}.{kind}.{key}"
+
+
+def manifest_files(directory: Path, skip: Path | None = None) -> list[Path]:
+    found: list[Path] = []
+    for root, dirs, files in os.walk(directory):
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".")
+                         and (skip is None or Path(root, d).resolve() != skip))
+        found.extend(Path(root, f) for f in sorted(files)
+                     if f.endswith((".yaml", ".yml")) and not (root == str(directory) and f == CONFIG_FILE))
+    return found
+
+
+def load_desired(settings: Settings, env: Mapping[str, str] | None = None) -> Desired:
+    env = os.environ if env is None else env
+    skip = settings.state_path.parent if settings.state.backend == "local" else None
+    files = manifest_files(settings.directory, skip)
+    digest = hashlib.sha256()
+    for path in [settings.config_file, *files]:
+        digest.update(str(path.relative_to(settings.directory)).encode() + b"\0" + path.read_bytes())
+    loader = _Loader(settings)
+    for path in files:
+        loader.add(yamlsource.load(path, _display(path), env))
+    if loader.diagnostics:
+        raise ManifestError(loader.diagnostics)
+    return Desired(loader.objects, digest.hexdigest(), loader.documents)
+
+
+class _Loader:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.registry = provider_registry()
+        self.objects: dict[str, DesiredObject] = {}
+        self.documents: dict[str, Document] = {}
+        self.diagnostics: list[Diagnostic] = []
+        self.identities: dict[tuple[str, str], DesiredObject] = {}
+
+    def error(self, document: Document, path: tuple[Any, ...], message: str, key: bool = False) -> None:
+        self.diagnostics.append(Diagnostic(locate(document, path, key), message))
+
+    def add(self, document: Document) -> None:
+        self.documents[document.file] = document
+        self.diagnostics.extend(document.diagnostics)
+        if document.data is None:
+            return
+        if not isinstance(document.data, dict):
+            self.error(document, (), "expected a mapping of vendor names (outreach:, "
+                                     "webex_campaign:, superoffice:) at the top of the file")
+            return
+        for vendor, collections in document.data.items():
+            self.add_vendor(document, vendor, collections)
+
+    def add_vendor(self, document: Document, vendor: str, collections: Any) -> None:
+        provider = self.registry.get(vendor)
+        if provider is None:
+            self.error(document, (vendor,), f"unknown vendor '{vendor}'{suggest(vendor, self.registry)}",
+                       key=True)
+            return
+        if vendor not in self.settings.providers:
+            self.error(document, (vendor,), f"{vendor}: not configured; add it under providers: in "
+                                            f"{CONFIG_FILE}", key=True)
+            return
+        kinds = kinds_by_collection(provider)
+        if not isinstance(collections, dict):
+            self.error(document, (vendor,), f"{vendor}: expected a mapping of "
+                                            f"{', '.join(kinds)}")
+            return
+        for collection, entries in collections.items():
+            kind = kinds.get(collection)
+            if kind is None:
+                self.error(document, (vendor, collection), f"{vendor}: unknown collection "
+                           f"'{collection}'{suggest(collection, kinds)} (known: {', '.join(kinds)})",
+                           key=True)
+            elif not isinstance(entries, dict):
+                self.error(document, (vendor, collection), f"{vendor}.{collection}: expected a "
+                                                           "mapping of keys to objects")
+            else:
+                for key, body in entries.items():
+                    self.add_object(document, kind, collection, str(key), body)
+
+    def add_object(self, document: Document, kind: type[Kind], collection: str, key: str,
+                   body: Any) -> None:
+        path = (kind.vendor, collection, key)
+        where = f"{collection}.{key}"
+        if not KEY_PATTERN.match(key):
+            self.error(document, path, f"{where}: invalid key; use lower-case letters, digits, "
+                                       "'_' and '-', starting with a letter or digit", key=True)
+            return
+        if not isinstance(body, dict):
+            self.error(document, path, f"{where}: expected a mapping of fields")
+            return
+        attributes = {k: v for k, v in body.items() if k not in LIFECYCLE_FIELDS}
+        lifecycle = self.lifecycle(document, kind, path, body)
+        try:
+            model = kind.schema.model_validate(attributes)
+        except ValidationError as exc:
+            for e in errors(exc):
+                loc = (*path, *e["loc"])
+                self.error(document, loc, f"{where}.{'.'.join(map(str, e['loc']))}: "
+                                          f"{describe(e, kind.schema)}",
+                           key=e["type"] == "extra_forbidden")
+            return
+        if lifecycle is None:
+            return
+        values = {k: v for k, v in model.model_dump().items()
+                  if v is not None or k in model.model_fields_set}
+        obj = DesiredObject(address(kind.vendor, kind.name, key), kind.vendor, kind.name, key,
+                            kind.normalise(values), document.marks.get(path) or locate(document, path),
+                            lifecycle)
+        self.register(document, kind, obj, path)
+
+    def lifecycle(self, document: Document, kind: type[Kind], path: tuple[Any, ...],
+                  body: dict[str, Any]) -> Lifecycle | None:
+        try:
+            lifecycle = Lifecycle.model_validate({k: body[k] for k in LIFECYCLE_FIELDS if k in body})
+        except ValidationError as exc:
+            for e in errors(exc):
+                self.error(document, (*path, *e["loc"]), f"{'.'.join(map(str, path[1:]))}."
+                           f"{'.'.join(map(str, e['loc']))}: {describe(e, Lifecycle)}")
+            return None
+        unknown = [f for f in lifecycle.ignore_changes if f not in kind.schema.model_fields]
+        for name in unknown:
+            self.error(document, (*path, "ignore_changes"), f"ignore_changes: unknown field "
+                       f"'{name}'{suggest(name, kind.schema.model_fields)}")
+        if (lifecycle.on_delete == "deactivate" and DeleteMode.DEACTIVATE not in kind.delete_modes) \
+                or (lifecycle.on_delete == "delete" and not {DeleteMode.HARD, DeleteMode.SOFT} & set(
+                    kind.delete_modes)):
+            self.error(document, (*path, "on_delete"), f"on_delete: {kind.vendor}.{kind.name} "
+                       f"cannot '{lifecycle.on_delete}' (it supports: "
+                       f"{', '.join(kind.delete_modes)})")
+            return None
+        return None if unknown else lifecycle
+
+    def register(self, document: Document, kind: type[Kind], obj: DesiredObject,
+                 path: tuple[Any, ...]) -> None:
+        if (other := self.objects.get(obj.address)) is not None:
+            self.error(document, path, f"{obj.address}: declared twice (also at {other.source}); "
+                                       "keys must be unique per vendor and collection", key=True)
+            return
+        identity = kind.identity(obj.attributes)
+        if identity is not None and (twin := self.identities.get((obj.kind_address, identity))):
+            self.error(document, path, f"{obj.address}: same {kind.natural_key} {identity!r} as "
+                       f"{twin.address} (at {twin.source}); the vendor would see one object")
+            return
+        if identity is not None:
+            self.identities[(obj.kind_address, identity)] = obj
+        self.objects[obj.address] = obj
+
+
+def _display(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)

@@ -1,0 +1,217 @@
+"""Desired x State x Observed -> Plan. Pure: no I/O, no vendor knowledge beyond Kind's contract."""
+
+from __future__ import annotations
+
+import fnmatch
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import partial
+
+from reconciler.diff import field_diffs
+from reconciler.manifest import Desired, DesiredObject
+from reconciler.model import Action, Change, Plan
+from reconciler.providers.base import DeleteMode, Kind, RemoteObject, RemoteStatus
+from reconciler.state import Resource, StateDoc
+
+Observed = dict[str, list[RemoteObject]]
+"""kind address ("outreach.call_purpose") -> every remote object of that kind."""
+
+
+@dataclass
+class PlanOptions:
+    targets: Sequence[str] = ()
+    excludes: Sequence[str] = ()
+    forget: Sequence[str] = ()  # addresses to stop managing when the vendor cannot delete
+    prune: frozenset[str] = frozenset()  # vendors whose unmanaged objects are deleted
+    forget_undeletable: frozenset[str] = frozenset()  # vendors configured to forget instead
+    ignore: dict[str, tuple[str, ...]] = field(default_factory=dict)  # kind address -> fields
+
+
+def in_scope(address: str, options: PlanOptions) -> bool:
+    if options.targets and not any(fnmatch.fnmatchcase(address, p) for p in options.targets):
+        return False
+    return not any(fnmatch.fnmatchcase(address, p) for p in options.excludes)
+
+
+def make_plan(desired: Desired, state: StateDoc, observed: Observed,
+              kinds: dict[str, type[Kind]], options: PlanOptions, directory: str) -> Plan:
+    plan = Plan([], 0, state.lineage, state.serial, desired.digest, directory)
+    wanted: dict[str, list[DesiredObject]] = defaultdict(list)
+    for obj in desired.objects.values():
+        wanted[obj.kind_address].append(obj)
+    managed: dict[str, dict[str, Resource]] = defaultdict(dict)
+    for address, resource in state.resources.items():
+        managed[f"{resource.vendor}.{resource.kind}"][address] = resource
+    for kind_address in sorted(set(wanted) | set(managed)):
+        kind = kinds.get(kind_address)
+        if kind is None:
+            plan.warnings.append(f"{kind_address}: in state but its provider is not configured; "
+                                 "left alone")
+            continue
+        _KindPlanner(kind, kind_address, plan, options).run(
+            wanted.get(kind_address, []), managed.get(kind_address, {}),
+            observed.get(kind_address, []))
+    plan.changes.sort(key=lambda c: (c.phase, c.address))
+    return plan
+
+
+class _KindPlanner:
+    def __init__(self, kind: type[Kind], kind_address: str, plan: Plan, options: PlanOptions) -> None:
+        self.kind = kind
+        self.kind_address = kind_address
+        self.plan = plan
+        self.options = options
+        self.ignore = options.ignore.get(kind_address, ())
+
+    def run(self, wanted: list[DesiredObject], managed: dict[str, Resource],
+            remote: list[RemoteObject]) -> None:
+        by_id = {o.remote_id: o for o in remote}
+        by_identity: dict[str, RemoteObject] = {}
+        for o in remote:
+            identity = self.kind.identity(o.attributes)
+            if identity is not None and (identity not in by_identity
+                                         or o.status is RemoteStatus.PRESENT):
+                by_identity[identity] = o
+        claimed = {r.remote_id for r in managed.values() if r.remote_id in by_id}
+        wanted_addresses = {obj.address for obj in wanted}
+        creates: set[str] = set()
+        for obj in wanted:
+            if not in_scope(obj.address, self.options):
+                self.plan.skipped += 1
+                continue
+            change = self.plan_object(obj, managed.get(obj.address), by_id, by_identity, claimed)
+            if change is None:
+                self.plan.unchanged += 1
+            else:
+                if change.action is Action.CREATE and change.identity:
+                    creates.add(change.identity)
+                self.plan.changes.append(change)
+        for address, resource in sorted(managed.items()):
+            if address in wanted_addresses:
+                continue
+            if not in_scope(address, self.options):
+                self.plan.skipped += 1
+                continue
+            self.plan_removal(address, resource, by_id.get(resource.remote_id or ""), creates)
+        if self.kind.observable:
+            self.plan_unmanaged(remote, claimed)
+        else:
+            self.plan.not_observable.append(self.kind_address)
+
+    def plan_object(self, obj: DesiredObject, resource: Resource | None,
+                    by_id: dict[str, RemoteObject], by_identity: dict[str, RemoteObject],
+                    claimed: set[str]) -> Change | None:
+        meta = {"prevent_destroy": obj.lifecycle.prevent_destroy,
+                "on_delete": obj.lifecycle.on_delete}
+        identity = self.kind.identity(obj.attributes)
+        base = partial(Change, address=obj.address, vendor=obj.vendor, kind=obj.kind,
+                       identity=identity, attributes=obj.attributes, meta=meta,
+                       source=str(obj.source))
+        if not self.kind.observable:
+            pushed = self.kind.state_attributes(obj.attributes)
+            if resource is not None and resource.attributes == pushed:
+                return None
+            reason = "content changed since the last push" if resource else "never pushed"
+            return base(action=Action.PUSH, reason=reason, remote_id=None,
+                          diffs=field_diffs(pushed, resource.attributes if resource else {}))
+        current = by_id.get(resource.remote_id or "") if resource else None
+        if current is None:
+            twin = by_identity.get(identity) if identity else None
+            if twin is not None and twin.remote_id not in claimed:
+                claimed.add(twin.remote_id)
+                return self._adopt(obj, twin, base)
+            reason = ("recorded in state but gone remotely (deleted outside reconciler)"
+                      if resource else "declared in the manifests; no remote object")
+            return base(action=Action.CREATE, reason=reason)
+        ignore = (*self.ignore, *obj.lifecycle.ignore_changes)
+        diffs = field_diffs(obj.attributes, current.attributes, ignore)
+        revive = current.status is not RemoteStatus.PRESENT
+        state_meta_changed = resource is not None and any(
+            resource.meta.get(k) != v for k, v in meta.items() if v or k in resource.meta)
+        if not diffs and not revive:
+            if state_meta_changed:
+                return base(action=Action.UPDATE, reason="lifecycle settings changed (state only)",
+                              remote_id=current.remote_id, fingerprint=current.fingerprint())
+            return None
+        reason = f"revive: remote object is {current.status}" if revive else "fields differ"
+        return base(action=Action.UPDATE, reason=reason, remote_id=current.remote_id,
+                      diffs=diffs, fingerprint=current.fingerprint(), revive=revive)
+
+    def _adopt(self, obj: DesiredObject, twin: RemoteObject, base: partial[Change]) -> Change:
+        ignore = (*self.ignore, *obj.lifecycle.ignore_changes)
+        revive = twin.status is not RemoteStatus.PRESENT
+        reason = f"a remote object with the same {self.kind.natural_key} exists"
+        if revive:
+            reason += f" ({twin.status}: it will be revived)"
+        return base(action=Action.ADOPT, reason=reason, remote_id=twin.remote_id,
+                      diffs=field_diffs(obj.attributes, twin.attributes, ignore),
+                      fingerprint=twin.fingerprint(), revive=revive)
+
+    def plan_removal(self, address: str, resource: Resource, current: RemoteObject | None,
+                     creates: set[str]) -> None:
+        base = partial(Change, address=address, vendor=resource.vendor, kind=resource.kind,
+                       remote_id=resource.remote_id,
+                       identity=self.kind.identity(resource.attributes), meta=dict(resource.meta))
+        if not self.kind.observable:
+            self.plan.changes.append(base(action=Action.FORGET, reason=(
+                "removed from the manifests; a write-only API cannot delete what it pushed, so "
+                "it is only removed from state")))
+            return
+        if current is None or current.status is RemoteStatus.DELETED:
+            self.plan.changes.append(base(action=Action.FORGET, reason=(
+                "removed from the manifests and already gone remotely")))
+            return
+        mode = self._delete_mode(resource)
+        change = base(action=Action.DELETE, reason="removed from the manifests",
+                        delete_mode=str(mode), fingerprint=current.fingerprint())
+        if resource.meta.get("prevent_destroy") or resource.prevent_destroy:
+            change.refused = ("prevent_destroy is set on it (kept in state after the manifest "
+                              "entry was removed); put the entry back, or set prevent_destroy: "
+                              "false and apply before removing it")
+        elif mode is DeleteMode.UNSUPPORTED:
+            if self._forgettable(address, resource.vendor):
+                change.action, change.delete_mode = Action.FORGET, None
+                change.reason = (f"removed from the manifests; {resource.vendor} has no delete "
+                                 "API, so it is only removed from state (the remote object stays)")
+            else:
+                change.refused = (f"cannot delete ({resource.vendor} has no delete API); keep it "
+                                  f"in the manifests, or stop managing it with --forget {address} "
+                                  "(the remote object stays untouched)")
+        elif change.identity and change.identity in creates:
+            change.phase = 0
+            change.reason += f"; deleted first to free {self.kind.natural_key} {change.identity!r}"
+        else:
+            change.phase = 2
+        self.plan.changes.append(change)
+
+    def _delete_mode(self, resource: Resource) -> DeleteMode:
+        wanted = resource.meta.get("on_delete")
+        if wanted == "deactivate" and DeleteMode.DEACTIVATE in self.kind.delete_modes:
+            return DeleteMode.DEACTIVATE
+        if wanted == "delete":
+            for mode in (DeleteMode.HARD, DeleteMode.SOFT):
+                if mode in self.kind.delete_modes:
+                    return mode
+        return self.kind.delete_modes[0]
+
+    def _forgettable(self, address: str, vendor: str) -> bool:
+        return vendor in self.options.forget_undeletable or any(
+            fnmatch.fnmatchcase(address, p) for p in self.options.forget)
+
+    def plan_unmanaged(self, remote: list[RemoteObject], claimed: set[str]) -> None:
+        for obj in remote:
+            if obj.remote_id in claimed or obj.status is RemoteStatus.DELETED:
+                continue
+            label = f"{self.kind_address} id={obj.remote_id} {self.kind.identity(obj.attributes)!r}"
+            vendor = self.kind.vendor
+            if vendor in self.options.prune and DeleteMode.UNSUPPORTED not in self.kind.delete_modes:
+                self.plan.changes.append(Change(
+                    address=f"{self.kind_address}.~{obj.remote_id}", vendor=vendor,
+                    kind=self.kind.name, action=Action.DELETE, delete_mode=str(
+                        self.kind.delete_modes[0]), remote_id=obj.remote_id,
+                    identity=self.kind.identity(obj.attributes), fingerprint=obj.fingerprint(),
+                    reason="never managed by reconciler, and the provider sets prune: true",
+                    phase=2))
+            else:
+                self.plan.unmanaged.setdefault(vendor, []).append(label)

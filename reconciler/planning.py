@@ -1,0 +1,39 @@
+"""The plan verb: read state, observe the vendors, compute the plan."""
+
+from __future__ import annotations
+
+from reconciler.manifest import Desired
+from reconciler.model import Plan
+from reconciler.planner import PlanOptions, make_plan
+from reconciler.state import StateDoc
+from reconciler.workspace import Providers, Workspace
+
+
+def plan_options(workspace: Workspace, targets: list[str], excludes: list[str],
+                 forget: list[str]) -> PlanOptions:
+    providers = workspace.settings.providers
+    ignore: dict[str, tuple[str, ...]] = {}
+    for kind_address, kind in workspace.kinds().items():
+        fields = providers[kind.vendor].ignore_changes.get(kind.collection, [])
+        if fields:
+            ignore[kind_address] = tuple(fields)
+    return PlanOptions(
+        targets=targets, excludes=excludes, forget=forget,
+        prune=frozenset(n for n, p in providers.items() if p.prune),
+        forget_undeletable=frozenset(
+            n for n, p in providers.items() if getattr(p, "forget_undeletable", False)),
+        ignore=ignore)
+
+
+def kinds_in_play(workspace: Workspace, desired: Desired, state: StateDoc) -> set[str]:
+    """Kinds with something declared or managed; others are not listed (no needless calls)."""
+    used = {obj.kind_address for obj in desired.objects.values()}
+    used |= {f"{r.vendor}.{r.kind}" for r in state.resources.values()}
+    return used & set(workspace.kinds())
+
+
+async def build_plan(workspace: Workspace, providers: Providers, desired: Desired,
+                     state: StateDoc, options: PlanOptions) -> Plan:
+    observed = await providers.observe(kinds_in_play(workspace, desired, state))
+    return make_plan(desired, state, observed, workspace.kinds(), options,
+                     str(workspace.settings.directory))

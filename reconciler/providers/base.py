@@ -1,0 +1,166 @@
+"""The contract between the engine and a vendor.
+
+A `Provider` turns its settings (from reconciler.yaml) into an HTTP client and
+a set of `Kind`s. A `Kind` knows one vendor object type: its manifest schema,
+its natural key, how a remote object is normalised, and how to list, create,
+update and delete. The engine does the rest (planning, ordering, state).
+
+What a failure means, so that crash recovery can reason about it:
+- `create` raising means nothing was created, except `AmbiguousWriteError`
+  (the connection broke after sending): the object may exist, and the engine
+  looks it up by natural key before trying again.
+- `update` raising means the object is as before or partially written; running
+  the same update again is safe.
+- `delete` raising means the object is assumed to still exist. Deleting an
+  object that is already gone is a success, not an error.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from reconciler.providers.http import VendorClient
+
+
+class DeleteMode(StrEnum):
+    HARD = "hard"  # the object is gone
+    SOFT = "soft"  # the vendor keeps it, marked deleted
+    DEACTIVATE = "deactivate"  # the object is kept, switched off
+    UNSUPPORTED = "unsupported"  # the vendor has no delete API
+
+
+class RemoteStatus(StrEnum):
+    PRESENT = "present"
+    INACTIVE = "inactive"
+    DELETED = "deleted"  # soft-deleted: still listed by the vendor, not a live object
+
+
+@dataclass(frozen=True)
+class RemoteObject:
+    """A vendor object in manifest terms: snake_case fields, normalised values."""
+
+    remote_id: str
+    attributes: dict[str, Any]
+    status: RemoteStatus = RemoteStatus.PRESENT
+
+    def fingerprint(self) -> str:
+        return fingerprint(self.attributes, self.status)
+
+
+def fingerprint(attributes: dict[str, Any], status: str = RemoteStatus.PRESENT) -> str:
+    payload = json.dumps([attributes, status], sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+class Schema(BaseModel):
+    """Base of every kind's manifest model: unknown fields are errors, types are strict."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+@dataclass
+class PushResult:
+    """What a write-only kind remembers about its last push (no secrets, no record content)."""
+
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+class Kind(ABC):
+    vendor: ClassVar[str]
+    name: ClassVar[str]  # singular, in addresses: outreach.call_purpose.<key>
+    collection: ClassVar[str]  # plural, in manifests: outreach: {call_purposes: {...}}
+    schema: ClassVar[type[Schema]]
+    natural_key: ClassVar[str]
+    read_only: ClassVar[tuple[str, ...]] = ()  # vendor fields never diffed (for docs)
+    delete_modes: ClassVar[tuple[DeleteMode, ...]] = (DeleteMode.HARD,)
+    observable: ClassVar[bool] = True  # False for write-only APIs: no list, no drift
+    unique_natural_key: ClassVar[bool] = False  # the vendor refuses two objects with one key
+
+    def __init__(self, client: VendorClient, settings: ProviderSettings) -> None:
+        self.client = client
+        self.settings = settings
+
+    @classmethod
+    def identity(cls, attributes: dict[str, Any]) -> str | None:
+        """The natural key value that finds this object remotely (for adoption)."""
+        value = attributes.get(cls.natural_key)
+        return None if value is None else str(value)
+
+    @classmethod
+    def normalise(cls, attributes: dict[str, Any]) -> dict[str, Any]:
+        """Make desired attributes comparable with observed ones (same rules both ways)."""
+        return attributes
+
+    @classmethod
+    def state_attributes(cls, attributes: dict[str, Any]) -> dict[str, Any]:
+        """What the state remembers of the desired attributes after a write."""
+        return attributes
+
+    def default_delete_mode(self) -> DeleteMode:
+        return self.delete_modes[0]
+
+    @abstractmethod
+    async def list(self) -> list[RemoteObject]: ...
+
+    async def lookup(self, identity: str) -> RemoteObject | None:
+        """Find a remote object by natural key; kinds with a server-side filter override this."""
+        return next((o for o in await self.list() if self.identity(o.attributes) == identity), None)
+
+    async def read(self, remote_id: str) -> RemoteObject | None:
+        return next((o for o in await self.list() if o.remote_id == remote_id), None)
+
+    @abstractmethod
+    async def create(self, attributes: dict[str, Any]) -> RemoteObject: ...
+
+    @abstractmethod
+    async def update(self, remote_id: str, attributes: dict[str, Any],
+                     changed: frozenset[str], current: RemoteObject | None) -> RemoteObject: ...
+
+    async def delete(self, remote_id: str, mode: DeleteMode,
+                     current: RemoteObject | None) -> None:
+        raise NotImplementedError(f"{self.vendor}.{self.name} cannot delete")
+
+    async def push(self, attributes: dict[str, Any]) -> PushResult:
+        raise NotImplementedError(f"{self.vendor}.{self.name} is not write-only")
+
+
+class ProviderSettings(BaseModel):
+    """Settings every provider takes in reconciler.yaml, besides its connection fields."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    concurrency: int = Field(8, ge=1, le=64, description="Requests in flight at once")
+    timeout_s: float = Field(30.0, gt=0, description="Timeout of each request, in seconds")
+    max_attempts: int = Field(8, ge=1, le=20, description="Tries per request on 429/5xx/network")
+    allow_insecure_http: bool = Field(False, description="Allow http:// to non-loopback hosts")
+    prune: bool = Field(False, description="Also delete remote objects never managed by the tool")
+    ignore_changes: dict[str, list[str]] = Field(
+        default_factory=dict, description="Per kind collection: fields never diffed")
+
+    def secrets(self) -> list[str]:
+        """Every credential value, so that messages can be scrubbed of them."""
+        return []
+
+
+class Provider(ABC):
+    name: ClassVar[str]
+    settings_model: ClassVar[type[ProviderSettings]]
+    kinds: ClassVar[tuple[type[Kind], ...]]
+
+    def __init__(self, settings: ProviderSettings) -> None:
+        self.settings = settings
+        self.client = self.make_client(settings)
+        self.kind_objects = {kind.name: kind(self.client, settings) for kind in self.kinds}
+
+    @abstractmethod
+    def make_client(self, settings: ProviderSettings) -> VendorClient: ...
+
+    async def aclose(self) -> None:
+        await self.client.aclose()

@@ -1,0 +1,202 @@
+"""The one HTTP client every provider uses: timeouts, bounded concurrency, retries with
+backoff that honours Retry-After and rate-limit headers, client-side pacing, and error
+messages scrubbed of secrets.
+
+Retries use tenacity. What is retried: 429, 5xx, and network failures where the
+request cannot have been processed. A non-idempotent write (POST) that fails
+ambiguously (connection lost after sending, or a 5xx) is not retried here: it
+raises `AmbiguousWriteError`, and the engine looks the object up before trying again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt
+from tenacity.wait import wait_exponential_jitter
+
+from reconciler.errors import AmbiguousWriteError, ConfigError, VendorError
+
+log = logging.getLogger("reconciler.http")
+
+ErrorParser = Callable[[httpx.Response], tuple[str | None, str]]
+"""A failed response -> (vendor error code, readable message)."""
+BodyCheck = Callable[[httpx.Response], tuple[str, str] | None]
+"""A successful-status response -> (code, message) when its body says it failed."""
+
+_SENT_UNKNOWN = (httpx.ReadError, httpx.RemoteProtocolError, httpx.ReadTimeout,
+                 httpx.WriteError, httpx.WriteTimeout)
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+MAX_RETRY_AFTER_S = 120.0
+
+
+class _Retryable(Exception):
+    def __init__(self, reason: str, retry_after: float | None = None,
+                 error: VendorError | None = None) -> None:
+        super().__init__(reason)
+        self.retry_after = retry_after
+        self.error = error
+
+
+class Redactor:
+    """Replaces every known secret in a text with `***`."""
+
+    def __init__(self, secrets: Iterable[str]) -> None:
+        self.secrets = sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True)
+
+    def __call__(self, text: str) -> str:
+        for secret in self.secrets:
+            text = text.replace(secret, "***")
+        return text
+
+
+def check_url(vendor: str, url: str, allow_insecure_http: bool) -> None:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"providers.{vendor}.base_url: {url!r} is not an http(s) URL")
+    if parts.scheme == "http" and not allow_insecure_http and not _is_loopback(parts.hostname):
+        raise ConfigError(
+            f"providers.{vendor}: refusing plain http:// to {parts.hostname}; use https://, "
+            f"or set allow_insecure_http: true for this provider if you really mean it")
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class VendorClient:
+    def __init__(self, vendor: str, base_url: str, headers: dict[str, str], *,
+                 secrets: Iterable[str], parse_error: ErrorParser,
+                 check_body: BodyCheck | None = None, concurrency: int = 8,
+                 timeout_s: float = 30.0, max_attempts: int = 8,
+                 allow_insecure_http: bool = False,
+                 transport: httpx.AsyncBaseTransport | None = None) -> None:
+        check_url(vendor, base_url, allow_insecure_http)
+        self.vendor = vendor
+        self.redact = Redactor(secrets)
+        self.parse_error = parse_error
+        self.check_body = check_body
+        self.max_attempts = max_attempts
+        self.concurrency = concurrency
+        self.semaphore = asyncio.Semaphore(concurrency)
+        self.http = httpx.AsyncClient(
+            base_url=base_url.rstrip("/"), headers=headers, timeout=httpx.Timeout(timeout_s),
+            limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency),
+            transport=transport, verify=True)
+        self._pace_until = 0.0
+        self._pace_gap = 0.0
+        self.requests_sent = 0
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
+
+    async def request(self, method: str, url: str, *, json: Any = None,
+                      params: dict[str, Any] | None = None, ok: tuple[int, ...] = (200,),
+                      idempotent: bool | None = None) -> httpx.Response:
+        """Send one request, retrying what is safe to retry; raise VendorError otherwise."""
+        safe = method != "POST" if idempotent is None else idempotent
+        retrying = AsyncRetrying(stop=stop_after_attempt(self.max_attempts), wait=self._wait,
+                                 retry=retry_if_exception_type(_Retryable), reraise=True)
+        try:
+            async for attempt in retrying:
+                with attempt:
+                    return await self._once(method, url, json, params, ok, safe)
+        except _Retryable as exc:
+            raise exc.error or VendorError(self.vendor, None, None, self.redact(
+                f"{method} {url}: {exc} (gave up after {self.max_attempts} attempts)")) from None
+        raise AssertionError("unreachable")
+
+    async def _once(self, method: str, url: str, json: Any, params: dict[str, Any] | None,
+                    ok: tuple[int, ...], safe: bool) -> httpx.Response:
+        await self._pace()
+        async with self.semaphore:
+            self.requests_sent += 1
+            try:
+                response = await self.http.request(method, url, json=json, params=params)
+            except _NOT_SENT as exc:
+                raise _Retryable(f"cannot connect: {type(exc).__name__}") from None
+            except _SENT_UNKNOWN as exc:
+                reason = f"connection lost after sending ({type(exc).__name__})"
+                if safe:
+                    raise _Retryable(reason) from None
+                raise AmbiguousWriteError(self.vendor, None, None,
+                                          f"{method} {url}: {reason}") from None
+        self._note_rate_limit(response)
+        log.debug("%s %s %s -> %s", self.vendor, method, url, response.status_code)
+        if response.status_code in ok:
+            if self.check_body and (failure := self.check_body(response)):
+                raise self._error(response, failure)
+            return response
+        return self._fail(method, url, response, safe)
+
+    def _fail(self, method: str, url: str, response: httpx.Response, safe: bool) -> httpx.Response:
+        status = response.status_code
+        error = self._error(response, self.parse_error(response))
+        if status == 429:
+            raise _Retryable("throttled (429)", self._retry_after(response), error)
+        if status >= 500:
+            if safe:
+                raise _Retryable(f"server error ({status})", self._retry_after(response), error)
+            raise AmbiguousWriteError(self.vendor, status, error.code, error.detail)
+        raise error
+
+    def _error(self, response: httpx.Response, failure: tuple[str | None, str]) -> VendorError:
+        code, message = failure
+        return VendorError(self.vendor, response.status_code, code, self.redact(message))
+
+    @staticmethod
+    def _retry_after(response: httpx.Response) -> float | None:
+        value = response.headers.get("Retry-After")
+        if value:
+            try:
+                return min(max(float(value), 0.0), MAX_RETRY_AFTER_S)
+            except ValueError:
+                return None
+        reset = response.headers.get("X-RateLimit-Reset")
+        if reset and response.headers.get("X-RateLimit-Remaining") == "0":
+            try:
+                return min(max(float(reset) - time.time(), 0.0), MAX_RETRY_AFTER_S)
+            except ValueError:
+                return None
+        return None
+
+    @staticmethod
+    def _wait(state: RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        if isinstance(exc, _Retryable) and exc.retry_after is not None:
+            return exc.retry_after
+        return float(wait_exponential_jitter(initial=0.05, max=5.0, jitter=0.1)(state))
+
+    def _note_rate_limit(self, response: httpx.Response) -> None:
+        """Spread the remaining quota over the time left, so a big run slows before a 429."""
+        remaining = response.headers.get("X-RateLimit-Remaining")
+        reset = response.headers.get("X-RateLimit-Reset")
+        if remaining is None or reset is None:
+            return
+        try:
+            left, reset_at = int(remaining), float(reset)
+        except ValueError:
+            return
+        window = reset_at - time.time()
+        low_water = 4 * self.concurrency + 20
+        if window > 0 and left < low_water:
+            self._pace_gap = min(window / max(left, 1), MAX_RETRY_AFTER_S)
+            self._pace_until = reset_at
+        else:
+            self._pace_gap = 0.0
+
+    async def _pace(self) -> None:
+        if self._pace_gap and time.time() < self._pace_until:
+            await asyncio.sleep(self._pace_gap)

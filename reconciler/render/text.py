@@ -1,0 +1,87 @@
+"""A Plan as Terraform-like text: `+` create, `~` update, `-` delete, `<=` adopt."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from reconciler.model import Action, Change, Plan
+from reconciler.render import Line
+
+SYMBOLS: dict[Action, tuple[str, str, str]] = {
+    Action.CREATE: ("+", "green", "will be created"),
+    Action.UPDATE: ("~", "yellow", "will be updated in place"),
+    Action.DELETE: ("-", "red", "will be deleted"),
+    Action.ADOPT: ("<=", "cyan", "will be adopted (an existing remote object)"),
+    Action.PUSH: (">", "magenta", "will be pushed"),
+    Action.FORGET: ("x", "blue", "will be forgotten (removed from state only)"),
+}
+MAX_UNMANAGED_SHOWN = 20
+
+
+def value(v: Any) -> str:
+    return json.dumps(v, ensure_ascii=False, default=str)
+
+
+def change_lines(change: Change) -> list[Line]:
+    symbol, style, verb = SYMBOLS[change.action]
+    if change.action is Action.DELETE and change.delete_mode not in (None, "hard"):
+        verb = {"soft": "will be soft-deleted (the vendor keeps it, marked deleted)",
+                "deactivate": "will be deactivated (kept, switched off)"}.get(
+                    change.delete_mode, verb)
+    where = f"  ({change.source})" if change.source else ""
+    remote = f" (id {change.remote_id})" if change.remote_id else ""
+    lines: list[Line] = [
+        [("bold", f"  # {change.address}"), ("", f" {verb}"), ("dim", where)],
+        [(style, f"  {symbol} {change.address}"), ("dim", remote), ("dim", f"  {change.reason}")],
+    ]
+    if change.action is Action.CREATE and change.attributes:
+        width = max(len(k) for k in change.attributes)
+        lines += [[(style, f"      + {k.ljust(width)} = "), ("", value(v))]
+                  for k, v in change.attributes.items()]
+    for diff in change.diffs:
+        lines.append([("yellow", f"      ~ {diff.field}: "), ("red", value(diff.before)),
+                      ("", " -> "), ("green", value(diff.after))])
+    if change.refused:
+        lines.append([("bold red", f"      ! refused: {change.refused}")])
+    lines.append([])
+    return lines
+
+
+def summary(plan: Plan) -> str:
+    counts = plan.counts()
+    text = (f"Plan: {counts['create']} to create, {counts['update']} to update, "
+            f"{counts['delete']} to delete, {counts['adopt']} to adopt")
+    extras = [f"{counts[a]} to {a}" for a in ("push", "forget") if counts[a]]
+    return ", ".join([text, *extras]) + "."
+
+
+def plan_lines(plan: Plan, checksum: bool = True) -> list[Line]:
+    lines: list[Line] = []
+    if plan.changes:
+        lines.append([("", "reconciler will perform the following actions:")])
+        lines.append([])
+        for change in plan.changes:
+            lines.extend(change_lines(change))
+    for vendor, objects in sorted(plan.unmanaged.items()):
+        lines.append([("dim", f"Unmanaged: {len(objects)} {vendor} object(s) never managed by "
+                              "reconciler are left alone (import them, or set prune: true)")])
+        lines += [[("dim", f"  ? {label}")] for label in objects[:MAX_UNMANAGED_SHOWN]]
+        if len(objects) > MAX_UNMANAGED_SHOWN:
+            lines.append([("dim", f"  ... and {len(objects) - MAX_UNMANAGED_SHOWN} more")])
+    for kind in plan.not_observable:
+        lines.append([("dim", f"Note: {kind} is write-only: its remote content is not "
+                              "observable, so it is compared with the state only")])
+    for warning in plan.warnings:
+        lines.append([("yellow", f"Warning: {warning}")])
+    if plan.skipped:
+        lines.append([("dim", f"Skipped {plan.skipped} object(s) outside --target/--exclude.")])
+    if not plan.changes:
+        lines.append([("bold green", "No changes. "), ("", "The remote objects match the manifests.")])
+    else:
+        lines.append([("bold", summary(plan))])
+    if checksum and plan.changes:
+        lines.append([("dim", f"Plan checksum: {plan.checksum()}")])
+    for refusal in plan.refusals:
+        lines.append([("bold red", f"Error: {refusal}")])
+    return lines

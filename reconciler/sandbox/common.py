@@ -1,0 +1,222 @@
+"""What every vendor sandbox shares: persisted tables, fault injection, rate limits, request log.
+
+A vendor module builds a Starlette app from a `VendorSandbox`; only the wire
+format of errors differs between vendors, so each passes its own `ErrorBody`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import random
+import tempfile
+import threading
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+ErrorBody = Callable[[int, str], Response]
+"""(status, message) -> a response in the vendor's own error format."""
+
+
+@dataclass
+class Faults:
+    """Probabilities (0..1) of injected failures, and added latency, for one sandbox."""
+
+    rate_429: float = 0.0
+    rate_500: float = 0.0
+    rate_503: float = 0.0
+    rate_drop: float = 0.0
+    latency_ms: float = 0.0
+    retry_after_s: float = 0.05
+    seed: int | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> Faults:
+        """Parse `429=0.2,500=0.1,503=0.05,drop=0.05,latency=20,retry_after=0.1,seed=1`."""
+        faults = cls()
+        names = {"429": "rate_429", "500": "rate_500", "503": "rate_503", "drop": "rate_drop",
+                 "latency": "latency_ms", "retry_after": "retry_after_s", "seed": "seed"}
+        for item in filter(None, (part.strip() for part in text.split(","))):
+            name, _, value = item.partition("=")
+            if name not in names or not value:
+                raise ValueError(f"unknown fault {item!r}; expected one of {', '.join(names)} as NAME=VALUE")
+            setattr(faults, names[name], int(value) if name == "seed" else float(value))
+        return faults
+
+    def active(self) -> bool:
+        return any((self.rate_429, self.rate_500, self.rate_503, self.rate_drop, self.latency_ms))
+
+
+class RateLimiter:
+    """A fixed window of `limit` requests per `window_s`, like Outreach's hourly quota."""
+
+    def __init__(self, limit: int, window_s: float) -> None:
+        self.limit = limit
+        self.window_s = window_s
+        self._start = time.monotonic()
+        self._count = 0
+
+    def take(self) -> tuple[bool, int, float]:
+        """Count one request: (allowed, remaining, seconds until the window resets)."""
+        now = time.monotonic()
+        if now - self._start >= self.window_s:
+            self._start, self._count = now, 0
+        reset_in = max(0.0, self.window_s - (now - self._start))
+        if self.limit <= 0:
+            return True, 1_000_000, reset_in
+        if self._count >= self.limit:
+            return False, 0, reset_in
+        self._count += 1
+        return True, self.limit - self._count, reset_in
+
+
+class Table:
+    """One vendor's persisted objects: a JSON file rewritten atomically after each write."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self.data: dict[str, Any] = {}
+        self._lock = threading.Lock()
+        if path is not None and path.exists():
+            self.data = json.loads(path.read_text())
+
+    def save(self) -> None:
+        if self.path is None:
+            return
+        with self._lock:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=self.path.name, suffix=".tmp")
+            with os.fdopen(fd, "w") as handle:
+                json.dump(self.data, handle)
+            os.replace(tmp, self.path)
+
+
+@dataclass
+class RequestLog:
+    """Counts of requests per (vendor, method), so tests can prove a command wrote nothing."""
+
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def add(self, vendor: str, method: str) -> None:
+        key = f"{vendor} {method}"
+        self.counts[key] = self.counts.get(key, 0) + 1
+
+
+class FaultMiddleware:
+    """Injects latency, throttling, server errors and dropped connections before the vendor app.
+
+    A "drop" lets the vendor handle the request, then breaks the connection in
+    the middle of the response: the client cannot tell whether the write
+    happened, which is the ambiguous failure a reconciler must survive.
+    """
+
+    def __init__(self, app: ASGIApp, vendor: str, faults: Faults, log: RequestLog,
+                 error_body: ErrorBody, limiter: RateLimiter | None = None,
+                 rate_headers: bool = False) -> None:
+        self.app = app
+        self.vendor = vendor
+        self.faults = faults
+        self.log = log
+        self.error_body = error_body
+        self.limiter = limiter
+        self.rate_headers = rate_headers
+        self.random = random.Random(faults.seed)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        self.log.add(self.vendor, scope["method"])
+        faults = self.faults
+        if faults.latency_ms:
+            await asyncio.sleep(faults.latency_ms / 1000 * self.random.uniform(0.5, 1.5))
+        headers: dict[str, str] = {}
+        if self.limiter is not None:
+            allowed, remaining, reset_in = self.limiter.take()
+            if self.rate_headers:
+                headers = {"X-RateLimit-Limit": str(self.limiter.limit),
+                           "X-RateLimit-Remaining": str(remaining),
+                           "X-RateLimit-Reset": str(int(time.time() + reset_in))}
+            if not allowed:
+                headers["Retry-After"] = f"{max(reset_in, 0.001):.3f}"
+                await self._reply(scope, receive, send, self.error_body(429, "rate limit exceeded"),
+                                  headers)
+                return
+        roll = self.random.random()
+        for threshold, status in ((faults.rate_429, 429), (faults.rate_500, 500), (faults.rate_503, 503)):
+            if roll < threshold:
+                extra = {"Retry-After": f"{faults.retry_after_s:g}"} if status in (429, 503) else {}
+                await self._reply(scope, receive, send,
+                                  self.error_body(status, "injected fault"), {**headers, **extra})
+                return
+            roll -= threshold
+        if roll < faults.rate_drop:
+            await self.app(scope, receive, _DroppingSend(send))
+            return
+        await self.app(scope, receive, _with_headers(send, headers))
+
+    async def _reply(self, scope: Scope, receive: Receive, send: Send, response: Response,
+                     headers: dict[str, str]) -> None:
+        response.headers.update(headers)
+        await response(scope, receive, send)
+
+
+def _with_headers(send: Send, headers: dict[str, str]) -> Send:
+    if not headers:
+        return send
+    encoded = [(k.lower().encode(), v.encode()) for k, v in headers.items()]
+
+    async def wrapped(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            message = {**message, "headers": [*message.get("headers", []), *encoded]}
+        await send(message)
+
+    return wrapped
+
+
+class DroppedConnection(Exception):
+    """Raised inside the server to make uvicorn close the socket mid-response."""
+
+
+class _DroppingSend:
+    def __init__(self, send: Send) -> None:
+        self.send = send
+
+    async def __call__(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"content-length"]
+            await self.send({**message, "headers": [*headers, (b"content-length", b"100000")]})
+            return
+        raise DroppedConnection("sandbox fault: connection dropped after the request was handled")
+
+
+def bearer_token(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    return value.strip() if scheme.lower() == "bearer" and value.strip() else None
+
+
+async def json_body(request: Request) -> Any:
+    """The request's JSON, or raise ValueError with what was wrong."""
+    raw = await request.body()
+    if not raw:
+        raise ValueError("empty body")
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"invalid JSON: {exc}") from exc
+
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+def json_response(payload: Any, status: int = 200, media_type: str = "application/json") -> Response:
+    return JSONResponse(payload, status_code=status, media_type=media_type)

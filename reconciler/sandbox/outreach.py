@@ -1,0 +1,218 @@
+"""Outreach API v2 call purposes (vendor doc 002), JSON:API over `application/vnd.api+json`."""
+
+from __future__ import annotations
+
+import base64
+from datetime import UTC, datetime
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from reconciler.sandbox.common import (
+    FaultMiddleware,
+    Faults,
+    RateLimiter,
+    RequestLog,
+    Table,
+    bearer_token,
+    json_body,
+    json_response,
+)
+
+MEDIA_TYPE = "application/vnd.api+json"
+MAX_PAGE_SIZE = 1000
+DEFAULT_PAGE_SIZE = 50
+NAME_MAX = 255
+_ERROR_IDS = {400: "badRequest", 401: "unauthorized", 403: "forbidden", 404: "resourceNotFound",
+              415: "unsupportedMediaType", 422: "validationError", 429: "rateLimitExceeded",
+              500: "internalServerError", 503: "serviceUnavailable"}
+_TITLES = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Resource Not Found",
+           415: "Unsupported Media Type", 422: "Validation Error", 429: "Rate Limit Exceeded",
+           500: "Internal Server Error", 503: "Service Unavailable"}
+
+
+def error(status: int, detail: str, pointer: str | None = None) -> Response:
+    item: dict[str, Any] = {"id": _ERROR_IDS.get(status, "error"), "title": _TITLES.get(status, "Error"),
+                            "detail": detail}
+    if pointer:
+        item["source"] = {"pointer": pointer}
+    return json_response({"errors": [item]}, status, MEDIA_TYPE)
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+class OutreachSandbox:
+    def __init__(self, table: Table, tokens: set[str], name_max: int = NAME_MAX) -> None:
+        self.table = table
+        self.tokens = tokens
+        self.name_max = name_max
+        table.data.setdefault("next_id", 1)
+        table.data.setdefault("call_purposes", {})
+
+    @property
+    def purposes(self) -> dict[str, dict[str, Any]]:
+        return self.table.data["call_purposes"]  # type: ignore[no-any-return]
+
+    def resource(self, request: Request, record: dict[str, Any]) -> dict[str, Any]:
+        base = str(request.base_url).rstrip("/") + request.scope.get("root_path", "")
+        rid = record["id"]
+        return {
+            "type": "callPurpose",
+            "id": rid,
+            "attributes": {k: record[k] for k in ("createdAt", "name", "order", "updatedAt")},
+            "relationships": {
+                "calls": {"links": {"related": f"{base}/calls?filter[callPurpose][id]={rid}"}},
+                "creator": {"data": {"type": "user", "id": record["creatorId"]}},
+            },
+            "links": {"self": f"{base}/callPurposes/{rid}"},
+        }
+
+    def authorize(self, request: Request) -> Response | None:
+        if bearer_token(request) not in self.tokens:
+            return error(401, "The access token is missing, invalid or expired.")
+        if request.method in ("POST", "PATCH"):
+            media = request.headers.get("content-type", "").split(";")[0].strip()
+            if media != MEDIA_TYPE:
+                return error(415, f"Content-Type must be {MEDIA_TYPE}")
+        return None
+
+    async def list(self, request: Request) -> Response:
+        if denied := self.authorize(request):
+            return denied
+        query = request.query_params
+        try:
+            size = int(query.get("page[size]", DEFAULT_PAGE_SIZE))
+        except ValueError:
+            return error(400, "page[size] must be an integer", None)
+        if not 1 <= size <= MAX_PAGE_SIZE:
+            return error(400, f"page[size] must be between 1 and {MAX_PAGE_SIZE}")
+        after = 0
+        if cursor := query.get("page[after]"):
+            try:
+                after = int(base64.urlsafe_b64decode(cursor.encode()).decode())
+            except ValueError:
+                return error(400, "page[after] is not a valid cursor")
+        records = [r for r in self.purposes.values() if r["id"] > after]
+        if name := query.get("filter[name]"):
+            records = [r for r in records if r["name"] == name]
+        records.sort(key=lambda r: r["id"])
+        page = records[:size]
+        base = str(request.url).split("?")[0]
+        links = {"first": f"{base}?page[size]={size}"}
+        if len(records) > size:
+            cursor = base64.urlsafe_b64encode(str(page[-1]["id"]).encode()).decode()
+            links["next"] = f"{base}?page[size]={size}&page[after]={cursor}"
+            if name:
+                links["next"] += f"&filter[name]={name}"
+        return json_response({"data": [self.resource(request, r) for r in page], "links": links},
+                             media_type=MEDIA_TYPE)
+
+    def _validate(self, attributes: Any) -> Response | None:
+        if not isinstance(attributes, dict):
+            return error(422, "attributes must be an object", "/data/attributes")
+        unknown = set(attributes) - {"name", "order"}
+        if unknown:
+            field = sorted(unknown)[0]
+            return error(422, f"{field} is not a writable attribute", f"/data/attributes/{field}")
+        name = attributes.get("name")
+        if name is not None and (not isinstance(name, str) or len(name) > self.name_max):
+            return error(422, f"name is too long (maximum is {self.name_max} characters)",
+                         "/data/attributes/name")
+        order = attributes.get("order")
+        if order is not None and (isinstance(order, bool) or not isinstance(order, int)):
+            return error(422, "order must be an integer", "/data/attributes/order")
+        return None
+
+    async def _data(self, request: Request) -> dict[str, Any] | Response:
+        try:
+            body = await json_body(request)
+        except ValueError as exc:
+            return error(400, str(exc))
+        data = body.get("data") if isinstance(body, dict) else None
+        if not isinstance(data, dict):
+            return error(422, "data must be an object", "/data")
+        if data.get("type") != "callPurpose":
+            return error(422, "type must be callPurpose", "/data/type")
+        return data
+
+    async def create(self, request: Request) -> Response:
+        if denied := self.authorize(request):
+            return denied
+        data = await self._data(request)
+        if isinstance(data, Response):
+            return data
+        attributes = data.get("attributes", {})
+        if invalid := self._validate(attributes):
+            return invalid
+        rid = self.table.data["next_id"]
+        self.table.data["next_id"] = rid + 1
+        now = _now()
+        record = {"id": rid, "name": attributes.get("name"), "order": attributes.get("order"),
+                  "createdAt": now, "updatedAt": now, "creatorId": 1}
+        self.purposes[str(rid)] = record
+        self.table.save()
+        return json_response({"data": self.resource(request, record)}, 201, MEDIA_TYPE)
+
+    def _find(self, request: Request) -> dict[str, Any] | Response:
+        rid = request.path_params["id"]
+        record = self.purposes.get(rid)
+        if record is None:
+            return error(404, f"Could not find 'callPurpose' with ID '{rid}'.")
+        return record
+
+    async def get(self, request: Request) -> Response:
+        if denied := self.authorize(request):
+            return denied
+        record = self._find(request)
+        if isinstance(record, Response):
+            return record
+        return json_response({"data": self.resource(request, record)}, media_type=MEDIA_TYPE)
+
+    async def update(self, request: Request) -> Response:
+        if denied := self.authorize(request):
+            return denied
+        record = self._find(request)
+        if isinstance(record, Response):
+            return record
+        data = await self._data(request)
+        if isinstance(data, Response):
+            return data
+        if str(data.get("id")) != str(record["id"]):
+            return error(422, "data.id must match the id in the URL", "/data/id")
+        attributes = data.get("attributes", {})
+        if invalid := self._validate(attributes):
+            return invalid
+        record.update(attributes)
+        record["updatedAt"] = _now()
+        self.table.save()
+        return json_response({"data": self.resource(request, record)}, media_type=MEDIA_TYPE)
+
+    async def delete(self, request: Request) -> Response:
+        if denied := self.authorize(request):
+            return denied
+        record = self._find(request)
+        if isinstance(record, Response):
+            return record
+        del self.purposes[str(record["id"])]
+        self.table.save()
+        return Response(status_code=204)
+
+
+def create_app(table: Table, tokens: set[str], faults: Faults, log: RequestLog,
+               rate_limit: int = 10_000, rate_window_s: float = 3600.0,
+               name_max: int = NAME_MAX) -> FaultMiddleware:
+    sandbox = OutreachSandbox(table, tokens, name_max)
+    app = Starlette(routes=[
+        Route("/callPurposes", sandbox.list, methods=["GET"]),
+        Route("/callPurposes", sandbox.create, methods=["POST"]),
+        Route("/callPurposes/{id:str}", sandbox.get, methods=["GET"]),
+        Route("/callPurposes/{id:str}", sandbox.update, methods=["PATCH"]),
+        Route("/callPurposes/{id:str}", sandbox.delete, methods=["DELETE"]),
+    ])
+    return FaultMiddleware(app, "outreach", faults, log, error,
+                           RateLimiter(rate_limit, rate_window_s), rate_headers=True)

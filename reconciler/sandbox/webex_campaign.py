@@ -1,0 +1,478 @@
+"""Webex Campaign: purposes on the API hub (vendor doc 000), datastore records (doc 001)
+and notify transaction state (doc 003) on the tenant host.
+
+Every failure is `{"code", "description"}` with the texts of the documents' tables. The
+tenant APIs also fail with HTTP 200 and a code in the body (1010, 1101..1108), so a
+client must read the body's code, not only the status. The admin routes are ours, not
+the vendor's: plain JSON views of the stored state for tests.
+
+Where the documents are silent, this sandbox chooses (the reconciler must not rely on more):
+- the HTTP status of notify codes 1101..1108 is 200 (`NOTIFY_ERROR_STATUS`): the table
+  leaves it blank under the 500 row, so 500 is also a possible reading;
+- the API key is checked before routing, so an unknown path or method without a valid
+  key answers 430/498, not 404/405; throttling (429) comes before the key check;
+- no response carries Retry-After, not even injected faults: Webex documents none;
+- purpose ids are sequential from 700; timestamps are UTC; a purpose created without
+  description has `"description": null`; PUT leaves an absent group or description
+  unchanged; a non-string group or description is 500/1001 "Invalid input JSON";
+- duplicate names are compared exactly (case-sensitive), on create only;
+- datastore records are applied `apply_delay_s` after the ACK and upserted by `msisdn`
+  (the new fields are merged into the stored row); without `msisdn` they are appended.
+  A request without datastore-id is filed under the datastore whose feeds contain the
+  feed-id (or `UNSPECIFIED_DATASTORE` when any datastore is accepted);
+- the trans_id / transaction-id are random hex strings; request Content-Type is not
+  enforced; a notification is stored as the received body plus `receivedAt` and the
+  `transaction-id` it was given.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from reconciler.sandbox.common import (
+    FaultMiddleware,
+    Faults,
+    RateLimiter,
+    RequestLog,
+    Table,
+    bearer_token,
+    json_body,
+    json_response,
+)
+
+VENDOR = "webex_campaign"
+TENANT_NAME = "sandbox"
+FIRST_PURPOSE_ID = 700
+DEFAULT_GROUP = "Default"
+UNSPECIFIED_DATASTORE = "(unspecified)"
+TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
+NOTIFY_ERROR_STATUS = 200
+"""HTTP status of the notify codes 1101..1108: our assumption, the document leaves it blank."""
+FORCEABLE_CODES = frozenset({1102, 1103, 1104, 1105})
+
+DESCRIPTIONS: dict[int, str] = {
+    400: "Please enter the Purpose Name",
+    404: "Not found",
+    405: "Method not supported",
+    409: "This Purpose already exists. Please enter a different Purpose value to save.",
+    429: "Too many requests. Throttle limit reached for the time window.",
+    430: "Authorization failed. This resource is not allowed to access using this TOKEN or KEY",
+    498: "Invalid token or Access token expired",
+    499: "Request failed. Check the exact reason of failure in application code and "
+         "description of error stream.",
+    500: "Internal server error",
+    1001: "Invalid input JSON",
+    1002: "Mandatory field missing",
+    1010: "The request was not processed.",
+    1100: "The Response has been notified successfully",
+    1101: "Mandatory params cannot be null or empty",
+    1102: "No actions are mapped for the given deployment",
+    1103: "Action type(sync/async) is not present for the used action",
+    1104: "Only actions having async types can be used",
+    1105: "Only onetime and recurring deployments are allowed",
+    1108: "Only 531 and or 532 response status is allowed",
+}
+_HTTP_STATUS = {430: 401, 498: 401, 1001: 500, 1002: 500, 1010: 200,
+                **{code: NOTIFY_ERROR_STATUS for code in range(1101, 1109)}}
+_TIME_SHAPE = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}")
+
+
+@dataclass
+class WebexSandboxConfig:
+    """Credentials, limits and the tenant paths the vendor does not document."""
+
+    api_keys: set[str]
+    expired_keys: set[str]
+    rate_limit: int = 0
+    rate_window_s: float = 1.0
+    datastore_path: str = "/datastore/records"
+    notify_path: str = "/notifytransactionstate"
+    apply_delay_s: float = 0.05
+    known_datastores: dict[str, set[str]] | None = None
+    deployments: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class WebexApps:
+    """The hub and tenant hosts (each its own ASGI app) plus the admin inspection routes."""
+
+    hub: ASGIApp
+    tenant: ASGIApp
+    admin: list[BaseRoute]
+
+
+def error(status: int, message: str) -> Response:
+    """The vendor body for a status (used by FaultMiddleware): documented text when there is one."""
+    return json_response({"code": status, "description": DESCRIPTIONS.get(status, message)}, status)
+
+
+def fail(code: int) -> Response:
+    """The vendor body for a documented code, with the HTTP status the tables give it."""
+    return json_response({"code": code, "description": DESCRIPTIONS[code]},
+                         _HTTP_STATUS.get(code, code))
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime(TIME_FORMAT)
+
+
+def _is_default_group(group: str) -> bool:
+    """The vendor treats group names case-insensitively: "DEFAULT" is the default group."""
+    return group.casefold() == DEFAULT_GROUP.casefold()
+
+
+async def _http_error(_: Request, exc: Exception) -> Response:
+    """Routing failures (404, 405) and crashes in the vendor's format instead of plain text."""
+    status = getattr(exc, "status_code", 500)
+    response = fail(status if status in (404, 405) else 500)
+    response.headers.update(getattr(exc, "headers", None) or {})
+    return response
+
+
+_EXCEPTION_HANDLERS = {404: _http_error, 405: _http_error, Exception: _http_error}
+
+
+class _BearerAuth:
+    """Checks the API key before routing, as a gateway would: 498 expired, 430 anything else.
+
+    Reads the config on every request so a test can rotate keys on a running sandbox.
+    """
+
+    def __init__(self, app: ASGIApp, config: WebexSandboxConfig) -> None:
+        self.app = app
+        self.config = config
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            key = bearer_token(Request(scope))
+            if key not in self.config.api_keys:
+                denied = fail(498 if key in self.config.expired_keys else 430)
+                await denied(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+class _NoRetryAfterFaults(FaultMiddleware):
+    """FaultMiddleware whose responses never carry Retry-After: Webex documents none."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+
+        async def stripped(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                kept = [h for h in message.get("headers", []) if h[0].lower() != b"retry-after"]
+                message = {**message, "headers": kept}
+            await send(message)
+
+        await super().__call__(scope, receive, stripped)
+
+
+async def _object_body(request: Request) -> dict[str, Any] | None:
+    """The JSON object sent, or None when the body is not one (the vendor's 1001)."""
+    try:
+        body = await json_body(request)
+    except ValueError:
+        return None
+    return body if isinstance(body, dict) else None
+
+
+class _Purposes:
+    """The hub's /purposes: list, get, create and update; there is no delete API."""
+
+    def __init__(self, table: Table) -> None:
+        self.table = table
+        table.data.setdefault("purposes", {})
+        table.data.setdefault("next_purpose_id", FIRST_PURPOSE_ID)
+
+    @property
+    def records(self) -> dict[str, dict[str, Any]]:
+        return self.table.data["purposes"]  # type: ignore[no-any-return]
+
+    async def list(self, _: Request) -> Response:
+        """The GET example's form: numeric id, createdDate, imageUrl; group only if not default."""
+        items = []
+        for record in sorted(self.records.values(), key=lambda r: int(r["id"])):
+            item = {"tenantName": TENANT_NAME, "name": record["name"], "id": record["id"],
+                    "description": record["description"], "createdDate": record["createdOn"],
+                    "imageUrl": None}
+            if not _is_default_group(record["group"]):
+                item["group"] = record["group"]
+            items.append(item)
+        return json_response(items)
+
+    async def get(self, request: Request) -> Response:
+        """The parameter table's form: numeric id, createdOn and always a group."""
+        record = self.records.get(request.path_params["id"])
+        if record is None:
+            return fail(404)
+        return json_response({"tenantName": TENANT_NAME, "name": record["name"], "id": record["id"],
+                              "group": record["group"], "createdOn": record["createdOn"],
+                              "description": record["description"]})
+
+    async def create(self, request: Request) -> Response:
+        body = await self._body(request)
+        if isinstance(body, Response):
+            return body
+        if any(record["name"] == body["name"] for record in self.records.values()):
+            return fail(409)
+        rid = int(self.table.data["next_purpose_id"])
+        self.table.data["next_purpose_id"] = rid + 1
+        record = {"id": rid, "name": body["name"], "group": body.get("group") or DEFAULT_GROUP,
+                  "description": body.get("description"), "createdOn": _now()}
+        self.records[str(rid)] = record
+        self.table.save()
+        return self._saved(record)
+
+    async def update(self, request: Request) -> Response:
+        """Renames freely (409 is documented for create only); absent group/description stay."""
+        record = self.records.get(request.path_params["id"])
+        if record is None:
+            return fail(404)
+        body = await self._body(request)
+        if isinstance(body, Response):
+            return body
+        record["name"] = body["name"]
+        if body.get("group"):
+            record["group"] = body["group"]
+        if body.get("description") is not None:
+            record["description"] = body["description"]
+        self.table.save()
+        return self._saved(record)
+
+    @staticmethod
+    async def _body(request: Request) -> dict[str, Any] | Response:
+        body = await _object_body(request)
+        if body is None:
+            return fail(1001)
+        name = body.get("name")
+        if not isinstance(name, str) or not name.strip():
+            return fail(400)
+        if any(body.get(key) is not None and not isinstance(body[key], str)
+               for key in ("group", "description")):
+            return fail(1001)
+        return body
+
+    @staticmethod
+    def _saved(record: dict[str, Any]) -> Response:
+        """Create and update answer alike, with the id as a STRING (unlike the GETs)."""
+        return json_response({"id": str(record["id"]), "name": record["name"],
+                              "message": "Purpose added/updated successfully."})
+
+
+def _ident(value: Any) -> str | None:
+    """A datastore or feed id: the docs type them String; numbers are accepted as text."""
+    if isinstance(value, str) and value.strip():
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return None
+
+
+def _flat_records(value: Any) -> list[dict[str, Any]] | None:
+    """The records as a list of flat objects of scalars, or None when they are anything else."""
+    scalar = (str, int, float, bool, type(None))
+    if not isinstance(value, list):
+        return None
+    if all(isinstance(row, dict) and all(isinstance(v, scalar) for v in row.values())
+           for row in value):
+        return value
+    return None
+
+
+def _upsert(rows: list[dict[str, Any]], record: dict[str, Any]) -> None:
+    """Merge into the row with the same msisdn, else append."""
+    key = record.get("msisdn")
+    if key is not None:
+        for row in rows:
+            if row.get("msisdn") == key:
+                row.update(record)
+                return
+    rows.append(dict(record))
+
+
+def _valid_time(value: Any) -> bool:
+    if value is None:
+        return True
+    if not isinstance(value, str) or not _TIME_SHAPE.fullmatch(value):
+        return False
+    try:
+        datetime.strptime(value, TIME_FORMAT)
+    except ValueError:
+        return False
+    return True
+
+
+def _valid_info(value: Any) -> bool:
+    """additionalInfo is a JSON *string* holding an object (responseCode, responseDesc)."""
+    if value is None:
+        return True
+    if not isinstance(value, str):
+        return False
+    try:
+        return isinstance(json.loads(value), dict)
+    except json.JSONDecodeError:
+        return False
+
+
+@dataclass(eq=False)
+class _Batch:
+    """Records waiting to be applied; compared by identity so equal batches both apply."""
+
+    datastore: str
+    feed: str
+    records: list[dict[str, Any]]
+    due: float
+
+
+class _Tenant:
+    """The tenant's datastore records (ACK now, apply later) and transaction notifications."""
+
+    def __init__(self, table: Table, config: WebexSandboxConfig) -> None:
+        self.table = table
+        self.config = config
+        self.pending: list[_Batch] = []
+        table.data.setdefault("datastores", {})
+        table.data.setdefault("notifications", [])
+
+    async def add_records(self, request: Request) -> Response:
+        body = await _object_body(request)
+        if body is None:
+            return fail(1001)
+        feed, datastore = _ident(body.get("feed-id")), _ident(body.get("datastore-id"))
+        if feed is None or (datastore is None and body.get("records") is None):
+            return fail(1002)
+        records = _flat_records(body.get("records", []))
+        if records is None:
+            return fail(499)
+        target = self._resolve(datastore, feed)
+        if target is None:
+            result = {"status": 1010, "description": DESCRIPTIONS[1010], "correlation_id": None}
+            return json_response({"statuscode": 1010, "description": DESCRIPTIONS[1010],
+                                  "result": result})
+        self._schedule(_Batch(target, feed, records, time.monotonic() + self.config.apply_delay_s))
+        return json_response({"result": {"correlation_id": str(uuid.uuid4()), "description": "",
+                                         "status": 0},
+                              "statuscode": 0, "description": "", "trans_id": uuid.uuid4().hex})
+
+    def _resolve(self, datastore: str | None, feed: str) -> str | None:
+        """The datastore the records go to, or None when the tenant has no such datastore/feed."""
+        known = self.config.known_datastores
+        if known is None:
+            return datastore or UNSPECIFIED_DATASTORE
+        if datastore is None:
+            return next((name for name, feeds in known.items() if feed in feeds), None)
+        return datastore if feed in known.get(datastore, set()) else None
+
+    def _schedule(self, batch: _Batch) -> None:
+        self.pending.append(batch)
+        asyncio.get_running_loop().call_later(self.config.apply_delay_s, self._apply, batch)
+
+    def _apply(self, batch: _Batch) -> None:
+        if batch not in self.pending:
+            return
+        self.pending.remove(batch)
+        feeds = self.table.data["datastores"].setdefault(batch.datastore, {})
+        rows = feeds.setdefault(batch.feed, [])
+        for record in batch.records:
+            _upsert(rows, record)
+        self.table.save()
+
+    def apply_due(self) -> None:
+        """Apply overdue batches whose timer could not fire (e.g. its event loop has ended)."""
+        now = time.monotonic()
+        for batch in [b for b in self.pending if b.due <= now]:
+            self._apply(batch)
+
+    async def notify(self, request: Request) -> Response:
+        body = await _object_body(request)
+        if body is None:
+            return fail(1001)
+        if code := self._notify_error(body):
+            return fail(code)
+        transaction_id = uuid.uuid4().hex
+        self.table.data["notifications"].append(
+            {**body, "receivedAt": _now(), "transaction-id": transaction_id})
+        self.table.save()
+        return json_response({"code": 1100, "description": DESCRIPTIONS[1100],
+                              "transaction-id": transaction_id})
+
+    def _notify_error(self, body: dict[str, Any]) -> int | None:
+        mandatory = [body.get(key) for key in ("responseState", "refTransId", "deploymentId")]
+        if any(value is None or not str(value).strip() for value in mandatory):
+            return 1101
+        if str(body["responseState"]) not in ("531", "532"):
+            return 1108
+        forced = self.config.deployments.get(str(body["deploymentId"]), 0)
+        if forced:
+            return forced
+        if not _valid_time(body.get("responseTime")) or not _valid_info(body.get("additionalInfo")):
+            return 1101
+        return None
+
+
+def _admin_routes(table: Table, tenant: _Tenant) -> list[BaseRoute]:
+    """Inspection routes for tests and demos: no auth, not part of the vendor API."""
+
+    async def datastores(_: Request) -> Response:
+        tenant.apply_due()
+        return json_response(table.data.get("datastores", {}))
+
+    async def notifications(_: Request) -> Response:
+        return json_response(table.data.get("notifications", []))
+
+    async def purposes(_: Request) -> Response:
+        return json_response(table.data.get("purposes", {}))
+
+    return [Route("/datastores", datastores, methods=["GET"]),
+            Route("/notifications", notifications, methods=["GET"]),
+            Route("/purposes", purposes, methods=["GET"])]
+
+
+def _check_config(config: WebexSandboxConfig) -> None:
+    """Fail at start-up, not mid-test, on a path or forced code the sandbox cannot serve."""
+    for path in (config.datastore_path, config.notify_path):
+        if not path.startswith("/"):
+            raise ValueError(f"webex_campaign tenant path {path!r} must start with '/'")
+    for deployment, code in config.deployments.items():
+        if code != 0 and code not in FORCEABLE_CODES:
+            raise ValueError(f"webex_campaign deployment {deployment!r}: code {code} is not 0 "
+                             f"or one of {sorted(FORCEABLE_CODES)}")
+
+
+def create_apps(table: Table, config: WebexSandboxConfig, faults: Faults,
+                log: RequestLog) -> WebexApps:
+    """The hub and tenant apps (each with its own rate window) and the admin routes."""
+    _check_config(config)
+    purposes, tenant = _Purposes(table), _Tenant(table, config)
+    hub = Starlette(routes=[
+        Route("/purposes", purposes.list, methods=["GET"]),
+        Route("/purposes", purposes.create, methods=["POST"]),
+        Route("/purposes/{id}", purposes.get, methods=["GET"]),
+        Route("/purposes/{id}", purposes.update, methods=["PUT"]),
+    ], exception_handlers=_EXCEPTION_HANDLERS)
+    tenant_app = Starlette(routes=[
+        Route(config.datastore_path, tenant.add_records, methods=["POST"]),
+        Route(config.notify_path, tenant.notify, methods=["POST"]),
+    ], exception_handlers=_EXCEPTION_HANDLERS)
+
+    def wrap(app: ASGIApp) -> ASGIApp:
+        limiter = RateLimiter(config.rate_limit, config.rate_window_s)
+        return _NoRetryAfterFaults(_BearerAuth(app, config), VENDOR, faults, log, error,
+                                   limiter if config.rate_limit else None, rate_headers=False)
+
+    return WebexApps(hub=wrap(hub), tenant=wrap(tenant_app), admin=_admin_routes(table, tenant))

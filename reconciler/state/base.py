@@ -1,0 +1,179 @@
+"""The state document, and the interface every backend keeps.
+
+A write is never O(size of the state): an apply appends small journal entries
+(group-committed, fsynced) and rewrites the whole document once at the end.
+Reading replays the journal, so a crash at any instant leaves a readable state
+that includes every change whose remote call succeeded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import os
+import socket
+import sys
+import uuid
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+FORMAT_VERSION = 1
+
+
+class Resource(BaseModel):
+    """One managed object: where it lives remotely and what was last applied to it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    vendor: str
+    kind: str
+    remote_id: str | None = None
+    attributes: dict[str, Any] = Field(default_factory=dict)
+    meta: dict[str, Any] = Field(default_factory=dict)
+    prevent_destroy: bool = False
+
+
+class Pending(BaseModel):
+    """A remote write that was started; resolved on the next run if it never finished."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    vendor: str
+    kind: str
+    action: str
+    identity: str | None = None
+    remote_id: str | None = None
+    started_at: str
+
+
+class StateDoc(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    version: int = FORMAT_VERSION
+    lineage: str = ""  # fixed at the first write; empty means "no state yet"
+    serial: int = 0
+    resources: dict[str, Resource] = Field(default_factory=dict)
+    pending: dict[str, Pending] = Field(default_factory=dict)
+
+    def apply_entry(self, entry: dict[str, Any]) -> None:
+        """Replay one journal entry (idempotent: replaying twice gives the same document)."""
+        address, op = entry["address"], entry["op"]
+        if op == "put":
+            self.resources[address] = Resource.model_validate(entry["resource"])
+            self.pending.pop(address, None)
+        elif op == "remove":
+            self.resources.pop(address, None)
+            self.pending.pop(address, None)
+        elif op == "intent":
+            self.pending[address] = Pending.model_validate(entry["pending"])
+        elif op == "resolve":
+            self.pending.pop(address, None)
+        self.serial = max(self.serial, int(entry["serial"]))
+
+
+class LockInfo(BaseModel):
+    id: str = Field(default_factory=lambda: str(uuid.uuid4()))
+    pid: int = Field(default_factory=os.getpid)
+    host: str = Field(default_factory=socket.gethostname)
+    user: str = Field(default_factory=lambda: _user())
+    command: str = Field(default_factory=lambda: " ".join(sys.argv[:3]))
+    started_at: str = Field(default_factory=lambda: now())
+
+    def describe(self) -> str:
+        return (f"lock {self.id} held by {self.user}@{self.host} pid {self.pid} "
+                f"running '{self.command}' since {self.started_at}")
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return str(os.getuid())
+
+
+def now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+class StateWriter(ABC):
+    """Records changes during an apply; every `await` returns once the entry is durable."""
+
+    def __init__(self, doc: StateDoc) -> None:
+        self.doc = doc
+        if not doc.lineage:
+            doc.lineage = str(uuid.uuid4())
+        self._batch: list[dict[str, Any]] = []
+        self._done: asyncio.Future[None] | None = None
+
+    async def put(self, address: str, resource: Resource) -> None:
+        await self._record({"op": "put", "address": address, "resource": resource.model_dump()})
+
+    async def remove(self, address: str) -> None:
+        await self._record({"op": "remove", "address": address})
+
+    async def intend(self, address: str, pending: Pending) -> None:
+        await self._record({"op": "intent", "address": address, "pending": pending.model_dump()})
+
+    async def resolve(self, address: str) -> None:
+        await self._record({"op": "resolve", "address": address})
+
+    async def _record(self, entry: dict[str, Any]) -> None:
+        """Group commit: entries recorded in the same loop tick share one durable write."""
+        self.doc.serial += 1
+        entry["serial"] = self.doc.serial
+        self.doc.apply_entry(entry)
+        self._batch.append(entry)
+        if self._done is None:
+            self._done = asyncio.get_running_loop().create_future()
+            asyncio.get_running_loop().call_soon(self._flush)
+        await asyncio.shield(self._done)
+
+    def _flush(self) -> None:
+        batch, done = self._batch, self._done
+        self._batch, self._done = [], None
+        assert done is not None
+        try:
+            self.append(batch)
+        except Exception as exc:
+            done.set_exception(exc)
+        else:
+            done.set_result(None)
+
+    @abstractmethod
+    def append(self, entries: list[dict[str, Any]]) -> None:
+        """Make entries durable (journal append + fsync, or one transaction)."""
+
+    @abstractmethod
+    def checkpoint(self) -> None:
+        """Write the whole document and drop the journal."""
+
+
+class StateBackend(ABC):
+    name: str
+
+    @abstractmethod
+    def read(self) -> StateDoc: ...
+
+    @abstractmethod
+    def writer(self, doc: StateDoc) -> StateWriter: ...
+
+    @abstractmethod
+    @contextmanager
+    def lock(self, command: str, timeout_s: float) -> Iterator[LockInfo]: ...
+
+    @abstractmethod
+    def lock_holder(self) -> LockInfo | None: ...
+
+    @abstractmethod
+    def force_unlock(self, lock_id: str) -> LockInfo: ...
+
+    def write(self, doc: StateDoc) -> None:
+        """Replace the whole document (state rm, drift --accept, import)."""
+        doc.serial += 1
+        writer = self.writer(doc)
+        writer.checkpoint()

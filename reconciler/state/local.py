@@ -1,0 +1,185 @@
+"""State in a local JSON file, a journal beside it, and a flock-based lock.
+
+    state/default.json          the document (mode 0600), rewritten atomically
+    state/default.json.journal  JSON lines appended during an apply, fsynced
+    state/default.json.backup   the previous document
+    state/default.json.lock     held with flock while a writer runs; the kernel frees it
+                                when the holder dies, so a dead process never blocks anyone
+    state/default.json.lock.json  who holds (or last held) the lock
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from filelock import FileLock, Timeout
+from pydantic import ValidationError
+
+from reconciler.errors import LockError, StateError
+from reconciler.state.base import FORMAT_VERSION, LockInfo, StateBackend, StateDoc, StateWriter
+
+
+def atomic_write(path: Path, text: str, backup: bool = False) -> None:
+    """Temp file in the same directory, fsync, rename, fsync the directory."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        if backup and path.exists():
+            os.replace(path, path.with_name(path.name + ".backup"))
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def parse_document(text: str, origin: str) -> StateDoc:
+    try:
+        raw = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise StateError(f"{origin}: not valid JSON (line {exc.lineno}, column {exc.colno}): the "
+                         f"file is corrupt or truncated; restore it from {origin}.backup or from "
+                         f"version control") from None
+    if not isinstance(raw, dict):
+        raise StateError(f"{origin}: not a reconciler state document")
+    version = raw.get("version")
+    if isinstance(version, int) and version > FORMAT_VERSION:
+        raise StateError(f"{origin}: written by a newer reconciler (state format {version}, this "
+                         f"one reads up to {FORMAT_VERSION}); upgrade reconciler")
+    try:
+        return StateDoc.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise StateError(f"{origin}: invalid state document at {where}: {first['msg']}; restore "
+                         f"it from {origin}.backup") from None
+
+
+class LocalWriter(StateWriter):
+    def __init__(self, doc: StateDoc, path: Path) -> None:
+        super().__init__(doc)
+        self.path = path
+        self.journal_path = path.with_name(path.name + ".journal")
+        self._journal: Any = None
+
+    def append(self, entries: list[dict[str, Any]]) -> None:
+        if self._journal is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.journal_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+            self._journal = os.fdopen(fd, "a", encoding="utf-8")
+            if os.fstat(fd).st_size == 0:
+                self._journal.write(json.dumps({"lineage": self.doc.lineage}) + "\n")
+        self._journal.write("".join(json.dumps(e, separators=(",", ":")) + "\n" for e in entries))
+        self._journal.flush()
+        os.fsync(self._journal.fileno())
+
+    def checkpoint(self) -> None:
+        atomic_write(self.path, self.doc.model_dump_json(indent=1), backup=True)
+        if self._journal is not None:
+            self._journal.close()
+            self._journal = None
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.journal_path)
+
+
+class LocalBackend(StateBackend):
+    name = "local"
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.journal_path = path.with_name(path.name + ".journal")
+        self.lock_path = path.with_name(path.name + ".lock")
+        self.holder_path = path.with_name(path.name + ".lock.json")
+
+    def read(self) -> StateDoc:
+        doc = parse_document(self.path.read_text(encoding="utf-8"), str(self.path)) \
+            if self.path.exists() else StateDoc()
+        if self.journal_path.exists():
+            self._replay(doc)
+        return doc
+
+    def _replay(self, doc: StateDoc) -> None:
+        lines = self.journal_path.read_text(encoding="utf-8").splitlines()
+        header = json.loads(lines[0]) if lines else {}
+        if header.get("lineage") not in (None, doc.lineage) and self.path.exists():
+            raise StateError(f"{self.journal_path}: belongs to another state (lineage "
+                             f"{header.get('lineage')}); move it away if that state is gone")
+        if header.get("lineage"):
+            doc.lineage = header["lineage"]
+        for line in lines[1:]:
+            try:
+                entry = json.loads(line)
+            except json.JSONDecodeError:
+                break  # a torn last line from a crash mid-append: it was never acknowledged
+            if entry.get("serial", 0) > doc.serial:
+                doc.apply_entry(entry)
+
+    def writer(self, doc: StateDoc) -> LocalWriter:
+        return LocalWriter(doc, self.path)
+
+    @contextmanager
+    def lock(self, command: str, timeout_s: float) -> Iterator[LockInfo]:
+        self.lock_path.parent.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(self.lock_path, mode=0o600)
+        try:
+            lock.acquire(timeout=max(timeout_s, 0.0), poll_interval=0.05)
+        except Timeout:
+            holder = self.lock_holder()
+            who = holder.describe() if holder else "another process"
+            raise LockError(f"state {self.path} is locked: {who}. Wait for it to finish, retry "
+                            f"with --lock-timeout, or if it is gone run `reconciler force-unlock "
+                            f"{holder.id if holder else 'ID'} DIR`") from None
+        info = LockInfo(command=command)
+        atomic_write(self.holder_path, info.model_dump_json())
+        try:
+            yield info
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.holder_path)
+            lock.release()
+
+    def lock_holder(self) -> LockInfo | None:
+        try:
+            return LockInfo.model_validate_json(self.holder_path.read_text())
+        except (FileNotFoundError, ValidationError, ValueError):
+            return None
+
+    def stale_holder(self) -> LockInfo | None:
+        """A holder file left by a process that died without releasing (the flock is free)."""
+        holder = self.lock_holder()
+        if holder is None:
+            return None
+        probe = FileLock(self.lock_path)
+        try:
+            probe.acquire(timeout=0)
+        except Timeout:
+            return None
+        probe.release()
+        return holder
+
+    def force_unlock(self, lock_id: str) -> LockInfo:
+        holder = self.lock_holder()
+        if holder is None or holder.id != lock_id:
+            current = f"the current lock is {holder.id}" if holder else "it is not locked"
+            raise LockError(f"state {self.path}: no lock {lock_id} to remove ({current})")
+        for path in (self.holder_path, self.lock_path):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
+        return holder

@@ -1,0 +1,86 @@
+"""Pydantic errors -> one readable sentence each, with a did-you-mean for typos."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
+
+_EXPECTED = {
+    "int_type": "an integer", "int_parsing": "an integer", "int_from_float": "an integer",
+    "string_type": "a string", "bool_type": "true or false", "bool_parsing": "true or false",
+    "float_type": "a number", "float_parsing": "a number", "list_type": "a list",
+    "dict_type": "a mapping", "model_type": "a mapping", "model_attributes_type": "a mapping",
+}
+
+
+def suggest(word: str, choices: Iterable[str]) -> str:
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f" — did you mean '{close[0]}'?" if close else ""
+
+
+def show(value: Any) -> str:
+    text = repr(value) if isinstance(value, str) else str(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def describe(error: ErrorDetails, model: type[BaseModel]) -> str:
+    kind, value, loc = error["type"], error.get("input"), error["loc"]
+    name = str(loc[-1]) if loc else ""
+    if kind == "extra_forbidden":
+        allowed = _fields_at(model, loc[:-1])
+        listing = ", ".join(sorted(allowed))
+        return f"unknown field '{name}'{suggest(name, allowed)} (allowed: {listing})"
+    if kind == "missing":
+        return f"required field '{name}' is missing"
+    if kind in _EXPECTED:
+        hint = ""
+        if kind == "string_type" and isinstance(value, int | float) and not isinstance(value, bool):
+            hint = f' (quote it: "{value}")'
+        return f"expected {_EXPECTED[kind]}, got {show(value)}{hint}"
+    if kind in ("string_too_long", "too_long"):
+        limit = (error.get("ctx") or {}).get("max_length")
+        size = len(value) if isinstance(value, str | list) else "?"
+        return f"must be at most {limit} {'characters' if kind == 'string_too_long' else 'items'} " \
+               f"(got {size})"
+    if kind in ("literal_error", "enum"):
+        expected = (error.get("ctx") or {}).get("expected", "")
+        return f"expected one of {expected}, got {show(value)}"
+    return f"{error['msg'][0].lower()}{error['msg'][1:]} (got {show(value)})"
+
+
+def _fields_at(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
+    """Names allowed at `loc` inside `model`, following nested models."""
+    current: Any = model
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        field = getattr(current, "model_fields", {}).get(part)
+        if field is None:
+            return []
+        current = _nested_model(field.annotation)
+    return list(getattr(current, "model_fields", {}))
+
+
+def _nested_model(annotation: Any) -> Any:
+    for candidate in (annotation, *getattr(annotation, "__args__", ())):
+        if isinstance(candidate, type) and issubclass(candidate, BaseModel):
+            return candidate
+        inner = _nested_model_args(candidate)
+        if inner is not None:
+            return inner
+    return None
+
+
+def _nested_model_args(annotation: Any) -> Any:
+    for arg in getattr(annotation, "__args__", ()):
+        if isinstance(arg, type) and issubclass(arg, BaseModel):
+            return arg
+    return None
+
+
+def errors(exc: ValidationError) -> list[ErrorDetails]:
+    return list(exc.errors(include_url=False))

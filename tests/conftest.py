@@ -1,0 +1,154 @@
+"""Shared fixtures: sandboxes over real loopback HTTP, manifest directories, the CLI as a subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from reconciler.sandbox.server import RunningSandbox, SandboxSettings
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class CliResult:
+    code: int
+    out: str
+    err: str
+
+    @property
+    def text(self) -> str:
+        return self.out + self.err
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None,
+            stdin: str | None = None) -> CliResult:
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith(("OUTREACH_", "WEBEX_", "SUPEROFFICE_"))}
+    full_env.update({"NO_COLOR": "1", "COLUMNS": "200"})
+    full_env.update(env or {})
+    proc = subprocess.run([sys.executable, "-m", "reconciler", *args], capture_output=True, text=True,
+                          env=full_env, cwd=cwd or REPO, input=stdin, timeout=300)
+    return CliResult(proc.returncode, proc.stdout, proc.stderr)
+
+
+class Sandbox:
+    """A running sandbox plus helpers to look at and change vendor data behind the tool's back."""
+
+    def __init__(self, running: RunningSandbox) -> None:
+        self.running = running
+        self.url = running.url
+        self.overrides = running.overrides
+
+    def env(self) -> dict[str, str]:
+        o = self.overrides
+        return {
+            "OUTREACH_BASE_URL": o["outreach"]["base_url"], "OUTREACH_TOKEN": o["outreach"]["token"],
+            "WEBEX_CAMPAIGN_BASE_URL": o["webex_campaign"]["base_url"],
+            "WEBEX_CAMPAIGN_TENANT_URL": o["webex_campaign"]["tenant_url"],
+            "WEBEX_CAMPAIGN_TOKEN": o["webex_campaign"]["token"],
+            "SUPEROFFICE_BASE_URL": o["superoffice"]["base_url"],
+            "SUPEROFFICE_TOKEN": o["superoffice"]["token"],
+        }
+
+    def outreach(self, method: str, path: str, body: Any = None, **params: Any) -> httpx.Response:
+        o = self.overrides["outreach"]
+        return httpx.request(method, o["base_url"] + path, json=body, params=params or None,
+                             headers={"Authorization": f"Bearer {o['token']}",
+                                      "Content-Type": "application/vnd.api+json"})
+
+    def outreach_purposes(self) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = []
+        url: str | None = self.overrides["outreach"]["base_url"] + "/callPurposes?page[size]=1000"
+        while url:
+            body = httpx.get(url, headers={"Authorization": f"Bearer {self.overrides['outreach']['token']}"}).json()
+            found.extend(body["data"])
+            url = body["links"].get("next")
+        return found
+
+    def requests(self) -> dict[str, int]:
+        return httpx.get(self.url + "/_sandbox/requests").json()  # type: ignore[no-any-return]
+
+    def writes(self) -> int:
+        return sum(v for k, v in self.requests().items() if k.split()[1] in ("POST", "PUT", "PATCH", "DELETE"))
+
+
+@pytest.fixture
+def sandbox_settings(tmp_path: Path) -> SandboxSettings:
+    return SandboxSettings(data_dir=tmp_path / "sandbox-data", superoffice_builtins=False)
+
+
+@pytest.fixture
+def sandbox(sandbox_settings: SandboxSettings) -> Iterator[Sandbox]:
+    with RunningSandbox(sandbox_settings) as running:
+        yield Sandbox(running)
+
+
+PROVIDERS = {
+    "outreach": """\
+  outreach:
+    base_url: ${OUTREACH_BASE_URL}
+    token: ${OUTREACH_TOKEN}
+""",
+    "webex_campaign": """\
+  webex_campaign:
+    base_url: ${WEBEX_CAMPAIGN_BASE_URL}
+    tenant_url: ${WEBEX_CAMPAIGN_TENANT_URL}
+    token: ${WEBEX_CAMPAIGN_TOKEN}
+""",
+    "superoffice": """\
+  superoffice:
+    base_url: ${SUPEROFFICE_BASE_URL}
+    token: ${SUPEROFFICE_TOKEN}
+""",
+}
+
+
+class Project:
+    """A manifest directory in a temporary folder, run against a sandbox."""
+
+    def __init__(self, root: Path, sandbox: Sandbox) -> None:
+        self.root = root
+        self.sandbox = sandbox
+        self.extra_provider_settings: dict[str, str] = {}
+
+    def configure(self, vendors: tuple[str, ...] = ("outreach",), state: str = "", extra: str = "") -> None:
+        providers = "".join(PROVIDERS[v] + self.extra_provider_settings.get(v, "") for v in vendors)
+        state = state or "state:\n  backend: local\n  path: state/default.json\n"
+        (self.root / "reconciler.yaml").write_text(f"{state}providers:\n{providers}{extra}")
+
+    def write(self, name: str, text: str) -> Path:
+        path = self.root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text))
+        return path
+
+    def cli(self, *args: str, env: dict[str, str] | None = None, stdin: str | None = None) -> CliResult:
+        return run_cli(*args, env={**self.sandbox.env(), **(env or {})}, stdin=stdin)
+
+    def plan(self, *args: str, env: dict[str, str] | None = None) -> CliResult:
+        return self.cli("plan", str(self.root), "--detailed-exitcode", *args, env=env)
+
+    def apply(self, *args: str, env: dict[str, str] | None = None) -> CliResult:
+        return self.cli("apply", str(self.root), "--auto-approve", *args, env=env)
+
+    def state(self) -> dict[str, Any]:
+        return json.loads((self.root / "state" / "default.json").read_text())  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+def project(tmp_path: Path, sandbox: Sandbox) -> Project:
+    root = tmp_path / "manifests"
+    root.mkdir()
+    p = Project(root, sandbox)
+    p.configure()
+    return p
