@@ -26,6 +26,7 @@ class PlanOptions:
     prune: frozenset[str] = frozenset()  # vendors whose unmanaged objects are deleted
     forget_undeletable: frozenset[str] = frozenset()  # vendors configured to forget instead
     ignore: dict[str, tuple[str, ...]] = field(default_factory=dict)  # kind address -> fields
+    delete_modes: dict[str, DeleteMode] = field(default_factory=dict)  # kind address -> default
 
 
 def in_scope(address: str, options: PlanOptions) -> bool:
@@ -163,6 +164,10 @@ class _KindPlanner:
                 "removed from the manifests and already gone remotely")))
             return
         mode = self._delete_mode(resource)
+        if mode is DeleteMode.DEACTIVATE and current.status is RemoteStatus.INACTIVE:
+            self.plan.changes.append(base(action=Action.FORGET, reason=(
+                "removed from the manifests and already inactive remotely")))
+            return
         change = base(action=Action.DELETE, reason="removed from the manifests",
                         delete_mode=str(mode), fingerprint=current.fingerprint())
         if resource.meta.get("prevent_destroy") or resource.prevent_destroy:
@@ -193,7 +198,7 @@ class _KindPlanner:
             for mode in (DeleteMode.HARD, DeleteMode.SOFT):
                 if mode in self.kind.delete_modes:
                     return mode
-        return self.kind.delete_modes[0]
+        return self.options.delete_modes.get(self.kind_address, self.kind.delete_modes[0])
 
     def _forgettable(self, address: str, vendor: str) -> bool:
         return vendor in self.options.forget_undeletable or any(
@@ -201,8 +206,8 @@ class _KindPlanner:
 
     def plan_unmanaged(self, remote: list[RemoteObject], claimed: set[str]) -> None:
         for obj in remote:
-            if obj.remote_id in claimed or obj.status is RemoteStatus.DELETED:
-                continue
+            if obj.remote_id in claimed or obj.status is not RemoteStatus.PRESENT:
+                continue  # soft-deleted or switched off: not a live object anyone manages
             label = f"{self.kind_address} id={obj.remote_id} {self.kind.identity(obj.attributes)!r}"
             vendor = self.kind.vendor
             if vendor in self.options.prune and DeleteMode.UNSUPPORTED not in self.kind.delete_modes:

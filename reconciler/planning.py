@@ -5,6 +5,7 @@ from __future__ import annotations
 from reconciler.manifest import Desired
 from reconciler.model import Plan
 from reconciler.planner import PlanOptions, make_plan
+from reconciler.providers.base import DeleteMode
 from reconciler.state import StateDoc
 from reconciler.workspace import Providers, Workspace
 
@@ -13,16 +14,21 @@ def plan_options(workspace: Workspace, targets: list[str], excludes: list[str],
                  forget: list[str]) -> PlanOptions:
     providers = workspace.settings.providers
     ignore: dict[str, tuple[str, ...]] = {}
+    delete_modes: dict[str, DeleteMode] = {}
     for kind_address, kind in workspace.kinds().items():
-        fields = providers[kind.vendor].ignore_changes.get(kind.collection, [])
+        settings = providers[kind.vendor]
+        fields = settings.ignore_changes.get(kind.collection, [])
         if fields:
             ignore[kind_address] = tuple(fields)
+        default = settings.default_delete_mode(kind)
+        if default is not None:
+            delete_modes[kind_address] = default
     return PlanOptions(
         targets=targets, excludes=excludes, forget=forget,
         prune=frozenset(n for n, p in providers.items() if p.prune),
         forget_undeletable=frozenset(
             n for n, p in providers.items() if getattr(p, "forget_undeletable", False)),
-        ignore=ignore)
+        ignore=ignore, delete_modes=delete_modes)
 
 
 def kinds_in_play(workspace: Workspace, desired: Desired, state: StateDoc) -> set[str]:

@@ -103,9 +103,6 @@ class Kind(ABC):
         """What the state remembers of the desired attributes after a write."""
         return attributes
 
-    def default_delete_mode(self) -> DeleteMode:
-        return self.delete_modes[0]
-
     @abstractmethod
     async def list(self) -> list[RemoteObject]: ...
 
@@ -147,6 +144,11 @@ class ProviderSettings(BaseModel):
     def secrets(self) -> list[str]:
         """Every credential value, so that messages can be scrubbed of them."""
         return []
+
+    def default_delete_mode(self, kind: type[Kind]) -> DeleteMode | None:
+        """What removing an object of `kind` does unless the object says (on_delete); None: the
+        kind's first delete mode."""
+        return None
 
 
 class Provider(ABC):
