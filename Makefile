@@ -21,7 +21,7 @@ lint: $(BIN)/.installed
 	$(BIN)/mypy reconciler
 
 test: lint
-	$(BIN)/pytest -n 2 -p no:cacheprovider
+	$(BIN)/pytest -n 2 -q
 
 bench: $(BIN)/.installed
 	$(BIN)/python bench/run.py --sizes 1000,10000 --json bench/results.json

@@ -9,6 +9,7 @@ from typing import Any
 from reconciler.applier import Applier, ApplyResult, Progress
 from reconciler.errors import PlanError, RefusedError
 from reconciler.model import Plan
+from reconciler.safety import enforce
 from reconciler.state import StateDoc
 from reconciler.state.base import StateBackend
 from reconciler.workspace import Providers
@@ -40,7 +41,7 @@ def load_plan(path: Path) -> Plan:
     return plan
 
 
-def check_applicable(plan: Plan, state: StateDoc) -> None:
+def check_applicable(plan: Plan, state: StateDoc, force: bool) -> None:
     if plan.refusals:
         raise RefusedError("the plan cannot be applied:\n  " + "\n  ".join(plan.refusals))
     if plan.lineage != state.lineage and not plan.lineage:
@@ -52,6 +53,7 @@ def check_applicable(plan: Plan, state: StateDoc) -> None:
     if plan.serial != state.serial:
         raise PlanError(f"the state changed since the plan was made (serial {plan.serial}, now "
                         f"{state.serial}); run plan again and review it")
+    enforce(plan, force)
 
 
 async def run_apply(plan: Plan, state: StateDoc, backend: StateBackend, providers: Providers,

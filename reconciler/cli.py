@@ -21,15 +21,18 @@ from reconciler import __version__
 from reconciler.applier import ApplyResult
 from reconciler.applying import check_applicable, load_plan, run_apply, save_plan
 from reconciler.config import load_settings
+from reconciler.drift import DriftReport, accept_drift, detect_drift
 from reconciler.errors import ConfigError, ReconcilerError
 from reconciler.model import Action, Change, Plan
 from reconciler.planning import build_plan, plan_options
 from reconciler.render import emit
+from reconciler.render.drift import drift_lines, drift_markdown
 from reconciler.render.markdown import plan_markdown
 from reconciler.render.text import plan_lines
 from reconciler.sandbox.common import Faults
 from reconciler.sandbox.server import RunningSandbox, SandboxSettings, serve
 from reconciler.workspace import Workspace
+from reconciler.writeback import write_back as write_back_manifests
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, rich_markup_mode=None,
                   help="Keep the purposes in your SaaS tools equal to YAML manifests.")
@@ -179,6 +182,8 @@ def apply(
     target_path: Annotated[Path, typer.Argument(
         metavar="DIR|PLANFILE", help="Manifest directory, or a plan saved with plan --out")] = Path("."),
     auto_approve: Annotated[bool, typer.Option("--auto-approve", help="Do not ask")] = False,
+    force: Annotated[bool, typer.Option(
+        "--force", help="Apply even past the change threshold (safety rail)")] = False,
     target: TargetOpt = None, exclude: ExcludeOpt = None, forget: ForgetOpt = None,
     lock_timeout: LockTimeoutOpt = 0.0, sandbox: SandboxOpt = False,
 ) -> None:
@@ -194,7 +199,7 @@ def apply(
             async with ws.connect() as providers:
                 the_plan = saved or await build_plan(ws, providers, desired, state,  # type: ignore[arg-type]
                                                      options)
-                check_applicable(the_plan, state)
+                check_applicable(the_plan, state, force)
                 if not the_plan.has_changes:
                     return the_plan, None
                 if saved is None:
@@ -247,6 +252,46 @@ def _report(plan: Plan, result: ApplyResult) -> None:
               "change(s) not attempted. The state holds every change that succeeded; fix the "
               "cause and run apply again.", markup=False)
     raise typer.Exit(1)
+
+
+@app.command()
+@handled
+def drift(
+    directory: Dir = Path("."),
+    fmt: Annotated[Format, typer.Option("--format", help="Output format")] = Format.text,
+    accept: Annotated[bool, typer.Option(
+        "--accept", help="Record the remote values into the state (refresh-only)")] = False,
+    write_back: Annotated[bool, typer.Option(
+        "--write-back", help="Write the remote values into the manifests (and the state)")] = False,
+    lock_timeout: LockTimeoutOpt = 0.0, sandbox: SandboxOpt = False,
+) -> None:
+    """Compare the remote objects with the last applied state; sends no write to any vendor."""
+    with workspace(directory, sandbox) as ws:
+        state = ws.backend.read()
+
+        async def run() -> DriftReport:
+            async with ws.connect() as providers:
+                observed = await providers.observe(set(ws.kinds()))
+            return detect_drift(state, observed, ws.kinds(), plan_options(ws, [], [], []).ignore)
+
+        report = asyncio.run(run())
+        if fmt is Format.json:
+            typer.echo(json.dumps(report.to_dict(), indent=1, default=str))
+        elif fmt is Format.markdown:
+            typer.echo(drift_markdown(report))
+        else:
+            emit(drift_lines(report), use_color())
+        if report.items and (accept or write_back):
+            desired = ws.desired() if write_back else None
+            with ws.backend.lock("drift", lock_timeout):
+                if desired is not None:
+                    for file in write_back_manifests(report.items, desired, ws.kinds()):
+                        err.print(f"Wrote the remote values into {file}", markup=False)
+                accepted = accept_drift(ws.backend, report.items)
+            err.print(f"Recorded {accepted} remote change(s) into the state.", markup=False)
+            return
+    if report.has_drift:
+        raise typer.Exit(2)
 
 
 @state_app.command("list")

@@ -46,6 +46,7 @@ class Change:
     phase: int = 1  # 0: deletes freeing a key a create needs, 1: writes, 2: other deletes
     meta: dict[str, Any] = field(default_factory=dict)  # kept in state (prevent_destroy, on_delete)
     source: str | None = None
+    safety: str = "ok"  # or "blocked: <rule>"
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -73,6 +74,7 @@ class Plan:
     skipped: int = 0
     refusals: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    safety: list[dict[str, Any]] = field(default_factory=list)
     format_version: int = PLAN_FORMAT_VERSION
 
     def counts(self) -> dict[str, int]:
@@ -97,6 +99,7 @@ class Plan:
             "unmanaged": self.unmanaged,
             "not_observable": self.not_observable,
             "refusals": self.refusals,
+            "safety": self.safety,
             "warnings": self.warnings,
         }
 
@@ -118,6 +121,6 @@ class Plan:
             manifest_digest=data["manifest_digest"], directory=data["directory"],
             unmanaged=data.get("unmanaged", {}), not_observable=data.get("not_observable", []),
             skipped=int(summary.get("skipped", 0)), refusals=data.get("refusals", []),
-            warnings=data.get("warnings", []),
+            warnings=data.get("warnings", []), safety=data.get("safety", []),
             format_version=int(data.get("format_version", PLAN_FORMAT_VERSION)),
         )

@@ -6,6 +6,7 @@ from reconciler.manifest import Desired
 from reconciler.model import Plan
 from reconciler.planner import PlanOptions, make_plan
 from reconciler.providers.base import DeleteMode
+from reconciler.safety import assess
 from reconciler.state import StateDoc
 from reconciler.workspace import Providers, Workspace
 
@@ -35,11 +36,15 @@ def kinds_in_play(workspace: Workspace, desired: Desired, state: StateDoc) -> se
     """Kinds with something declared or managed; others are not listed (no needless calls)."""
     used = {obj.kind_address for obj in desired.objects.values()}
     used |= {f"{r.vendor}.{r.kind}" for r in state.resources.values()}
-    return used & set(workspace.kinds())
+    kinds = workspace.kinds()
+    used |= {a for a, k in kinds.items() if workspace.settings.providers[k.vendor].prune}
+    return used & set(kinds)
 
 
 async def build_plan(workspace: Workspace, providers: Providers, desired: Desired,
                      state: StateDoc, options: PlanOptions) -> Plan:
     observed = await providers.observe(kinds_in_play(workspace, desired, state))
-    return make_plan(desired, state, observed, workspace.kinds(), options,
+    plan = make_plan(desired, state, observed, workspace.kinds(), options,
                      str(workspace.settings.directory))
+    assess(plan, state, workspace.settings.providers)
+    return plan

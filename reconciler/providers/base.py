@@ -140,6 +140,12 @@ class ProviderSettings(BaseModel):
     prune: bool = Field(False, description="Also delete remote objects never managed by the tool")
     ignore_changes: dict[str, list[str]] = Field(
         default_factory=dict, description="Per kind collection: fields never diffed")
+    max_change_percent: float = Field(
+        30.0, ge=0, le=100, description="Safety: most updates+deletes, as % of managed objects")
+    threshold_min_objects: int = Field(
+        10, ge=0, description="Safety: the percentage applies once this many objects are managed")
+    max_changes: int | None = Field(
+        None, ge=0, description="Safety: most updates+deletes in one apply (none by default)")
 
     def secrets(self) -> list[str]:
         """Every credential value, so that messages can be scrubbed of them."""

@@ -15,6 +15,7 @@ def plan_markdown(plan: Plan, limit: int = LIMIT) -> str:
     else:
         head += ["**No changes.** The remote objects match the manifests.", ""]
     head += [f"- :no_entry: {r}" for r in plan.refusals]
+    head += [f"- :no_entry: safety: {v['message']}" for v in plan.safety if v["blocked"]]
     head += [f"- :warning: {w}" for w in plan.warnings]
     if plan.unmanaged:
         head.append("- Unmanaged objects left alone: " + ", ".join(

@@ -44,6 +44,8 @@ def change_lines(change: Change) -> list[Line]:
                       ("", " -> "), ("green", value(diff.after))])
     if change.refused:
         lines.append([("bold red", f"      ! refused: {change.refused}")])
+    elif change.safety != "ok":
+        lines.append([("bold red", f"      ! {change.safety}")])
     lines.append([])
     return lines
 
@@ -82,6 +84,9 @@ def plan_lines(plan: Plan, checksum: bool = True) -> list[Line]:
         lines.append([("bold", summary(plan))])
     if checksum and plan.changes:
         lines.append([("dim", f"Plan checksum: {plan.checksum()}")])
+    for verdict in plan.safety:
+        if verdict["blocked"]:
+            lines.append([("bold red", f"Safety: {verdict['message']}")])
     for refusal in plan.refusals:
         lines.append([("bold red", f"Error: {refusal}")])
     return lines

@@ -1,0 +1,52 @@
+"""A DriftReport as text or Markdown."""
+
+from __future__ import annotations
+
+from reconciler.drift import DriftReport
+from reconciler.render import Line
+from reconciler.render.text import value
+
+
+def drift_lines(report: DriftReport) -> list[Line]:
+    lines: list[Line] = []
+    for item in report.items:
+        if item.status == "missing":
+            lines.append([("red", f"  ! {item.address}"), ("dim", f" (id {item.remote_id})"),
+                          ("", f" missing: {item.note}")])
+            continue
+        lines.append([("yellow", f"  ~ {item.address}"), ("dim", f" (id {item.remote_id})"),
+                      ("", " changed outside reconciler")])
+        lines += [[("yellow", f"      ~ {d.field}: "), ("", value(d.before)), ("", " -> "),
+                   ("yellow", value(d.after))] for d in item.diffs]
+    for vendor, objects in sorted(report.unmanaged.items()):
+        lines.append([("", f"  ? {len(objects)} unmanaged {vendor} object(s) (never managed "
+                           "by reconciler):")])
+        lines += [[("dim", f"      {label}")] for label in objects[:20]]
+        if len(objects) > 20:
+            lines.append([("dim", f"      ... and {len(objects) - 20} more")])
+    for kind in report.not_observable:
+        lines.append([("dim", f"  {kind}: not observable (write-only API)")])
+    if report.has_drift:
+        unmanaged = sum(len(v) for v in report.unmanaged.values())
+        lines.append([("bold", f"Drift: {len(report.items)} of {report.checked} managed object(s) "
+                               f"changed or missing, {unmanaged} unmanaged.")])
+    else:
+        lines.append([("bold green", "No drift. "),
+                      ("", f"{report.checked} managed object(s) match the state.")])
+    return lines
+
+
+def drift_markdown(report: DriftReport) -> str:
+    out = ["### reconciler drift", ""]
+    if not report.has_drift:
+        return "\n".join([*out, f"**No drift.** {report.checked} managed object(s) match.", ""])
+    out += [f"**{len(report.items)} of {report.checked} managed object(s) drifted.**", "",
+            "| address | status | fields |", "|---|---|---|"]
+    for item in report.items:
+        fields = "<br>".join(f"`{d.field}`: {value(d.before)} → {value(d.after)}"
+                             for d in item.diffs) or item.note
+        cell = fields.replace("|", "\\|")
+        out.append(f"| `{item.address}` | {item.status} | {cell} |")
+    for vendor, objects in sorted(report.unmanaged.items()):
+        out.append(f"\nUnmanaged {vendor} objects: {len(objects)}")
+    return "\n".join(out) + "\n"

@@ -1,0 +1,76 @@
+"""Safety rails, octoDNS-style: a plan carries its own verdict, shown at plan time, enforced at apply.
+
+- threshold: refuse when updates + deletes exceed a share of a vendor's managed
+  objects (30% by default, once at least 10 are managed) or an absolute cap;
+  `--force` overrides it.
+- prevent_destroy: a delete of a protected object is never applied; the
+  protection lives in the state, so removing the manifest entry does not lift it.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import asdict, dataclass
+
+from reconciler.errors import SafetyError
+from reconciler.model import Action, Plan
+from reconciler.providers.base import ProviderSettings
+from reconciler.state import StateDoc
+
+
+@dataclass
+class Verdict:
+    vendor: str
+    rule: str  # "threshold" | "prevent_destroy"
+    blocked: bool
+    overridable: bool
+    message: str
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def assess(plan: Plan, state: StateDoc, settings: dict[str, ProviderSettings]) -> None:
+    """Fill plan.safety and each change's verdict."""
+    managed = Counter(r.vendor for r in state.resources.values())
+    risky = Counter(c.vendor for c in plan.changes if c.action in (Action.UPDATE, Action.DELETE))
+    for vendor, count in sorted(risky.items()):
+        config = settings.get(vendor)
+        if config is None:
+            continue
+        verdict = _threshold(vendor, count, managed[vendor], config)
+        plan.safety.append(verdict.to_dict())
+        if verdict.blocked:
+            for change in plan.changes:
+                if change.vendor == vendor and change.action in (Action.UPDATE, Action.DELETE):
+                    change.safety = "blocked: threshold"
+    for change in plan.changes:
+        if change.refused and change.meta.get("prevent_destroy"):
+            change.safety = "blocked: prevent_destroy"
+            plan.safety.append(Verdict(change.vendor, "prevent_destroy", True, False,
+                                       f"{change.address}: {change.refused}").to_dict())
+        elif change.refused:
+            plan.refusals.append(f"{change.address}: {change.refused}")
+
+
+def _threshold(vendor: str, count: int, managed: int, config: ProviderSettings) -> Verdict:
+    share = 100.0 * count / managed if managed else 100.0
+    limit = config.max_change_percent
+    over_share = managed >= config.threshold_min_objects and share > limit
+    over_cap = config.max_changes is not None and count > config.max_changes
+    cap = f", cap {config.max_changes}" if config.max_changes is not None else ""
+    text = (f"{vendor}: {count} update(s)/delete(s) of {managed} managed object(s) "
+            f"({share:.0f}%; limit {limit:g}% once {config.threshold_min_objects} are managed{cap})")
+    if over_share or over_cap:
+        return Verdict(vendor, "threshold", True, True,
+                       f"{text}: blocked; review the plan and apply with --force if intended")
+    return Verdict(vendor, "threshold", False, True, f"{text}: within limits")
+
+
+def enforce(plan: Plan, force: bool) -> None:
+    blocked = [v for v in plan.safety if v["blocked"]]
+    hard = [v for v in blocked if not v["overridable"]]
+    if hard or (blocked and not force):
+        lines = "\n  ".join(str(v["message"]) for v in (hard or blocked))
+        hint = "" if hard else "\nRe-run with --force if this is intended."
+        raise SafetyError(f"a safety rail blocked the apply:\n  {lines}{hint}")
