@@ -22,9 +22,11 @@ from reconciler.applier import ApplyResult
 from reconciler.applying import check_applicable, load_plan, run_apply, save_plan
 from reconciler.config import load_settings
 from reconciler.drift import DriftReport, accept_drift, detect_drift
+from reconciler.dump import dump_document, import_object
 from reconciler.errors import ConfigError, ReconcilerError
 from reconciler.model import Action, Change, Plan
 from reconciler.planning import build_plan, plan_options
+from reconciler.providers.base import Kind, RemoteObject
 from reconciler.render import emit
 from reconciler.render.drift import drift_lines, drift_markdown
 from reconciler.render.markdown import plan_markdown
@@ -292,6 +294,57 @@ def drift(
             return
     if report.has_drift:
         raise typer.Exit(2)
+
+
+@app.command("import")
+@handled
+def import_(directory: Dir, address: str, remote_id: Annotated[str, typer.Argument(metavar="ID")],
+            lock_timeout: LockTimeoutOpt = 0.0, sandbox: SandboxOpt = False) -> None:
+    """Adopt one existing remote object under an address declared in the manifests."""
+    with workspace(directory, sandbox) as ws:
+        desired = ws.desired()
+        obj = desired.objects.get(address)
+        if obj is None:
+            raise ConfigError(f"{address}: not declared in the manifests; declare it first, then import")
+
+        async def read() -> RemoteObject | None:
+            async with ws.connect() as providers:
+                return await providers.kind(obj.vendor, obj.kind).read(remote_id)
+
+        remote = asyncio.run(read())
+        with ws.backend.lock("import", lock_timeout):
+            state = ws.backend.read()
+            import_object(state, desired, address, remote, remote_id)
+            ws.backend.write(state)
+    typer.echo(f"Imported {address} (remote id {remote_id}); run plan to see any differences.")
+
+
+@app.command()
+@handled
+def dump(
+    directory: Dir = Path("."),
+    vendor: Annotated[str, typer.Option("--vendor", help="Vendor to dump")] = "",
+    out: Annotated[Path | None, typer.Option("--out", help="Write here instead of stdout")] = None,
+    sandbox: SandboxOpt = False,
+) -> None:
+    """Write a manifest declaring every remote object of a vendor."""
+    with workspace(directory, sandbox) as ws:
+        if vendor not in ws.settings.providers:
+            raise ConfigError(f"--vendor: '{vendor}' is not configured in reconciler.yaml (configured: "
+                              f"{', '.join(sorted(ws.settings.providers))})")
+        kinds = [k for k in ws.kinds().values() if k.vendor == vendor and k.observable]
+
+        async def run() -> dict[type[Kind], list[RemoteObject]]:
+            async with ws.connect() as providers:
+                observed = await providers.observe({f"{k.vendor}.{k.name}" for k in kinds})
+            return {k: observed.get(f"{k.vendor}.{k.name}", []) for k in kinds}
+
+        text = dump_document(vendor, asyncio.run(run()))
+    if out is None:
+        typer.echo(text, nl=False)
+    else:
+        out.write_text(text)
+        err.print(f"Wrote {out}; plan will adopt these objects by their natural keys.", markup=False)
 
 
 @state_app.command("list")

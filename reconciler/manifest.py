@@ -39,6 +39,11 @@ class Lifecycle(BaseModel):
     on_delete: Literal["delete", "deactivate"] | None = Field(
         None, description="What removing it from the manifests does, where the vendor offers both")
 
+    def state_meta(self) -> dict[str, Any]:
+        """What the state keeps, so it still applies after the manifest entry is gone."""
+        return {"prevent_destroy": self.prevent_destroy, "on_delete": self.on_delete,
+                "ignore_changes": list(self.ignore_changes)}
+
 
 @dataclass
 class DesiredObject:

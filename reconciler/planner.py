@@ -103,9 +103,7 @@ class _KindPlanner:
     def plan_object(self, obj: DesiredObject, resource: Resource | None,
                     by_id: dict[str, RemoteObject], by_identity: dict[str, RemoteObject],
                     claimed: set[str]) -> Change | None:
-        meta: dict[str, object] = {"prevent_destroy": obj.lifecycle.prevent_destroy,
-                                   "on_delete": obj.lifecycle.on_delete,
-                                   "ignore_changes": list(obj.lifecycle.ignore_changes)}
+        meta = obj.lifecycle.state_meta()
         identity = self.kind.identity(obj.attributes)
         base = partial(Change, address=obj.address, vendor=obj.vendor, kind=obj.kind,
                        identity=identity, attributes=obj.attributes, meta=meta,
