@@ -96,6 +96,17 @@ def workspace(directory: Path, sandbox: bool) -> Iterator[Workspace]:
         yield Workspace.open(directory, running.overrides)
 
 
+@contextmanager
+def locked(ws: Workspace, command: str, timeout_s: float) -> Iterator[None]:
+    """Take the workspace lock, saying so when it takes over from a run that died."""
+    stale = ws.backend.stale_holder()
+    if stale is not None:
+        err.print(f"Note: taking over a stale lock ({stale.describe()}; that process is gone).",
+                  markup=False)
+    with ws.backend.lock(command, timeout_s):
+        yield
+
+
 def _placeholder_overrides() -> dict[str, dict[str, Any]]:
     from reconciler.sandbox.server import provider_overrides
 
@@ -192,7 +203,7 @@ def apply(
     """Make the changes."""
     saved = load_plan(target_path) if target_path.is_file() else None
     directory = Path(saved.directory) if saved else target_path
-    with workspace(directory, sandbox) as ws, ws.backend.lock("apply", lock_timeout):
+    with workspace(directory, sandbox) as ws, locked(ws, "apply", lock_timeout):
         state = ws.backend.read()
         options = plan_options(ws, target or [], exclude or [], forget or [])
         desired = None if saved else ws.desired()

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -104,6 +105,8 @@ def load_settings(directory: Path, overrides: Mapping[str, Mapping[str, Any]] | 
         raise ManifestError([Diagnostic(yamlsource.locate(document, ("state",)),
                                         "state.url: required with backend: postgres")])
     secrets = [s for p in settings.values() for s in p.secrets()]
+    if raw.state.url and (password := urlsplit(raw.state.url).password):
+        secrets.append(password)
     return Settings(directory, path, raw.state, settings, secrets)
 
 

@@ -50,7 +50,11 @@ class Workspace:
 def open_backend(settings: Settings) -> StateBackend:
     if settings.state.backend == "local":
         return LocalBackend(settings.state_path)
-    raise StateError("state.backend: postgres is not available in this version; use local")
+    from reconciler.state.postgres import PostgresBackend
+
+    if not settings.state.url:
+        raise StateError("state.url: required with backend: postgres")
+    return PostgresBackend(settings.state.url, settings.state.workspace)
 
 
 class Providers:

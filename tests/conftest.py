@@ -152,3 +152,28 @@ def project(tmp_path: Path, sandbox: Sandbox) -> Project:
     p = Project(root, sandbox)
     p.configure()
     return p
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    from tests.pg import PostgresServer
+
+    server = PostgresServer().start()
+    try:
+        yield server.url
+    finally:
+        server.stop()
+
+
+@pytest.fixture(params=["local", "postgres"])
+def backend_kind(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+def state_block(kind: str, request: pytest.FixtureRequest) -> str:
+    """reconciler.yaml `state:` for a backend; postgres gets a workspace of its own per test."""
+    if kind == "local":
+        return "state:\n  backend: local\n  path: state/default.json\n"
+    url = request.getfixturevalue("postgres_url")
+    workspace = "t" + str(abs(hash(request.node.nodeid)))
+    return f"state:\n  backend: postgres\n  url: {url}\n  workspace: {workspace}\n"

@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 FORMAT_VERSION = 1
 
@@ -59,6 +59,15 @@ class StateDoc(BaseModel):
     serial: int = 0
     resources: dict[str, Resource] = Field(default_factory=dict)
     pending: dict[str, Pending] = Field(default_factory=dict)
+    _stored_serial: int = PrivateAttr(0)  # serial of the stored document (compare-and-swap)
+
+    @property
+    def stored_serial(self) -> int:
+        return self._stored_serial
+
+    @stored_serial.setter
+    def stored_serial(self, value: int) -> None:
+        self._stored_serial = value
 
     def apply_entry(self, entry: dict[str, Any]) -> None:
         """Replay one journal entry (idempotent: replaying twice gives the same document)."""
@@ -171,6 +180,10 @@ class StateBackend(ABC):
 
     @abstractmethod
     def force_unlock(self, lock_id: str) -> LockInfo: ...
+
+    @abstractmethod
+    def stale_holder(self) -> LockInfo | None:
+        """A holder record left by a run that died without releasing its lock."""
 
     def write(self, doc: StateDoc) -> None:
         """Replace the whole document (state rm, drift --accept, import)."""

@@ -1,0 +1,201 @@
+"""State in PostgreSQL, for teams whose pipelines run on several machines.
+
+    reconciler_state    one row per workspace: lineage, serial, the document (JSONB)
+    reconciler_journal  changes recorded during an apply, one row each, folded in at the end
+    reconciler_lock     who holds a workspace's lock (so force-unlock works from anywhere)
+
+Writes of the document are compare-and-swap on serial. The lock is a
+session-level advisory lock held on one dedicated connection: PostgreSQL frees
+it when the holder's connection dies, so a crashed run never blocks the next.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+from psycopg.types.json import Jsonb
+
+from reconciler.errors import LockError, StateError
+from reconciler.state.base import LockInfo, StateBackend, StateDoc, StateWriter
+from reconciler.state.local import parse_document
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS reconciler_state (
+    workspace text PRIMARY KEY,
+    lineage text NOT NULL,
+    serial bigint NOT NULL,
+    document jsonb NOT NULL,
+    updated_at timestamptz NOT NULL DEFAULT now());
+CREATE TABLE IF NOT EXISTS reconciler_journal (
+    workspace text NOT NULL,
+    serial bigint NOT NULL,
+    entry jsonb NOT NULL,
+    PRIMARY KEY (workspace, serial));
+CREATE TABLE IF NOT EXISTS reconciler_lock (
+    workspace text PRIMARY KEY,
+    lock_id text NOT NULL,
+    holder jsonb NOT NULL);
+"""
+
+
+def redact_url(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password:
+        netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+        return urlunsplit(parts._replace(netloc=netloc))
+    return url
+
+
+def lock_key(workspace: str) -> int:
+    """A stable 32-bit advisory-lock key per workspace."""
+    return zlib.crc32(f"reconciler:{workspace}".encode()) - 2**31
+
+
+class PostgresWriter(StateWriter):
+    def __init__(self, doc: StateDoc, backend: PostgresBackend, base_serial: int) -> None:
+        super().__init__(doc)
+        self.backend = backend
+        self.base_serial = base_serial
+
+    def append(self, entries: list[dict[str, Any]]) -> None:
+        with self.backend.connect() as conn, conn.transaction():
+            self.backend.ensure_row(conn, self.doc, self.base_serial)
+            conn.cursor().executemany(
+                "INSERT INTO reconciler_journal (workspace, serial, entry) VALUES (%s, %s, %s)",
+                [(self.backend.workspace, e["serial"], Jsonb(e)) for e in entries])
+
+    def checkpoint(self) -> None:
+        with self.backend.connect() as conn, conn.transaction():
+            self.backend.ensure_row(conn, self.doc, self.base_serial)
+            cur = conn.execute(
+                "UPDATE reconciler_state SET lineage = %s, serial = %s, document = %s, "
+                "updated_at = now() WHERE workspace = %s AND lineage = %s AND serial = %s",
+                (self.doc.lineage, self.doc.serial, Jsonb(self.doc.model_dump()),
+                 self.backend.workspace, self.doc.lineage, self.base_serial))
+            if cur.rowcount != 1:
+                raise StateError(f"state workspace {self.backend.workspace!r} was changed by "
+                                 "another writer (serial moved); run plan again")
+            conn.execute("DELETE FROM reconciler_journal WHERE workspace = %s AND serial <= %s",
+                         (self.backend.workspace, self.doc.serial))
+        self.base_serial = self.doc.serial
+
+
+class PostgresBackend(StateBackend):
+    name = "postgres"
+
+    def __init__(self, url: str, workspace: str) -> None:
+        self.url = url
+        self.workspace = workspace
+        self._schema_ready = False
+
+    def connect(self) -> psycopg.Connection[Any]:
+        try:
+            conn = psycopg.connect(self.url, connect_timeout=10)
+        except psycopg.Error as exc:
+            message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise StateError(f"cannot connect to the PostgreSQL state at {redact_url(self.url)}: "
+                             f"{message}") from None
+        if not self._schema_ready:
+            with conn.transaction():
+                conn.execute("SELECT pg_advisory_xact_lock(%s)", (lock_key("schema"),))
+                conn.execute(SCHEMA)
+            self._schema_ready = True
+        return conn
+
+    def ensure_row(self, conn: psycopg.Connection[Any], doc: StateDoc, base_serial: int) -> None:
+        """The first write of a workspace creates its row (only if nobody else did)."""
+        if base_serial == 0:
+            conn.execute(
+                "INSERT INTO reconciler_state (workspace, lineage, serial, document) "
+                "VALUES (%s, %s, 0, %s) ON CONFLICT (workspace) DO NOTHING",
+                (self.workspace, doc.lineage, Jsonb(StateDoc(lineage=doc.lineage).model_dump())))
+
+    def read(self) -> StateDoc:
+        with self.connect() as conn, conn.transaction():
+            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            row = conn.execute("SELECT document FROM reconciler_state WHERE workspace = %s",
+                               (self.workspace,)).fetchone()
+            doc = (parse_document(json.dumps(row[0]), f"postgres workspace {self.workspace!r}")
+                   if row else StateDoc())
+            journal = conn.execute(
+                "SELECT entry FROM reconciler_journal WHERE workspace = %s AND serial > %s "
+                "ORDER BY serial", (self.workspace, doc.serial)).fetchall()
+        for (entry,) in journal:
+            doc.apply_entry(entry)
+        doc.stored_serial = doc.serial - len(journal)
+        return doc
+
+    def writer(self, doc: StateDoc) -> PostgresWriter:
+        return PostgresWriter(doc, self, doc.stored_serial)
+
+    @contextmanager
+    def lock(self, command: str, timeout_s: float) -> Iterator[LockInfo]:
+        conn = self.connect()
+        conn.autocommit = True
+        try:
+            deadline = time.monotonic() + max(timeout_s, 0.0)
+            while not conn.execute("SELECT pg_try_advisory_lock(%s)",
+                                   (lock_key(self.workspace),)).fetchone()[0]:  # type: ignore[index]
+                if time.monotonic() >= deadline:
+                    holder = self.lock_holder()
+                    who = holder.describe() if holder else "another session"
+                    raise LockError(
+                        f"state workspace {self.workspace!r} is locked: {who}. Wait for it, retry "
+                        f"with --lock-timeout, or if it is gone run `reconciler force-unlock "
+                        f"{holder.id if holder else 'ID'} DIR`")
+                time.sleep(0.1)
+            info = LockInfo(command=command)
+            conn.execute("INSERT INTO reconciler_lock (workspace, lock_id, holder) VALUES (%s, %s, %s) "
+                         "ON CONFLICT (workspace) DO UPDATE SET lock_id = EXCLUDED.lock_id, "
+                         "holder = EXCLUDED.holder",
+                         (self.workspace, info.id, Jsonb(info.model_dump())))
+            try:
+                yield info
+            finally:
+                conn.execute("DELETE FROM reconciler_lock WHERE workspace = %s AND lock_id = %s",
+                             (self.workspace, info.id))
+                conn.execute("SELECT pg_advisory_unlock(%s)", (lock_key(self.workspace),))
+        finally:
+            conn.close()
+
+    def lock_holder(self) -> LockInfo | None:
+        with self.connect() as conn:
+            row = conn.execute("SELECT holder FROM reconciler_lock WHERE workspace = %s",
+                               (self.workspace,)).fetchone()
+        return LockInfo.model_validate(row[0]) if row else None
+
+    def stale_holder(self) -> LockInfo | None:
+        holder = self.lock_holder()
+        if holder is None:
+            return None
+        with self.connect() as conn:
+            row = conn.execute("SELECT pg_try_advisory_lock(%s)", (lock_key(self.workspace),)).fetchone()
+            if row and row[0]:
+                conn.execute("SELECT pg_advisory_unlock(%s)", (lock_key(self.workspace),))
+                return holder
+        return None
+
+    def force_unlock(self, lock_id: str) -> LockInfo:
+        """Remove the holder row and end the session still holding the advisory lock, if any."""
+        holder = self.lock_holder()
+        if holder is None or holder.id != lock_id:
+            current = f"the current lock is {holder.id}" if holder else "it is not locked"
+            raise LockError(f"state workspace {self.workspace!r}: no lock {lock_id} to remove "
+                            f"({current})")
+        key = lock_key(self.workspace)
+        with self.connect() as conn:
+            conn.execute("DELETE FROM reconciler_lock WHERE workspace = %s AND lock_id = %s",
+                         (self.workspace, lock_id))
+            conn.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' "
+                "AND objsubid = 1 AND ((classid::bigint << 32) | objid::bigint) = %s "
+                "AND granted AND pid <> pg_backend_pid()", (key,))
+            conn.commit()
+        return holder
