@@ -60,9 +60,12 @@ async def run_apply(plan: Plan, state: StateDoc, backend: StateBackend, provider
                     progress: Progress | None, verify: bool) -> ApplyResult:
     writer = backend.writer(state)
     try:
+        planned = {c.address for c in plan.changes}
         for address in list(state.pending):
-            # Planning looked these up by natural key already (adopt or re-create).
-            await writer.resolve(address)
+            # Planning looked these up by natural key already (adopt, re-create or delete);
+            # those the plan acts on are replaced by the change's own intent.
+            if address not in planned:
+                await writer.resolve(address)
         return await Applier(providers, writer, progress, verify).apply(plan)
     finally:
         writer.checkpoint()

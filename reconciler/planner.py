@@ -12,7 +12,7 @@ from reconciler.diff import field_diffs
 from reconciler.manifest import Desired, DesiredObject
 from reconciler.model import Action, Change, Plan
 from reconciler.providers.base import DeleteMode, Kind, RemoteObject, RemoteStatus
-from reconciler.state import Resource, StateDoc
+from reconciler.state import Pending, Resource, StateDoc
 
 Observed = dict[str, list[RemoteObject]]
 """kind address ("outreach.call_purpose") -> every remote object of that kind."""
@@ -50,9 +50,11 @@ def make_plan(desired: Desired, state: StateDoc, observed: Observed,
             plan.warnings.append(f"{kind_address}: in state but its provider is not configured; "
                                  "left alone")
             continue
+        interrupted = {a: p for a, p in state.pending.items()
+                       if f"{p.vendor}.{p.kind}" == kind_address and a not in state.resources}
         _KindPlanner(kind, kind_address, plan, options).run(
             wanted.get(kind_address, []), managed.get(kind_address, {}),
-            observed.get(kind_address, []))
+            observed.get(kind_address, []), interrupted)
     plan.changes.sort(key=lambda c: (c.phase, c.address))
     return plan
 
@@ -66,7 +68,7 @@ class _KindPlanner:
         self.ignore = options.ignore.get(kind_address, ())
 
     def run(self, wanted: list[DesiredObject], managed: dict[str, Resource],
-            remote: list[RemoteObject]) -> None:
+            remote: list[RemoteObject], interrupted: dict[str, Pending]) -> None:
         by_id = {o.remote_id: o for o in remote}
         by_identity: dict[str, RemoteObject] = {}
         for o in remote:
@@ -95,6 +97,9 @@ class _KindPlanner:
                 self.plan.skipped += 1
                 continue
             self.plan_removal(address, resource, by_id.get(resource.remote_id or ""), creates)
+        for address, pending in sorted(interrupted.items()):
+            if address not in wanted_addresses and in_scope(address, self.options):
+                self.plan_orphan(address, pending, by_identity, claimed)
         if self.kind.observable:
             self.plan_unmanaged(remote, claimed)
         else:
@@ -188,6 +193,23 @@ class _KindPlanner:
         else:
             change.phase = 2
         self.plan.changes.append(change)
+
+    def plan_orphan(self, address: str, pending: Pending, by_identity: dict[str, RemoteObject],
+                    claimed: set[str]) -> None:
+        """An interrupted run created this object but never recorded it, and it is no longer
+        declared: it is ours, so it is removed rather than left as an orphan."""
+        twin = by_identity.get(pending.identity or "")
+        if twin is None or twin.remote_id in claimed or twin.status is not RemoteStatus.PRESENT:
+            return
+        claimed.add(twin.remote_id)
+        mode = self.options.delete_modes.get(self.kind_address, self.kind.delete_modes[0])
+        if mode is DeleteMode.UNSUPPORTED:
+            return
+        self.plan.changes.append(Change(
+            address=address, vendor=self.kind.vendor, kind=self.kind.name, action=Action.DELETE,
+            reason="created by an interrupted run and no longer declared", phase=2,
+            remote_id=twin.remote_id, identity=pending.identity, delete_mode=str(mode),
+            fingerprint=twin.fingerprint()))
 
     def _delete_mode(self, resource: Resource) -> DeleteMode:
         wanted = resource.meta.get("on_delete")
