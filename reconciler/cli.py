@@ -16,6 +16,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from reconciler import __version__
 from reconciler.applier import ApplyResult
@@ -218,8 +219,9 @@ def apply(
                 if saved is None:
                     emit(plan_lines(the_plan), use_color())
                     confirm(auto_approve)
-                return the_plan, await run_apply(the_plan, state, ws.backend, providers,
-                                                 _progress(the_plan), verify=saved is not None)
+                with progress_reporter(the_plan) as report:
+                    return the_plan, await run_apply(the_plan, state, ws.backend, providers,
+                                                     report, verify=saved is not None)
 
         the_plan, result = asyncio.run(run())
     if result is None:
@@ -228,11 +230,31 @@ def apply(
     _report(the_plan, result)
 
 
-def _progress(plan: Plan) -> Callable[[Change, str | None], None]:
+VERBS = {Action.CREATE: "created", Action.UPDATE: "updated", Action.DELETE: "deleted",
+         Action.ADOPT: "adopted", Action.PUSH: "pushed", Action.FORGET: "forgotten"}
+
+
+@contextmanager
+def progress_reporter(plan: Plan) -> Iterator[Callable[[Change, str | None], None]]:
+    """A Rich progress bar on a terminal for long runs; plain lines otherwise."""
     total = len(plan.changes)
+    if not use_color() or total <= 20:
+        yield _plain_progress(total)
+        return
+    with Progress(TextColumn("Applying"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=Console(highlight=False)) as bar:
+        task = bar.add_task("apply", total=total)
+
+        def report(change: Change, error: str | None) -> None:
+            bar.advance(task)
+            if error:
+                bar.console.print(f"{change.address}: failed", markup=False, style="red")
+
+        yield report
+
+
+def _plain_progress(total: int) -> Callable[[Change, str | None], None]:
     done = 0
-    verbs = {Action.CREATE: "created", Action.UPDATE: "updated", Action.DELETE: "deleted",
-             Action.ADOPT: "adopted", Action.PUSH: "pushed", Action.FORGET: "forgotten"}
 
     def report(change: Change, error: str | None) -> None:
         nonlocal done
@@ -240,7 +262,7 @@ def _progress(plan: Plan) -> Callable[[Change, str | None], None]:
         if error:
             err.print(f"{change.address}: failed", markup=False)
         elif total <= 100:
-            typer.echo(f"{change.address}: {verbs.get(change.action, change.action)}")
+            typer.echo(f"{change.address}: {VERBS.get(change.action, change.action)}")
         elif done % max(total // 10, 1) == 0:
             typer.echo(f"... {done}/{total} changes applied")
 
