@@ -131,7 +131,7 @@ class Applier:
                     raise
         assert remote is not None
         await self._record(change, remote)
-        if field_diffs(change.attributes, remote.attributes) or remote.status != "present":
+        if field_diffs(change.attributes, remote.attributes) or kind.needs_revive(change.attributes, remote):
             updated = await kind.update(remote.remote_id, change.attributes,
                                         frozenset(change.attributes), remote)
             await self._record(change, updated)

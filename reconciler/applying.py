@@ -8,7 +8,7 @@ from typing import Any
 
 from reconciler.applier import Applier, ApplyResult, Progress
 from reconciler.errors import PlanError, RefusedError
-from reconciler.model import Plan
+from reconciler.model import PLAN_FORMAT_VERSION, Plan
 from reconciler.safety import enforce
 from reconciler.state import StateDoc
 from reconciler.state.base import StateBackend
@@ -24,17 +24,28 @@ def save_plan(plan: Plan, path: Path) -> None:
 def load_plan(path: Path) -> Plan:
     try:
         data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise PlanError(f"{path}: cannot read the plan file: {exc}") from None
+    except UnicodeDecodeError:
+        raise PlanError(f"{path}: not a plan file (it is not UTF-8 text); make one with "
+                        "`reconciler plan --out`") from None
+    except OSError as exc:
+        raise PlanError(f"{path}: cannot read the plan file: {exc.strerror or exc}") from None
     except json.JSONDecodeError as exc:
         raise PlanError(f"{path}: not a plan file (invalid JSON at line {exc.lineno}, column "
                         f"{exc.colno}); make a new one with `reconciler plan --out`") from None
     if not isinstance(data, dict) or data.get("kind") != PLAN_FILE_KIND:
         raise PlanError(f"{path}: not a reconciler plan file; make one with `reconciler plan --out`")
+    version = data.get("format_version")
+    if isinstance(version, int) and version > PLAN_FORMAT_VERSION:
+        raise PlanError(f"{path}: made by a newer reconciler (plan format {version}, this one reads up "
+                        f"to {PLAN_FORMAT_VERSION}); apply it with that version, or make a new plan")
     try:
         plan = Plan.from_dict(data)
-    except (KeyError, TypeError, ValueError) as exc:
-        raise PlanError(f"{path}: the plan file is damaged ({exc!r}); make a new one") from None
+    except KeyError as exc:
+        raise PlanError(f"{path}: the plan file is damaged (field {exc.args[0]!r} is missing); make a "
+                        "new one with `reconciler plan --out`") from None
+    except (AttributeError, TypeError, ValueError) as exc:
+        raise PlanError(f"{path}: the plan file is damaged ({exc}); make a new one with "
+                        "`reconciler plan --out`") from None
     if plan.checksum() != data.get("checksum"):
         raise PlanError(f"{path}: the plan file was modified after it was made (its checksum "
                         "does not match); make a new plan instead of editing one")

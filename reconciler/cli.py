@@ -446,3 +446,6 @@ def sandbox(
 
 def main() -> None:
     app()
+
+
+from reconciler import cli_authoring  # noqa: E402, F401

@@ -10,14 +10,19 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic_core import ErrorDetails
 
 from reconciler import yamlsource
-from reconciler.errors import ConfigError, Diagnostic, ManifestError
-from reconciler.providers.base import ProviderSettings
+from reconciler.errors import ConfigError, Diagnostic, ManifestError, Source
+from reconciler.providers.base import Provider, ProviderSettings
+from reconciler.providers.http import check_url
+from reconciler.providers.registry import kinds_by_collection
 from reconciler.providers.registry import providers as provider_registry
 from reconciler.validation import describe, errors, suggest
 
 CONFIG_FILE = "reconciler.yaml"
+_EMPTY = (f"{CONFIG_FILE} is empty; declare at least one vendor under providers: (see the README's "
+          "Manifests section)")
 
 
 class StateSettings(BaseModel):
@@ -75,16 +80,24 @@ def load_settings(directory: Path, overrides: Mapping[str, Mapping[str, Any]] | 
     document = yamlsource.load(path, _display(path), os.environ if env is None else env, 4)
     diagnostics = [d for d in document.diagnostics
                    if not _overridden(d.path, overrides) and not (offline and d.path[:1] == ("providers",))]
-    if diagnostics or document.data is None:
-        raise ManifestError(diagnostics or document.diagnostics)
+    # Values with an unset ${VAR}: reported once (above), not again as empty or invalid values.
+    unresolved = {d.path for d in document.diagnostics if d.path}
+    if document.data is None:
+        raise ManifestError([Diagnostic(d.source, _EMPTY) if d.message == yamlsource.EMPTY_FILE else d
+                             for d in diagnostics or document.diagnostics])
+    if not isinstance(document.data, dict):
+        raise ManifestError([Diagnostic(Source(document.file, 1, 1), (
+            f"expected a mapping with providers: (and optionally state:) at the top of the file, got "
+            f"{type(document.data).__name__ if document.data is not None else 'nothing'}"))])
+    problems = list(diagnostics)  # all reported together
     try:
         raw = ConfigFile.model_validate(document.data)
     except ValidationError as exc:
-        raise ManifestError([Diagnostic(yamlsource.locate(document, e["loc"]), f"{_dotted(e['loc'])}: "
-                                        f"{describe(e, ConfigFile)}") for e in errors(exc)]) from None
+        raise ManifestError(problems + [Diagnostic(yamlsource.locate(document, e["loc"], _at_key(e)),
+                                                   f"{_dotted(e['loc'])}: {describe(e, ConfigFile)}")
+                                        for e in errors(exc) if tuple(e["loc"]) not in unresolved]) from None
     known = provider_registry()
     settings: dict[str, ProviderSettings] = {}
-    problems: list[Diagnostic] = []
     for name, values in raw.providers.items():
         if name not in known:
             problems.append(Diagnostic(yamlsource.locate(document, ("providers", name), key=True),
@@ -96,18 +109,63 @@ def load_settings(directory: Path, overrides: Mapping[str, Mapping[str, Any]] | 
             settings[name] = model.model_validate({**(values or {}), **overrides.get(name, {})})
         except ValidationError as exc:
             problems.extend(
-                Diagnostic(yamlsource.locate(document, ("providers", name, *e["loc"])),
+                Diagnostic(yamlsource.locate(document, ("providers", name, *e["loc"]), _at_key(e)),
                            f"providers.{name}.{_dotted(e['loc'])}: {describe(e, model)}")
-                for e in errors(exc))
+                for e in errors(exc) if ("providers", name, *e["loc"]) not in unresolved)
+        else:
+            problems.extend(_check_provider(document, name, known[name], settings[name],
+                                            offline, unresolved))
     if problems:
         raise ManifestError(problems)
-    if raw.state.backend == "postgres" and not raw.state.url:
+    if raw.state.backend == "postgres" and not raw.state.url and ("state", "url") not in unresolved:
         raise ManifestError([Diagnostic(yamlsource.locate(document, ("state",)),
                                         "state.url: required with backend: postgres")])
     secrets = [s for p in settings.values() for s in p.secrets()]
     if raw.state.url and (password := urlsplit(raw.state.url).password):
         secrets.append(password)
     return Settings(directory, path, raw.state, settings, secrets)
+
+
+def _check_provider(document: yamlsource.Document, name: str, provider: type[Provider],
+                    settings: ProviderSettings, offline: bool,
+                    unresolved: set[tuple[str | int, ...]]) -> list[Diagnostic]:
+    """What the models cannot check alone: URLs (before any connection), ignore_changes names."""
+    problems: list[Diagnostic] = []
+    for field, value in settings:
+        if field.endswith("url") and isinstance(value, str) and not offline \
+                and ("providers", name, field) not in unresolved:
+            try:
+                check_url(name, value, settings.allow_insecure_http)  # what the client will check
+            except ConfigError:
+                parts = urlsplit(value)
+                if parts.scheme in ("http", "https") and parts.hostname:
+                    detail = (f"refusing plain http:// to {parts.hostname}; use https://, or set "
+                              "allow_insecure_http: true for this provider if you really mean it")
+                else:
+                    shown = value.replace(parts.password, "***") if parts.password else value
+                    detail = f"{shown!r} is not an http(s) URL; write it as https://host/path"
+                problems.append(Diagnostic(yamlsource.locate(document, ("providers", name, field)),
+                                           f"providers.{name}.{field}: {detail}"))
+    kinds = kinds_by_collection(provider)
+    for collection, fields in settings.ignore_changes.items():
+        where = ("providers", name, "ignore_changes", collection)
+        kind = kinds.get(collection)
+        if kind is None:
+            problems.append(Diagnostic(yamlsource.locate(document, where, key=True), (
+                f"providers.{name}.ignore_changes: unknown collection '{collection}'"
+                f"{suggest(collection, kinds)} (known: {', '.join(kinds)})")))
+            continue
+        problems.extend(
+            Diagnostic(yamlsource.locate(document, (*where, i)), (
+                f"providers.{name}.ignore_changes.{collection}: unknown field '{f}'"
+                f"{suggest(f, kind.schema.model_fields)} (fields: {', '.join(kind.schema.model_fields)})"))
+            for i, f in enumerate(fields) if f not in kind.schema.model_fields)
+    return problems
+
+
+def _at_key(error: ErrorDetails) -> bool:
+    """An unknown field is shown at its name; any other problem at its value."""
+    return error["type"] == "extra_forbidden"
 
 
 def _overridden(path: tuple[str | int, ...], overrides: Mapping[str, Mapping[str, Any]]) -> bool:

@@ -34,7 +34,9 @@ class Lifecycle(BaseModel):
 
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
-    ignore_changes: tuple[str, ...] = Field((), description="Fields never diffed (owned elsewhere)")
+    # strict=False: YAML gives a list, and strict mode refuses a list for a tuple
+    ignore_changes: tuple[str, ...] = Field((), strict=False,
+                                            description="Fields never diffed (owned elsewhere)")
     prevent_destroy: bool = Field(False, description="Refuse any plan that would delete it")
     on_delete: Literal["delete", "deactivate"] | None = Field(
         None, description="What removing it from the manifests does, where the vendor offers both")
@@ -104,6 +106,7 @@ class _Loader:
         self.documents: dict[str, Document] = {}
         self.diagnostics: list[Diagnostic] = []
         self.identities: dict[tuple[str, str], DesiredObject] = {}
+        self.unresolved: set[tuple[Any, ...]] = set()  # values with an unset ${VAR}, already reported
 
     def error(self, document: Document, path: tuple[Any, ...], message: str, key: bool = False) -> None:
         self.diagnostics.append(Diagnostic(locate(document, path, key), message))
@@ -111,6 +114,7 @@ class _Loader:
     def add(self, document: Document) -> None:
         self.documents[document.file] = document
         self.diagnostics.extend(document.diagnostics)
+        self.unresolved = {d.path for d in document.diagnostics if d.path}
         if document.data is None:
             return
         if not isinstance(document.data, dict):
@@ -123,8 +127,8 @@ class _Loader:
     def add_vendor(self, document: Document, vendor: str, collections: Any) -> None:
         provider = self.registry.get(vendor)
         if provider is None:
-            self.error(document, (vendor,), f"unknown vendor '{vendor}'{suggest(vendor, self.registry)}",
-                       key=True)
+            self.error(document, (vendor,), f"unknown vendor '{vendor}'{suggest(vendor, self.registry)} "
+                       f"(known: {', '.join(sorted(self.registry))})", key=True)
             return
         if vendor not in self.settings.providers:
             self.error(document, (vendor,), f"{vendor}: not configured; add it under providers: in "
@@ -166,8 +170,11 @@ class _Loader:
         except ValidationError as exc:
             for e in errors(exc):
                 loc = (*path, *e["loc"])
+                if loc in self.unresolved:
+                    continue  # the unset variable is the mistake, not the empty value it left
+                spelled = yamlsource.written(document, loc) if e["type"] == "string_type" else None
                 self.error(document, loc, f"{where}.{'.'.join(map(str, e['loc']))}: "
-                                          f"{describe(e, kind.schema)}",
+                                          f"{describe(e, kind.schema, spelled)}",
                            key=e["type"] == "extra_forbidden")
             return
         if lifecycle is None:
@@ -188,10 +195,12 @@ class _Loader:
                 self.error(document, (*path, *e["loc"]), f"{'.'.join(map(str, path[1:]))}."
                            f"{'.'.join(map(str, e['loc']))}: {describe(e, Lifecycle)}")
             return None
-        unknown = [f for f in lifecycle.ignore_changes if f not in kind.schema.model_fields]
-        for name in unknown:
-            self.error(document, (*path, "ignore_changes"), f"ignore_changes: unknown field "
-                       f"'{name}'{suggest(name, kind.schema.model_fields)}")
+        unknown = [(i, f) for i, f in enumerate(lifecycle.ignore_changes)
+                   if f not in kind.schema.model_fields]
+        for index, name in unknown:
+            self.error(document, (*path, "ignore_changes", index), f"{'.'.join(path[1:])}."
+                       f"ignore_changes: unknown field '{name}'{suggest(name, kind.schema.model_fields)} "
+                       f"(fields: {', '.join(kind.schema.model_fields)})")
         if (lifecycle.on_delete == "deactivate" and DeleteMode.DEACTIVATE not in kind.delete_modes) \
                 or (lifecycle.on_delete == "delete" and not {DeleteMode.HARD, DeleteMode.SOFT} & set(
                     kind.delete_modes)):
@@ -205,12 +214,14 @@ class _Loader:
                  path: tuple[Any, ...]) -> None:
         if (other := self.objects.get(obj.address)) is not None:
             self.error(document, path, f"{obj.address}: declared twice (also at {other.source}); "
-                                       "keys must be unique per vendor and collection", key=True)
+                                       "keys must be unique per vendor and collection; rename or "
+                                       "remove one", key=True)
             return
         identity = kind.identity(obj.attributes)
         if identity is not None and (twin := self.identities.get((obj.kind_address, identity))):
             self.error(document, path, f"{obj.address}: same {kind.natural_key} {identity!r} as "
-                       f"{twin.address} (at {twin.source}); the vendor would see one object")
+                       f"{twin.address} (at {twin.source}); the vendor would see one object; "
+                       f"give each a different {kind.natural_key}")
             return
         if identity is not None:
             self.identities[(obj.kind_address, identity)] = obj

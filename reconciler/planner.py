@@ -131,7 +131,7 @@ class _KindPlanner:
             return base(action=Action.CREATE, reason=reason)
         ignore = (*self.ignore, *obj.lifecycle.ignore_changes)
         diffs = field_diffs(obj.attributes, current.attributes, ignore)
-        revive = current.status is not RemoteStatus.PRESENT
+        revive = self.kind.needs_revive(obj.attributes, current)
         state_meta_changed = resource is not None and any(
             resource.meta.get(k) != v for k, v in meta.items() if v or k in resource.meta)
         if not diffs and not revive:
@@ -145,7 +145,7 @@ class _KindPlanner:
 
     def _adopt(self, obj: DesiredObject, twin: RemoteObject, base: partial[Change]) -> Change:
         ignore = (*self.ignore, *obj.lifecycle.ignore_changes)
-        revive = twin.status is not RemoteStatus.PRESENT
+        revive = self.kind.needs_revive(obj.attributes, twin)
         reason = f"a remote object with the same {self.kind.natural_key} exists"
         if revive:
             reason += f" ({twin.status}: it will be revived)"
@@ -231,11 +231,12 @@ class _KindPlanner:
                 continue  # soft-deleted or switched off: not a live object anyone manages
             label = f"{self.kind_address} id={obj.remote_id} {self.kind.identity(obj.attributes)!r}"
             vendor = self.kind.vendor
-            if vendor in self.options.prune and DeleteMode.UNSUPPORTED not in self.kind.delete_modes:
+            mode = self.options.delete_modes.get(self.kind_address, self.kind.delete_modes[0])
+            if vendor in self.options.prune and mode is not DeleteMode.UNSUPPORTED:
                 self.plan.changes.append(Change(
                     address=f"{self.kind_address}.~{obj.remote_id}", vendor=vendor,
-                    kind=self.kind.name, action=Action.DELETE, delete_mode=str(
-                        self.kind.delete_modes[0]), remote_id=obj.remote_id,
+                    kind=self.kind.name, action=Action.DELETE, delete_mode=str(mode),
+                    remote_id=obj.remote_id,
                     identity=self.kind.identity(obj.attributes), fingerprint=obj.fingerprint(),
                     reason="never managed by reconciler, and the provider sets prune: true",
                     phase=2))

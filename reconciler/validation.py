@@ -14,7 +14,10 @@ _EXPECTED = {
     "string_type": "a string", "bool_type": "true or false", "bool_parsing": "true or false",
     "float_type": "a number", "float_parsing": "a number", "list_type": "a list",
     "dict_type": "a mapping", "model_type": "a mapping", "model_attributes_type": "a mapping",
+    "tuple_type": "a list", "set_type": "a list",
 }
+_BOUNDS = {"greater_than_equal": ("ge", "at least"), "greater_than": ("gt", "greater than"),
+           "less_than_equal": ("le", "at most"), "less_than": ("lt", "less than")}
 
 
 def suggest(word: str, choices: Iterable[str]) -> str:
@@ -27,7 +30,8 @@ def show(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def describe(error: ErrorDetails, model: type[BaseModel]) -> str:
+def describe(error: ErrorDetails, model: type[BaseModel], written: str | None = None) -> str:
+    """One sentence for one error; `written` is the value as the file spells it (for hints)."""
     kind, value, loc = error["type"], error.get("input"), error["loc"]
     name = str(loc[-1]) if loc else ""
     if kind == "extra_forbidden":
@@ -39,13 +43,24 @@ def describe(error: ErrorDetails, model: type[BaseModel]) -> str:
     if kind in _EXPECTED:
         hint = ""
         if kind == "string_type" and isinstance(value, int | float) and not isinstance(value, bool):
-            hint = f' (quote it: "{value}")'
+            hint = f' (quote it: "{written or value}")'
         return f"expected {_EXPECTED[kind]}, got {show(value)}{hint}"
     if kind in ("string_too_long", "too_long"):
         limit = (error.get("ctx") or {}).get("max_length")
         size = len(value) if isinstance(value, str | list) else "?"
         return f"must be at most {limit} {'characters' if kind == 'string_too_long' else 'items'} " \
                f"(got {size})"
+    if kind in _BOUNDS:
+        bound, words = _BOUNDS[kind]
+        limit = (error.get("ctx") or {}).get(bound)
+        limit = int(limit) if isinstance(limit, float) and limit.is_integer() else limit
+        return f"must be {words} {limit} (got {show(value)})"
+    if kind in ("string_too_short", "too_short"):
+        limit = (error.get("ctx") or {}).get("min_length")
+        if limit == 1:
+            return f"must not be empty (got {show(value)})"
+        return f"must be at least {limit} {'characters' if kind == 'string_too_short' else 'items'} " \
+               f"(got {len(value) if isinstance(value, str | list) else '?'})"
     if kind in ("literal_error", "enum"):
         expected = (error.get("ctx") or {}).get("expected", "")
         return f"expected one of {expected}, got {show(value)}"

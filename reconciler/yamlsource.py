@@ -24,6 +24,7 @@ from reconciler.errors import Diagnostic, Source
 _VAR = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _TAG = "tag:yaml.org,2002:"
 PathPart = str | int
+EMPTY_FILE = "file is empty; declare something in it or delete it"
 
 
 @dataclass
@@ -131,18 +132,40 @@ def load(path: Path, display: str, env: Mapping[str, str] | None = None,
     env = os.environ if env is None else env
     try:
         text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        return Document(display, path, None, [Diagnostic(Source(display, 1, 1), f"cannot read: {exc}")])
+    except UnicodeDecodeError as exc:
+        before = exc.object[: exc.start]
+        where = Source(display, before.count(b"\n") + 1, exc.start - before.rfind(b"\n"))
+        return Document(display, path, None, [Diagnostic(where, (
+            f"not UTF-8 text (byte 0x{exc.object[exc.start]:02x}); save the file as UTF-8, or move "
+            "it out of the manifest directory if it is not a manifest"))])
+    except OSError as exc:
+        return Document(display, path, None, [Diagnostic(Source(display, 1, 1), (
+            f"cannot read: {exc.strerror or exc}; check that it is a readable file"))])
     try:
         node = compose(text)
     except MarkedYAMLError as exc:
         return Document(display, path, None, [_syntax_diagnostic(display, exc, text)])
     if node is None:
         return Document(display, path, None, [Diagnostic(
-            Source(display, 1, 1), "file is empty; declare something in it or delete it")])
+            Source(display, 1, 1), EMPTY_FILE)])
     converter = _Converter(display, env, mark_depth)
     data = converter.convert(node, ())
     return Document(display, path, data, converter.diagnostics, converter.marks)
+
+
+# ruamel.yaml's wording of a problem -> what to do about it.
+_SYNTAX_HINTS = {
+    "mapping values are not allowed": "quote the value if it contains ': ', or check this "
+                                      "line's indentation",
+    "found another document": "a file holds one YAML document; remove the '---' or split the file",
+    "undefined alias": "an alias (*name) needs an anchor (&name) defined before it",
+    "did not find expected key": "check the indentation and the quotes on this line",
+    "cannot start any token": "quote the value (it starts with a reserved character such as @ or `)",
+    "did not find expected ',' or": "close the bracket, or separate the items with commas",
+    "found unexpected end of stream": "close the quote or bracket",
+    "did not find expected '-' indicator": "a list item and a mapping key are mixed at the same "
+                                           "indentation; check this line's indentation",
+}
 
 
 def _syntax_diagnostic(display: str, exc: MarkedYAMLError, text: str) -> Diagnostic:
@@ -152,8 +175,15 @@ def _syntax_diagnostic(display: str, exc: MarkedYAMLError, text: str) -> Diagnos
     problem = exc.problem or exc.context or "invalid YAML"
     lines = text.splitlines()
     if mark and mark.line < len(lines) and "\t" in lines[mark.line][: mark.column + 1]:
-        problem = "a tab character; YAML indentation must use spaces"
-    return Diagnostic(Source(display, line, column), f"YAML syntax error: {problem}")
+        return Diagnostic(Source(display, line, column),
+                          "YAML syntax error: a tab character; YAML indentation must use spaces")
+    started = exc.context_mark
+    if exc.problem and exc.context and exc.context.startswith("while ") and started \
+            and (started.line, started.column) != (line - 1, column - 1):
+        problem += f" ({exc.context} that starts at line {started.line + 1}, column {started.column + 1})"
+    hint = next((h for key, h in _SYNTAX_HINTS.items() if key in (exc.problem or "")),
+                "fix the YAML at this position")
+    return Diagnostic(Source(display, line, column), f"YAML syntax error: {problem}; {hint}")
 
 
 def locate(document: Document, path: tuple[PathPart, ...], key: bool = False) -> Source:
@@ -174,3 +204,19 @@ def locate(document: Document, path: tuple[PathPart, ...], key: bool = False) ->
         key_node, node = found
         best = source(document.file, key_node if key and depth == len(path) - 1 else node)
     return best
+
+
+def written(document: Document, path: tuple[PathPart, ...]) -> str | None:
+    """The scalar at `path` as the file spells it (`+44...`, `007`), for hints; None if not found."""
+    try:
+        node: Node | None = compose(document.path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, MarkedYAMLError):
+        return None
+    for part in path:
+        if isinstance(node, MappingNode):
+            node = next((v for k, v in node.value if str(k.value) == str(part)), None)
+        elif isinstance(node, SequenceNode) and isinstance(part, int) and part < len(node.value):
+            node = node.value[part]
+        else:
+            return None
+    return str(node.value) if isinstance(node, ScalarNode) else None

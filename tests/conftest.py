@@ -41,6 +41,18 @@ def run_cli(*args: str, env: dict[str, str] | None = None, cwd: Path | None = No
     return CliResult(proc.returncode, proc.stdout, proc.stderr)
 
 
+def _get_through_faults(url: str, headers: dict[str, str]) -> Any:
+    """A test's own read of the sandbox, retried past any faults the test injected."""
+    for _ in range(50):
+        try:
+            response = httpx.get(url, headers=headers)
+        except httpx.TransportError:
+            continue
+        if response.status_code == 200:
+            return response.json()
+    raise AssertionError(f"GET {url} kept failing")
+
+
 class Sandbox:
     """A running sandbox plus helpers to look at and change vendor data behind the tool's back."""
 
@@ -69,8 +81,9 @@ class Sandbox:
     def outreach_purposes(self) -> list[dict[str, Any]]:
         found: list[dict[str, Any]] = []
         url: str | None = self.overrides["outreach"]["base_url"] + "/callPurposes?page[size]=1000"
+        headers = {"Authorization": f"Bearer {self.overrides['outreach']['token']}"}
         while url:
-            body = httpx.get(url, headers={"Authorization": f"Bearer {self.overrides['outreach']['token']}"}).json()
+            body = _get_through_faults(url, headers)
             found.extend(body["data"])
             url = body["links"].get("next")
         return found

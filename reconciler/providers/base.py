@@ -94,6 +94,17 @@ class Kind(ABC):
         return None if value is None else str(value)
 
     @classmethod
+    def desired_status(cls, attributes: dict[str, Any]) -> RemoteStatus:
+        """The status the manifest asks for (a kind with an `active` switch may want INACTIVE)."""
+        return RemoteStatus.PRESENT
+
+    @classmethod
+    def needs_revive(cls, attributes: dict[str, Any], remote: RemoteObject) -> bool:
+        """The remote object is soft-deleted or switched off, and the manifest wants it live."""
+        return remote.status is not RemoteStatus.PRESENT and (
+            remote.status is not cls.desired_status(attributes))
+
+    @classmethod
     def normalise(cls, attributes: dict[str, Any]) -> dict[str, Any]:
         """Make desired attributes comparable with observed ones (same rules both ways)."""
         return attributes

@@ -28,7 +28,8 @@ PAGE_SIZE = 1000  # the largest page the API accepts (see vendor-docs/README.md)
 
 class OutreachSettings(ProviderSettings):
     base_url: str = Field("https://api.outreach.io/api/v2", description="API v2 root")
-    token: str = Field(description="OAuth access token (Bearer); from an environment variable")
+    token: str = Field(min_length=1,
+                       description="OAuth access token (Bearer); from an environment variable")
     page_size: int = Field(PAGE_SIZE, ge=1, le=PAGE_SIZE, description="page[size] when listing")
 
     def secrets(self) -> list[str]:

@@ -7,9 +7,13 @@ from importlib.metadata import entry_points
 
 from reconciler.providers.base import Kind, Provider
 from reconciler.providers.outreach import OutreachProvider
+from reconciler.providers.superoffice import SuperOfficeProvider
+from reconciler.providers.webex_campaign import WebexCampaignProvider
 
 BUILTIN: dict[str, type[Provider]] = {
     OutreachProvider.name: OutreachProvider,
+    SuperOfficeProvider.name: SuperOfficeProvider,
+    WebexCampaignProvider.name: WebexCampaignProvider,
 }
 
 

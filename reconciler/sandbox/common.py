@@ -79,19 +79,46 @@ class RateLimiter:
 
 
 class Table:
-    """One vendor's persisted objects: a JSON file rewritten atomically after each write."""
+    """One vendor's persisted objects: a JSON file, rewritten atomically.
+
+    Writes are coalesced: `save()` marks the table dirty and the file is
+    rewritten at most every `FLUSH_DELAY_S` (in the server's event loop, so no
+    other thread sees the data mid-change), and once more by `flush()` at
+    shutdown. Rewriting a 10k-object file after every request would make the
+    emulator, not the reconciler, the bottleneck.
+    """
+
+    FLUSH_DELAY_S = 0.25
 
     def __init__(self, path: Path | None) -> None:
         self.path = path
         self.data: dict[str, Any] = {}
         self._lock = threading.Lock()
+        self._dirty = False
+        self._scheduled = False
         if path is not None and path.exists():
             self.data = json.loads(path.read_text())
 
     def save(self) -> None:
         if self.path is None:
             return
+        self._dirty = True
+        if self._scheduled:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self.flush()
+            return
+        self._scheduled = True
+        loop.call_later(self.FLUSH_DELAY_S, self.flush)
+
+    def flush(self) -> None:
+        self._scheduled = False
+        if self.path is None or not self._dirty:
+            return
         with self._lock:
+            self._dirty = False
             self.path.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=self.path.name, suffix=".tmp")
             with os.fdopen(fd, "w") as handle:

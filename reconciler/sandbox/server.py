@@ -58,21 +58,28 @@ def provider_overrides(base_url: str) -> dict[str, dict[str, Any]]:
         "outreach": {"base_url": base_url + OUTREACH_PREFIX, "token": OUTREACH_TOKEN},
         "webex_campaign": {"base_url": base_url + WEBEX_HUB_PREFIX,
                            "tenant_url": base_url + WEBEX_TENANT_PREFIX, "token": WEBEX_KEYS[0]},
-        "superoffice": {"base_url": base_url + SUPEROFFICE_PREFIX, "token": SUPEROFFICE_TOKEN},
+        "superoffice": {"base_url": base_url + SUPEROFFICE_PREFIX, "auth": "bearer",
+                        "token": SUPEROFFICE_TOKEN, "ticket": "", "app_token": "", "username": "",
+                        "password": ""},
     }
 
 
-def _table(settings: SandboxSettings, name: str) -> Table:
-    return Table(settings.data_dir / f"{name}.json" if settings.data_dir else None)
+def _table(settings: SandboxSettings, name: str, tables: list[Table]) -> Table:
+    table = Table(settings.data_dir / f"{name}.json" if settings.data_dir else None)
+    tables.append(table)
+    return table
 
 
 def create_app(settings: SandboxSettings) -> Starlette:
     log = RequestLog()
-    webex = webex_campaign.create_apps(_table(settings, "webex_campaign"), webex_campaign.WebexSandboxConfig(
+    tables: list[Table] = []
+    webex_config = webex_campaign.WebexSandboxConfig(
         api_keys=set(WEBEX_KEYS), expired_keys={WEBEX_EXPIRED_KEY},
         rate_limit=settings.webex_rate_limit, rate_window_s=settings.webex_rate_window_s,
-        deployments=settings.webex_deployments), settings.faults, log)
-    superoffice_table = _table(settings, "superoffice")
+        deployments=settings.webex_deployments)
+    webex = webex_campaign.create_apps(_table(settings, "webex_campaign", tables), webex_config,
+                                       settings.faults, log)
+    superoffice_table = _table(settings, "superoffice", tables)
     if settings.superoffice_builtins:
         superoffice.seed_builtins(superoffice_table)
     superoffice_config = superoffice.SuperOfficeSandboxConfig(
@@ -81,7 +88,7 @@ def create_app(settings: SandboxSettings) -> Starlette:
         read_only_bearer_tokens={SUPEROFFICE_READ_ONLY_TOKEN})
     mounts = [
         Mount(OUTREACH_PREFIX, outreach.create_app(
-            _table(settings, "outreach"), {OUTREACH_TOKEN}, settings.faults, log,
+            _table(settings, "outreach", tables), {OUTREACH_TOKEN}, settings.faults, log,
             settings.outreach_rate_limit, settings.outreach_rate_window_s, settings.outreach_name_max)),
         Mount(WEBEX_HUB_PREFIX, webex.hub),
         Mount(WEBEX_TENANT_PREFIX, webex.tenant),
@@ -95,7 +102,14 @@ def create_app(settings: SandboxSettings) -> Starlette:
 
     app = Starlette(routes=[Route("/_sandbox/requests", requests), *mounts])
     app.state.request_log = log
+    app.state.tables = tables
     return app
+
+
+def flush(app: Starlette) -> None:
+    """Write every vendor's data to disk now (at shutdown)."""
+    for table in app.state.tables:
+        table.flush()
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -130,6 +144,7 @@ class RunningSandbox:
     def stop(self) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=5)
+        flush(self.app)
 
     @property
     def overrides(self) -> dict[str, dict[str, Any]]:
@@ -143,4 +158,8 @@ class RunningSandbox:
 
 
 def serve(settings: SandboxSettings, host: str, port: int) -> None:
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info", lifespan="off")
+    app = create_app(settings)
+    try:
+        uvicorn.run(app, host=host, port=port, log_level="info", lifespan="off")
+    finally:
+        flush(app)

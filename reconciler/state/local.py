@@ -58,7 +58,9 @@ def parse_document(text: str, origin: str) -> StateDoc:
                          f"file is corrupt or truncated; restore it from {origin}.backup or from "
                          f"version control") from None
     if not isinstance(raw, dict):
-        raise StateError(f"{origin}: not a reconciler state document")
+        raise StateError(f"{origin}: not a reconciler state document (expected a JSON object with "
+                         f"version, lineage, serial and resources); restore it from {origin}.backup "
+                         "or from version control")
     version = raw.get("version")
     if isinstance(version, int) and version > FORMAT_VERSION:
         raise StateError(f"{origin}: written by a newer reconciler (state format {version}, this "
@@ -109,27 +111,53 @@ class LocalBackend(StateBackend):
         self.holder_path = path.with_name(path.name + ".lock.json")
 
     def read(self) -> StateDoc:
-        doc = parse_document(self.path.read_text(encoding="utf-8"), str(self.path)) \
+        doc = parse_document(self._text(self.path), str(self.path)) \
             if self.path.exists() else StateDoc()
         if self.journal_path.exists():
             self._replay(doc)
         return doc
 
+    def _text(self, path: Path) -> str:
+        try:
+            return path.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            raise StateError(f"{path}: not a state file (it is not UTF-8 text); restore it from "
+                             f"{self.path}.backup or from version control") from None
+        except OSError as exc:
+            raise StateError(f"{path}: cannot read: {exc.strerror or exc}; check that "
+                             "state.path in reconciler.yaml names a readable file") from None
+
+    def _damaged(self, number: int) -> StateError:
+        return StateError(
+            f"{self.journal_path}: line {number} is not a valid journal entry; the journal is damaged. "
+            f"It holds the changes applied since {self.path} was last written: move it aside to go "
+            "back to that state (the next plan adopts objects it created by their natural keys)")
+
     def _replay(self, doc: StateDoc) -> None:
-        lines = self.journal_path.read_text(encoding="utf-8").splitlines()
-        header = json.loads(lines[0]) if lines else {}
+        lines = self._text(self.journal_path).splitlines()
+        try:
+            header = json.loads(lines[0]) if lines else {}
+        except json.JSONDecodeError:
+            if len(lines) == 1:
+                return  # torn by a crash during the first append: no entry was acknowledged
+            raise self._damaged(1) from None
+        if not isinstance(header, dict):
+            raise self._damaged(1)
         if header.get("lineage") not in (None, doc.lineage) and self.path.exists():
             raise StateError(f"{self.journal_path}: belongs to another state (lineage "
                              f"{header.get('lineage')}); move it away if that state is gone")
         if header.get("lineage"):
             doc.lineage = header["lineage"]
-        for line in lines[1:]:
+        for number, line in enumerate(lines[1:], start=2):
             try:
                 entry = json.loads(line)
             except json.JSONDecodeError:
                 break  # a torn last line from a crash mid-append: it was never acknowledged
-            if entry.get("serial", 0) > doc.serial:
-                doc.apply_entry(entry)
+            try:
+                if entry.get("serial", 0) > doc.serial:
+                    doc.apply_entry(entry)
+            except (AttributeError, KeyError, TypeError, ValueError):  # ValidationError is a ValueError
+                raise self._damaged(number) from None
 
     def writer(self, doc: StateDoc) -> LocalWriter:
         return LocalWriter(doc, self.path)

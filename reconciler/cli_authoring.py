@@ -1,0 +1,95 @@
+"""Commands for writing manifests: schema, fmt, init, docs. Parse, call one module, print."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from reconciler.cli import app, err, handled
+from reconciler.docs import manifest_reference
+from reconciler.fmt import format_paths
+from reconciler.scaffold import choose_vendors, required_variables, scaffold, write_scaffold
+from reconciler.schema import config_schema, manifest_schema, render
+
+
+class StateBackend(StrEnum):
+    local = "local"
+    postgres = "postgres"
+
+
+OutOpt = Annotated[Path | None, typer.Option("--out", help="Write to this file instead of stdout")]
+
+
+def _emit(text: str, out: Path | None) -> None:
+    if out is None:
+        typer.echo(text, nl=False)
+        return
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text, encoding="utf-8")
+    err.print(f"Wrote {out}", markup=False)
+
+
+@app.command()
+@handled
+def schema(
+    out: OutOpt = None,
+    config: Annotated[bool, typer.Option(
+        "--config", help="The schema of reconciler.yaml instead of manifests")] = False,
+) -> None:
+    """Print the JSON Schema of manifests (or reconciler.yaml), for editors and CI."""
+    _emit(render(config_schema() if config else manifest_schema()), out)
+
+
+@app.command()
+@handled
+def fmt(
+    target: Annotated[Path, typer.Argument(
+        help="Manifest directory (or one file)")] = Path("."),
+    check: Annotated[bool, typer.Option(
+        "--check", help="Change nothing; exit 1 listing the files that are not formatted")] = False,
+) -> None:
+    """Lay manifests out canonically, keeping comments; lists the files it changes."""
+    report = format_paths(target, write=not check)
+    for name in report.changed:
+        typer.echo(name)
+    for problem in report.problems:
+        err.print(f"Error: {problem}", markup=False)
+    if check and report.changed:
+        err.print(f"{len(report.changed)} file(s) not formatted; run: reconciler fmt {target}",
+                  markup=False)
+    if report.problems or (check and report.changed):
+        raise typer.Exit(1)
+
+
+@app.command()
+@handled
+def init(
+    directory: Annotated[Path, typer.Argument(help="Directory to create or fill")] = Path("."),
+    vendor: Annotated[list[str] | None, typer.Option(
+        "--vendor", help="A vendor to set up (repeatable; default: every vendor)")] = None,
+    backend: Annotated[StateBackend, typer.Option(
+        "--backend", help="Where the state is kept")] = StateBackend.local,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite existing files")] = False,
+) -> None:
+    """Scaffold a manifest directory: reconciler.yaml, an example per vendor, editor schemas."""
+    vendors = choose_vendors(vendor or [])
+    files = scaffold(vendors, "postgres" if backend is StateBackend.postgres else "local")
+    for path in write_scaffold(directory, files, force):
+        typer.echo(f"Wrote {path}")
+    variables = required_variables(vendors)
+    if backend is StateBackend.postgres:
+        variables.append("RECONCILER_STATE_URL")
+    typer.echo(f"\nNext: set {', '.join(variables)} in the environment, then run:\n"
+               f"  reconciler plan {directory}\n"
+               f"Or try it now against local sandboxes of the vendors, no account needed:\n"
+               f"  reconciler plan {directory} --sandbox")
+
+
+@app.command()
+@handled
+def docs(out: OutOpt = None) -> None:
+    """Print the manifest reference (Markdown), generated from the models."""
+    _emit(manifest_reference(), out)

@@ -1,0 +1,242 @@
+"""`reconciler init`: a manifest directory to start from, for the vendors chosen.
+
+It writes reconciler.yaml (the providers, each reading its connection settings from
+environment variables named after the vendor and the setting, e.g. ${OUTREACH_TOKEN}),
+one example manifest per vendor under purposes/, the JSON Schemas editors use (under
+.reconciler/, which the loader skips, referenced by each file's first line), and a
+.gitignore for the local state. Existing files are never overwritten unless forced.
+
+The settings come from each provider's settings model, so a provider added to the
+registry gets a working scaffold too: vendors without a curated example get an empty
+collection and a commented template of its fields.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from pydantic import ValidationError
+
+from reconciler.config import CONFIG_FILE
+from reconciler.errors import ConfigError
+from reconciler.providers.base import Provider, ProviderSettings
+from reconciler.providers.registry import providers as provider_registry
+from reconciler.schema import config_schema, manifest_schema, render
+from reconciler.validation import suggest
+
+SCHEMA_DIR = ".reconciler"
+MANIFEST_SCHEMA = f"{SCHEMA_DIR}/manifest.schema.json"
+CONFIG_SCHEMA = f"{SCHEMA_DIR}/config.schema.json"
+MODELINE = "# yaml-language-server: $schema="
+"""The first line of every file, so the YAML language server completes and checks it."""
+STATE_PATH = "state/default.json"
+Backend = Literal["local", "postgres"]
+
+_HEADER = ("# Every field, limit and default: `reconciler docs`, or hover a field in an editor "
+           "with the\n# YAML language server. `reconciler fmt DIR` lays files out canonically.\n")
+
+EXAMPLES: dict[str, str] = {
+    "outreach": """\
+# Outreach call purposes: what a sales rep picks when logging a call.
+{header}outreach:
+  call_purposes:
+    initial_contact:          # the key: address outreach.call_purpose.initial_contact
+      name: Initial Contact   # at most 255 characters; finds an existing purpose to adopt
+      order: 1
+    follow_up:
+      name: Follow Up
+      order: 2
+      # prevent_destroy: true # refuse any plan that would delete it
+""",
+    "webex_campaign": """\
+# Webex Campaign purposes: why a contact may be messaged (a campaign picks one).
+# Webex Campaign has no delete API: removing a purpose from this file is refused at plan
+# time; stop managing it with `reconciler plan --forget ADDR` (it stays in Webex Campaign).
+{header}webex_campaign:
+  purposes:
+    marketing:
+      name: Marketing_Purpose   # unique in the tenant; finds an existing purpose to adopt
+      group: DEFAULT            # compared case-insensitively, sent upper-case
+      description: Offers and news about our products
+  # Datastore records are write-only: pushed again when their content changes. Quote every
+  # value (phone numbers and ids are text):
+  # datastore_records:
+  #   test_contacts:
+  #     datastore_id: "1466"
+  #     feed_id: "1499"
+  #     records:
+  #       - {msisdn: "+442071234501", firstname: Alice Tester, emailid: alice@example.com}
+""",
+    "superoffice": """\
+# SuperOffice consent purposes: why a person's consent is asked.
+# #Process and #Emarketing ship with every tenant: declare them with that key to manage
+# their texts (they are adopted, not duplicated). Removing a purpose from this file
+# deactivates it; `on_delete: delete` on a purpose soft-deletes it instead.
+{header}superoffice:
+  consent_purposes:
+    newsletter:
+      name: Newsletter
+      key: "#Newsletter"        # stable key; finds an existing purpose to adopt
+      consent_text: I want to receive the monthly newsletter
+      form_text: Our newsletter comes once a month; every issue has an unsubscribe link.
+      rank: 3
+      privacy_statement_desc: Privacy statement
+      privacy_statement_url: https://example.com/privacy
+""",
+}
+"""Curated examples, written for the vendors' documents; other vendors get a template."""
+
+
+@dataclass(frozen=True)
+class ScaffoldFile:
+    path: str  # relative to the new directory, with '/'
+    text: str
+    append: bool = False  # .gitignore: add what is missing to an existing file
+
+
+def choose_vendors(requested: Sequence[str],
+                   registry: Mapping[str, type[Provider]] | None = None) -> list[str]:
+    """The vendors asked for (all, when none is), known and without repeats."""
+    registry = provider_registry() if registry is None else registry
+    unknown = [v for v in requested if v not in registry]
+    if unknown:
+        name = unknown[0]
+        starting = [v for v in registry if v.startswith(name)]  # --vendor webex
+        hint = suggest(name, registry) or (
+            f" — did you mean '{starting[0]}'?" if len(starting) == 1 else "")
+        raise ConfigError(f"--vendor: unknown vendor '{name}'{hint} "
+                          f"(known: {', '.join(sorted(registry))})")
+    return list(dict.fromkeys(requested)) if requested else list(registry)
+
+
+def scaffold(vendors: Sequence[str] = (), backend: Backend = "local",
+             registry: Mapping[str, type[Provider]] | None = None) -> list[ScaffoldFile]:
+    """The files of a new manifest directory for `vendors` (default: every vendor)."""
+    registry = provider_registry() if registry is None else registry
+    chosen = choose_vendors(vendors, registry)
+    files = [ScaffoldFile(CONFIG_FILE, config_text(chosen, backend, registry))]
+    files += [ScaffoldFile(f"purposes/{v}.yaml", example_text(v, registry[v])) for v in chosen]
+    files += [ScaffoldFile(MANIFEST_SCHEMA, render(manifest_schema(registry))),
+              ScaffoldFile(CONFIG_SCHEMA, render(config_schema(registry)))]
+    if backend == "local":
+        files.append(ScaffoldFile(".gitignore", "# reconciler: the local state and the "
+                                                "sandboxes' data; never commit them\n/state/\n",
+                                  append=True))
+    return files
+
+
+def write_scaffold(directory: Path, files: Sequence[ScaffoldFile], force: bool) -> list[Path]:
+    """Write `files` under `directory`; refuses to overwrite any unless `force`."""
+    if directory.exists() and not directory.is_dir():
+        raise ConfigError(f"{directory}: exists and is not a directory; choose another path")
+    taken = [f.path for f in files if not f.append and (directory / f.path).exists()]
+    if taken and not force:
+        raise ConfigError(f"{directory}: would overwrite {', '.join(taken)}; move them away, "
+                          "or pass --force to overwrite them")
+    written: list[Path] = []
+    for file in files:
+        target = directory / file.path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if file.append and target.exists():
+            existing = target.read_text(encoding="utf-8")
+            wanted = [line for line in file.text.splitlines() if not line.startswith("#")]
+            if all(line in existing.splitlines() for line in wanted):
+                continue
+            separator = "" if not existing or existing.endswith("\n") else "\n"
+            target.write_text(existing + separator + file.text, encoding="utf-8")
+        else:
+            target.write_text(file.text, encoding="utf-8")
+        written.append(target)
+    return written
+
+
+def variable(vendor: str, setting: str) -> str:
+    """The environment variable a scaffold reads a setting from: OUTREACH_TOKEN, ..."""
+    return f"{vendor}_{setting}".upper()
+
+
+def connection_settings(vendor: str, provider: type[Provider]) -> dict[str, str]:
+    """The settings a working reconciler.yaml needs for `provider`, as ${VAR} references:
+    its required settings, its URLs (with their default, if any), and whatever else its
+    model refuses to go without (e.g. the credential of the default auth scheme)."""
+    model = provider.settings_model
+    own = {name: info for name, info in model.model_fields.items()
+           if name not in ProviderSettings.model_fields}
+    chosen = {name for name, info in own.items() if info.is_required() or name.endswith("url")}
+    while True:
+        try:
+            model.model_validate(dict.fromkeys(chosen, "x"))
+            break
+        except ValidationError as exc:
+            more = {str(e["loc"][0]) for e in exc.errors() if e["loc"]} & set(own) - chosen
+            if not more:
+                break
+            chosen |= more
+    values: dict[str, str] = {}
+    for name, info in own.items():
+        if name in chosen:
+            default = info.default if isinstance(info.default, str) and info.default else None
+            values[name] = f"${{{variable(vendor, name)}" + (f":-{default}}}" if default else "}")
+    return values
+
+
+def required_variables(vendors: Sequence[str],
+                       registry: Mapping[str, type[Provider]] | None = None) -> list[str]:
+    """The environment variables without a default that the scaffold's reconciler.yaml reads."""
+    registry = provider_registry() if registry is None else registry
+    return [variable(v, name) for v in vendors
+            for name, value in connection_settings(v, registry[v]).items() if ":-" not in value]
+
+
+def config_text(vendors: Sequence[str], backend: Backend,
+                registry: Mapping[str, type[Provider]]) -> str:
+    lines = [f"{MODELINE}{CONFIG_SCHEMA}",
+             "# reconciler settings: where the state lives and how to reach each vendor.",
+             "# ${VAR} and ${VAR:-default} are read from the environment: keep credentials there.",
+             "# Every provider setting (concurrency, timeouts, safety rails...): `reconciler docs`.",
+             "state:"]
+    if backend == "local":
+        lines += ["  backend: local", f"  path: {STATE_PATH}   # relative to this file; git-ignored"]
+    else:
+        lines += ["  backend: postgres",
+                  "  url: ${RECONCILER_STATE_URL}   # postgresql://user:password@host/db",
+                  "  workspace: default"]
+    lines.append("providers:")
+    for vendor in vendors:
+        model = registry[vendor].settings_model
+        lines.append(f"  {vendor}:")
+        for name, value in connection_settings(vendor, registry[vendor]).items():
+            description = model.model_fields[name].description
+            lines += textwrap.wrap(description or "", 88, initial_indent="    # ",
+                                   subsequent_indent="    # ")
+            lines.append(f"    {name}: {value}")
+    return "\n".join(lines) + "\n"
+
+
+def example_text(vendor: str, provider: type[Provider],
+                 schema_path: str = f"../{MANIFEST_SCHEMA}") -> str:
+    """A manifest for `vendor` starting with the schema line (`schema_path`, relative to it)."""
+    body = EXAMPLES.get(vendor)
+    if body is None:
+        body = _template(vendor, provider)
+    return f"{MODELINE}{schema_path}\n" + body.replace("{header}", _HEADER, 1)
+
+
+def _template(vendor: str, provider: type[Provider]) -> str:
+    """An empty collection per kind, with its fields as a commented example."""
+    lines = [f"# {vendor}: declare objects under each collection below.", "{header}" + f"{vendor}:"]
+    for kind in provider.kinds:
+        key = f"my_{kind.name}"
+        lines += [f"  {kind.collection}: {{}}",
+                  f"  # {kind.collection}:",
+                  f"  #   {key}:   # the key: address {vendor}.{kind.name}.{key}"]
+        for name, info in kind.schema.model_fields.items():
+            need = "required" if info.is_required() else "optional"
+            about = f"; {info.description}" if info.description else ""
+            lines.append(f"  #     {name}:   # {need}{about}")
+    return "\n".join(lines) + "\n"
+
