@@ -21,6 +21,7 @@ from reconciler.errors import (
     ReconcilerError,
     VendorError,
 )
+from reconciler.manifest import Desired
 from reconciler.model import Action, Change, Plan
 from reconciler.providers.base import DeleteMode, Kind, RemoteObject
 from reconciler.state.base import Pending, Resource, StateWriter, now
@@ -43,10 +44,11 @@ class ApplyResult:
 
 
 class Applier:
-    def __init__(self, providers: Providers, writer: StateWriter,
+    def __init__(self, providers: Providers, writer: StateWriter, desired: Desired,
                  progress: Progress | None = None, verify: bool = False) -> None:
         self.providers = providers
         self.writer = writer
+        self.desired = desired  # write-only content is read from the manifests, not the plan
         self.progress = progress
         self.verify = verify  # re-read each touched object and compare fingerprints first
 
@@ -75,7 +77,8 @@ class Applier:
         try:
             await self.execute(change)
         except ReconcilerError as exc:
-            error = exc.at(change.address) if isinstance(exc, VendorError) else exc
+            error = exc.at(change.address) if isinstance(exc, VendorError) else ReconcilerError(
+                f"{change.address}: {exc}")
             failed.append(error)
             result.errors.append(error)
             self._report(change, str(error))
@@ -162,11 +165,18 @@ class Applier:
         await self.writer.remove(change.address)
 
     async def _push(self, kind: Kind, change: Change) -> None:
-        assert change.attributes is not None
-        pushed = await kind.push(change.attributes)
+        """The plan holds only a digest of write-only content (it may be personal data); the
+        content comes from the manifests, and must still match that digest."""
+        obj = self.desired.objects.get(change.address)
+        if obj is None or kind.state_attributes(obj.attributes) != change.attributes:
+            raise PlanError("its content in the manifests changed since the plan was made; "
+                            "run plan again")
+        pushed = await kind.push(obj.attributes)
+        meta = {**{k: v for k, v in change.meta.items() if v}, **pushed.meta}
         await self.writer.put(change.address, Resource(
             vendor=change.vendor, kind=change.kind, remote_id=None,
-            attributes=kind.state_attributes(change.attributes), meta=pushed.meta))
+            attributes=dict(change.attributes), meta=meta,
+            prevent_destroy=bool(change.meta.get("prevent_destroy"))))
 
 
 async def verify_fingerprint(kind: Kind, change: Change) -> None:

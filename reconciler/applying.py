@@ -8,6 +8,7 @@ from typing import Any
 
 from reconciler.applier import Applier, ApplyResult, Progress
 from reconciler.errors import PlanError, RefusedError
+from reconciler.manifest import Desired
 from reconciler.model import PLAN_FORMAT_VERSION, Plan
 from reconciler.safety import enforce
 from reconciler.state import StateDoc
@@ -67,8 +68,8 @@ def check_applicable(plan: Plan, state: StateDoc, force: bool) -> None:
     enforce(plan, force)
 
 
-async def run_apply(plan: Plan, state: StateDoc, backend: StateBackend, providers: Providers,
-                    progress: Progress | None, verify: bool) -> ApplyResult:
+async def run_apply(plan: Plan, state: StateDoc, desired: Desired, backend: StateBackend,
+                    providers: Providers, progress: Progress | None, verify: bool) -> ApplyResult:
     writer = backend.writer(state)
     try:
         planned = {c.address for c in plan.changes}
@@ -77,6 +78,6 @@ async def run_apply(plan: Plan, state: StateDoc, backend: StateBackend, provider
             # those the plan acts on are replaced by the change's own intent.
             if address not in planned:
                 await writer.resolve(address)
-        return await Applier(providers, writer, progress, verify).apply(plan)
+        return await Applier(providers, writer, desired, progress, verify).apply(plan)
     finally:
         writer.checkpoint()

@@ -26,6 +26,8 @@ from reconciler.drift import DriftReport, accept_drift, detect_drift
 from reconciler.dump import dump_document, import_object
 from reconciler.errors import ConfigError, ReconcilerError
 from reconciler.model import Action, Change, Plan
+from reconciler.outcome import NotifyTarget, Outcome, notify_target, report, summarise
+from reconciler.planner import PlanOptions
 from reconciler.planning import build_plan, plan_options
 from reconciler.providers.base import Kind, RemoteObject
 from reconciler.render import emit
@@ -200,34 +202,63 @@ def apply(
         "--force", help="Apply even past the change threshold (safety rail)")] = False,
     target: TargetOpt = None, exclude: ExcludeOpt = None, forget: ForgetOpt = None,
     lock_timeout: LockTimeoutOpt = 0.0, sandbox: SandboxOpt = False,
+    notify_deployment: Annotated[str | None, typer.Option(
+        "--notify-webex-deployment", help="Report the outcome to this Webex Campaign deployment")] = None,
+    notify_transaction: Annotated[str | None, typer.Option(
+        "--notify-webex-transaction", help="The transaction id (refTransId) to report on")] = None,
 ) -> None:
     """Make the changes."""
     saved = load_plan(target_path) if target_path.is_file() else None
     directory = Path(saved.directory) if saved else target_path
-    with workspace(directory, sandbox) as ws, locked(ws, "apply", lock_timeout):
-        state = ws.backend.read()
-        options = plan_options(ws, target or [], exclude or [], forget or [])
-        desired = None if saved else ws.desired()
-
-        async def run() -> tuple[Plan, ApplyResult | None]:
-            async with ws.connect() as providers:
-                the_plan = saved or await build_plan(ws, providers, desired, state,  # type: ignore[arg-type]
-                                                     options)
-                check_applicable(the_plan, state, force)
-                if not the_plan.has_changes:
-                    return the_plan, None
-                if saved is None:
-                    emit(plan_lines(the_plan), use_color())
-                    confirm(auto_approve)
-                with progress_reporter(the_plan) as report:
-                    return the_plan, await run_apply(the_plan, state, ws.backend, providers,
-                                                     report, verify=saved is not None)
-
-        the_plan, result = asyncio.run(run())
+    with workspace(directory, sandbox) as ws:
+        target_ = notify_target(ws.settings.providers, notify_deployment, notify_transaction)
+        try:
+            with locked(ws, "apply", lock_timeout):
+                the_plan, result = _apply(ws, saved, auto_approve, force,
+                                          plan_options(ws, target or [], exclude or [], forget or []))
+        except ReconcilerError as exc:
+            _notify(target_, summarise(None, exc))
+            raise
+        _notify(target_, summarise(result, None))
     if result is None:
         emit(plan_lines(the_plan), use_color())
         return
     _report(the_plan, result)
+
+
+def _apply(ws: Workspace, saved: Plan | None, auto_approve: bool, force: bool,
+           options: PlanOptions) -> tuple[Plan, ApplyResult | None]:
+    state = ws.backend.read()
+    desired = ws.desired()
+
+    async def run() -> tuple[Plan, ApplyResult | None]:
+        async with ws.connect() as providers:
+            the_plan = saved or await build_plan(ws, providers, desired, state, options)
+            check_applicable(the_plan, state, force)
+            if not the_plan.has_changes:
+                return the_plan, None
+            if saved is None:
+                emit(plan_lines(the_plan), use_color())
+                confirm(auto_approve)
+            with progress_reporter(the_plan) as report:
+                return the_plan, await run_apply(the_plan, state, desired, ws.backend, providers,
+                                                 report, verify=saved is not None)
+
+    return asyncio.run(run())
+
+
+def _notify(target: NotifyTarget | None, outcome: Outcome) -> None:
+    """Tell Webex Campaign how the apply went; a failure to tell is a warning, never the result."""
+    if target is None:
+        return
+    told = asyncio.run(report(target, outcome))
+    state = "success (531)" if outcome.success else "failure (532)"
+    if told.ok:
+        err.print(f"Reported {state} to Webex Campaign deployment {target.deployment_id}.",
+                  markup=False)
+    else:
+        err.print(f"Warning: could not report {state} to Webex Campaign: {told.message}",
+                  markup=False)
 
 
 VERBS = {Action.CREATE: "created", Action.UPDATE: "updated", Action.DELETE: "deleted",

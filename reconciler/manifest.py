@@ -181,6 +181,11 @@ class _Loader:
             return
         values = {k: v for k, v in model.model_dump().items()
                   if v is not None or k in model.model_fields_set}
+        problems = kind.check(values, self.settings.providers[kind.vendor])
+        for problem in problems:
+            self.error(document, path, f"{where}: {problem}")
+        if problems:
+            return
         obj = DesiredObject(address(kind.vendor, kind.name, key), kind.vendor, kind.name, key,
                             kind.normalise(values), document.marks.get(path) or locate(document, path),
                             lifecycle)

@@ -118,8 +118,8 @@ class _KindPlanner:
             if resource is not None and resource.attributes == pushed:
                 return None
             reason = "content changed since the last push" if resource else "never pushed"
-            return base(action=Action.PUSH, reason=reason, remote_id=None,
-                          diffs=field_diffs(pushed, resource.attributes if resource else {}))
+            return base(action=Action.PUSH, reason=reason, remote_id=None, attributes=pushed,
+                        diffs=field_diffs(pushed, resource.attributes if resource else {}))
         current = by_id.get(resource.remote_id or "") if resource else None
         if current is None:
             twin = by_identity.get(identity) if identity else None

@@ -379,8 +379,8 @@ def test_push_is_retried_only_when_every_record_has_an_msisdn(tmp_path: Path) ->
         assert sandbox.requests()["webex_campaign POST"] == 4
 
 
-def test_record_limit_stops_the_push_at_apply(webex: Project) -> None:
-    """The configured limits are checked before the POST (the plan cannot see settings)."""
+def test_record_limit_is_found_while_loading_the_manifests(webex: Project) -> None:
+    """The configured limits are checked with the manifests: nothing is sent."""
     webex.extra_provider_settings["webex_campaign"] = "    max_records: 1\n"
     webex.configure(vendors=("webex_campaign",))
     webex.write("purposes/webex.yaml", """\
@@ -393,6 +393,6 @@ def test_record_limit_stops_the_push_at_apply(webex: Project) -> None:
         """)
     result = webex.apply()
     assert result.code == 1, result.text
-    assert "Error: datastore_records for datastore 1466, feed 1499: 2 records, more than " \
-           "providers.webex_campaign.max_records (1)" in result.err
-    assert "webex_campaign POST" not in webex.sandbox.requests()
+    assert "purposes/webex.yaml:4:7: datastore_records.contacts: datastore_records for datastore 1466, " \
+           "feed 1499: 2 records, more than providers.webex_campaign.max_records (1)" in result.err
+    assert webex.sandbox.requests() == {}

@@ -94,6 +94,12 @@ class Kind(ABC):
         return None if value is None else str(value)
 
     @classmethod
+    def check(cls, attributes: dict[str, Any], settings: ProviderSettings) -> list[str]:
+        """Problems only the provider's settings can reveal (configured limits), found while
+        loading the manifests so that nothing is sent; empty when all is well."""
+        return []
+
+    @classmethod
     def desired_status(cls, attributes: dict[str, Any]) -> RemoteStatus:
         """The status the manifest asks for (a kind with an `active` switch may want INACTIVE)."""
         return RemoteStatus.PRESENT

@@ -121,6 +121,12 @@ class WebexCampaignSettings(ProviderSettings):
         "Most records in one datastore_records entry (one request)"))
     max_record_bytes: int = Field(4096, ge=16, le=HARD_MAX_RECORD_BYTES, description=(
         "Most bytes of one record, as compact UTF-8 JSON"))
+    notify_deployment_id: str | None = Field(None, description=(
+        "Report each apply's outcome to this External Action deployment (Notify Transaction "
+        "State); same as apply --notify-webex-deployment"))
+    notify_ref_trans_id: str | None = Field(None, description=(
+        "The transaction id Webex Campaign gave the External Action run, usually "
+        "${WEBEX_REF_TRANS_ID}; same as apply --notify-webex-transaction"))
 
     def secrets(self) -> list[str]:
         return [self.token]
@@ -417,6 +423,15 @@ class DatastoreRecordsKind(Kind):
     @classmethod
     def identity(cls, attributes: dict[str, Any]) -> str | None:
         return None
+
+    @classmethod
+    def check(cls, attributes: dict[str, Any], settings: ProviderSettings) -> list[str]:
+        assert isinstance(settings, WebexCampaignSettings)
+        try:
+            check_limits(attributes, settings)
+        except ConfigError as exc:
+            return [str(exc)]
+        return []
 
     @classmethod
     def state_attributes(cls, attributes: dict[str, Any]) -> dict[str, Any]:
