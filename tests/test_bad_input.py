@@ -423,6 +423,19 @@ if HAVE_WEBEX:
                     - {msisdn: +442332223424, firstname: John}
             """), "p.yaml:7:20", ("datastore_records.seed.records.0.msisdn: expected a string",
                                   'quote it: "+442332223424"'), vendors=WEBEX),
+        Case("webex-records-over-max-records", {
+            "reconciler.yaml": config(*WEBEX) + "    max_records: 1\n", "p.yaml": textwrap.dedent("""\
+            webex_campaign:
+              datastore_records:
+                seed:
+                  datastore_id: "1466"
+                  feed_id: "1499"
+                  records:
+                    - {msisdn: "+442332223424", firstname: John}
+                    - {msisdn: "+442332223425", firstname: Jane}
+            """)}, "p.yaml:4:7", ("datastore_records.seed: ", "2 records, more than "
+                                  "providers.webex_campaign.max_records (1); split them into several entries "
+                                  "or raise the limit"), vendors=WEBEX),
         Case("webex-no-records", p("""\
             webex_campaign:
               datastore_records:

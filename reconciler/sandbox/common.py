@@ -131,10 +131,20 @@ class RequestLog:
     """Counts of requests per (vendor, method), so tests can prove a command wrote nothing."""
 
     counts: dict[str, int] = field(default_factory=dict)
+    in_flight: dict[str, int] = field(default_factory=dict)
+    most_vendors_at_once: int = 0  # shows whether a client works on vendors in parallel
 
     def add(self, vendor: str, method: str) -> None:
         key = f"{vendor} {method}"
         self.counts[key] = self.counts.get(key, 0) + 1
+
+    def enter(self, vendor: str) -> None:
+        self.in_flight[vendor] = self.in_flight.get(vendor, 0) + 1
+        busy = sum(1 for n in self.in_flight.values() if n)
+        self.most_vendors_at_once = max(self.most_vendors_at_once, busy)
+
+    def leave(self, vendor: str) -> None:
+        self.in_flight[vendor] -= 1
 
 
 class FaultMiddleware:
@@ -162,6 +172,13 @@ class FaultMiddleware:
             await self.app(scope, receive, send)
             return
         self.log.add(self.vendor, scope["method"])
+        self.log.enter(self.vendor)
+        try:
+            await self._handle(scope, receive, send)
+        finally:
+            self.log.leave(self.vendor)
+
+    async def _handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         faults = self.faults
         if faults.latency_ms:
             await asyncio.sleep(faults.latency_ms / 1000 * self.random.uniform(0.5, 1.5))

@@ -100,7 +100,11 @@ def create_app(settings: SandboxSettings) -> Starlette:
     async def requests(_: Request) -> Response:
         return JSONResponse(log.counts)
 
-    app = Starlette(routes=[Route("/_sandbox/requests", requests), *mounts])
+    async def concurrency(_: Request) -> Response:
+        return JSONResponse({"most_vendors_at_once": log.most_vendors_at_once})
+
+    app = Starlette(routes=[Route("/_sandbox/requests", requests),
+                            Route("/_sandbox/concurrency", concurrency), *mounts])
     app.state.request_log = log
     app.state.tables = tables
     return app
