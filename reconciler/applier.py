@@ -120,7 +120,8 @@ class Applier:
             vendor=change.vendor, kind=change.kind, action="create", identity=change.identity,
             started_at=now()))
         remote: RemoteObject | None = None
-        for attempt in range(1, MAX_CREATE_ATTEMPTS + 1):
+        attempts = max(MAX_CREATE_ATTEMPTS, kind.settings.max_attempts)
+        for attempt in range(1, attempts + 1):
             try:
                 remote = await kind.create(change.attributes)
                 break
@@ -130,8 +131,9 @@ class Applier:
                 if found is not None:
                     remote = found
                     break
-                if isinstance(exc, ConflictError) or attempt == MAX_CREATE_ATTEMPTS:
+                if isinstance(exc, ConflictError) or attempt == attempts:
                     raise
+                await asyncio.sleep(min(0.05 * 2 ** attempt, 5.0))
         assert remote is not None
         await self._record(change, remote)
         if field_diffs(change.attributes, remote.attributes) or kind.needs_revive(change.attributes, remote):
