@@ -34,8 +34,6 @@ from reconciler.render import emit
 from reconciler.render.drift import drift_lines, drift_markdown
 from reconciler.render.markdown import plan_markdown
 from reconciler.render.text import plan_lines
-from reconciler.sandbox.common import Faults
-from reconciler.sandbox.server import RunningSandbox, SandboxSettings, serve
 from reconciler.workspace import Workspace
 from reconciler.writeback import write_back as write_back_manifests
 
@@ -93,6 +91,8 @@ def workspace(directory: Path, sandbox: bool) -> Iterator[Workspace]:
     if not sandbox:
         yield Workspace.open(directory)
         return
+    from reconciler.sandbox.server import RunningSandbox, SandboxSettings  # only when asked for
+
     probe = load_settings(directory, _placeholder_overrides())
     data = probe.sandbox_data
     with RunningSandbox(SandboxSettings(data_dir=data)) as running:
@@ -460,15 +460,18 @@ def sandbox(
     data: Annotated[Path | None, typer.Option(help="Persist the vendors' data here")] = None,
     faults: Annotated[str, typer.Option(
         help="Faults to inject, e.g. 429=0.2,500=0.1,drop=0.05,latency=20")] = "",
+    outreach_rate_limit: Annotated[int, typer.Option(
+        help="Outreach requests allowed per hour (the vendor's 10,000; 0 = unlimited)")] = 10_000,
 ) -> None:
     """Serve the vendor sandboxes on loopback."""
+    from reconciler.sandbox.common import Faults
+    from reconciler.sandbox.server import SandboxSettings, provider_overrides, serve
+
     try:
         parsed = Faults.parse(faults)
     except ValueError as exc:
         raise ConfigError(f"--faults: {exc}") from None
-    settings = SandboxSettings(data_dir=data, faults=parsed)
-    from reconciler.sandbox.server import provider_overrides
-
+    settings = SandboxSettings(data_dir=data, faults=parsed, outreach_rate_limit=outreach_rate_limit)
     base = f"http://{host}:{port}"
     for vendor, values in provider_overrides(base).items():
         typer.echo(f"{vendor}: " + ", ".join(f"{k}={v}" for k, v in values.items()))

@@ -9,8 +9,6 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import Any
 
-from deepdiff import DeepDiff
-
 from reconciler.model import FieldDiff
 
 
@@ -31,6 +29,8 @@ def field_diffs(desired: dict[str, Any], observed: dict[str, Any],
 
 
 def _nested(name: str, before: Any, after: Any) -> list[FieldDiff]:
+    from deepdiff import DeepDiff  # imported on first use: most plans never need it
+
     tree = DeepDiff(before, after, view="tree", verbose_level=2)
     found: list[FieldDiff] = []
     for items in tree.values():
