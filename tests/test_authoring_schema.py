@@ -12,14 +12,16 @@ from typing import Any
 import jsonschema
 import pytest
 from ruamel.yaml import YAML
+from typer.testing import CliRunner
 
 from reconciler import yamlsource
+from reconciler.cli import app
 from reconciler.config import load_settings
 from reconciler.errors import ManifestError
 from reconciler.manifest import load_desired, manifest_files
 from reconciler.providers.registry import BUILTIN
 from reconciler.schema import config_schema, manifest_schema
-from tests.conftest import REPO, run_cli
+from tests.conftest import REPO
 
 MODELINE = "# yaml-language-server: $schema="
 CONFIG = """\
@@ -211,9 +213,9 @@ def test_what_only_the_loader_can_check(name: str, text: str, tmp_path: Path,
 
 def test_the_schema_command_writes_both_schemas(tmp_path: Path) -> None:
     out = tmp_path / "out" / "m.json"
-    result = run_cli("schema", "--out", str(out))
-    assert result.code == 0, result.text
+    result = CliRunner().invoke(app, ["schema", "--out", str(out)])
+    assert result.exit_code == 0, result.output
     assert json.loads(out.read_text()) == manifest_schema()
-    result = run_cli("schema", "--config")
-    assert result.code == 0, result.text
-    assert json.loads(result.out) == config_schema()
+    result = CliRunner().invoke(app, ["schema", "--config"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) == config_schema()

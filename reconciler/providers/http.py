@@ -172,10 +172,12 @@ class VendorClient:
                 return None
         return None
 
-    @staticmethod
-    def _wait(state: RetryCallState) -> float:
+    def _wait(self, state: RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome else None
         if isinstance(exc, _Retryable) and exc.retry_after is not None:
+            if exc.retry_after >= 5:
+                log.warning("%s: %s; waiting %.0f s as the vendor asks (Retry-After)",
+                            self.vendor, exc, exc.retry_after)
             return exc.retry_after
         return float(wait_exponential_jitter(initial=0.05, max=5.0, jitter=0.1)(state))
 
