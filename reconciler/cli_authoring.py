@@ -82,7 +82,8 @@ def init(
     variables = required_variables(vendors)
     if backend is StateBackend.postgres:
         variables.append("RECONCILER_STATE_URL")
-    typer.echo(f"\nNext: set {', '.join(variables)} in the environment, then run:\n"
+    needed = f"set {', '.join(variables)} in the environment, then " if variables else ""
+    typer.echo(f"\nNext: {needed}run:\n"
                f"  reconciler plan {directory}\n"
                f"Or try it now against local sandboxes of the vendors, no account needed:\n"
                f"  reconciler plan {directory} --sandbox")

@@ -12,9 +12,13 @@ Like `terraform fmt`, it leaves nothing to argue about in review:
 - strings quoted only where YAML needs it, with double quotes: where a plain scalar would
   be read as something else by YAML 1.2 or 1.1 (`"1466"`, `"+442071234501"`, `"yes"`) or
   cannot be written plain (`"#Process"`). Block scalars (`|`, `>`) are kept as written;
-- `null` spelt out, booleans lower-case, numbers as written; long lines are never folded.
+- `null` spelt out, booleans lower-case, numbers as written; long lines are never folded;
+- comments keep their column, except that re-indenting a line takes its comments along
+  (a comment at the end of a line, and comment lines aligned with the line below them);
+- line ends (LF or CRLF) and a byte-order mark are kept.
 
-A file that does not parse is refused with file:line:column. A file using anchors or
+A file that does not parse is refused with file:line:column, as are %YAML/%TAG directives
+and comments inside [...] / {...} (ruamel.yaml cannot keep them). A file using anchors or
 aliases is only re-indented (a reordered or re-quoted anchor could change what its aliases
 mean). Before anything is written, the result is parsed again and must hold the same data
 and the same comments as the original; a file that would not is refused, never rewritten.

@@ -156,7 +156,7 @@ class _Loader:
                    body: Any) -> None:
         path = (kind.vendor, collection, key)
         where = f"{collection}.{key}"
-        if not KEY_PATTERN.match(key):
+        if not KEY_PATTERN.fullmatch(key):
             self.error(document, path, f"{where}: invalid key; use lower-case letters, digits, "
                                        "'_' and '-', starting with a letter or digit", key=True)
             return
@@ -174,7 +174,7 @@ class _Loader:
                     continue  # the unset variable is the mistake, not the empty value it left
                 spelled = yamlsource.written(document, loc) if e["type"] == "string_type" else None
                 self.error(document, loc, f"{where}.{'.'.join(map(str, e['loc']))}: "
-                                          f"{describe(e, kind.schema, spelled)}",
+                                          f"{describe(e, kind.schema, spelled, LIFECYCLE_FIELDS)}",
                            key=e["type"] == "extra_forbidden")
             return
         if lifecycle is None:

@@ -227,6 +227,7 @@ def config_schema(registry: Registry | None = None) -> dict[str, Any]:
     state = models.schema(StateSettings)
     state["properties"] = {n: _accepts_variable(p) for n, p in state["properties"].items()}
     properties = {
+        **top["properties"],
         "state": {**state, "description": "Where the state is kept (default: local, "
                                           "state/default.json)"},
         "providers": {
@@ -237,7 +238,6 @@ def config_schema(registry: Registry | None = None) -> dict[str, Any]:
             "additionalProperties": False,
         },
     }
-    assert set(properties) == set(top["properties"]), "ConfigFile changed: update config_schema"
     return _document("reconciler.yaml", "reconciler's settings: where the state lives and how "
                      "to reach each vendor.", properties, models)
 

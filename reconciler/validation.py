@@ -30,14 +30,17 @@ def show(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def describe(error: ErrorDetails, model: type[BaseModel], written: str | None = None) -> str:
-    """One sentence for one error; `written` is the value as the file spells it (for hints)."""
+def describe(error: ErrorDetails, model: type[BaseModel], written: str | None = None,
+             also_allowed: Iterable[str] = ()) -> str:
+    """One sentence for one error; `written` is the value as the file spells it (for hints).
+
+    `also_allowed` names fields accepted beside the model's own at the top level (lifecycle)."""
     kind, value, loc = error["type"], error.get("input"), error["loc"]
     name = str(loc[-1]) if loc else ""
     if kind == "extra_forbidden":
         allowed = _fields_at(model, loc[:-1])
-        listing = ", ".join(sorted(allowed))
-        return f"unknown field '{name}'{suggest(name, allowed)} (allowed: {listing})"
+        candidates = [*allowed, *also_allowed] if len(loc) == 1 else allowed
+        return f"unknown field '{name}'{suggest(name, candidates)} (allowed: {', '.join(sorted(allowed))})"
     if kind == "missing":
         return f"required field '{name}' is missing"
     if kind in _EXPECTED:

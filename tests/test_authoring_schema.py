@@ -219,3 +219,8 @@ def test_the_schema_command_writes_both_schemas(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["schema", "--config"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout) == config_schema()
+
+
+def test_a_key_ending_in_a_newline_is_refused(tmp_path: Path) -> None:
+    accepted, _ = loader_accepts(tmp_path / "m", 'outreach: {call_purposes: {"a\\n": {name: A}}}')
+    assert not accepted

@@ -63,8 +63,6 @@ def test_a_state_setting_and_a_provider_name(tmp_path: Path) -> None:
     assert "providers: unknown vendor 'outreech' — did you mean 'outreach'?" in message
 
 
-@pytest.mark.xfail(strict=True, reason="manifest.py suggests from the kind's fields only, not the "
-                                       "lifecycle fields; see the authoring report")
 def test_a_lifecycle_field(tmp_path: Path) -> None:
     message = manifest_error(tmp_path, "outreach:\n  call_purposes:\n    a:\n      name: A\n"
                                        "      prevent_destory: true\n")

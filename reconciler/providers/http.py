@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 
 import httpx
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt
-from tenacity.wait import wait_exponential_jitter
+from tenacity.wait import wait_exponential, wait_random
 
 from reconciler.errors import AmbiguousWriteError, ConfigError, VendorError
 
@@ -35,6 +35,8 @@ _SENT_UNKNOWN = (httpx.ReadError, httpx.RemoteProtocolError, httpx.ReadTimeout,
                  httpx.WriteError, httpx.WriteTimeout)
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 MAX_RETRY_AFTER_S = 120.0
+# Exponential backoff from 50 ms, capped at 5 s, with up to 100 ms of jitter.
+_BACKOFF = wait_exponential(multiplier=0.05, max=5.0) + wait_random(0, 0.1)
 
 
 class _Retryable(Exception):
@@ -179,7 +181,7 @@ class VendorClient:
                 log.warning("%s: %s; waiting %.0f s as the vendor asks (Retry-After)",
                             self.vendor, exc, exc.retry_after)
             return exc.retry_after
-        return float(wait_exponential_jitter(initial=0.05, max=5.0, jitter=0.1)(state))
+        return float(_BACKOFF(state))
 
     def _note_rate_limit(self, response: httpx.Response) -> None:
         """Spread the remaining quota over the time left, so a big run slows before a 429."""
