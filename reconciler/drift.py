@@ -54,6 +54,8 @@ def detect_drift(state: StateDoc, observed: Observed, kinds: dict[str, type[Kind
                  ignore: dict[str, tuple[str, ...]]) -> DriftReport:
     report = DriftReport()
     claimed: dict[str, set[str]] = defaultdict(set)
+    by_id = {kind_address: {o.remote_id: o for o in objects}
+             for kind_address, objects in observed.items()}
     for address, resource in sorted(state.resources.items()):
         kind_address = f"{resource.vendor}.{resource.kind}"
         kind = kinds.get(kind_address)
@@ -64,8 +66,7 @@ def detect_drift(state: StateDoc, observed: Observed, kinds: dict[str, type[Kind
                 report.not_observable.append(kind_address)
             continue
         report.checked += 1
-        by_id = {o.remote_id: o for o in observed.get(kind_address, [])}
-        remote = by_id.get(resource.remote_id or "")
+        remote = by_id.get(kind_address, {}).get(resource.remote_id or "")
         if remote is not None:
             claimed[kind_address].add(remote.remote_id)
         item = _compare(address, resource.vendor, resource.kind, resource.remote_id,

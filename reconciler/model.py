@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
@@ -49,8 +49,9 @@ class Change:
     safety: str = "ok"  # or "blocked: <rule>"
 
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
+        data = dict(vars(self))  # shallow: values are JSON data already, and only read
         data["action"] = str(self.action)
+        data["diffs"] = [vars(d).copy() for d in self.diffs]
         return data
 
     @classmethod

@@ -118,6 +118,7 @@ class StateWriter(ABC):
             doc.lineage = str(uuid.uuid4())
         self._batch: list[dict[str, Any]] = []
         self._done: asyncio.Future[None] | None = None
+        self._flusher: asyncio.Task[None] | None = None
 
     async def put(self, address: str, resource: Resource) -> None:
         await self._record({"op": "put", "address": address, "resource": resource.model_dump()})
@@ -132,26 +133,33 @@ class StateWriter(ABC):
         await self._record({"op": "resolve", "address": address})
 
     async def _record(self, entry: dict[str, Any]) -> None:
-        """Group commit: entries recorded in the same loop tick share one durable write."""
+        """Group commit: entries recorded while a batch is being made durable share the next
+        durable write, and the event loop keeps sending requests during the fsync."""
         self.doc.serial += 1
         entry["serial"] = self.doc.serial
         self.doc.apply_entry(entry)
         self._batch.append(entry)
         if self._done is None:
             self._done = asyncio.get_running_loop().create_future()
-            asyncio.get_running_loop().call_soon(self._flush)
-        await asyncio.shield(self._done)
+        done = self._done
+        if self._flusher is None:
+            self._flusher = asyncio.create_task(self._flush())
+        await asyncio.shield(done)
 
-    def _flush(self) -> None:
-        batch, done = self._batch, self._done
-        self._batch, self._done = [], None
-        assert done is not None
+    async def _flush(self) -> None:
         try:
-            self.append(batch)
-        except Exception as exc:
-            done.set_exception(exc)
-        else:
-            done.set_result(None)
+            while self._batch:
+                batch, done = self._batch, self._done
+                self._batch, self._done = [], None
+                assert done is not None
+                try:
+                    await asyncio.to_thread(self.append, batch)
+                except Exception as exc:
+                    done.set_exception(exc)
+                else:
+                    done.set_result(None)
+        finally:
+            self._flusher = None
 
     @abstractmethod
     def append(self, entries: list[dict[str, Any]]) -> None:

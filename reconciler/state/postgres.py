@@ -63,16 +63,24 @@ class PostgresWriter(StateWriter):
         super().__init__(doc)
         self.backend = backend
         self.base_serial = base_serial
+        self._conn: psycopg.Connection[Any] | None = None  # one connection for the whole apply
+
+    def _connection(self) -> psycopg.Connection[Any]:
+        if self._conn is None or self._conn.closed:
+            self._conn = self.backend.connect()
+        return self._conn
 
     def append(self, entries: list[dict[str, Any]]) -> None:
-        with self.backend.connect() as conn, conn.transaction():
+        conn = self._connection()
+        with conn.transaction():
             self.backend.ensure_row(conn, self.doc, self.base_serial)
             conn.cursor().executemany(
                 "INSERT INTO reconciler_journal (workspace, serial, entry) VALUES (%s, %s, %s)",
                 [(self.backend.workspace, e["serial"], Jsonb(e)) for e in entries])
 
     def checkpoint(self) -> None:
-        with self.backend.connect() as conn, conn.transaction():
+        conn, self._conn = self._connection(), None
+        with conn, conn.transaction():
             self.backend.ensure_row(conn, self.doc, self.base_serial)
             cur = conn.execute(
                 "UPDATE reconciler_state SET lineage = %s, serial = %s, document = %s, "
