@@ -10,7 +10,7 @@ import hashlib
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -47,7 +47,10 @@ class Lifecycle(BaseModel):
                 "ignore_changes": list(self.ignore_changes)}
 
 
-@dataclass
+NO_LIFECYCLE = Lifecycle()
+
+
+@dataclass(slots=True)
 class DesiredObject:
     address: str
     vendor: str
@@ -55,7 +58,7 @@ class DesiredObject:
     key: str
     attributes: dict[str, Any]
     source: Source
-    lifecycle: Lifecycle = field(default_factory=Lifecycle)
+    lifecycle: Lifecycle = NO_LIFECYCLE
 
     @property
     def kind_address(self) -> str:
@@ -193,8 +196,11 @@ class _Loader:
 
     def lifecycle(self, document: Document, kind: type[Kind], path: tuple[Any, ...],
                   body: dict[str, Any]) -> Lifecycle | None:
+        given = {k: body[k] for k in LIFECYCLE_FIELDS if k in body}
+        if not given:
+            return NO_LIFECYCLE  # the common case shares one instance: 100k objects, 100k fewer models
         try:
-            lifecycle = Lifecycle.model_validate({k: body[k] for k in LIFECYCLE_FIELDS if k in body})
+            lifecycle = Lifecycle.model_validate(given)
         except ValidationError as exc:
             for e in errors(exc):
                 self.error(document, (*path, *e["loc"]), f"{'.'.join(map(str, path[1:]))}."

@@ -42,7 +42,7 @@ class RemoteStatus(StrEnum):
     DELETED = "deleted"  # soft-deleted: still listed by the vendor, not a live object
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RemoteObject:
     """A vendor object in manifest terms: snake_case fields, normalised values."""
 

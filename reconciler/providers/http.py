@@ -14,17 +14,21 @@ import asyncio
 import ipaddress
 import logging
 import time
-from collections.abc import Callable, Iterable
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from contextlib import asynccontextmanager
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
+import ijson  # type: ignore[import-untyped]
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt
 from tenacity.wait import wait_exponential, wait_random
 
 from reconciler.errors import AmbiguousWriteError, ConfigError, VendorError
 
 log = logging.getLogger("reconciler.http")
+T = TypeVar("T")
+R = TypeVar("R")
 
 ErrorParser = Callable[[httpx.Response], tuple[str | None, str]]
 """A failed response -> (vendor error code, readable message)."""
@@ -37,6 +41,22 @@ _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 MAX_RETRY_AFTER_S = 120.0
 # Exponential backoff from 50 ms, capped at 5 s, with up to 100 ms of jitter.
 _BACKOFF = wait_exponential(multiplier=0.05, max=5.0) + wait_random(0, 0.1)
+
+
+class _ChunkReader:
+    """The async `read()` ijson wants, over the chunks of a streamed response."""
+
+    def __init__(self, head: bytes, chunks: AsyncIterator[bytes]) -> None:
+        self._head = head
+        self._chunks = chunks
+
+    async def read(self, size: int = -1) -> bytes:
+        if size == 0:
+            return b""  # ijson asks for nothing first, to learn whether it gets bytes or str
+        if self._head:
+            head, self._head = self._head, b""
+            return head
+        return await anext(self._chunks, b"")
 
 
 class _Retryable(Exception):
@@ -109,24 +129,44 @@ class VendorClient:
                       idempotent: bool | None = None) -> httpx.Response:
         """Send one request, retrying what is safe to retry; raise VendorError otherwise."""
         safe = method != "POST" if idempotent is None else idempotent
+        return await self._retried(method, url, lambda: self._once(method, url, json, params, ok, safe))
+
+    async def get_array(self, url: str, convert: Callable[[Any], T | None]) -> list[T]:
+        """GET a JSON array, converting each element as it arrives (None drops it).
+
+        A list answer of 100,000 objects then never exists whole in memory, neither as
+        the body nor as its parsed tree: only the converted objects are kept."""
+        return await self._retried("GET", url, lambda: self._once_array(url, convert))
+
+    async def _retried(self, method: str, url: str, once: Callable[[], Awaitable[R]]) -> R:
         retrying = AsyncRetrying(stop=stop_after_attempt(self.max_attempts), wait=self._wait,
                                  retry=retry_if_exception_type(_Retryable), reraise=True)
         try:
             async for attempt in retrying:
                 with attempt:
-                    return await self._once(method, url, json, params, ok, safe)
+                    return await once()
         except _Retryable as exc:
             raise exc.error or VendorError(self.vendor, None, None, self.redact(
                 f"{method} {url}: {exc} (gave up after {self.max_attempts} attempts)")) from None
         raise AssertionError("unreachable")
 
-    async def _once(self, method: str, url: str, json: Any, params: dict[str, Any] | None,
-                    ok: tuple[int, ...], safe: bool) -> httpx.Response:
+    @asynccontextmanager
+    async def _exchange(self, method: str, url: str, json: Any, params: dict[str, Any] | None,
+                        safe: bool, stream: bool = False) -> AsyncIterator[httpx.Response]:
+        """One request inside the concurrency limit; network failures become retryable
+        (or ambiguous, for a write that may have been processed), also while streaming."""
         await self._pace()
         async with self.semaphore:
             self.requests_sent += 1
             try:
-                response = await self.http.request(method, url, json=json, params=params)
+                if stream:
+                    async with self.http.stream(method, url, json=json, params=params) as response:
+                        self._received(method, url, response)
+                        yield response
+                else:
+                    response = await self.http.request(method, url, json=json, params=params)
+                    self._received(method, url, response)
+                    yield response
             except _NOT_SENT as exc:
                 raise _Retryable(f"cannot connect: {type(exc).__name__}") from None
             except _SENT_UNKNOWN as exc:
@@ -135,8 +175,52 @@ class VendorClient:
                     raise _Retryable(reason) from None
                 raise AmbiguousWriteError(self.vendor, None, None,
                                           f"{method} {url}: {reason}") from None
+
+    def _received(self, method: str, url: str, response: httpx.Response) -> None:
         self._note_rate_limit(response)
         log.debug("%s %s %s -> %s", self.vendor, method, url, response.status_code)
+
+    async def _once(self, method: str, url: str, json: Any, params: dict[str, Any] | None,
+                    ok: tuple[int, ...], safe: bool) -> httpx.Response:
+        async with self._exchange(method, url, json, params, safe) as response:
+            pass
+        return self._settle(method, url, response, ok, safe)
+
+    async def _once_array(self, url: str, convert: Callable[[Any], T | None]) -> list[T]:
+        async with self._exchange("GET", url, None, None, True, stream=True) as response:
+            if response.status_code == 200:
+                chunks = response.aiter_bytes()
+                head = b""
+                while not head.strip() and (chunk := await anext(chunks, b"")):
+                    head += chunk
+                if head.lstrip()[:1] == b"[":
+                    return await self._parse_array(url, response, head, chunks, convert)
+                rest = b"".join([chunk async for chunk in chunks])  # not an array: judged whole
+                headers = [(k, v) for k, v in response.headers.multi_items()
+                           if k.lower() not in ("content-encoding", "content-length")]
+                response = httpx.Response(response.status_code, headers=headers,
+                                          content=head + rest, request=response.request)
+            else:
+                await response.aread()
+        self._settle("GET", url, response, (200,), True)
+        raise self._error(response, (None, f"GET {url}: expected a JSON array, got "
+                                           f"{response.text.strip()[:120]!r}"))
+
+    async def _parse_array(self, url: str, response: httpx.Response, head: bytes,
+                           chunks: AsyncIterator[bytes], convert: Callable[[Any], T | None]) -> list[T]:
+        reader = _ChunkReader(head, chunks)
+        found: list[T] = []
+        try:
+            async for item in ijson.items_async(reader, "item", use_float=True):
+                if (converted := convert(item)) is not None:
+                    found.append(converted)
+        except ijson.JSONError as exc:
+            raise self._error(response, (None, f"GET {url}: the JSON array in the answer is "
+                                               f"malformed ({exc})")) from None
+        return found
+
+    def _settle(self, method: str, url: str, response: httpx.Response, ok: tuple[int, ...],
+                safe: bool) -> httpx.Response:
         if response.status_code in ok:
             if self.check_body and (failure := self.check_body(response)):
                 raise self._error(response, failure)

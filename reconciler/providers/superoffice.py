@@ -303,10 +303,8 @@ class ConsentPurposeKind(Kind):
                 if not (k == "rank" and v is None)}
 
     async def list(self) -> list[RemoteObject]:
-        response = await self.client.request("GET", ITEMS)
-        items: list[Any] = _body(response, list)
-        return [remote(item) for item in items
-                if isinstance(item, dict) and item.get("ConsentPurposeId") is not None]
+        return await self.client.get_array(ITEMS, lambda item: remote(item) if isinstance(
+            item, dict) and item.get("ConsentPurposeId") is not None else None)
 
     async def lookup(self, identity: str) -> RemoteObject | None:
         """After an ambiguous create: prefer a live match, then the newest one."""

@@ -141,6 +141,8 @@ class WebexCampaignSettings(ProviderSettings):
 def body_code(response: httpx.Response) -> tuple[str | None, str | None]:
     """(code, description) from any body: `code`, else `statuscode`, else `result.status`.
     Never raises: bodies may be non-JSON, codes int or string, fields missing."""
+    if response.content[:64].lstrip()[:1] != b"{":
+        return None, None  # only an object carries a code; a list is not parsed twice
     try:
         body: Any = response.json()
     except ValueError:
@@ -309,9 +311,8 @@ class PurposeKind(Kind):
         return out
 
     async def list(self) -> list[RemoteObject]:
-        items: list[Any] = _json(await self.client.request("GET", PURPOSES), list)
-        return [_remote_purpose(item) for item in items
-                if isinstance(item, dict) and item.get("id") is not None]
+        return await self.client.get_array(PURPOSES, lambda item: _remote_purpose(item) if isinstance(
+            item, dict) and item.get("id") is not None else None)
 
     async def read(self, remote_id: str) -> RemoteObject | None:
         response = await self.client.request("GET", f"{PURPOSES}/{remote_id}", ok=(200, 404))
