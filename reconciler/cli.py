@@ -428,7 +428,7 @@ def state_show(address: str, directory: Dir = Path(".")) -> None:
     resource = doc.resources.get(address)
     if resource is None:
         raise ConfigError(f"{address}: not in the state; see `reconciler state list`")
-    typer.echo(json.dumps({"address": address, **resource.model_dump()}, indent=2, default=str))
+    typer.echo(json.dumps({"address": address, **resource.to_dict()}, indent=2, default=str))
 
 
 @state_app.command("rm")

@@ -126,6 +126,8 @@ class _Loader:
             return
         for vendor, collections in document.data.items():
             self.add_vendor(document, vendor, collections)
+        # Each object now holds its attributes and source: the parsed tree is not needed again.
+        document.data, document.marks = None, {}
 
     def add_vendor(self, document: Document, vendor: str, collections: Any) -> None:
         provider = self.registry.get(vendor)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -94,7 +95,7 @@ class _Converter:
             if not isinstance(key_node, ScalarNode):
                 self.error(key_node, "keys must be plain scalars, not mappings or lists")
                 continue
-            key = str(key_node.value)
+            key = sys.intern(str(key_node.value))  # field names repeat in every object
             if key in first_seen:
                 line = first_seen[key].start_mark.line + 1
                 self.error(key_node, f"duplicate key '{key}' (first defined at line {line}); "

@@ -17,25 +17,34 @@ import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import field
 from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+from pydantic.dataclasses import dataclass as pydantic_dataclass
 
 FORMAT_VERSION = 1
 
 
-class Resource(BaseModel):
-    """One managed object: where it lives remotely and what was last applied to it."""
+@pydantic_dataclass(slots=True, config=ConfigDict(extra="forbid"))
+class Resource:
+    """One managed object: where it lives remotely and what was last applied to it.
 
-    model_config = ConfigDict(extra="forbid")
+    A slotted dataclass, not a BaseModel: a state holds one per managed object, and a
+    model's per-instance dict and fields-set cost about 1 KB each (300 MB at 300k)."""
 
     vendor: str
     kind: str
     remote_id: str | None = None
-    attributes: dict[str, Any] = Field(default_factory=dict)
-    meta: dict[str, Any] = Field(default_factory=dict)
+    attributes: dict[str, Any] = field(default_factory=dict)
+    meta: dict[str, Any] = field(default_factory=dict)
     prevent_destroy: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"vendor": self.vendor, "kind": self.kind, "remote_id": self.remote_id,
+                "attributes": self.attributes, "meta": self.meta,
+                "prevent_destroy": self.prevent_destroy}
 
 
 class Pending(BaseModel):
@@ -73,7 +82,7 @@ class StateDoc(BaseModel):
         """Replay one journal entry (idempotent: replaying twice gives the same document)."""
         address, op = entry["address"], entry["op"]
         if op == "put":
-            self.resources[address] = Resource.model_validate(entry["resource"])
+            self.resources[address] = Resource(**entry["resource"])
             self.pending.pop(address, None)
         elif op == "remove":
             self.resources.pop(address, None)
@@ -121,7 +130,7 @@ class StateWriter(ABC):
         self._flusher: asyncio.Task[None] | None = None
 
     async def put(self, address: str, resource: Resource) -> None:
-        await self._record({"op": "put", "address": address, "resource": resource.model_dump()})
+        await self._record({"op": "put", "address": address, "resource": resource.to_dict()})
 
     async def remove(self, address: str) -> None:
         await self._record({"op": "remove", "address": address})
