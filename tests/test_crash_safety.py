@@ -34,7 +34,7 @@ VARIANTS = [manifest(range(0, 30)), manifest(range(10, 40), bump=100), manifest(
 
 @pytest.fixture
 def latency_sandbox(tmp_path: Path) -> Iterator[Sandbox]:
-    settings = SandboxSettings(data_dir=tmp_path / "data", faults=Faults(latency_ms=8, seed=7),
+    settings = SandboxSettings(data_dir=tmp_path / "data", faults=Faults(latency_ms=20, seed=7),
                                superoffice_builtins=False)
     with RunningSandbox(settings) as running:
         yield Sandbox(running)
@@ -63,7 +63,7 @@ def test_sigkill_at_random_moments_converges_exactly(tmp_path: Path, latency_san
             while proc.poll() is None and time.monotonic() < deadline and (
                     not journal.exists() or journal.stat().st_size <= before):
                 time.sleep(0.005)
-            time.sleep(rng.uniform(0.0, 0.3))
+            time.sleep(rng.uniform(0.0, 0.1))
         mid_apply = proc.poll() is None and journal.exists() and journal.stat().st_size > before
         proc.send_signal(signal.SIGKILL)
         proc.wait(10)
