@@ -19,6 +19,7 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from ruamel.yaml.resolver import VersionedResolver
 
 from reconciler.errors import Diagnostic, Source
 
@@ -39,8 +40,34 @@ class Document:
     marks: dict[tuple[PathPart, ...], Source] = field(default_factory=dict)
 
 
+class _Resolver(VersionedResolver):
+    """ruamel's resolver, minus the cost of finding the YAML version again for every node
+    (half of a big plan's parsing time). One YAML() per file, so the version found at the
+    first node (after any %YAML directive) holds for the whole document."""
+
+    _per_document: Any = None
+
+    @property
+    def versioned_resolver(self) -> Any:
+        if self._per_document is None:
+            self._per_document = super().versioned_resolver
+        return self._per_document
+
+
 def _yaml() -> YAML:
-    return YAML(typ="safe", pure=False)
+    yaml = YAML(typ="safe", pure=False)
+    yaml.Resolver = _Resolver
+    return yaml
+
+
+def _tag(node: Node) -> str:
+    """The node's full tag; reads the plain suffix when there is nothing to decode, which
+    skips ruamel's per-node Tag formatting."""
+    ctag = node.ctag
+    if ctag is not None and ctag.handle is None and isinstance(ctag.suffix, str) \
+            and "%" not in ctag.suffix:
+        return ctag.suffix
+    return str(node.tag)
 
 
 def compose(text: str) -> Node | None:
@@ -106,7 +133,7 @@ class _Converter:
         return result
 
     def _scalar(self, node: Node, path: tuple[PathPart, ...]) -> Any:
-        tag, value = str(node.tag), node.value
+        tag, value = _tag(node), node.value
         if tag == _TAG + "str" or getattr(node, "style", None) in ("'", '"', "|", ">"):
             text, missing = interpolate(value, self.env)
             for name in missing:
