@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
+import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
@@ -21,8 +22,7 @@ from urllib.parse import urlsplit
 
 import httpx
 import ijson  # type: ignore[import-untyped]
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt
-from tenacity.wait import wait_exponential, wait_random
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt
 
 from reconciler.errors import AmbiguousWriteError, ConfigError, VendorError
 
@@ -39,8 +39,6 @@ _SENT_UNKNOWN = (httpx.ReadError, httpx.RemoteProtocolError, httpx.ReadTimeout,
                  httpx.WriteError, httpx.WriteTimeout)
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 MAX_RETRY_AFTER_S = 120.0
-# Exponential backoff from 50 ms, capped at 5 s, with up to 100 ms of jitter.
-_BACKOFF = wait_exponential(multiplier=0.05, max=5.0) + wait_random(0, 0.1)
 
 
 class _ChunkReader:
@@ -113,6 +111,7 @@ class VendorClient:
         self.max_attempts = max_attempts
         self.concurrency = concurrency
         self.semaphore = asyncio.Semaphore(concurrency)
+        self.base_url = base_url.rstrip("/")
         self.http = httpx.AsyncClient(
             base_url=base_url.rstrip("/"), headers=headers, timeout=httpx.Timeout(timeout_s),
             limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency),
@@ -139,16 +138,28 @@ class VendorClient:
         return await self._retried("GET", url, lambda: self._once_array(url, convert))
 
     async def _retried(self, method: str, url: str, once: Callable[[], Awaitable[R]]) -> R:
-        retrying = AsyncRetrying(stop=stop_after_attempt(self.max_attempts), wait=self._wait,
-                                 retry=retry_if_exception_type(_Retryable), reraise=True)
+        try:
+            return await once()  # the common case pays for no retry machinery
+        except _Retryable as exc:
+            if self.max_attempts <= 1:
+                raise self._gave_up(method, url, exc) from None
+            await asyncio.sleep(self._delay(exc, 1))
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(self.max_attempts - 1), reraise=True,
+            retry=retry_if_exception_type(_Retryable),
+            wait=lambda state: self._delay(state.outcome.exception() if state.outcome else None,
+                                           state.attempt_number + 1))
         try:
             async for attempt in retrying:
                 with attempt:
                     return await once()
         except _Retryable as exc:
-            raise exc.error or VendorError(self.vendor, None, None, self.redact(
-                f"{method} {url}: {exc} (gave up after {self.max_attempts} attempts)")) from None
+            raise self._gave_up(method, url, exc) from None
         raise AssertionError("unreachable")
+
+    def _gave_up(self, method: str, url: str, exc: _Retryable) -> VendorError:
+        return exc.error or VendorError(self.vendor, None, None, self.redact(
+            f"{method} {url}: {exc} (gave up after {self.max_attempts} attempts)"))
 
     @asynccontextmanager
     async def _exchange(self, method: str, url: str, json: Any, params: dict[str, Any] | None,
@@ -156,15 +167,17 @@ class VendorClient:
         """One request inside the concurrency limit; network failures become retryable
         (or ambiguous, for a write that may have been processed), also while streaming."""
         await self._pace()
+        # An absolute URL spares httpx re-parsing its base URL with every request.
+        target = self.base_url + url if url.startswith("/") else url
         async with self.semaphore:
             self.requests_sent += 1
             try:
                 if stream:
-                    async with self.http.stream(method, url, json=json, params=params) as response:
+                    async with self.http.stream(method, target, json=json, params=params) as response:
                         self._received(method, url, response)
                         yield response
                 else:
-                    response = await self.http.request(method, url, json=json, params=params)
+                    response = await self.http.request(method, target, json=json, params=params)
                     self._received(method, url, response)
                     yield response
             except _NOT_SENT as exc:
@@ -258,14 +271,15 @@ class VendorClient:
                 return None
         return None
 
-    def _wait(self, state: RetryCallState) -> float:
-        exc = state.outcome.exception() if state.outcome else None
+    def _delay(self, exc: BaseException | None, failures: int) -> float:
+        """Retry-After when the vendor says; otherwise exponential backoff from 50 ms,
+        capped at 5 s, with up to 100 ms of jitter."""
         if isinstance(exc, _Retryable) and exc.retry_after is not None:
             if exc.retry_after >= 5:
                 log.warning("%s: %s; waiting %.0f s as the vendor asks (Retry-After)",
                             self.vendor, exc, exc.retry_after)
-            return exc.retry_after
-        return float(_BACKOFF(state))
+            return float(exc.retry_after)
+        return min(0.05 * 2.0 ** (failures - 1), 5.0) + random.uniform(0, 0.1)
 
     def _note_rate_limit(self, response: httpx.Response) -> None:
         """Spread the remaining quota over the time left, so a big run slows before a 429."""

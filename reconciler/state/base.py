@@ -130,7 +130,10 @@ class StateWriter(ABC):
         self._flusher: asyncio.Task[None] | None = None
 
     async def put(self, address: str, resource: Resource) -> None:
-        await self._record({"op": "put", "address": address, "resource": resource.to_dict()})
+        self.doc.resources[address] = resource  # already validated: not rebuilt from the entry
+        self.doc.pending.pop(address, None)
+        await self._record({"op": "put", "address": address, "resource": resource.to_dict()},
+                           applied=True)
 
     async def remove(self, address: str) -> None:
         await self._record({"op": "remove", "address": address})
@@ -141,12 +144,13 @@ class StateWriter(ABC):
     async def resolve(self, address: str) -> None:
         await self._record({"op": "resolve", "address": address})
 
-    async def _record(self, entry: dict[str, Any]) -> None:
+    async def _record(self, entry: dict[str, Any], applied: bool = False) -> None:
         """Group commit: entries recorded while a batch is being made durable share the next
         durable write, and the event loop keeps sending requests during the fsync."""
         self.doc.serial += 1
         entry["serial"] = self.doc.serial
-        self.doc.apply_entry(entry)
+        if not applied:
+            self.doc.apply_entry(entry)
         self._batch.append(entry)
         if self._done is None:
             self._done = asyncio.get_running_loop().create_future()
