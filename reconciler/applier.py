@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from reconciler.diff import field_diffs
@@ -61,13 +61,21 @@ class Applier:
         return result
 
     async def _vendor(self, changes: list[Change], result: ApplyResult) -> None:
+        """As many workers as the vendor takes requests at once, each taking the next change:
+        only changes in flight have an intent in the journal and a coroutine in memory."""
         failed: list[ReconcilerError] = []
+        width = max(1, self.providers.by_name[changes[0].vendor].settings.concurrency)
         for phase in sorted({c.phase for c in changes}):
-            batch = [c for c in changes if c.phase == phase]
-            await asyncio.gather(*(self._guarded(c, failed, result) for c in batch))
+            batch = iter([c for c in changes if c.phase == phase])
+            await asyncio.gather(*(self._worker(batch, failed, result) for _ in range(width)))
             if failed:
                 result.not_started += sum(1 for c in changes if c.phase > phase)
                 return
+
+    async def _worker(self, todo: Iterator[Change], failed: list[ReconcilerError],
+                      result: ApplyResult) -> None:
+        for change in todo:  # one iterator shared by the workers: each change is taken once
+            await self._guarded(change, failed, result)
 
     async def _guarded(self, change: Change, failed: list[ReconcilerError],
                        result: ApplyResult) -> None:
