@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from reconciler import yamlsource
 from reconciler.config import CONFIG_FILE, Settings
 from reconciler.errors import Diagnostic, ManifestError, Source
+from reconciler.gcpause import paused_gc
 from reconciler.providers.base import DeleteMode, Kind
 from reconciler.providers.registry import kinds_by_collection
 from reconciler.providers.registry import providers as provider_registry
@@ -94,8 +95,9 @@ def load_desired(settings: Settings, env: Mapping[str, str] | None = None) -> De
     for path in [settings.config_file, *files]:
         digest.update(str(path.relative_to(settings.directory)).encode() + b"\0" + path.read_bytes())
     loader = _Loader(settings)
-    for path in files:
-        loader.add(yamlsource.load(path, _display(path), env))
+    with paused_gc():
+        for path in files:
+            loader.add(yamlsource.load(path, _display(path), env))
     if loader.diagnostics:
         raise ManifestError(loader.diagnostics)
     return Desired(loader.objects, digest.hexdigest(), loader.documents)

@@ -14,6 +14,7 @@ from typing import Any
 
 from reconciler.config import Settings, load_settings
 from reconciler.errors import StateError
+from reconciler.gcpause import paused_gc
 from reconciler.manifest import Desired, load_desired
 from reconciler.providers.base import Kind, Provider, RemoteObject
 from reconciler.providers.registry import providers as provider_registry
@@ -77,7 +78,8 @@ class Providers:
             kind = provider.kind_objects[name]
             if kind.observable:
                 jobs[address] = kind.list()
-        results = await asyncio.gather(*jobs.values())
+        with paused_gc():
+            results = await asyncio.gather(*jobs.values())
         return dict(zip(jobs, results, strict=True))
 
     async def aclose(self) -> None:

@@ -23,6 +23,7 @@ from filelock import FileLock, Timeout
 from pydantic import ValidationError
 
 from reconciler.errors import LockError, StateError
+from reconciler.gcpause import paused_gc
 from reconciler.state.base import FORMAT_VERSION, LockInfo, StateBackend, StateDoc, StateWriter
 
 
@@ -55,7 +56,8 @@ def parse_document(data: str | bytes, origin: str) -> StateDoc:
     big state's peak memory is halved); only a document that fails is parsed again, to say
     precisely what is wrong with it."""
     try:
-        doc = StateDoc.model_validate_json(data)
+        with paused_gc():
+            doc = StateDoc.model_validate_json(data)
     except ValidationError:
         try:
             text = data.decode("utf-8") if isinstance(data, bytes) else data
