@@ -95,8 +95,8 @@ def load_desired(settings: Settings, env: Mapping[str, str] | None = None) -> De
     for path in [settings.config_file, *files]:
         digest.update(str(path.relative_to(settings.directory)).encode() + b"\0" + path.read_bytes())
     loader = _Loader(settings)
-    with paused_gc():
-        for path in files:
+    for path in files:
+        with paused_gc():  # file by file, so one file's parsing garbage is reused by the next
             loader.add(yamlsource.load(path, _display(path), env))
     if loader.diagnostics:
         raise ManifestError(loader.diagnostics)
