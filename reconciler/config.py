@@ -77,7 +77,7 @@ def load_settings(directory: Path, overrides: Mapping[str, Mapping[str, Any]] | 
     if not path.is_file():
         raise ConfigError(f"{path}: not found; create it (see `reconciler init`) or pass the "
                           f"directory that holds it")
-    document = yamlsource.load(path, _display(path), os.environ if env is None else env, 4)
+    document = yamlsource.load(path, yamlsource.display_path(path), os.environ if env is None else env, 4)
     diagnostics = [d for d in document.diagnostics
                    if not _overridden(d.path, overrides) and not (offline and d.path[:1] == ("providers",))]
     # Values with an unset ${VAR}: reported once (above), not again as empty or invalid values.
@@ -175,9 +175,3 @@ def _overridden(path: tuple[str | int, ...], overrides: Mapping[str, Mapping[str
 def _dotted(loc: tuple[Any, ...]) -> str:
     return ".".join(str(part) for part in loc)
 
-
-def _display(path: Path) -> str:
-    try:
-        return str(path.resolve().relative_to(Path.cwd()))
-    except ValueError:
-        return str(path)

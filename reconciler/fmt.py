@@ -90,7 +90,7 @@ def format_paths(target: Path, write: bool,
     orders = field_orders(registry)
     report = FmtReport()
     for path in manifest_paths(target):
-        display = _display(path)
+        display = yamlsource.display_path(path)
         document = yamlsource.load(path, display, _EveryVariable(), mark_depth=0)
         problems = [d for d in document.diagnostics if d.message != yamlsource.EMPTY_FILE]
         if problems or document.data is None:
@@ -525,9 +525,3 @@ def _write(path: Path, text: str) -> None:
     shutil.copymode(path, temporary)
     os.replace(temporary, path)
 
-
-def _display(path: Path) -> str:
-    try:
-        return str(path.resolve().relative_to(Path.cwd()))
-    except ValueError:
-        return str(path)

@@ -97,7 +97,7 @@ def load_desired(settings: Settings, env: Mapping[str, str] | None = None) -> De
     loader = _Loader(settings)
     for path in files:
         with paused_gc():  # file by file, so one file's parsing garbage is reused by the next
-            loader.add(yamlsource.load(path, _display(path), env))
+            loader.add(yamlsource.load(path, yamlsource.display_path(path), env))
     if loader.diagnostics:
         raise ManifestError(loader.diagnostics)
     return Desired(loader.objects, digest.hexdigest(), loader.documents)
@@ -242,9 +242,3 @@ class _Loader:
             self.identities[(obj.kind_address, identity)] = obj
         self.objects[obj.address] = obj
 
-
-def _display(path: Path) -> str:
-    try:
-        return str(path.resolve().relative_to(Path.cwd()))
-    except ValueError:
-        return str(path)

@@ -54,6 +54,14 @@ class _Resolver(VersionedResolver):
         return self._per_document
 
 
+def display_path(path: Path) -> str:
+    """How messages name a file: relative to the working directory when it is below it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
 def _yaml() -> YAML:
     yaml = YAML(typ="safe", pure=False)
     yaml.Resolver = _Resolver

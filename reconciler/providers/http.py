@@ -77,6 +77,20 @@ class Redactor:
         return text
 
 
+def json_body(vendor: str, response: httpx.Response,
+              expect: type[dict[str, Any]] | type[list[Any]], where: str) -> Any:
+    """The JSON body, or a clear VendorError when it is not the shape the API documents."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, expect):
+        shown = response.text.strip()[:120] or "an empty body"
+        raise VendorError(vendor, response.status_code, None, (
+            f"{where}expected a JSON {'object' if expect is dict else 'array'}, got {shown!r}"))
+    return body
+
+
 def check_url(vendor: str, url: str, allow_insecure_http: bool) -> None:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:

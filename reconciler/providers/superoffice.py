@@ -37,7 +37,7 @@ from reconciler.providers.base import (
     RemoteStatus,
     Schema,
 )
-from reconciler.providers.http import ErrorParser, VendorClient
+from reconciler.providers.http import ErrorParser, VendorClient, json_body
 
 VENDOR = "superoffice"
 ITEMS = "/List/ConsentPurpose/Items"
@@ -199,17 +199,8 @@ def vendor_message(response: httpx.Response) -> tuple[str | None, str]:
 
 
 def _body(response: httpx.Response, expect: type[dict[str, Any]] | type[list[Any]]) -> Any:
-    """The JSON body, or a clear VendorError when it is not the shape the API documents."""
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
-    if not isinstance(body, expect):
-        shown = response.text.strip()[:120] or "an empty body"
-        raise VendorError(VENDOR, response.status_code, None, (
-            f"{response.request.method} {response.request.url.path}: expected a JSON "
-            f"{'object' if expect is dict else 'array'}, got {shown!r}"))
-    return body
+    return json_body(VENDOR, response, expect,
+                     f"{response.request.method} {response.request.url.path}: ")
 
 
 def _entity(response: httpx.Response) -> dict[str, Any]:

@@ -57,7 +57,7 @@ from reconciler.providers.base import (
     RemoteObject,
     Schema,
 )
-from reconciler.providers.http import BodyCheck, ErrorParser, VendorClient
+from reconciler.providers.http import BodyCheck, ErrorParser, VendorClient, json_body
 
 VENDOR = "webex_campaign"
 PURPOSES = "/purposes"
@@ -238,17 +238,7 @@ def vendor_client(settings: WebexCampaignSettings, base_url: str, *,
 
 
 def _json(response: httpx.Response, expect: type[dict[str, Any]] | type[list[Any]]) -> Any:
-    """The JSON body, or a clear VendorError when it is not the documented shape."""
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
-    if not isinstance(body, expect):
-        shown = response.text.strip()[:120] or "an empty body"
-        raise VendorError(VENDOR, response.status_code, None, (
-            f"{_where(response)}expected a JSON {'object' if expect is dict else 'array'}, got "
-            f"{shown!r}"))
-    return body
+    return json_body(VENDOR, response, expect, _where(response))
 
 
 # ---------------------------------------------------------------- purposes ----
