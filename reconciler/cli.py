@@ -162,7 +162,7 @@ def plan(
     """Show what apply would change."""
     with workspace(directory, sandbox) as ws:
         desired = ws.desired()
-        state = ws.backend.read()
+        state = ws.state(desired)
         options = plan_options(ws, target or [], exclude or [], forget or [])
 
         async def run() -> Plan:
@@ -228,8 +228,8 @@ def apply(
 
 def _apply(ws: Workspace, saved: Plan | None, auto_approve: bool, force: bool,
            options: PlanOptions) -> tuple[Plan, ApplyResult | None]:
-    state = ws.backend.read()
     desired = ws.desired()
+    state = ws.state(desired)
 
     async def run() -> tuple[Plan, ApplyResult | None]:
         async with ws.connect() as providers:

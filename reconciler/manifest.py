@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,10 +57,13 @@ class DesiredObject:
     address: str
     vendor: str
     kind: str
-    key: str
     attributes: dict[str, Any]
     source: Source
     lifecycle: Lifecycle = NO_LIFECYCLE
+
+    @property
+    def key(self) -> str:
+        return self.address.rsplit(".", 1)[1]  # keys hold no dots
 
     @property
     def kind_address(self) -> str:
@@ -193,7 +197,7 @@ class _Loader:
             self.error(document, path, f"{where}: {problem}")
         if problems:
             return
-        obj = DesiredObject(address(kind.vendor, kind.name, key), kind.vendor, kind.name, key,
+        obj = DesiredObject(sys.intern(address(kind.vendor, kind.name, key)), kind.vendor, kind.name,
                             kind.normalise(values), document.marks.get(path) or locate(document, path),
                             lifecycle)
         self.register(document, kind, obj, path)

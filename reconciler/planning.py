@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from reconciler.manifest import Desired
 from reconciler.model import Plan
 from reconciler.planner import PlanOptions, make_plan
@@ -43,7 +45,13 @@ def kinds_in_play(workspace: Workspace, desired: Desired, state: StateDoc) -> se
 
 async def build_plan(workspace: Workspace, providers: Providers, desired: Desired,
                      state: StateDoc, options: PlanOptions) -> Plan:
-    observed = await providers.observe(kinds_in_play(workspace, desired, state))
+    recorded: dict[str, dict[str, dict[str, Any]]] = {}
+    for resource in state.resources.values():
+        if resource.remote_id is not None:
+            recorded.setdefault(f"{resource.vendor}.{resource.kind}", {})[resource.remote_id] = \
+                resource.attributes
+    observed = await providers.observe(kinds_in_play(workspace, desired, state), recorded)
+    del recorded
     plan = make_plan(desired, state, observed, workspace.kinds(), options,
                      str(workspace.settings.directory))
     assess(plan, state, workspace.settings.providers)

@@ -16,9 +16,9 @@ from reconciler.config import Settings, load_settings
 from reconciler.errors import StateError
 from reconciler.gcpause import paused_gc
 from reconciler.manifest import Desired, load_desired
-from reconciler.providers.base import Kind, Provider, RemoteObject
+from reconciler.providers.base import RECORDED, Kind, Provider, RemoteObject
 from reconciler.providers.registry import providers as provider_registry
-from reconciler.state.base import StateBackend
+from reconciler.state.base import StateBackend, StateDoc
 from reconciler.state.local import LocalBackend
 
 
@@ -35,6 +35,10 @@ class Workspace:
 
     def desired(self, env: Mapping[str, str] | None = None) -> Desired:
         return load_desired(self.settings, env)
+
+    def state(self, desired: Desired) -> StateDoc:
+        """The state, sharing the declared attribute dicts where nothing changed."""
+        return self.backend.read({a: o.attributes for a, o in desired.objects.items()})
 
     def kinds(self) -> dict[str, type[Kind]]:
         """Kind classes of every configured provider, by kind address."""
@@ -67,8 +71,12 @@ class Providers:
     def kind(self, vendor: str, name: str) -> Kind:
         return self.by_name[vendor].kind_objects[name]
 
-    async def observe(self, kind_addresses: set[str]) -> dict[str, list[RemoteObject]]:
-        """List every observable kind asked for, all vendors and kinds concurrently."""
+    async def observe(self, kind_addresses: set[str],
+                      recorded: Mapping[str, Mapping[str, dict[str, Any]]] | None = None,
+                      ) -> dict[str, list[RemoteObject]]:
+        """List every observable kind asked for, all vendors and kinds concurrently.
+        `recorded` (kind address -> remote id -> attributes in the state) lets listed
+        objects share what the state holds when they are equal."""
         jobs: dict[str, Any] = {}
         for address in sorted(kind_addresses):
             vendor, name = address.split(".", 1)
@@ -77,7 +85,7 @@ class Providers:
                 continue
             kind = provider.kind_objects[name]
             if kind.observable:
-                jobs[address] = kind.list()
+                jobs[address] = _listed(kind, (recorded or {}).get(address, {}))
         with paused_gc():
             results = await asyncio.gather(*jobs.values())
         return dict(zip(jobs, results, strict=True))
@@ -90,3 +98,8 @@ class Providers:
 
     async def __aexit__(self, *_: object) -> None:
         await self.aclose()
+
+
+async def _listed(kind: Kind, recorded: Mapping[str, dict[str, Any]]) -> list[RemoteObject]:
+    RECORDED.set(recorded)  # gather runs this in its own task, with its own context
+    return await kind.list()

@@ -20,6 +20,8 @@ from __future__ import annotations
 import hashlib
 import json
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, ClassVar
@@ -42,6 +44,12 @@ class RemoteStatus(StrEnum):
     DELETED = "deleted"  # soft-deleted: still listed by the vendor, not a live object
 
 
+RECORDED: ContextVar[Mapping[str, dict[str, Any]] | None] = ContextVar("recorded", default=None)
+"""While a kind is listed: remote id -> attributes the state recorded for it. A listed
+object equal to its record shares that dict, so a large no-op plan holds one copy of
+each object's values, not one per source."""
+
+
 @dataclass(frozen=True, slots=True)
 class RemoteObject:
     """A vendor object in manifest terms: snake_case fields, normalised values."""
@@ -49,6 +57,12 @@ class RemoteObject:
     remote_id: str
     attributes: dict[str, Any]
     status: RemoteStatus = RemoteStatus.PRESENT
+
+    def __post_init__(self) -> None:
+        known = RECORDED.get()
+        recorded = known.get(self.remote_id) if known else None
+        if recorded is not None and recorded is not self.attributes and recorded == self.attributes:
+            object.__setattr__(self, "attributes", recorded)
 
     def fingerprint(self) -> str:
         return fingerprint(self.attributes, self.status)

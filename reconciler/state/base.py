@@ -15,7 +15,7 @@ import socket
 import sys
 import uuid
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import field
 from datetime import UTC, datetime
@@ -25,6 +25,11 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 from pydantic.dataclasses import dataclass as pydantic_dataclass
 
 FORMAT_VERSION = 1
+
+
+NO_META: dict[str, Any] = {}
+"""Shared by every resource without lifecycle settings (most of them). Resources are
+replaced, never changed in place, so nothing writes to it."""
 
 
 @pydantic_dataclass(slots=True, config=ConfigDict(extra="forbid"))
@@ -187,7 +192,9 @@ class StateBackend(ABC):
     name: str
 
     @abstractmethod
-    def read(self) -> StateDoc: ...
+    def read(self, declared: Mapping[str, dict[str, Any]] | None = None) -> StateDoc:
+        """The state; `declared` (address -> attributes in the manifests) lets a resource
+        recorded with the same attributes share that dict instead of holding a copy."""
 
     @abstractmethod
     def writer(self, doc: StateDoc) -> StateWriter: ...

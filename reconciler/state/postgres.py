@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import time
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -125,13 +125,13 @@ class PostgresBackend(StateBackend):
                 "VALUES (%s, %s, 0, %s) ON CONFLICT (workspace) DO NOTHING",
                 (self.workspace, doc.lineage, Jsonb(StateDoc(lineage=doc.lineage).model_dump())))
 
-    def read(self) -> StateDoc:
+    def read(self, declared: Mapping[str, dict[str, Any]] | None = None) -> StateDoc:
         with self.connect() as conn, conn.transaction():
             conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
             row = conn.execute("SELECT document FROM reconciler_state WHERE workspace = %s",
                                (self.workspace,)).fetchone()
-            doc = (parse_document(json.dumps(row[0]), f"postgres workspace {self.workspace!r}")
-                   if row else StateDoc())
+            doc = (parse_document(json.dumps(row[0]), f"postgres workspace {self.workspace!r}",
+                                  declared) if row else StateDoc())
             journal = conn.execute(
                 "SELECT entry FROM reconciler_journal WHERE workspace = %s AND serial > %s "
                 "ORDER BY serial", (self.workspace, doc.serial)).fetchall()
