@@ -116,6 +116,12 @@ class _Loader:
         self.diagnostics: list[Diagnostic] = []
         self.identities: dict[tuple[str, str], DesiredObject] = {}
         self.unresolved: set[tuple[Any, ...]] = set()  # values with an unset ${VAR}, already reported
+        self.strings: dict[str, str] = {}  # one object per distinct text, for the load only
+
+    def shared(self, attributes: dict[str, Any]) -> dict[str, Any]:
+        """Values many purposes repeat (a group, a privacy URL) kept once, not per purpose."""
+        return {k: self.strings.setdefault(v, v) if isinstance(v, str) else v
+                for k, v in attributes.items()}
 
     def error(self, document: Document, path: tuple[Any, ...], message: str, key: bool = False) -> None:
         self.diagnostics.append(Diagnostic(locate(document, path, key), message))
@@ -198,7 +204,8 @@ class _Loader:
         if problems:
             return
         obj = DesiredObject(sys.intern(address(kind.vendor, kind.name, key)), kind.vendor, kind.name,
-                            kind.normalise(values), document.marks.get(path) or locate(document, path),
+                            self.shared(kind.normalise(values)),
+                            document.marks.get(path) or locate(document, path),
                             lifecycle)
         self.register(document, kind, obj, path)
 
