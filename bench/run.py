@@ -19,7 +19,8 @@ persistence), generates manifests declaring N purposes per vendor, and measures:
   loader; this runs in the harness process, with its imports already done;
 - drift_s: `reconciler drift DIR` (must exit 0);
 - rss_mb: peak resident memory of the `plan` process (from os.wait4's rusage of that
-  very child, so neither the sandbox nor other commands are mixed in).
+  very child, reaped by the small bench/measure.py launcher so that the harness's own
+  memory is not counted; neither the sandbox nor other commands are mixed in).
 
 Read commands (floor, plan, drift) are repeated `--repeat` times and the fastest run is
 kept. `--plan-only` skips the writes and seeds the sandbox data files and the state
@@ -37,6 +38,7 @@ import os
 import platform
 import pstats
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -351,24 +353,27 @@ class Run:
 
 def run_reconciler(args: list[str], env: dict[str, str], log: Path, timeout_s: float,
                    prefix: list[str] | None = None) -> Run:
-    """One command in a child process; its peak RSS and CPU come from os.wait4 on that pid."""
+    """One command under bench/measure.py; its wall time, peak RSS and CPU are that
+    command's own (os.wait4 in the small launcher, not in this large process)."""
     full_env = {k: v for k, v in os.environ.items()
                 if not k.startswith(("OUTREACH_", "WEBEX_", "SUPEROFFICE_"))}
     full_env.update({"NO_COLOR": "1", "COLUMNS": "200", **env})
-    command = [sys.executable, *(prefix or []), "-m", "reconciler", *args]
+    figures = log.with_suffix(".measure.json")
+    command = [sys.executable, str(BENCH / "measure.py"), str(figures), "--",
+               sys.executable, *(prefix or []), "-m", "reconciler", *args]
     with log.open("wb") as out:
-        start = time.perf_counter()
         proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                env=full_env, cwd=REPO)
-        killer = threading.Timer(timeout_s, proc.kill)
+                                env=full_env, cwd=REPO, start_new_session=True)
+        killer = threading.Timer(timeout_s, lambda: os.killpg(proc.pid, signal.SIGKILL))
         killer.start()
         try:
-            _, status, usage = os.wait4(proc.pid, 0)
+            proc.wait()
         finally:
             killer.cancel()
-        wall = time.perf_counter() - start
-    proc.returncode = code = os.waitstatus_to_exitcode(status)
-    return Run(code, wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, log)
+    measured = json.loads(figures.read_text()) if figures.exists() else {}
+    if not measured:
+        return Run(proc.returncode, float(timeout_s), 0.0, 0.0, log)
+    return Run(measured["code"], measured["wall_s"], measured["cpu_s"], measured["rss_mb"], log)
 
 
 def expect(run: Run, codes: tuple[int, ...], what: str) -> Run:
@@ -685,7 +690,8 @@ def main() -> None:
     if args.json:
         document = {"results": results, "growth": grow, "machine": info, "commit": git_commit(),
                     "vendors": names, "plan_only": opt.plan_only, "concurrency": opt.concurrency,
-                    "repeat": opt.repeat, "rss_source": "os.wait4 rusage of the plan process (ru_maxrss)",
+                    "repeat": opt.repeat,
+                    "rss_source": "os.wait4 rusage of the plan process (ru_maxrss), via bench/measure.py",
                     "notes": opt.notes, "details": details}
         args.json.write_text(json.dumps(document, indent=1) + "\n")
 
