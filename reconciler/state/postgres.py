@@ -11,7 +11,6 @@ it when the holder's connection dies, so a crashed run never blocks the next.
 
 from __future__ import annotations
 
-import json
 import time
 import zlib
 from collections.abc import Iterator, Mapping
@@ -128,10 +127,11 @@ class PostgresBackend(StateBackend):
     def read(self, declared: Mapping[str, dict[str, Any]] | None = None) -> StateDoc:
         with self.connect() as conn, conn.transaction():
             conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-            row = conn.execute("SELECT document FROM reconciler_state WHERE workspace = %s",
+            # As text: the loader streams it, rather than psycopg building the whole tree first.
+            row = conn.execute("SELECT document::text FROM reconciler_state WHERE workspace = %s",
                                (self.workspace,)).fetchone()
-            doc = (parse_document(json.dumps(row[0]), f"postgres workspace {self.workspace!r}",
-                                  declared) if row else StateDoc())
+            doc = (parse_document(row[0], f"postgres workspace {self.workspace!r}", declared)
+                   if row else StateDoc())
             journal = conn.execute(
                 "SELECT entry FROM reconciler_journal WHERE workspace = %s AND serial > %s "
                 "ORDER BY serial", (self.workspace, doc.serial)).fetchall()
