@@ -21,4 +21,4 @@ def emit(lines: list[Line], color: bool, stream: TextIO | None = None) -> None:
         return
     console = Console(file=stream, highlight=False, soft_wrap=True)
     for line in lines:
-        console.print(Text.assemble(*line))
+        console.print(Text.assemble(*((text, style) for style, text in line)))
