@@ -6,8 +6,8 @@ import re
 
 from typer.testing import CliRunner
 
-from reconciler.cli import app
-from reconciler.docs import REGENERATE, manifest_reference, stale
+from reconciler.authoring.docs import REGENERATE, manifest_reference, stale
+from reconciler.cli.app import app
 from reconciler.providers.base import ProviderSettings
 from reconciler.providers.registry import BUILTIN
 from tests.conftest import REPO

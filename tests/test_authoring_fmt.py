@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from reconciler.authoring.fmt import field_orders, format_paths, format_text
 from reconciler.errors import ManifestError
-from reconciler.fmt import field_orders, format_paths, format_text
 from reconciler.providers.registry import BUILTIN
 from tests.conftest import REPO, run_cli
 

@@ -12,17 +12,17 @@ import pytest
 from pydantic import Field
 from ruamel.yaml import YAML
 
-from reconciler.errors import ConfigError
-from reconciler.fmt import format_paths
-from reconciler.providers.base import Kind, Provider, ProviderSettings, RemoteObject, Schema
-from reconciler.providers.http import VendorClient
-from reconciler.providers.registry import BUILTIN
-from reconciler.scaffold import (
+from reconciler.authoring.fmt import format_paths
+from reconciler.authoring.scaffold import (
     connection_settings,
     required_variables,
     scaffold,
     write_scaffold,
 )
+from reconciler.errors import ConfigError
+from reconciler.providers.base import Kind, Provider, ProviderSettings, RemoteObject, Schema
+from reconciler.providers.http import VendorClient
+from reconciler.providers.registry import BUILTIN
 from tests.conftest import Sandbox, run_cli
 
 MODELINE = "# yaml-language-server: $schema="

@@ -14,13 +14,13 @@ import pytest
 from ruamel.yaml import YAML
 from typer.testing import CliRunner
 
-from reconciler import yamlsource
-from reconciler.cli import app
-from reconciler.config import load_settings
+from reconciler.authoring.schema import config_schema, manifest_schema
+from reconciler.cli.app import app
 from reconciler.errors import ManifestError
-from reconciler.manifest import load_desired, manifest_files
+from reconciler.manifest import source as yamlsource
+from reconciler.manifest.loader import load_desired, manifest_files
+from reconciler.manifest.settings import load_settings
 from reconciler.providers.registry import BUILTIN
-from reconciler.schema import config_schema, manifest_schema
 from tests.conftest import REPO
 
 MODELINE = "# yaml-language-server: $schema="

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.config import load_settings
 from reconciler.errors import ManifestError
-from reconciler.manifest import load_desired
+from reconciler.manifest.loader import load_desired
+from reconciler.manifest.settings import load_settings
 
 CONFIG = "providers:\n  outreach:\n    base_url: http://127.0.0.1:1\n    token: t\n"
 

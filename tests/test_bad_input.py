@@ -20,10 +20,10 @@ from pathlib import Path
 
 import pytest
 
+from reconciler.cli.workspace import Workspace
 from reconciler.errors import ReconcilerError
 from reconciler.providers.registry import providers as provider_registry
 from reconciler.sandbox.server import RunningSandbox, SandboxSettings
-from reconciler.workspace import Workspace
 from tests.conftest import PROVIDERS, CliResult, Project, Sandbox
 
 STATE_BLOCK = "state:\n  backend: local\n  path: state/default.json\n"

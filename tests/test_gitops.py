@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from reconciler.model import Action, Change, FieldDiff, Plan
+from reconciler.plan.model import Action, Change, FieldDiff, Plan
 from reconciler.render.markdown import plan_markdown
 from tests.conftest import Project
 

@@ -10,7 +10,12 @@ from pathlib import Path
 import pytest
 
 from reconciler.errors import VendorError
-from reconciler.providers.outreach import MEDIA_TYPE, CallPurposeKind, OutreachProvider, OutreachSettings
+from reconciler.providers.outreach.provider import (
+    MEDIA_TYPE,
+    CallPurposeKind,
+    OutreachProvider,
+    OutreachSettings,
+)
 from reconciler.sandbox.server import RunningSandbox, SandboxSettings
 from tests.conftest import Project, Sandbox
 

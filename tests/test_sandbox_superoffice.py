@@ -11,14 +11,14 @@ from starlette.applications import Starlette
 from starlette.routing import Mount
 from starlette.testclient import TestClient
 
-from reconciler.sandbox.common import Faults, RequestLog, Table
-from reconciler.sandbox.superoffice import (
+from reconciler.providers.superoffice.sandbox import (
     FIELD_PROPERTIES,
     SANDBOX_ASSOCIATE,
     SuperOfficeSandboxConfig,
     create_app,
     seed_builtins,
 )
+from reconciler.sandbox.common import Faults, RequestLog, Table
 
 PREFIX = "/superoffice/Cust12345/api/v1"
 ITEMS = PREFIX + "/List/ConsentPurpose/Items"

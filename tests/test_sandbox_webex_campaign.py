@@ -13,8 +13,8 @@ from starlette.applications import Starlette
 from starlette.routing import Mount
 from starlette.testclient import TestClient
 
+from reconciler.providers.webex_campaign.sandbox import WebexSandboxConfig, create_apps
 from reconciler.sandbox.common import Faults, RequestLog, Table
-from reconciler.sandbox.webex_campaign import WebexSandboxConfig, create_apps
 
 HUB = "/webex/v1"
 TENANT = "/webex-tenant/campaignapi/resources/v3"

@@ -30,8 +30,8 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from reconciler.errors import ConfigError, VendorError
-from reconciler.providers import outreach as outreach_provider
 from reconciler.providers.http import VendorClient
+from reconciler.providers.outreach import provider as outreach_provider
 from reconciler.providers.registry import providers as provider_registry
 from reconciler.sandbox.common import Faults
 from reconciler.sandbox.server import RunningSandbox, SandboxSettings
@@ -282,7 +282,7 @@ def test_vendor_message_echoing_the_token_is_redacted(status: int) -> None:
 
 @pytest.mark.skipif(not HAVE_SUPEROFFICE, reason="no SuperOffice provider")
 def test_basic_credentials_echoed_back_are_redacted() -> None:
-    from reconciler.providers.superoffice import SuperOfficeSettings
+    from reconciler.providers.superoffice.provider import SuperOfficeSettings
 
     settings = SuperOfficeSettings(base_url="https://online.superoffice.com/Cust1/api/v1", auth="basic",
                                    username="ops", password="S3CR3T-pw-0c11")

@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from reconciler.errors import AmbiguousWriteError, VendorError
 from reconciler.providers.base import DeleteMode, RemoteStatus
 from reconciler.providers.http import VendorClient
-from reconciler.providers.superoffice import (
+from reconciler.providers.superoffice.provider import (
     ConsentPurposeKind,
     SuperOfficeSettings,
     parse_error,

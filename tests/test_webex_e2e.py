@@ -13,9 +13,9 @@ from typing import Any
 import httpx
 import pytest
 
-from reconciler.model import Action, Plan
-from reconciler.planning import build_plan, plan_options
-from reconciler.workspace import Workspace
+from reconciler.cli.workspace import Workspace
+from reconciler.plan.model import Action, Plan
+from reconciler.plan.verb import build_plan
 from tests.conftest import Project, Sandbox
 
 ADMIN = "/_sandbox/webex_campaign"
@@ -74,7 +74,7 @@ def plan_in_process(project: Project) -> Plan:
 
     async def run() -> Plan:
         async with ws.connect() as providers:
-            return await build_plan(ws, providers, desired, state, plan_options(ws, [], [], []))
+            return await build_plan(ws.settings, ws.kinds(), providers, desired, state, ws.plan_options())
 
     return asyncio.run(run())
 

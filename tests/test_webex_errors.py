@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from reconciler.errors import AmbiguousWriteError, ConfigError, ConflictError, VendorError
-from reconciler.providers.webex_campaign import (
+from reconciler.providers.webex_campaign.provider import (
     DatastoreRecordsKind,
     PurposeKind,
     WebexCampaignProvider,
@@ -23,9 +23,9 @@ from reconciler.providers.webex_campaign import (
     parse_error,
     vendor_client,
 )
+from reconciler.providers.webex_campaign.sandbox import WebexSandboxConfig, create_apps
 from reconciler.sandbox.common import Faults, RequestLog, Table
 from reconciler.sandbox.server import WEBEX_EXPIRED_KEY, WEBEX_KEYS, RunningSandbox, SandboxSettings
-from reconciler.sandbox.webex_campaign import WebexSandboxConfig, create_apps
 from tests.conftest import Project, Sandbox
 
 T = TypeVar("T")

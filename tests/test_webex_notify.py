@@ -13,8 +13,12 @@ from typing import Any
 import httpx
 import pytest
 
-from reconciler.providers.webex_campaign import WebexCampaignSettings
-from reconciler.providers.webex_notify import NotifyOutcome, notify_transaction_state, parse_notify_error
+from reconciler.providers.webex_campaign.notify import (
+    NotifyOutcome,
+    notify_transaction_state,
+    parse_notify_error,
+)
+from reconciler.providers.webex_campaign.provider import WebexCampaignSettings
 from reconciler.sandbox.server import SandboxSettings, free_port
 from tests.conftest import Sandbox
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 from importlib.metadata import entry_points
 
 from reconciler.providers.base import Kind, Provider
-from reconciler.providers.outreach import OutreachProvider
-from reconciler.providers.superoffice import SuperOfficeProvider
-from reconciler.providers.webex_campaign import WebexCampaignProvider
+from reconciler.providers.outreach.provider import OutreachProvider
+from reconciler.providers.superoffice.provider import SuperOfficeProvider
+from reconciler.providers.webex_campaign.provider import WebexCampaignProvider
 
 BUILTIN: dict[str, type[Provider]] = {
     OutreachProvider.name: OutreachProvider,

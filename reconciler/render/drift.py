@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from reconciler.drift import DriftReport
+from reconciler.drift.detect import DriftReport
 from reconciler.render import Line
 from reconciler.render.text import value
 

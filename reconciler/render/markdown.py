@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from reconciler.model import Plan
+from reconciler.plan.model import Plan
 from reconciler.render.text import SYMBOLS, summary, value
 
 LIMIT = 65_000  # GitHub refuses comments over 65,536 characters

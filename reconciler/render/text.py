@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from reconciler.model import Action, Change, Plan
+from reconciler.plan.model import Action, Change, Plan
 from reconciler.render import Line
 
 SYMBOLS: dict[Action, tuple[str, str, str]] = {

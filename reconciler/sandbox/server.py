@@ -19,7 +19,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 
-from reconciler.sandbox import outreach, superoffice, webex_campaign
+from reconciler.providers.outreach import sandbox as outreach
+from reconciler.providers.superoffice import sandbox as superoffice
+from reconciler.providers.webex_campaign import sandbox as webex_campaign
 from reconciler.sandbox.common import Faults, RequestLog, Table
 
 OUTREACH_PREFIX = "/outreach/api/v2"

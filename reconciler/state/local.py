@@ -26,7 +26,7 @@ from filelock import FileLock, Timeout
 from pydantic import ValidationError
 
 from reconciler.errors import LockError, StateError
-from reconciler.gcpause import paused_gc
+from reconciler.perf import paused_gc
 from reconciler.state.base import (
     FORMAT_VERSION,
     NO_META,

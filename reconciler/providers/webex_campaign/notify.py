@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 import httpx
 
 from reconciler.errors import AmbiguousWriteError, ReconcilerError, VendorError
-from reconciler.providers.webex_campaign import (
+from reconciler.providers.webex_campaign.provider import (
     HINTS,
     WebexCampaignSettings,
     body_code,

@@ -8,9 +8,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import partial
 
-from reconciler.diff import field_diffs
-from reconciler.manifest import Desired, DesiredObject
-from reconciler.model import Action, Change, Plan
+from reconciler.manifest.loader import Desired, DesiredObject
+from reconciler.plan.diff import field_diffs
+from reconciler.plan.model import Action, Change, Plan
 from reconciler.providers.base import DeleteMode, Kind, RemoteObject, RemoteStatus
 from reconciler.state import Pending, Resource, StateDoc
 

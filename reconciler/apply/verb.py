@@ -6,14 +6,14 @@ import json
 from pathlib import Path
 from typing import Any
 
-from reconciler.applier import Applier, ApplyResult, Progress
+from reconciler.apply.executor import Applier, ApplyResult, Progress
 from reconciler.errors import PlanError, RefusedError
-from reconciler.manifest import Desired
-from reconciler.model import PLAN_FORMAT_VERSION, Plan
-from reconciler.safety import enforce
+from reconciler.manifest.loader import Desired
+from reconciler.plan.model import PLAN_FORMAT_VERSION, Plan
+from reconciler.plan.safety import enforce
+from reconciler.providers.connected import Providers
 from reconciler.state import StateDoc
 from reconciler.state.base import StateBackend
-from reconciler.workspace import Providers
 
 PLAN_FILE_KIND = "reconciler-plan"
 

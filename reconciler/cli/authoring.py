@@ -8,11 +8,11 @@ from typing import Annotated
 
 import typer
 
-from reconciler.cli import app, err, handled
-from reconciler.docs import manifest_reference
-from reconciler.fmt import format_paths
-from reconciler.scaffold import choose_vendors, required_variables, scaffold, write_scaffold
-from reconciler.schema import config_schema, manifest_schema, render
+from reconciler.authoring.docs import manifest_reference
+from reconciler.authoring.fmt import format_paths
+from reconciler.authoring.scaffold import choose_vendors, required_variables, scaffold, write_scaffold
+from reconciler.authoring.schema import config_schema, manifest_schema, render
+from reconciler.cli.app import app, err, handled
 
 
 class StateBackend(StrEnum):

@@ -8,9 +8,9 @@ from typing import Any
 
 from ruamel.yaml import YAML
 
-from reconciler.drift import DriftItem
+from reconciler.drift.detect import DriftItem
 from reconciler.errors import ConfigError
-from reconciler.manifest import Desired
+from reconciler.manifest.loader import Desired
 from reconciler.providers.base import Kind
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import Any
 
-from reconciler.model import FieldDiff
+from reconciler.plan.model import FieldDiff
 
 
 def field_diffs(desired: dict[str, Any], observed: dict[str, Any],

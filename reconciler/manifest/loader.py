@@ -17,15 +17,15 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from reconciler import yamlsource
-from reconciler.config import CONFIG_FILE, Settings
 from reconciler.errors import Diagnostic, ManifestError, Source
-from reconciler.gcpause import paused_gc
+from reconciler.manifest import source as yamlsource
+from reconciler.manifest.settings import CONFIG_FILE, Settings
+from reconciler.manifest.source import Document, locate
+from reconciler.manifest.validation import describe, errors, suggest
+from reconciler.perf import paused_gc
 from reconciler.providers.base import DeleteMode, Kind
 from reconciler.providers.registry import kinds_by_collection
 from reconciler.providers.registry import providers as provider_registry
-from reconciler.validation import describe, errors, suggest
-from reconciler.yamlsource import Document, locate
 
 KEY_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 LIFECYCLE_FIELDS = ("ignore_changes", "prevent_destroy", "on_delete")

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from reconciler.applier import ApplyResult
+from reconciler.apply.executor import ApplyResult
 from reconciler.errors import ConfigError, ReconcilerError
 from reconciler.providers.base import ProviderSettings
-from reconciler.providers.webex_campaign import WebexCampaignSettings
-from reconciler.providers.webex_notify import NotifyOutcome, notify_transaction_state
+from reconciler.providers.webex_campaign.notify import NotifyOutcome, notify_transaction_state
+from reconciler.providers.webex_campaign.provider import WebexCampaignSettings
 
 MAX_DESCRIPTION = 500
 

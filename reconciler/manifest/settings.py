@@ -12,13 +12,13 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic_core import ErrorDetails
 
-from reconciler import yamlsource
 from reconciler.errors import ConfigError, Diagnostic, ManifestError, Source
+from reconciler.manifest import source as yamlsource
+from reconciler.manifest.validation import describe, errors, suggest
 from reconciler.providers.base import Provider, ProviderSettings
 from reconciler.providers.http import check_url
 from reconciler.providers.registry import kinds_by_collection
 from reconciler.providers.registry import providers as provider_registry
-from reconciler.validation import describe, errors, suggest
 
 CONFIG_FILE = "reconciler.yaml"
 _EMPTY = (f"{CONFIG_FILE} is empty; declare at least one vendor under providers: (see the README's "

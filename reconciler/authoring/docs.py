@@ -1,7 +1,7 @@
 """The manifest reference (docs/manifest.md), generated from the models that validate
 manifests and settings, like the JSON Schemas beside it.
 
-`python -m reconciler.docs` rewrites every committed generated file (the reference and
+`python -m reconciler.authoring.docs` rewrites every committed generated file (the reference and
 schema/*.schema.json) from the built-in providers; `--check` only lists stale ones.
 `reconciler docs` prints the reference for whatever the registry holds (plugins too).
 """
@@ -15,22 +15,22 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from reconciler.config import CONFIG_FILE, StateSettings
-from reconciler.manifest import KEY_PATTERN, LIFECYCLE_FIELDS, Lifecycle
-from reconciler.providers.base import DeleteMode, Kind, Provider, ProviderSettings
-from reconciler.providers.registry import BUILTIN, kinds_by_collection
-from reconciler.providers.registry import providers as provider_registry
-from reconciler.scaffold import connection_settings
-from reconciler.schema import (
+from reconciler.authoring.scaffold import connection_settings
+from reconciler.authoring.schema import (
     config_schema,
     manifest_schema,
     model_schema,
     on_delete_values,
     render,
 )
+from reconciler.manifest.loader import KEY_PATTERN, LIFECYCLE_FIELDS, Lifecycle
+from reconciler.manifest.settings import CONFIG_FILE, StateSettings
+from reconciler.providers.base import DeleteMode, Kind, Provider, ProviderSettings
+from reconciler.providers.registry import BUILTIN, kinds_by_collection
+from reconciler.providers.registry import providers as provider_registry
 
-REPO = Path(__file__).resolve().parent.parent
-REGENERATE = "python -m reconciler.docs"
+REPO = Path(__file__).resolve().parents[2]
+REGENERATE = "python -m reconciler.authoring.docs"
 Registry = Mapping[str, type[Provider]]
 
 _REMOVAL = {

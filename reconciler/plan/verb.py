@@ -2,28 +2,32 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
-from reconciler.manifest import Desired
-from reconciler.model import Plan
-from reconciler.planner import PlanOptions, make_plan
-from reconciler.providers.base import DeleteMode
-from reconciler.safety import assess
+from reconciler.manifest.loader import Desired
+from reconciler.manifest.settings import Settings
+from reconciler.plan.builder import PlanOptions, make_plan
+from reconciler.plan.model import Plan
+from reconciler.plan.safety import assess
+from reconciler.providers.base import DeleteMode, Kind
+from reconciler.providers.connected import Providers
 from reconciler.state import StateDoc
-from reconciler.workspace import Providers, Workspace
+
+Kinds = Mapping[str, type[Kind]]
 
 
-def plan_options(workspace: Workspace, targets: list[str], excludes: list[str],
+def plan_options(settings: Settings, kinds: Kinds, targets: list[str], excludes: list[str],
                  forget: list[str]) -> PlanOptions:
-    providers = workspace.settings.providers
+    providers = settings.providers
     ignore: dict[str, tuple[str, ...]] = {}
     delete_modes: dict[str, DeleteMode] = {}
-    for kind_address, kind in workspace.kinds().items():
-        settings = providers[kind.vendor]
-        fields = settings.ignore_changes.get(kind.collection, [])
+    for kind_address, kind in kinds.items():
+        vendor = providers[kind.vendor]
+        fields = vendor.ignore_changes.get(kind.collection, [])
         if fields:
             ignore[kind_address] = tuple(fields)
-        default = settings.default_delete_mode(kind)
+        default = vendor.default_delete_mode(kind)
         if default is not None:
             delete_modes[kind_address] = default
     return PlanOptions(
@@ -34,25 +38,23 @@ def plan_options(workspace: Workspace, targets: list[str], excludes: list[str],
         ignore=ignore, delete_modes=delete_modes)
 
 
-def kinds_in_play(workspace: Workspace, desired: Desired, state: StateDoc) -> set[str]:
+def kinds_in_play(settings: Settings, kinds: Kinds, desired: Desired, state: StateDoc) -> set[str]:
     """Kinds with something declared or managed; others are not listed (no needless calls)."""
     used = {obj.kind_address for obj in desired.objects.values()}
     used |= {f"{r.vendor}.{r.kind}" for r in state.resources.values()}
-    kinds = workspace.kinds()
-    used |= {a for a, k in kinds.items() if workspace.settings.providers[k.vendor].prune}
+    used |= {a for a, k in kinds.items() if settings.providers[k.vendor].prune}
     return used & set(kinds)
 
 
-async def build_plan(workspace: Workspace, providers: Providers, desired: Desired,
+async def build_plan(settings: Settings, kinds: Kinds, providers: Providers, desired: Desired,
                      state: StateDoc, options: PlanOptions) -> Plan:
     recorded: dict[str, dict[str, dict[str, Any]]] = {}
     for resource in state.resources.values():
         if resource.remote_id is not None:
             recorded.setdefault(f"{resource.vendor}.{resource.kind}", {})[resource.remote_id] = \
                 resource.attributes
-    observed = await providers.observe(kinds_in_play(workspace, desired, state), recorded)
+    observed = await providers.observe(kinds_in_play(settings, kinds, desired, state), recorded)
     del recorded
-    plan = make_plan(desired, state, observed, workspace.kinds(), options,
-                     str(workspace.settings.directory))
-    assess(plan, state, workspace.settings.providers)
+    plan = make_plan(desired, state, observed, dict(kinds), options, str(settings.directory))
+    assess(plan, state, settings.providers)
     return plan

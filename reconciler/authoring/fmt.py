@@ -50,10 +50,10 @@ from ruamel.yaml.scalarstring import (
     LiteralScalarString,
 )
 
-from reconciler import yamlsource
-from reconciler.config import CONFIG_FILE, StateSettings
 from reconciler.errors import ConfigError, Diagnostic, ManifestError, Source
-from reconciler.manifest import LIFECYCLE_FIELDS, manifest_files
+from reconciler.manifest import source as yamlsource
+from reconciler.manifest.loader import LIFECYCLE_FIELDS, manifest_files
+from reconciler.manifest.settings import CONFIG_FILE, StateSettings
 from reconciler.providers.base import Provider
 from reconciler.providers.registry import providers as provider_registry
 

@@ -21,12 +21,12 @@ from typing import Literal
 
 from pydantic import ValidationError
 
-from reconciler.config import CONFIG_FILE
+from reconciler.authoring.schema import config_schema, manifest_schema, render
 from reconciler.errors import ConfigError
+from reconciler.manifest.settings import CONFIG_FILE
+from reconciler.manifest.validation import suggest
 from reconciler.providers.base import Provider, ProviderSettings
 from reconciler.providers.registry import providers as provider_registry
-from reconciler.schema import config_schema, manifest_schema, render
-from reconciler.validation import suggest
 
 SCHEMA_DIR = ".reconciler"
 MANIFEST_SCHEMA = f"{SCHEMA_DIR}/manifest.schema.json"

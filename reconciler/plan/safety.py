@@ -13,7 +13,7 @@ from collections import Counter
 from dataclasses import asdict, dataclass
 
 from reconciler.errors import SafetyError
-from reconciler.model import Action, Plan
+from reconciler.plan.model import Action, Plan
 from reconciler.providers.base import ProviderSettings
 from reconciler.state import StateDoc
 

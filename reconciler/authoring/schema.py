@@ -24,8 +24,8 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from reconciler.config import ConfigFile, StateSettings
-from reconciler.manifest import KEY_PATTERN, LIFECYCLE_FIELDS, Lifecycle
+from reconciler.manifest.loader import KEY_PATTERN, LIFECYCLE_FIELDS, Lifecycle
+from reconciler.manifest.settings import ConfigFile, StateSettings
 from reconciler.providers.base import DeleteMode, Kind, Provider
 from reconciler.providers.registry import kinds_by_collection
 from reconciler.providers.registry import providers as provider_registry

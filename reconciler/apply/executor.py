@@ -13,7 +13,6 @@ from collections import defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
-from reconciler.diff import field_diffs
 from reconciler.errors import (
     AmbiguousWriteError,
     ConflictError,
@@ -21,11 +20,12 @@ from reconciler.errors import (
     ReconcilerError,
     VendorError,
 )
-from reconciler.manifest import Desired
-from reconciler.model import Action, Change, Plan
+from reconciler.manifest.loader import Desired
+from reconciler.plan.diff import field_diffs
+from reconciler.plan.model import Action, Change, Plan
 from reconciler.providers.base import DeleteMode, Kind, RemoteObject
+from reconciler.providers.connected import Providers
 from reconciler.state.base import Pending, Resource, StateWriter, now
-from reconciler.workspace import Providers
 
 MAX_CREATE_ATTEMPTS = 4
 Progress = Callable[[Change, str | None], None]

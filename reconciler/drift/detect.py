@@ -11,9 +11,9 @@ from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from reconciler.diff import field_diffs
-from reconciler.model import FieldDiff
-from reconciler.planner import Observed
+from reconciler.plan.builder import Observed
+from reconciler.plan.diff import field_diffs
+from reconciler.plan.model import FieldDiff
 from reconciler.providers.base import Kind, RemoteObject, RemoteStatus
 from reconciler.state import StateDoc
 from reconciler.state.base import StateBackend

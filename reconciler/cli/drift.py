@@ -1,0 +1,66 @@
+"""drift: what changed behind the tool's back, and how to accept it."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from reconciler.cli.app import (
+    Dir,
+    Format,
+    LockTimeoutOpt,
+    SandboxOpt,
+    app,
+    err,
+    handled,
+    use_color,
+    workspace,
+)
+from reconciler.drift.detect import DriftReport, accept_drift, detect_drift
+from reconciler.drift.writeback import write_back as write_back_manifests
+from reconciler.render import emit
+from reconciler.render.drift import drift_lines, drift_markdown
+
+
+@app.command()
+@handled
+def drift(
+    directory: Dir = Path("."),
+    fmt: Annotated[Format, typer.Option("--format", help="Output format")] = Format.text,
+    accept: Annotated[bool, typer.Option(
+        "--accept", help="Record the remote values into the state (refresh-only)")] = False,
+    write_back: Annotated[bool, typer.Option(
+        "--write-back", help="Write the remote values into the manifests (and the state)")] = False,
+    lock_timeout: LockTimeoutOpt = 0.0, sandbox: SandboxOpt = False,
+) -> None:
+    """Compare the remote objects with the last applied state; sends no write to any vendor."""
+    with workspace(directory, sandbox) as ws:
+        state = ws.backend.read()
+
+        async def run() -> DriftReport:
+            async with ws.connect() as providers:
+                observed = await providers.observe(set(ws.kinds()))
+            return detect_drift(state, observed, ws.kinds(), ws.plan_options().ignore)
+
+        report = asyncio.run(run())
+        if fmt is Format.json:
+            typer.echo(json.dumps(report.to_dict(), indent=1, default=str))
+        elif fmt is Format.markdown:
+            typer.echo(drift_markdown(report))
+        else:
+            emit(drift_lines(report), use_color())
+        if report.items and (accept or write_back):
+            desired = ws.desired() if write_back else None
+            with ws.backend.lock("drift", lock_timeout):
+                if desired is not None:
+                    for file in write_back_manifests(report.items, desired, ws.kinds()):
+                        err.print(f"Wrote the remote values into {file}", markup=False)
+                accepted = accept_drift(ws.backend, report.items)
+            err.print(f"Recorded {accepted} remote change(s) into the state.", markup=False)
+            return
+    if report.has_drift:
+        raise typer.Exit(2)
