@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import socket
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -18,7 +20,7 @@ from reconciler.errors import ConfigError
 @handled
 def sandbox(
     host: Annotated[str, typer.Option(help="Address to listen on (loopback)")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port")] = 8765,
+    port: Annotated[int, typer.Option(help="Port", min=1, max=65535)] = 8765,
     data: Annotated[Path | None, typer.Option(help="Persist the vendors' data here")] = None,
     faults: Annotated[str, typer.Option(
         help="Faults to inject, e.g. 429=0.2,500=0.1,drop=0.05,latency=20")] = "",
@@ -29,12 +31,47 @@ def sandbox(
     from reconciler.sandbox.common import Faults
     from reconciler.sandbox.server import SandboxSettings, provider_overrides, serve
 
-    try:
-        parsed = Faults.parse(faults)
-    except ValueError as exc:
-        raise ConfigError(f"--faults: {exc}") from None
+    parsed = _faults(faults, Faults.parse)
     settings = SandboxSettings(data_dir=data, faults=parsed, outreach_rate_limit=outreach_rate_limit)
+    _check_free(host, port)  # before printing URLs as if it had started
     base = f"http://{host}:{port}"
     for vendor, values in provider_overrides(base).items():
         typer.echo(f"{vendor}: " + ", ".join(f"{k}={v}" for k, v in values.items()))
-    serve(settings, host, port)
+    try:
+        serve(settings, host, port)
+    except SystemExit as exc:  # uvicorn exits 3 when it cannot start: not our safety-rail code
+        if exc.code not in (0, None):
+            raise ConfigError(f"the sandbox could not start on {host}:{port} (see the message "
+                              "above); pick another --port or --host") from None
+        raise
+
+
+def _faults(text: str, parse: Callable[[str], Any]) -> Any:
+    """--faults, with the value that is wrong named and the ranges checked."""
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        name, _, value = item.partition("=")
+        try:
+            number = float(value)
+        except ValueError:
+            raise ConfigError(f"--faults: {item!r}: {value!r} is not a number; write NAME=NUMBER, "
+                              "e.g. --faults 429=0.2,latency=20") from None
+        low, high = (0.0, 1.0) if name in ("429", "500", "503", "drop") else (0.0, 3600_000.0)
+        if name != "seed" and not low <= number <= high:  # nan fails this too
+            what = "a probability from 0 to 1" if high == 1.0 else f"from {low:g} to {high:g}"
+            raise ConfigError(f"--faults: {item!r}: expected {what}")
+    try:
+        return parse(text)
+    except ValueError as exc:
+        raise ConfigError(f"--faults: {exc}") from None
+
+
+def _check_free(host: str, port: int) -> None:
+    """Refuse a port that is taken (or an address that is not ours) in one clear line."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            sock.bind((host, port))
+        except (OSError, OverflowError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            raise ConfigError(f"cannot listen on {host}:{port}: {reason}; stop what uses the "
+                              "port or choose another with --port") from None
