@@ -32,7 +32,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 # Typer's own click (bundled or not): its usage error and the exceptions that end a command.
 _CLICK = {c.__name__: c for c in typer.BadParameter.__mro__}
 # A usage error (unknown option, value that does not parse) exits 1: 2 means changes or drift.
-setattr(_CLICK["UsageError"], "exit_code", 1)  # noqa: B010 (a class attribute click reads)
+_USAGE_ERROR: Any = _CLICK["UsageError"]
+_USAGE_ERROR.exit_code = 1  # a class attribute click reads
 _ENDINGS: tuple[type[BaseException], ...] = (typer.Exit, typer.Abort, _CLICK["ClickException"])
 
 
