@@ -2,32 +2,41 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from reconciler.authoring.dump import dump_document
 from reconciler.cli.app import (
+    Address,
     Dir,
     LockTimeoutOpt,
     SandboxOpt,
     app,
+    check_order,
     err,
     handled,
+    locked,
     workspace,
 )
 from reconciler.errors import ConfigError
-from reconciler.providers.base import Kind, RemoteObject
-from reconciler.state.importer import import_object
+
+if TYPE_CHECKING:
+    from reconciler.providers.base import Kind, RemoteObject
 
 
 @app.command("import")
 @handled
-def import_(directory: Dir, address: str, remote_id: Annotated[str, typer.Argument(metavar="ID")],
+def import_(directory: Dir, address: Address,
+            remote_id: Annotated[str, typer.Argument(
+                metavar="ID", help="The object's id at the vendor (as its API shows it)")],
             lock_timeout: LockTimeoutOpt = 0.0, sandbox: SandboxOpt = False) -> None:
     """Adopt one existing remote object under an address declared in the manifests."""
+    import asyncio
+
+    from reconciler.state.importer import import_object
+
+    check_order(directory, address, "reconciler import DIR ADDR ID")
     with workspace(directory, sandbox) as ws:
         desired = ws.desired()
         obj = desired.objects.get(address)
@@ -39,7 +48,7 @@ def import_(directory: Dir, address: str, remote_id: Annotated[str, typer.Argume
                 return await providers.kind(obj.vendor, obj.kind).read(remote_id)
 
         remote = asyncio.run(read())
-        with ws.backend.lock("import", lock_timeout):
+        with locked(ws, "import", lock_timeout):
             state = ws.backend.read()
             import_object(state, desired, address, remote, remote_id)
             ws.backend.write(state)
@@ -50,15 +59,26 @@ def import_(directory: Dir, address: str, remote_id: Annotated[str, typer.Argume
 @handled
 def dump(
     directory: Dir = Path("."),
-    vendor: Annotated[str, typer.Option("--vendor", help="Vendor to dump")] = "",
-    out: Annotated[Path | None, typer.Option("--out", help="Write here instead of stdout")] = None,
+    vendor: Annotated[str, typer.Option(
+        "--vendor", metavar="VENDOR", help="Vendor to dump, e.g. outreach (required)")] = "",
+    out: Annotated[Path | None, typer.Option(
+        "--out", metavar="FILE", help="Write here instead of stdout")] = None,
     sandbox: SandboxOpt = False,
 ) -> None:
     """Write a manifest declaring every remote object of a vendor."""
+    import asyncio
+
+    from reconciler.authoring.dump import dump_document
+
     with workspace(directory, sandbox) as ws:
+        configured = ", ".join(sorted(ws.settings.providers))
+        if not vendor:
+            raise ConfigError(f"dump needs --vendor: which vendor to dump (configured in "
+                              f"reconciler.yaml: {configured}), e.g. --vendor "
+                              f"{min(ws.settings.providers, default='outreach')}")
         if vendor not in ws.settings.providers:
-            raise ConfigError(f"--vendor: '{vendor}' is not configured in reconciler.yaml (configured: "
-                              f"{', '.join(sorted(ws.settings.providers))})")
+            raise ConfigError(f"--vendor {vendor}: not configured in reconciler.yaml (configured: "
+                              f"{configured})")
         kinds = [k for k in ws.kinds().values() if k.vendor == vendor and k.observable]
 
         async def run() -> dict[type[Kind], list[RemoteObject]]:

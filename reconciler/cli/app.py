@@ -13,22 +13,62 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
-from rich.console import Console
+from typer.core import TyperGroup
 
 from reconciler import __version__
-from reconciler.cli.workspace import Workspace
 from reconciler.errors import ReconcilerError
-from reconciler.manifest.settings import load_settings
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, rich_markup_mode=None,
+if TYPE_CHECKING:  # start-up: each command imports what it uses, when it runs
+    from rich.console import Console
+
+    from reconciler.cli.workspace import Workspace
+
+
+class ReconcilerGroup(TyperGroup):
+    """-v/--no-color/--version are accepted after any command too, not only before it."""
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        command = super().get_command(ctx, cmd_name)
+        if command is not None and not isinstance(command, TyperGroup) \
+                and not getattr(command, "_reconciler_common", False):
+            command.params.extend(_common_params())
+            command._reconciler_common = True  # type: ignore[attr-defined]
+        return command
+
+
+HELP_OPTIONS = {"help_option_names": ["-h", "--help"]}
+app = typer.Typer(cls=ReconcilerGroup, no_args_is_help=True, add_completion=True,
+                  rich_markup_mode=None, context_settings=HELP_OPTIONS,
                   help="Keep the purposes in your SaaS tools equal to YAML manifests.")
-state_app = typer.Typer(no_args_is_help=True, help="Inspect and repair the state.")
+state_app = typer.Typer(cls=ReconcilerGroup, no_args_is_help=True, rich_markup_mode=None,
+                        context_settings=HELP_OPTIONS, help="Inspect and repair the state.")
 app.add_typer(state_app, name="state")
-err = Console(stderr=True, highlight=False, soft_wrap=True)
 F = TypeVar("F", bound=Callable[..., Any])
+_NO_COLOR: list[bool] = []  # set by --no-color / RECONCILER_NO_COLOR
+
+
+class _Stderr:
+    """Rich's console on stderr, made on first use: importing Rich costs every command's start-up."""
+
+    _console: Console | None = None
+
+    @property
+    def console(self) -> Console:
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console(stderr=True, highlight=False, soft_wrap=True,
+                                    no_color=not use_color(sys.stderr))
+        return self._console
+
+    def print(self, *objects: Any, **kwargs: Any) -> None:
+        self.console.print(*objects, **kwargs)
+
+
+err = _Stderr()
 # Typer's own click (bundled or not): its usage error and the exceptions that end a command.
 _CLICK = {c.__name__: c for c in typer.BadParameter.__mro__}
 # A usage error (unknown option, value that does not parse) exits 1: 2 means changes or drift.
@@ -43,15 +83,20 @@ class Format(StrEnum):
     markdown = "markdown"
 
 
-Dir = Annotated[Path, typer.Argument(help="Manifest directory (holds reconciler.yaml)")]
+Dir = Annotated[Path, typer.Argument(
+    metavar="DIR", show_default=False,
+    help="Manifest directory, the one holding reconciler.yaml [default: the current directory]")]
+Address = Annotated[str, typer.Argument(
+    metavar="ADDR", help="An address, <vendor>.<kind>.<key>, e.g. outreach.call_purpose.intro")]
 SandboxOpt = Annotated[bool, typer.Option(
     "--sandbox", help="Run against vendor sandboxes started on loopback (data in state/sandbox/)")]
 TargetOpt = Annotated[list[str] | None, typer.Option(
-    "--target", help="Only these addresses (glob, repeatable)")]
+    "--target", metavar="ADDR", help="Only these addresses (glob, e.g. 'outreach.*'; repeatable)")]
 ExcludeOpt = Annotated[list[str] | None, typer.Option(
-    "--exclude", help="Not these addresses (glob, repeatable)")]
+    "--exclude", metavar="ADDR", help="Not these addresses (glob; repeatable)")]
 ForgetOpt = Annotated[list[str] | None, typer.Option(
-    "--forget", help="Stop managing these addresses when the vendor cannot delete (glob)")]
+    "--forget", metavar="ADDR",
+    help="Stop managing these addresses when the vendor cannot delete (glob; repeatable)")]
 MAX_LOCK_TIMEOUT_S = 86_400.0
 
 
@@ -64,11 +109,62 @@ def _lock_seconds(value: float) -> float:
 
 
 LockTimeoutOpt = Annotated[float, typer.Option(
-    "--lock-timeout", help="Seconds to wait for the state lock", callback=_lock_seconds)]
+    "--lock-timeout", metavar="SECONDS", callback=_lock_seconds, envvar="RECONCILER_LOCK_TIMEOUT",
+    show_envvar=True, help="Seconds to wait for the state lock held by another run")]
 
 
-def use_color() -> bool:
-    return sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+def use_color(stream: Any = None) -> bool:
+    """Colour only where a terminal shows it: --no-color and NO_COLOR win, then FORCE_COLOR;
+    TERM=dumb or a stream that is not a terminal is plain (no-color.org, force-color.org)."""
+    if _NO_COLOR or os.environ.get("NO_COLOR"):
+        return False
+    if os.environ.get("FORCE_COLOR"):
+        return True
+    if os.environ.get("TERM") == "dumb":
+        return False
+    return bool((stream or sys.stdout).isatty())
+
+
+def _verbose(value: bool) -> None:
+    if value:
+        VERBOSE.enabled = True
+        logging.basicConfig(level=logging.DEBUG, format="%(name)s: %(message)s")
+        logging.getLogger("httpx").setLevel(logging.WARNING)
+        logging.getLogger("httpcore").setLevel(logging.WARNING)
+
+
+def _no_color(value: bool) -> None:
+    if value:
+        _NO_COLOR.append(True)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"reconciler {__version__}")
+        raise typer.Exit(0)
+
+
+VerboseOpt = Annotated[bool, typer.Option(
+    "--verbose", "-v", callback=_verbose, expose_value=False, envvar="RECONCILER_VERBOSE",
+    show_envvar=True, help="Log every HTTP call (method, path, status; never headers)")]
+NoColorOpt = Annotated[bool, typer.Option(
+    "--no-color", callback=_no_color, expose_value=False, envvar="RECONCILER_NO_COLOR",
+    show_envvar=True, help="Plain text, no colour (NO_COLOR=1 does the same)")]
+VersionOpt = Annotated[bool, typer.Option(
+    "--version", callback=_version, expose_value=False, is_eager=True,
+    help="Print the version and exit")]
+
+
+def _common(verbose: VerboseOpt = False, no_color: NoColorOpt = False,
+            version: VersionOpt = False) -> None:
+    """The options every command takes, wherever they stand on the command line."""
+
+
+@functools.cache
+def _common_params() -> list[Any]:
+    holder = typer.Typer(add_completion=False)
+    holder.command()(_common)
+    return list(typer.main.get_command(holder).params)
 
 
 def handled(func: F) -> F:
@@ -120,9 +216,12 @@ def _innermost(exc: BaseException) -> str:
 @contextmanager
 def workspace(directory: Path, sandbox: bool) -> Iterator[Workspace]:
     """Open the directory; with --sandbox, first start the sandboxes its data lives in."""
+    from reconciler.cli.workspace import Workspace
+
     if not sandbox:
         yield Workspace.open(directory)
         return
+    from reconciler.manifest.settings import load_settings
     from reconciler.sandbox.server import RunningSandbox, SandboxSettings  # only when asked for
 
     probe = load_settings(directory, _placeholder_overrides())
@@ -142,6 +241,16 @@ def locked(ws: Workspace, command: str, timeout_s: float) -> Iterator[None]:
         yield
 
 
+def check_order(directory: Path, address: str, usage: str) -> None:
+    """Arguments given in the wrong order (an address where the directory goes) are answered
+    with the right order, not with "ADDR: not a directory"."""
+    from reconciler.errors import ConfigError
+
+    if not directory.is_dir() and Path(address).is_dir():
+        raise ConfigError(f"{directory} is not a directory but {address} is: the arguments are "
+                          f"swapped; the order is `{usage}`")
+
+
 def _placeholder_overrides() -> dict[str, dict[str, Any]]:
     from reconciler.sandbox.server import provider_overrides
 
@@ -149,20 +258,11 @@ def _placeholder_overrides() -> dict[str, dict[str, Any]]:
 
 
 @app.callback()
-def main_options(
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log HTTP calls")] = False,
-    version: Annotated[bool, typer.Option("--version", help="Print the version")] = False,
-) -> None:
-    if version:
-        typer.echo(f"reconciler {__version__}")
-        raise typer.Exit(0)
-    if verbose:
-        VERBOSE.enabled = True
-        logging.basicConfig(level=logging.DEBUG, format="%(name)s: %(message)s")
-        logging.getLogger("httpx").setLevel(logging.WARNING)
-        logging.getLogger("httpcore").setLevel(logging.WARNING)
+def main_options(verbose: VerboseOpt = False, no_color: NoColorOpt = False,
+                 version: VersionOpt = False) -> None:
+    """Keep the purposes in your SaaS tools equal to YAML manifests."""
 
 
 # Each command module registers itself on `app` when imported; this order is the order of --help.
-for _commands in ("plan", "apply", "drift", "adopt", "state", "sandbox", "authoring"):
+for _commands in ("plan", "show", "apply", "drift", "adopt", "state", "sandbox", "authoring"):
     importlib.import_module(f"reconciler.cli.{_commands}")

@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from reconciler.apply.executor import ApplyResult
-from reconciler.apply.verb import check_applicable, load_plan, run_apply
 from reconciler.cli.app import (
     ExcludeOpt,
     ForgetOpt,
@@ -28,20 +23,14 @@ from reconciler.cli.app import (
     use_color,
     workspace,
 )
-from reconciler.cli.workspace import Workspace
 from reconciler.errors import ConfigError, ReconcilerError
-from reconciler.plan.builder import PlanOptions
-from reconciler.plan.model import Action, Change, Plan
-from reconciler.plan.verb import build_plan
-from reconciler.providers.webex_campaign.outcome import (
-    NotifyTarget,
-    Outcome,
-    notify_target,
-    report,
-    summarise,
-)
-from reconciler.render import emit
-from reconciler.render.text import plan_lines
+
+if TYPE_CHECKING:  # start-up: imported where used
+    from reconciler.apply.executor import ApplyResult
+    from reconciler.cli.workspace import Workspace
+    from reconciler.plan.builder import PlanOptions
+    from reconciler.plan.model import Change, Plan
+    from reconciler.providers.webex_campaign.outcome import NotifyTarget, Outcome
 
 
 def confirm(auto_approve: bool) -> None:
@@ -61,37 +50,56 @@ def confirm(auto_approve: bool) -> None:
 def apply(
     target_path: Annotated[Path, typer.Argument(
         metavar="DIR|PLANFILE", help="Manifest directory, or a plan saved with plan --out")] = Path("."),
-    auto_approve: Annotated[bool, typer.Option("--auto-approve", help="Do not ask")] = False,
+    auto_approve: Annotated[bool, typer.Option(
+        "--auto-approve", help="Do not ask for confirmation")] = False,
     force: Annotated[bool, typer.Option(
         "--force", help="Apply even past the change threshold (safety rail)")] = False,
     target: TargetOpt = None, exclude: ExcludeOpt = None, forget: ForgetOpt = None,
     lock_timeout: LockTimeoutOpt = 0.0, sandbox: SandboxOpt = False,
     notify_deployment: Annotated[str | None, typer.Option(
-        "--notify-webex-deployment", help="Report the outcome to this Webex Campaign deployment")] = None,
+        "--notify-webex-deployment", metavar="ID",
+        help="Report the outcome to this Webex Campaign deployment")] = None,
     notify_transaction: Annotated[str | None, typer.Option(
-        "--notify-webex-transaction", help="The transaction id (refTransId) to report on")] = None,
+        "--notify-webex-transaction", metavar="ID",
+        help="The transaction id (refTransId) to report on")] = None,
 ) -> None:
     """Make the changes."""
+    from reconciler.apply.verb import load_plan
+    from reconciler.providers.webex_campaign.outcome import notify_target, summarise
+
     saved = load_plan(target_path) if target_path.is_file() else None
     directory = Path(saved.directory) if saved else target_path
     with workspace(directory, sandbox) as ws:
         target_ = notify_target(ws.settings.providers, notify_deployment, notify_transaction)
         try:
             with locked(ws, "apply", lock_timeout):
-                the_plan, result = _apply(ws, saved, auto_approve, force,
-                                          ws.plan_options(target, exclude, forget))
+                the_plan, result = _apply(ws, target_path if saved else None, saved, auto_approve,
+                                          force, ws.plan_options(target, exclude, forget))
         except ReconcilerError as exc:
             _notify(target_, summarise(None, exc))
             raise
         _notify(target_, summarise(result, None))
     if result is None:
-        emit(plan_lines(the_plan), use_color())
+        _show(the_plan)
         return
     _report(the_plan, result)
 
 
-def _apply(ws: Workspace, saved: Plan | None, auto_approve: bool, force: bool,
-           options: PlanOptions) -> tuple[Plan, ApplyResult | None]:
+def _show(plan: Plan) -> None:
+    from reconciler.render import emit
+    from reconciler.render.text import plan_lines
+
+    emit(plan_lines(plan), use_color())
+
+
+def _apply(ws: Workspace, saved_from: Path | None, saved: Plan | None, auto_approve: bool,
+           force: bool, options: PlanOptions) -> tuple[Plan, ApplyResult | None]:
+    """Plan (or take the saved plan), show it, ask, apply; a saved plan is shown, not asked."""
+    import asyncio
+
+    from reconciler.apply.verb import check_applicable, run_apply
+    from reconciler.plan.verb import build_plan
+
     desired = ws.desired()
     state = ws.state(desired)
 
@@ -101,8 +109,10 @@ def _apply(ws: Workspace, saved: Plan | None, auto_approve: bool, force: bool,
             check_applicable(the_plan, state, force)
             if not the_plan.has_changes:
                 return the_plan, None
+            if saved_from is not None:
+                typer.echo(f"Applying the plan saved in {saved_from}:\n")
+            _show(the_plan)
             if saved is None:
-                emit(plan_lines(the_plan), use_color())
                 confirm(auto_approve)
             with progress_reporter(the_plan) as report:
                 return the_plan, await run_apply(the_plan, state, desired, ws.backend, providers,
@@ -115,6 +125,10 @@ def _notify(target: NotifyTarget | None, outcome: Outcome) -> None:
     """Tell Webex Campaign how the apply went; a failure to tell is a warning, never the result."""
     if target is None:
         return
+    import asyncio
+
+    from reconciler.providers.webex_campaign.outcome import report
+
     told = asyncio.run(report(target, outcome))
     state = "success (531)" if outcome.success else "failure (532)"
     if told.ok:
@@ -125,8 +139,8 @@ def _notify(target: NotifyTarget | None, outcome: Outcome) -> None:
                   markup=False)
 
 
-VERBS = {Action.CREATE: "created", Action.UPDATE: "updated", Action.DELETE: "deleted",
-         Action.ADOPT: "adopted", Action.PUSH: "pushed", Action.FORGET: "forgotten"}
+VERBS = {"create": "created", "update": "updated", "delete": "deleted",  # by Action value
+         "adopt": "adopted", "push": "pushed", "forget": "forgotten"}
 
 
 @contextmanager
@@ -136,8 +150,11 @@ def progress_reporter(plan: Plan) -> Iterator[Callable[[Change, str | None], Non
     if not use_color() or total <= 20:
         yield _plain_progress(total)
         return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     with Progress(TextColumn("Applying"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=Console(highlight=False)) as bar:
+                  console=Console(highlight=False, force_terminal=True)) as bar:
         task = bar.add_task("apply", total=total)
 
         def report(change: Change, error: str | None) -> None:
@@ -165,6 +182,8 @@ def _plain_progress(total: int) -> Callable[[Change, str | None], None]:
 
 
 def _report(plan: Plan, result: ApplyResult) -> None:
+    from reconciler.plan.model import Action
+
     counts = {a: 0 for a in Action}
     for change in result.applied:
         counts[change.action] += 1

@@ -8,10 +8,6 @@ from typing import Annotated
 
 import typer
 
-from reconciler.authoring.docs import manifest_reference
-from reconciler.authoring.fmt import format_paths
-from reconciler.authoring.scaffold import choose_vendors, required_variables, scaffold, write_scaffold
-from reconciler.authoring.schema import config_schema, manifest_schema, render
 from reconciler.cli.app import app, err, handled
 
 
@@ -20,7 +16,8 @@ class StateBackend(StrEnum):
     postgres = "postgres"
 
 
-OutOpt = Annotated[Path | None, typer.Option("--out", help="Write to this file instead of stdout")]
+OutOpt = Annotated[Path | None, typer.Option(
+    "--out", metavar="FILE", help="Write to this file instead of stdout")]
 
 
 def _emit(text: str, out: Path | None) -> None:
@@ -40,6 +37,8 @@ def schema(
         "--config", help="The schema of reconciler.yaml instead of manifests")] = False,
 ) -> None:
     """Print the JSON Schema of manifests (or reconciler.yaml), for editors and CI."""
+    from reconciler.authoring.schema import config_schema, manifest_schema, render
+
     _emit(render(config_schema() if config else manifest_schema()), out)
 
 
@@ -47,11 +46,14 @@ def schema(
 @handled
 def fmt(
     target: Annotated[Path, typer.Argument(
-        help="Manifest directory (or one file)")] = Path("."),
+        metavar="DIR|FILE", show_default=False,
+        help="Manifest directory (or one file) [default: the current directory]")] = Path("."),
     check: Annotated[bool, typer.Option(
         "--check", help="Change nothing; exit 1 listing the files that are not formatted")] = False,
 ) -> None:
     """Lay manifests out canonically, keeping comments; lists the files it changes."""
+    from reconciler.authoring.fmt import format_paths
+
     report = format_paths(target, write=not check)
     for name in report.changed:
         typer.echo(name)
@@ -67,14 +69,24 @@ def fmt(
 @app.command()
 @handled
 def init(
-    directory: Annotated[Path, typer.Argument(help="Directory to create or fill")] = Path("."),
+    directory: Annotated[Path, typer.Argument(
+        metavar="DIR", show_default=False,
+        help="Directory to create or fill [default: the current directory]")] = Path("."),
     vendor: Annotated[list[str] | None, typer.Option(
-        "--vendor", help="A vendor to set up (repeatable; default: every vendor)")] = None,
+        "--vendor", metavar="VENDOR",
+        help="A vendor to set up (repeatable; default: every vendor)")] = None,
     backend: Annotated[StateBackend, typer.Option(
-        "--backend", help="Where the state is kept")] = StateBackend.local,
+        "--backend", metavar="local|postgres", help="Where the state is kept")] = StateBackend.local,
     force: Annotated[bool, typer.Option("--force", help="Overwrite existing files")] = False,
 ) -> None:
     """Scaffold a manifest directory: reconciler.yaml, an example per vendor, editor schemas."""
+    from reconciler.authoring.scaffold import (
+        choose_vendors,
+        required_variables,
+        scaffold,
+        write_scaffold,
+    )
+
     vendors = choose_vendors(vendor or [])
     files = scaffold(vendors, "postgres" if backend is StateBackend.postgres else "local")
     for path in write_scaffold(directory, files, force):
@@ -93,4 +105,6 @@ def init(
 @handled
 def docs(out: OutOpt = None) -> None:
     """Print the manifest reference (Markdown), generated from the models."""
+    from reconciler.authoring.docs import manifest_reference
+
     _emit(manifest_reference(), out)

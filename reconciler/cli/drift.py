@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import json
 from pathlib import Path
 from typing import Annotated
 
@@ -17,20 +15,18 @@ from reconciler.cli.app import (
     app,
     err,
     handled,
+    locked,
     use_color,
     workspace,
 )
-from reconciler.drift.detect import DriftReport, accept_drift, detect_drift
-from reconciler.drift.writeback import write_back as write_back_manifests
-from reconciler.render import emit
-from reconciler.render.drift import drift_lines, drift_markdown
 
 
 @app.command()
 @handled
 def drift(
     directory: Dir = Path("."),
-    fmt: Annotated[Format, typer.Option("--format", help="Output format")] = Format.text,
+    fmt: Annotated[Format, typer.Option(
+        "--format", metavar="text|json|markdown", help="Output format")] = Format.text,
     accept: Annotated[bool, typer.Option(
         "--accept", help="Record the remote values into the state (refresh-only)")] = False,
     write_back: Annotated[bool, typer.Option(
@@ -38,6 +34,13 @@ def drift(
     lock_timeout: LockTimeoutOpt = 0.0, sandbox: SandboxOpt = False,
 ) -> None:
     """Compare the remote objects with the last applied state; sends no write to any vendor."""
+    import asyncio
+
+    from reconciler.drift.detect import DriftReport, accept_drift, detect_drift
+    from reconciler.drift.writeback import write_back as write_back_manifests
+    from reconciler.render import emit
+    from reconciler.render.drift import drift_lines, drift_markdown
+
     with workspace(directory, sandbox) as ws:
         state = ws.backend.read()
 
@@ -48,14 +51,16 @@ def drift(
 
         report = asyncio.run(run())
         if fmt is Format.json:
-            typer.echo(json.dumps(report.to_dict(), indent=1, default=str))
+            from reconciler.render.json import drift_document, dumps
+
+            typer.echo(dumps(drift_document(report)))
         elif fmt is Format.markdown:
             typer.echo(drift_markdown(report))
         else:
             emit(drift_lines(report), use_color())
         if report.items and (accept or write_back):
             desired = ws.desired() if write_back else None
-            with ws.backend.lock("drift", lock_timeout):
+            with locked(ws, "drift", lock_timeout):
                 if desired is not None:
                     for file in write_back_manifests(report.items, desired, ws.kinds()):
                         err.print(f"Wrote the remote values into {file}", markup=False)

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
-import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from reconciler.apply.verb import save_plan
 from reconciler.cli.app import (
     Dir,
     ExcludeOpt,
@@ -23,29 +20,36 @@ from reconciler.cli.app import (
     use_color,
     workspace,
 )
-from reconciler.cli.workspace import Workspace
-from reconciler.plan.model import Plan
-from reconciler.plan.verb import build_plan
-from reconciler.render import emit
-from reconciler.render.markdown import plan_markdown
-from reconciler.render.text import plan_lines
+
+if TYPE_CHECKING:
+    from reconciler.plan.model import Plan
 
 
 @app.command()
 @handled
 def validate(directory: Dir = Path(".")) -> None:
-    """Load and check the manifests; no network."""
-    ws = Workspace.open(directory)
-    desired = ws.desired()
+    """Load and check the manifests and reconciler.yaml; no network, no credentials needed."""
+    from reconciler.manifest.loader import load_desired
+    from reconciler.manifest.settings import load_settings
+
+    desired = load_desired(load_settings(directory, offline=True, need_state=False))
     typer.echo(f"Valid: {len(desired.objects)} object(s) in {len(desired.documents)} file(s).")
 
 
 def print_plan(plan: Plan, fmt: Format) -> None:
+    """The one place a plan is printed, for plan and show alike."""
     if fmt is Format.json:
-        typer.echo(json.dumps(plan.to_dict(), indent=1, default=str))
+        from reconciler.render.json import dumps, plan_document
+
+        typer.echo(dumps(plan_document(plan)))
     elif fmt is Format.markdown:
+        from reconciler.render.markdown import plan_markdown
+
         typer.echo(plan_markdown(plan))
     else:
+        from reconciler.render import emit
+        from reconciler.render.text import plan_lines
+
         emit(plan_lines(plan), use_color())
 
 
@@ -53,14 +57,21 @@ def print_plan(plan: Plan, fmt: Format) -> None:
 @handled
 def plan(
     directory: Dir = Path("."),
-    out: Annotated[Path | None, typer.Option("--out", help="Save the plan for apply")] = None,
-    fmt: Annotated[Format, typer.Option("--format", help="Output format")] = Format.text,
+    out: Annotated[Path | None, typer.Option(
+        "--out", metavar="FILE", help="Save the plan for apply (and show)")] = None,
+    fmt: Annotated[Format, typer.Option(
+        "--format", metavar="text|json|markdown", help="Output format")] = Format.text,
     detailed_exitcode: Annotated[bool, typer.Option(
         "--detailed-exitcode", help="Exit 2 when there are changes")] = False,
     target: TargetOpt = None, exclude: ExcludeOpt = None, forget: ForgetOpt = None,
     sandbox: SandboxOpt = False,
 ) -> None:
     """Show what apply would change."""
+    import asyncio
+
+    from reconciler.apply.verb import save_plan
+    from reconciler.plan.verb import build_plan
+
     with workspace(directory, sandbox) as ws:
         desired = ws.desired()
         state = ws.state(desired)

@@ -19,12 +19,13 @@ from reconciler.errors import ConfigError
 @app.command()
 @handled
 def sandbox(
-    host: Annotated[str, typer.Option(help="Address to listen on (loopback)")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port", min=1, max=65535)] = 8765,
-    data: Annotated[Path | None, typer.Option(help="Persist the vendors' data here")] = None,
+    host: Annotated[str, typer.Option(metavar="HOST", help="Address to listen on (loopback)")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(metavar="PORT", help="Port", min=1, max=65535)] = 8765,
+    data: Annotated[Path | None, typer.Option(metavar="DIR", help="Persist the vendors' data here")] = None,
     faults: Annotated[str, typer.Option(
-        help="Faults to inject, e.g. 429=0.2,500=0.1,drop=0.05,latency=20")] = "",
+        metavar="SPEC", help="Faults to inject, e.g. 429=0.2,500=0.1,drop=0.05,latency=20")] = "",
     outreach_rate_limit: Annotated[int, typer.Option(
+        metavar="N",
         help="Outreach requests allowed per hour (the vendor's 10,000; 0 = unlimited)")] = 10_000,
 ) -> None:
     """Serve the vendor sandboxes on loopback."""

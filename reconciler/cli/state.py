@@ -2,36 +2,51 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from reconciler.cli.app import (
+    Address,
     Dir,
     LockTimeoutOpt,
     app,
+    check_order,
     handled,
+    locked,
     state_app,
 )
-from reconciler.cli.workspace import Workspace
 from reconciler.errors import ConfigError
+
+if TYPE_CHECKING:
+    from reconciler.cli.workspace import Workspace
+
+
+def _open(directory: Path) -> Workspace:
+    """The state needs no vendor credentials: the workspace is opened offline."""
+    from reconciler.cli.workspace import Workspace
+
+    return Workspace.open(directory, offline=True)
 
 
 @state_app.command("list")
 @handled
 def state_list(directory: Dir = Path(".")) -> None:
     """List the managed addresses."""
-    doc = Workspace.open(directory, offline=True).backend.read()
+    doc = _open(directory).backend.read()
     for address, resource in sorted(doc.resources.items()):
         typer.echo(f"{address}\t{resource.remote_id or '-'}")
 
 
 @state_app.command("show")
 @handled
-def state_show(address: str, directory: Dir = Path(".")) -> None:
+def state_show(address: Address, directory: Dir = Path(".")) -> None:
     """Show one managed object as recorded."""
-    doc = Workspace.open(directory, offline=True).backend.read()
+    import json
+
+    check_order(directory, address, "reconciler state show ADDR DIR")
+    doc = _open(directory).backend.read()
     resource = doc.resources.get(address)
     if resource is None:
         raise ConfigError(f"{address}: not in the state; see `reconciler state list`")
@@ -40,10 +55,12 @@ def state_show(address: str, directory: Dir = Path(".")) -> None:
 
 @state_app.command("rm")
 @handled
-def state_rm(address: str, directory: Dir = Path("."), lock_timeout: LockTimeoutOpt = 0.0) -> None:
+def state_rm(address: Address, directory: Dir = Path("."),
+             lock_timeout: LockTimeoutOpt = 0.0) -> None:
     """Stop managing an address; the remote object is left untouched."""
-    ws = Workspace.open(directory, offline=True)
-    with ws.backend.lock("state rm", lock_timeout):
+    check_order(directory, address, "reconciler state rm ADDR DIR")
+    ws = _open(directory)
+    with locked(ws, "state rm", lock_timeout):
         doc = ws.backend.read()
         if doc.resources.pop(address, None) is None:
             raise ConfigError(f"{address}: not in the state; see `reconciler state list`")
@@ -53,7 +70,12 @@ def state_rm(address: str, directory: Dir = Path("."), lock_timeout: LockTimeout
 
 @app.command("force-unlock")
 @handled
-def force_unlock(lock_id: str, directory: Dir = Path(".")) -> None:
+def force_unlock(
+    lock_id: Annotated[str, typer.Argument(
+        metavar="ID", help="The lock's id, as the error naming the holder shows it")],
+    directory: Dir = Path("."),
+) -> None:
     """Free a lock left by a run that is gone."""
-    holder = Workspace.open(directory, offline=True).backend.force_unlock(lock_id)
+    check_order(directory, lock_id, "reconciler force-unlock ID DIR")
+    holder = _open(directory).backend.force_unlock(lock_id)
     typer.echo(f"Removed {holder.describe()}.")

@@ -63,11 +63,14 @@ class Settings:
 
 
 def load_settings(directory: Path, overrides: Mapping[str, Mapping[str, Any]] | None = None,
-                  env: Mapping[str, str] | None = None, offline: bool = False) -> Settings:
+                  env: Mapping[str, str] | None = None, offline: bool = False,
+                  need_state: bool = True) -> Settings:
     """Read and check reconciler.yaml; `overrides` replace provider fields (used by --sandbox).
 
-    `offline` is for commands that never call a vendor (state list/show/rm, force-unlock):
-    they must work without the vendors' credentials in the environment.
+    `offline` is for commands that never call a vendor (validate, state list/show/rm,
+    force-unlock): they must work without the vendors' credentials in the environment, and
+    a provider whose credentials are unset is still configured (with placeholders never
+    sent anywhere). `need_state=False` (validate) does not need the state's settings either.
     """
     overrides = overrides or {}
     if not directory.is_dir():
@@ -78,8 +81,10 @@ def load_settings(directory: Path, overrides: Mapping[str, Mapping[str, Any]] | 
         raise ConfigError(f"{path}: not found; create it (see `reconciler init`) or pass the "
                           f"directory that holds it")
     document = yamlsource.load(path, yamlsource.display_path(path), os.environ if env is None else env, 4)
+    skipped = {("providers",)} if offline else set()
+    skipped |= set() if need_state else {("state",)}
     diagnostics = [d for d in document.diagnostics
-                   if not _overridden(d.path, overrides) and not (offline and d.path[:1] == ("providers",))]
+                   if not _overridden(d.path, overrides) and d.path[:1] not in skipped]
     # Values with an unset ${VAR}: reported once (above), not again as empty or invalid values.
     unresolved = {d.path for d in document.diagnostics if d.path}
     if document.data is None:
@@ -105,8 +110,11 @@ def load_settings(directory: Path, overrides: Mapping[str, Mapping[str, Any]] | 
                                        f"(known: {', '.join(sorted(known))})"))
             continue
         model = known[name].settings_model
+        values = {**(values or {}), **overrides.get(name, {})}
+        if offline:
+            values.update(_placeholders(name, values, unresolved))
         try:
-            settings[name] = model.model_validate({**(values or {}), **overrides.get(name, {})})
+            settings[name] = model.model_validate(values)
         except ValidationError as exc:
             problems.extend(
                 Diagnostic(yamlsource.locate(document, ("providers", name, *e["loc"]), _at_key(e)),
@@ -117,7 +125,8 @@ def load_settings(directory: Path, overrides: Mapping[str, Mapping[str, Any]] | 
                                             offline, unresolved))
     if problems:
         raise ManifestError(problems)
-    if raw.state.backend == "postgres" and not raw.state.url and ("state", "url") not in unresolved:
+    if raw.state.backend == "postgres" and not raw.state.url and ("state", "url") not in unresolved \
+            and need_state:
         raise ManifestError([Diagnostic(yamlsource.locate(document, ("state",)),
                                         "state.url: required with backend: postgres")])
     secrets = [s for p in settings.values() for s in p.secrets()]
@@ -161,6 +170,18 @@ def _check_provider(document: yamlsource.Document, name: str, provider: type[Pro
                 f"{suggest(f, kind.schema.model_fields)} (fields: {', '.join(kind.schema.model_fields)})"))
             for i, f in enumerate(fields) if f not in kind.schema.model_fields)
     return problems
+
+
+def _placeholders(name: str, values: Mapping[str, Any],
+                  unresolved: set[tuple[str | int, ...]]) -> dict[str, Any]:
+    """Offline, a value read from an unset variable stands in as a placeholder so that the
+    provider still loads (its kinds check the manifests); it is never sent anywhere."""
+    return {field: OFFLINE_URL if field.endswith("url") else OFFLINE_VALUE
+            for field in values if ("providers", name, field) in unresolved}
+
+
+OFFLINE_URL = "https://offline.invalid"
+OFFLINE_VALUE = "offline-placeholder"
 
 
 def _at_key(error: ErrorDetails) -> bool:
