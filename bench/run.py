@@ -55,9 +55,10 @@ from typing import Any
 import httpx
 from ruamel.yaml import YAML
 
+from reconciler.authoring.scaffold import provider_block
 from reconciler.providers.registry import kinds_by_collection
 from reconciler.providers.registry import providers as provider_registry
-from reconciler.sandbox.server import provider_overrides
+from reconciler.sandbox.server import environment, provider_overrides
 
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
@@ -76,8 +77,6 @@ PROFILE_LIBS = ("/reconciler/", "/pydantic/", "/pydantic_core/", "/ruamel/", "/h
 class Vendor:
     name: str
     collection: str
-    env: Callable[[dict[str, Any]], dict[str, str]]
-    provider_yaml: str
     fields: Callable[[int], dict[str, Any]]  # manifest fields of purpose i (1-based)
     seed: Callable[[int], dict[str, Any]]  # the sandbox data file holding purposes 1..n
     remote_id: Callable[[int], str]  # the id the sandbox gives purpose i when seeded
@@ -214,20 +213,12 @@ async def _superoffice_create(client: httpx.AsyncClient, o: dict[str, Any], i: i
 VENDORS: dict[str, Vendor] = {
     "outreach": Vendor(
         "outreach", "call_purposes",
-        lambda o: {"OUTREACH_BASE_URL": o["base_url"], "OUTREACH_TOKEN": o["token"]},
-        "  outreach:\n    base_url: ${OUTREACH_BASE_URL}\n    token: ${OUTREACH_TOKEN}\n",
         _outreach_fields, _outreach_seed, str, _outreach_list, _outreach_create),
     "webex_campaign": Vendor(
         "webex_campaign", "purposes",
-        lambda o: {"WEBEX_CAMPAIGN_BASE_URL": o["base_url"], "WEBEX_CAMPAIGN_TENANT_URL": o["tenant_url"],
-                   "WEBEX_CAMPAIGN_TOKEN": o["token"]},
-        "  webex_campaign:\n    base_url: ${WEBEX_CAMPAIGN_BASE_URL}\n"
-        "    tenant_url: ${WEBEX_CAMPAIGN_TENANT_URL}\n    token: ${WEBEX_CAMPAIGN_TOKEN}\n",
         _webex_fields, _webex_seed, lambda i: str(WEBEX_FIRST_ID + i - 1), _webex_list, _webex_create),
     "superoffice": Vendor(
         "superoffice", "consent_purposes",
-        lambda o: {"SUPEROFFICE_BASE_URL": o["base_url"], "SUPEROFFICE_TOKEN": o["token"]},
-        "  superoffice:\n    base_url: ${SUPEROFFICE_BASE_URL}\n    token: ${SUPEROFFICE_TOKEN}\n",
         _superoffice_fields, _superoffice_seed, str, _superoffice_list, _superoffice_create),
 }
 
@@ -245,7 +236,8 @@ def _yaml_scalar(value: Any) -> str:
 
 
 def write_manifests(root: Path, vendors: list[Vendor], n: int, per_file: int) -> None:
-    providers = "".join(v.provider_yaml for v in vendors)
+    registry = provider_registry()
+    providers = "".join(provider_block(v.name, registry[v.name]) for v in vendors)
     (root / "reconciler.yaml").write_text(
         f"state:\n  backend: local\n  path: state/default.json\nproviders:\n{providers}")
     for vendor in vendors:
@@ -333,10 +325,7 @@ class Sandbox:
                 self.proc.wait()
 
     def env(self) -> dict[str, str]:
-        found: dict[str, str] = {}
-        for vendor in VENDORS.values():
-            found.update(vendor.env(self.overrides[vendor.name]))
-        return found
+        return environment(self.url)
 
     def requests(self) -> dict[str, int]:
         return httpx.get(self.url + "/_sandbox/requests", timeout=30).json()  # type: ignore[no-any-return]

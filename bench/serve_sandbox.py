@@ -40,7 +40,7 @@ def main() -> None:
     args = parser.parse_args()
     if not args.persist:
         common.Table.save = _no_save  # type: ignore[method-assign]
-    settings = SandboxSettings(data_dir=args.data, outreach_rate_limit=0, webex_rate_limit=0,
+    settings = SandboxSettings(data_dir=args.data, outreach_rate_limit=0, webex_campaign_rate_limit=0,
                                superoffice_builtins=False)
     uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="warning",
                 access_log=False, lifespan="off")

@@ -15,7 +15,9 @@ from typing import Any
 import httpx
 import pytest
 
-from reconciler.sandbox.server import RunningSandbox, SandboxSettings
+from reconciler.authoring.scaffold import provider_block
+from reconciler.providers.registry import providers
+from reconciler.sandbox.server import RunningSandbox, SandboxSettings, environment
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -62,15 +64,8 @@ class Sandbox:
         self.overrides = running.overrides
 
     def env(self) -> dict[str, str]:
-        o = self.overrides
-        return {
-            "OUTREACH_BASE_URL": o["outreach"]["base_url"], "OUTREACH_TOKEN": o["outreach"]["token"],
-            "WEBEX_CAMPAIGN_BASE_URL": o["webex_campaign"]["base_url"],
-            "WEBEX_CAMPAIGN_TENANT_URL": o["webex_campaign"]["tenant_url"],
-            "WEBEX_CAMPAIGN_TOKEN": o["webex_campaign"]["token"],
-            "SUPEROFFICE_BASE_URL": o["superoffice"]["base_url"],
-            "SUPEROFFICE_TOKEN": o["superoffice"]["token"],
-        }
+        """The environment variables the fixtures' reconciler.yaml reads, pointing at this sandbox."""
+        return environment(self.url)
 
     def outreach(self, method: str, path: str, body: Any = None, **params: Any) -> httpx.Response:
         o = self.overrides["outreach"]
@@ -106,24 +101,7 @@ def sandbox(sandbox_settings: SandboxSettings) -> Iterator[Sandbox]:
         yield Sandbox(running)
 
 
-PROVIDERS = {
-    "outreach": """\
-  outreach:
-    base_url: ${OUTREACH_BASE_URL}
-    token: ${OUTREACH_TOKEN}
-""",
-    "webex_campaign": """\
-  webex_campaign:
-    base_url: ${WEBEX_CAMPAIGN_BASE_URL}
-    tenant_url: ${WEBEX_CAMPAIGN_TENANT_URL}
-    token: ${WEBEX_CAMPAIGN_TOKEN}
-""",
-    "superoffice": """\
-  superoffice:
-    base_url: ${SUPEROFFICE_BASE_URL}
-    token: ${SUPEROFFICE_TOKEN}
-""",
-}
+PROVIDERS = {vendor: provider_block(vendor, provider) for vendor, provider in providers().items()}
 
 
 class Project:

@@ -11,12 +11,10 @@ from typing import Any
 import httpx
 import pytest
 
-from reconciler.sandbox.server import (
-    SUPEROFFICE_APP_TOKEN,
-    SUPEROFFICE_READ_ONLY_TOKEN,
-    SUPEROFFICE_TICKET,
-    SUPEROFFICE_USER,
-)
+from reconciler.providers.superoffice.sandbox import APP_TOKEN as SUPEROFFICE_APP_TOKEN
+from reconciler.providers.superoffice.sandbox import READ_ONLY_TOKEN as SUPEROFFICE_READ_ONLY_TOKEN
+from reconciler.providers.superoffice.sandbox import TICKET as SUPEROFFICE_TICKET
+from reconciler.providers.superoffice.sandbox import USER as SUPEROFFICE_USER
 from tests.conftest import REPO, Project, Sandbox, run_cli
 
 ITEMS = "/List/ConsentPurpose/Items"
@@ -172,9 +170,10 @@ def test_adoption_by_key_and_name_without_noise_from_int_active_or_empty_strings
             newsletter: {name: Newsletter, consent_text: "", active: true}
         """)
     plan = json.loads(superoffice.plan("--format", "json").out)
-    assert [(c["action"], c["remote_id"], c["diffs"]) for c in plan["changes"]] == [
-        ("adopt", str(emarketing["ConsentPurposeId"]), []),
-        ("adopt", str(newsletter["ConsentPurposeId"]), [])]
+    assert [(c["change"]["actions"], c["change"]["importing"]["id"])
+            for c in plan["resource_changes"]] == [
+        (["no-op"], str(emarketing["ConsentPurposeId"])),
+        (["no-op"], str(newsletter["ConsentPurposeId"]))]
     assert superoffice.apply().code == 0
     assert sandbox.writes() == writes  # adopting equal objects sends nothing
     assert superoffice.plan().code == 0

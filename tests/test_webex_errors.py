@@ -23,9 +23,11 @@ from reconciler.providers.webex_campaign.provider import (
     parse_error,
     vendor_client,
 )
+from reconciler.providers.webex_campaign.sandbox import EXPIRED_KEY as WEBEX_EXPIRED_KEY
+from reconciler.providers.webex_campaign.sandbox import KEYS as WEBEX_KEYS
 from reconciler.providers.webex_campaign.sandbox import WebexSandboxConfig, create_apps
 from reconciler.sandbox.common import Faults, RequestLog, Table
-from reconciler.sandbox.server import WEBEX_EXPIRED_KEY, WEBEX_KEYS, RunningSandbox, SandboxSettings
+from reconciler.sandbox.server import RunningSandbox, SandboxSettings
 from tests.conftest import Project, Sandbox
 
 T = TypeVar("T")
@@ -106,7 +108,7 @@ def project_on(tmp_path: Path, settings: SandboxSettings, provider_extra: str) -
 
 
 def test_throttled_429_gives_up_with_a_clear_message(tmp_path: Path) -> None:
-    settings = SandboxSettings(data_dir=tmp_path / "d", webex_rate_limit=1, webex_rate_window_s=60)
+    settings = SandboxSettings(data_dir=tmp_path / "d", webex_campaign_rate_limit=1, webex_campaign_rate_window_s=60)
     with project_on(tmp_path, settings, "    max_attempts: 1\n") as project:
         assert httpx.get(project.sandbox.url + "/webex/v1/purposes").json()["code"] == 430  # uses the quota
         result = project.plan()
@@ -278,7 +280,7 @@ def test_record_limits_are_checked_before_sending(sandbox: Sandbox) -> None:
 
 
 def test_throttling_without_retry_after_is_retried_with_backoff(tmp_path: Path) -> None:
-    settings = SandboxSettings(data_dir=tmp_path / "d", webex_rate_limit=2, webex_rate_window_s=0.2)
+    settings = SandboxSettings(data_dir=tmp_path / "d", webex_campaign_rate_limit=2, webex_campaign_rate_window_s=0.2)
     with RunningSandbox(settings) as running:
         sandbox = Sandbox(running)
 

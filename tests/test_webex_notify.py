@@ -28,7 +28,7 @@ FORCED = {"API_1102": 1102, "API_1103": 1103, "API_1104": 1104, "API_1105": 1105
 @pytest.fixture
 def sandbox_settings(tmp_path: Path) -> SandboxSettings:
     return SandboxSettings(data_dir=tmp_path / "sandbox-data", superoffice_builtins=False,
-                           webex_deployments=dict(FORCED))
+                           webex_campaign_deployments=dict(FORCED))
 
 
 def settings_for(sandbox: Sandbox, **extra: Any) -> WebexCampaignSettings:

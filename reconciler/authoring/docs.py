@@ -26,7 +26,7 @@ from reconciler.authoring.schema import (
 from reconciler.manifest.loader import KEY_PATTERN, LIFECYCLE_FIELDS, Lifecycle
 from reconciler.manifest.settings import CONFIG_FILE, StateSettings
 from reconciler.providers.base import DeleteMode, Kind, Provider, ProviderSettings
-from reconciler.providers.registry import BUILTIN, kinds_by_collection
+from reconciler.providers.registry import builtin_providers, kinds_by_collection
 from reconciler.providers.registry import providers as provider_registry
 
 REPO = Path(__file__).resolve().parents[2]
@@ -230,7 +230,7 @@ def _cell(text: str) -> str:
 
 def artefacts(registry: Registry | None = None) -> dict[str, str]:
     """Every generated file committed to the repository, by path relative to its root."""
-    registry = BUILTIN if registry is None else registry
+    registry = builtin_providers() if registry is None else registry
     return {"docs/manifest.md": manifest_reference(registry),
             "schema/manifest.schema.json": render(manifest_schema(registry)),
             "schema/config.schema.json": render(config_schema(registry))}

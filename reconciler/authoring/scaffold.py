@@ -13,6 +13,7 @@ collection and a commented template of its fields.
 
 from __future__ import annotations
 
+import json
 import textwrap
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ from reconciler.manifest.settings import CONFIG_FILE
 from reconciler.manifest.validation import suggest
 from reconciler.providers.base import Provider, ProviderSettings
 from reconciler.providers.registry import providers as provider_registry
+from reconciler.providers.registry import vendors
 
 SCHEMA_DIR = ".reconciler"
 MANIFEST_SCHEMA = f"{SCHEMA_DIR}/manifest.schema.json"
@@ -38,57 +40,6 @@ Backend = Literal["local", "postgres"]
 
 _HEADER = ("# Every field, limit and default: `reconciler docs`, or hover a field in an editor "
            "with the\n# YAML language server. `reconciler fmt DIR` lays files out canonically.\n")
-
-EXAMPLES: dict[str, str] = {
-    "outreach": """\
-# Outreach call purposes: what a sales rep picks when logging a call.
-{header}outreach:
-  call_purposes:
-    initial_contact:          # the key: address outreach.call_purpose.initial_contact
-      name: Initial Contact   # at most 255 characters; finds an existing purpose to adopt
-      order: 1
-    follow_up:
-      name: Follow Up
-      order: 2
-      # prevent_destroy: true # refuse any plan that would delete it
-""",
-    "webex_campaign": """\
-# Webex Campaign purposes: why a contact may be messaged (a campaign picks one).
-# Webex Campaign has no delete API: removing a purpose from this file is refused at plan
-# time; stop managing it with `reconciler plan --forget ADDR` (it stays in Webex Campaign).
-{header}webex_campaign:
-  purposes:
-    marketing:
-      name: Marketing_Purpose   # unique in the tenant; finds an existing purpose to adopt
-      group: DEFAULT            # compared case-insensitively, sent upper-case
-      description: Offers and news about our products
-  # Datastore records are write-only: pushed again when their content changes. Quote every
-  # value (phone numbers and ids are text):
-  # datastore_records:
-  #   test_contacts:
-  #     datastore_id: "1466"
-  #     feed_id: "1499"
-  #     records:
-  #       - {msisdn: "+442071234501", firstname: Alice Tester, emailid: alice@example.com}
-""",
-    "superoffice": """\
-# SuperOffice consent purposes: why a person's consent is asked.
-# #Process and #Emarketing ship with every tenant: declare them with that key to manage
-# their texts (they are adopted, not duplicated). Removing a purpose from this file
-# deactivates it; `on_delete: delete` on a purpose soft-deletes it instead.
-{header}superoffice:
-  consent_purposes:
-    newsletter:
-      name: Newsletter
-      key: "#Newsletter"        # stable key; finds an existing purpose to adopt
-      consent_text: I want to receive the monthly newsletter
-      form_text: Our newsletter comes once a month; every issue has an unsubscribe link.
-      rank: 3
-      privacy_statement_desc: Privacy statement
-      privacy_statement_url: https://example.com/privacy
-""",
-}
-"""Curated examples, written for the vendors' documents; other vendors get a template."""
 
 
 @dataclass(frozen=True)
@@ -184,6 +135,13 @@ def connection_settings(vendor: str, provider: type[Provider]) -> dict[str, str]
     return values
 
 
+def provider_block(vendor: str, provider: type[Provider]) -> str:
+    """`providers.<vendor>` of a reconciler.yaml reading each connection setting from
+    ${VENDOR_SETTING} (no defaults): what fixtures and benchmarks point at a sandbox."""
+    names = connection_settings(vendor, provider)
+    return f"  {vendor}:\n" + "".join(f"    {name}: ${{{variable(vendor, name)}}}\n" for name in names)
+
+
 def required_variables(vendors: Sequence[str],
                        registry: Mapping[str, type[Provider]] | None = None) -> list[str]:
     """The environment variables without a default that the scaffold's reconciler.yaml reads."""
@@ -214,13 +172,25 @@ def config_text(vendors: Sequence[str], backend: Backend,
             lines += textwrap.wrap(description or "", 88, initial_indent="    # ",
                                    subsequent_indent="    # ")
             lines.append(f"    {name}: {value}")
+        lines += _builtins(registry[vendor])
     return "\n".join(lines) + "\n"
+
+
+def _builtins(provider: type[Provider]) -> list[str]:
+    """ignore_unmanaged with the objects every tenant of the vendor ships with, so that a
+    scheduled drift check does not report them."""
+    if not provider.builtin_objects:
+        return []
+    keys = ", ".join(json.dumps(key) for key in provider.builtin_objects)
+    return ["    # Shipped with every tenant: plan and drift do not report them as unmanaged",
+            "    # (declare one in a manifest to manage it; it is then adopted).",
+            f"    ignore_unmanaged: [{keys}]"]
 
 
 def example_text(vendor: str, provider: type[Provider],
                  schema_path: str = f"../{MANIFEST_SCHEMA}") -> str:
     """A manifest for `vendor` starting with the schema line (`schema_path`, relative to it)."""
-    body = EXAMPLES.get(vendor)
+    body = vendors()[vendor].example if vendor in vendors() else None
     if body is None:
         body = _template(vendor, provider)
     return f"{MODELINE}{schema_path}\n" + body.replace("{header}", _HEADER, 1)

@@ -1,28 +1,49 @@
-"""Built-in providers by name, open to third parties through the `reconciler.providers`
-entry-point group."""
+"""Vendors by name: the bundled ones, then third parties' through the `reconciler.providers`
+entry-point group. An entry point names a `Vendor` (or, as before, a `Provider` class)."""
 
 from __future__ import annotations
 
+import functools
+import importlib
 from importlib.metadata import entry_points
+from typing import Any
 
 from reconciler.providers.base import Kind, Provider
-from reconciler.providers.outreach.provider import OutreachProvider
-from reconciler.providers.superoffice.provider import SuperOfficeProvider
-from reconciler.providers.webex_campaign.provider import WebexCampaignProvider
+from reconciler.providers.plugin import Vendor
 
-BUILTIN: dict[str, type[Provider]] = {
-    OutreachProvider.name: OutreachProvider,
-    SuperOfficeProvider.name: SuperOfficeProvider,
-    WebexCampaignProvider.name: WebexCampaignProvider,
-}
+BUNDLED = ("reconciler.providers.outreach", "reconciler.providers.superoffice",
+           "reconciler.providers.webex_campaign")
+"""Packages of the bundled vendors; each defines VENDOR."""
+
+
+@functools.cache
+def vendors() -> dict[str, Vendor]:
+    found: dict[str, Vendor] = {}
+    for package in BUNDLED:
+        vendor: Vendor = importlib.import_module(package).VENDOR
+        found[vendor.name] = vendor
+    for entry in entry_points(group="reconciler.providers"):
+        if entry.name not in found:
+            declared = entry.load()
+            found[entry.name] = declared if isinstance(declared, Vendor) else Vendor(entry.name, declared)
+    return found
 
 
 def providers() -> dict[str, type[Provider]]:
-    found = dict(BUILTIN)
-    for entry in entry_points(group="reconciler.providers"):
-        found.setdefault(entry.name, entry.load())
-    return found
+    return {name: vendor.load_provider() for name, vendor in vendors().items()}
 
 
 def kinds_by_collection(provider: type[Provider]) -> dict[str, type[Kind]]:
     return {kind.collection: kind for kind in provider.kinds}
+
+
+def builtin_providers() -> dict[str, type[Provider]]:
+    """The bundled vendors only (what the committed reference and schemas describe)."""
+    bundled = {importlib.import_module(package).VENDOR.name for package in BUNDLED}
+    return {name: vendor.load_provider() for name, vendor in vendors().items() if name in bundled}
+
+
+def __getattr__(name: str) -> Any:
+    if name == "BUILTIN":  # the bundled providers by name, imported on first use
+        return builtin_providers()
+    raise AttributeError(name)

@@ -13,13 +13,14 @@ import random
 import tempfile
 import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 ErrorBody = Callable[[int, str], Response]
@@ -264,3 +265,30 @@ Handler = Callable[[Request], Awaitable[Response]]
 
 def json_response(payload: Any, status: int = 200, media_type: str = "application/json") -> Response:
     return JSONResponse(payload, status_code=status, media_type=media_type)
+
+
+@dataclass(frozen=True)
+class SandboxContext:
+    """What the server hands a vendor sandbox when mounting it."""
+
+    table: Callable[[str], Table]  # a persisted table by name (one JSON file each)
+    faults: Faults
+    log: RequestLog
+    options: Mapping[str, Any]  # this vendor's switches (SandboxSettings.options[vendor])
+
+    def option(self, name: str, default: Any) -> Any:
+        return self.options.get(name, default)
+
+
+@dataclass(frozen=True)
+class VendorSandbox:
+    """A vendor's emulator, as its package declares it (see reconciler.providers.plugin).
+
+    `mount` returns the routes to serve under the server's root (each at the vendor's own
+    path prefix); `overrides` gives the provider settings (URLs, the sandbox's well-known
+    credentials) that point the vendor's provider at a server running at a base URL."""
+
+    name: str
+    mount: Callable[[SandboxContext], list[BaseRoute]]
+    overrides: Callable[[str], dict[str, Any]]
+    options: tuple[str, ...] = ()  # the switches `mount` reads, for error messages

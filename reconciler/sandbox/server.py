@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import socket
 import threading
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -17,87 +16,62 @@ import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Mount, Route
+from starlette.routing import Route
 
-from reconciler.providers.outreach import sandbox as outreach
-from reconciler.providers.superoffice import sandbox as superoffice
-from reconciler.providers.webex_campaign import sandbox as webex_campaign
-from reconciler.sandbox.common import Faults, RequestLog, Table
-
-OUTREACH_PREFIX = "/outreach/api/v2"
-WEBEX_HUB_PREFIX = "/webex/v1"
-WEBEX_TENANT_PREFIX = "/webex-tenant/campaignapi/resources/v3"
-SUPEROFFICE_PREFIX = "/superoffice/Cust12345/api/v1"
-
-# Credentials the sandboxes accept; `--sandbox` hands them to the providers.
-# They are not secrets: the sandboxes only listen on loopback.
-OUTREACH_TOKEN = "sandbox-outreach-token"
-WEBEX_KEYS = ("sandbox-webex-key", "sandbox-webex-key-rotated")
-WEBEX_EXPIRED_KEY = "sandbox-webex-expired"
-SUPEROFFICE_TOKEN = "sandbox-superoffice-token"
-SUPEROFFICE_READ_ONLY_TOKEN = "sandbox-superoffice-read-only"
-SUPEROFFICE_TICKET = "sandbox-ticket"
-SUPEROFFICE_APP_TOKEN = "sandbox-app-token"
-SUPEROFFICE_USER = ("sandbox", "sandbox-password")
+from reconciler.providers.registry import vendors
+from reconciler.sandbox.common import Faults, RequestLog, SandboxContext, Table, VendorSandbox
 
 
-@dataclass
+def vendor_sandboxes() -> dict[str, VendorSandbox]:
+    """Every registered vendor that ships a sandbox."""
+    found = {name: vendor.load_sandbox() for name, vendor in vendors().items()}
+    return {name: sandbox for name, sandbox in found.items() if sandbox is not None}
+
+
 class SandboxSettings:
-    data_dir: Path | None = None
-    faults: Faults = field(default_factory=Faults)
-    outreach_rate_limit: int = 10_000
-    outreach_rate_window_s: float = 3600.0
-    outreach_name_max: int = outreach.NAME_MAX
-    webex_rate_limit: int = 0
-    webex_rate_window_s: float = 1.0
-    webex_deployments: dict[str, int] = field(default_factory=dict)
-    superoffice_builtins: bool = True
+    """Where the sandboxes keep their data, which faults they inject, and each vendor's
+    switches: `options={"outreach": {"rate_limit": 0}}`, or as a keyword named
+    `<vendor>_<switch>` (`outreach_rate_limit=0`)."""
+
+    def __init__(self, data_dir: Path | None = None, faults: Faults | None = None,
+                 options: dict[str, dict[str, Any]] | None = None, **switches: Any) -> None:
+        self.data_dir = data_dir
+        self.faults = faults or Faults()
+        self.options: dict[str, dict[str, Any]] = {k: dict(v) for k, v in (options or {}).items()}
+        sandboxes = vendor_sandboxes()
+        for keyword, value in switches.items():
+            vendor = next((v for v in sandboxes if keyword.startswith(v + "_")), None)
+            switch = keyword[len(vendor) + 1:] if vendor else ""
+            if vendor is None or switch not in sandboxes[vendor].options:
+                raise TypeError(f"unknown sandbox switch {keyword!r}")
+            self.options.setdefault(vendor, {})[switch] = value
 
 
 def provider_overrides(base_url: str) -> dict[str, dict[str, Any]]:
     """Connection settings that point each provider at sandboxes served at `base_url`."""
-    return {
-        "outreach": {"base_url": base_url + OUTREACH_PREFIX, "token": OUTREACH_TOKEN},
-        "webex_campaign": {"base_url": base_url + WEBEX_HUB_PREFIX,
-                           "tenant_url": base_url + WEBEX_TENANT_PREFIX, "token": WEBEX_KEYS[0]},
-        "superoffice": {"base_url": base_url + SUPEROFFICE_PREFIX, "auth": "bearer",
-                        "token": SUPEROFFICE_TOKEN, "ticket": "", "app_token": "", "username": "",
-                        "password": ""},
-    }
+    return {name: sandbox.overrides(base_url) for name, sandbox in vendor_sandboxes().items()}
 
 
-def _table(settings: SandboxSettings, name: str, tables: list[Table]) -> Table:
-    table = Table(settings.data_dir / f"{name}.json" if settings.data_dir else None)
-    tables.append(table)
-    return table
+def environment(base_url: str) -> dict[str, str]:
+    """The sandbox's settings as the environment variables `init` and the fixtures read
+    (OUTREACH_BASE_URL, OUTREACH_TOKEN, ...)."""
+    return {f"{vendor}_{name}".upper(): str(value)
+            for vendor, settings in provider_overrides(base_url).items()
+            for name, value in settings.items() if value}
 
 
 def create_app(settings: SandboxSettings) -> Starlette:
     log = RequestLog()
     tables: list[Table] = []
-    webex_config = webex_campaign.WebexSandboxConfig(
-        api_keys=set(WEBEX_KEYS), expired_keys={WEBEX_EXPIRED_KEY},
-        rate_limit=settings.webex_rate_limit, rate_window_s=settings.webex_rate_window_s,
-        deployments=settings.webex_deployments)
-    webex = webex_campaign.create_apps(_table(settings, "webex_campaign", tables), webex_config,
-                                       settings.faults, log)
-    superoffice_table = _table(settings, "superoffice", tables)
-    if settings.superoffice_builtins:
-        superoffice.seed_builtins(superoffice_table)
-    superoffice_config = superoffice.SuperOfficeSandboxConfig(
-        bearer_tokens={SUPEROFFICE_TOKEN}, tickets={SUPEROFFICE_TICKET},
-        app_tokens={SUPEROFFICE_APP_TOKEN}, basic_users={SUPEROFFICE_USER[0]: SUPEROFFICE_USER[1]},
-        read_only_bearer_tokens={SUPEROFFICE_READ_ONLY_TOKEN})
-    mounts = [
-        Mount(OUTREACH_PREFIX, outreach.create_app(
-            _table(settings, "outreach", tables), {OUTREACH_TOKEN}, settings.faults, log,
-            settings.outreach_rate_limit, settings.outreach_rate_window_s, settings.outreach_name_max)),
-        Mount(WEBEX_HUB_PREFIX, webex.hub),
-        Mount(WEBEX_TENANT_PREFIX, webex.tenant),
-        Mount("/_sandbox/webex_campaign", routes=webex.admin),
-        Mount(SUPEROFFICE_PREFIX, superoffice.create_app(
-            superoffice_table, superoffice_config, settings.faults, log)),
-    ]
+
+    def table(name: str) -> Table:
+        made = Table(settings.data_dir / f"{name}.json" if settings.data_dir else None)
+        tables.append(made)
+        return made
+
+    mounts = [route for name, sandbox in vendor_sandboxes().items()
+              for route in sandbox.mount(SandboxContext(table, settings.faults, log,
+                                                        settings.options.get(name, {})))]
 
     async def requests(_: Request) -> Response:
         return JSONResponse(log.counts)

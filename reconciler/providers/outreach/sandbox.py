@@ -9,14 +9,16 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Mount, Route
 
 from reconciler.sandbox.common import (
     FaultMiddleware,
     Faults,
     RateLimiter,
     RequestLog,
+    SandboxContext,
     Table,
+    VendorSandbox,
     bearer_token,
     json_body,
     json_response,
@@ -216,3 +218,21 @@ def create_app(table: Table, tokens: set[str], faults: Faults, log: RequestLog,
     ])
     return FaultMiddleware(app, "outreach", faults, log, error,
                            RateLimiter(rate_limit, rate_window_s), rate_headers=True)
+
+
+PREFIX = "/outreach/api/v2"
+TOKEN = "sandbox-outreach-token"
+"""The sandbox's well-known credential: not a secret, the sandbox only listens on loopback."""
+
+
+def _mount(context: SandboxContext) -> list[BaseRoute]:
+    return [Mount(PREFIX, create_app(
+        context.table("outreach"), {TOKEN}, context.faults, context.log,
+        context.option("rate_limit", 10_000), context.option("rate_window_s", 3600.0),
+        context.option("name_max", NAME_MAX)))]
+
+
+SANDBOX = VendorSandbox(
+    name="outreach", mount=_mount,
+    overrides=lambda base_url: {"base_url": base_url + PREFIX, "token": TOKEN},
+    options=("rate_limit", "rate_window_s", "name_max"))

@@ -29,7 +29,7 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Mount, Route
 from starlette.types import ASGIApp
 
 from reconciler.sandbox.common import (
@@ -37,7 +37,9 @@ from reconciler.sandbox.common import (
     Faults,
     Handler,
     RequestLog,
+    SandboxContext,
     Table,
+    VendorSandbox,
     json_response,
 )
 
@@ -316,3 +318,29 @@ def create_app(table: Table, config: SuperOfficeSandboxConfig, faults: Faults,
         _route(item, {"GET": sandbox.get, "PUT": sandbox.replace, "DELETE": sandbox.delete}),
     ], exception_handlers={HTTPException: _http_error})
     return FaultMiddleware(app, "superoffice", faults, log, error, None)
+
+
+PREFIX = "/superoffice/Cust12345/api/v1"
+TOKEN = "sandbox-superoffice-token"
+READ_ONLY_TOKEN = "sandbox-superoffice-read-only"
+TICKET = "sandbox-ticket"
+APP_TOKEN = "sandbox-app-token"
+USER = ("sandbox", "sandbox-password")
+"""The sandbox's well-known credentials: not secrets, the sandbox only listens on loopback."""
+
+
+def _mount(context: SandboxContext) -> list[BaseRoute]:
+    table = context.table("superoffice")
+    if context.option("builtins", True):
+        seed_builtins(table)
+    config = SuperOfficeSandboxConfig(
+        bearer_tokens={TOKEN}, tickets={TICKET}, app_tokens={APP_TOKEN},
+        basic_users={USER[0]: USER[1]}, read_only_bearer_tokens={READ_ONLY_TOKEN})
+    return [Mount(PREFIX, create_app(table, config, context.faults, context.log))]
+
+
+SANDBOX = VendorSandbox(
+    name="superoffice", mount=_mount,
+    overrides=lambda base_url: {"base_url": base_url + PREFIX, "auth": "bearer", "token": TOKEN,
+                                "ticket": "", "app_token": "", "username": "", "password": ""},
+    options=("builtins",))

@@ -39,7 +39,7 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute, Mount, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from reconciler.sandbox.common import (
@@ -47,7 +47,9 @@ from reconciler.sandbox.common import (
     Faults,
     RateLimiter,
     RequestLog,
+    SandboxContext,
     Table,
+    VendorSandbox,
     bearer_token,
     json_body,
     json_response,
@@ -476,3 +478,27 @@ def create_apps(table: Table, config: WebexSandboxConfig, faults: Faults,
                                    limiter if config.rate_limit else None, rate_headers=False)
 
     return WebexApps(hub=wrap(hub), tenant=wrap(tenant_app), admin=_admin_routes(table, tenant))
+
+
+HUB_PREFIX = "/webex/v1"
+TENANT_PREFIX = "/webex-tenant/campaignapi/resources/v3"
+KEYS = ("sandbox-webex-key", "sandbox-webex-key-rotated")
+EXPIRED_KEY = "sandbox-webex-expired"
+"""The sandbox's well-known credentials: not secrets, the sandbox only listens on loopback."""
+
+
+def _mount(context: SandboxContext) -> list[BaseRoute]:
+    config = WebexSandboxConfig(
+        api_keys=set(KEYS), expired_keys={EXPIRED_KEY},
+        rate_limit=context.option("rate_limit", 0), rate_window_s=context.option("rate_window_s", 1.0),
+        deployments=dict(context.option("deployments", {})))
+    apps = create_apps(context.table(VENDOR), config, context.faults, context.log)
+    return [Mount(HUB_PREFIX, apps.hub), Mount(TENANT_PREFIX, apps.tenant),
+            Mount("/_sandbox/webex_campaign", routes=apps.admin)]
+
+
+SANDBOX = VendorSandbox(
+    name=VENDOR, mount=_mount,
+    overrides=lambda base_url: {"base_url": base_url + HUB_PREFIX,
+                                "tenant_url": base_url + TENANT_PREFIX, "token": KEYS[0]},
+    options=("rate_limit", "rate_window_s", "deployments"))

@@ -1,0 +1,46 @@
+"""What a vendor declares about itself: the one plug-in surface.
+
+A vendor is a package whose `__init__.py` defines `VENDOR = Vendor(...)`: the bundled
+ones live under `reconciler/providers/`, a company's own ships as a separate
+distribution registered in the `reconciler.providers` entry-point group
+(`myvendor = "my_package:VENDOR"`). The core, `init`, the docs generator, the sandbox
+server, the test fixtures and the benchmark all read vendors from the registry and
+nothing else. The heavy parts (the HTTP provider, the sandbox app) are named as
+"module:attribute" and imported only when a command uses them, so start-up stays fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from reconciler.providers.base import Provider
+    from reconciler.sandbox.common import VendorSandbox
+
+
+def load(reference: str) -> Any:
+    """`package.module:attribute` -> the attribute, importing the module now."""
+    module, _, attribute = reference.partition(":")
+    return getattr(importlib.import_module(module), attribute)
+
+
+AfterApply = Callable[[Mapping[str, Any], Any], Any]
+
+
+@dataclass(frozen=True)
+class Vendor:
+    name: str  # the key under `providers:` in reconciler.yaml and the first part of addresses
+    provider: str | type[Provider]  # "module:ProviderClass" (or the class itself)
+    sandbox: str | None = None  # "module:SANDBOX", a reconciler.sandbox.common.VendorSandbox
+    example: str | None = None  # the manifest `init` writes ({header} is replaced); else a template
+    title: str = ""  # how people call it: "Outreach", "Webex Campaign"
+
+    def load_provider(self) -> type[Provider]:
+        found = load(self.provider) if isinstance(self.provider, str) else self.provider
+        return found
+
+    def load_sandbox(self) -> VendorSandbox | None:
+        return None if self.sandbox is None else load(self.sandbox)
