@@ -97,7 +97,11 @@ def load_desired(settings: Settings, env: Mapping[str, str] | None = None) -> De
     files = manifest_files(settings.directory, skip)
     digest = hashlib.sha256()
     for path in [settings.config_file, *files]:
-        digest.update(str(path.relative_to(settings.directory)).encode() + b"\0" + path.read_bytes())
+        try:
+            content = yamlsource.read_regular(path)  # never a FIFO or a device: they block
+        except OSError:
+            content = b""  # loading the file below reports why it cannot be read
+        digest.update(str(path.relative_to(settings.directory)).encode() + b"\0" + content)
     loader = _Loader(settings)
     for path in files:
         with paused_gc():  # file by file, so one file's parsing garbage is reused by the next
@@ -139,7 +143,7 @@ class _Loader:
         for vendor, collections in document.data.items():
             self.add_vendor(document, vendor, collections)
         # Each object now holds its attributes and source: the parsed tree is not needed again.
-        document.data, document.marks = None, {}
+        document.data, document.marks, document.tree = None, {}, None
 
     def add_vendor(self, document: Document, vendor: str, collections: Any) -> None:
         provider = self.registry.get(vendor)
@@ -230,9 +234,7 @@ class _Loader:
         if (lifecycle.on_delete == "deactivate" and DeleteMode.DEACTIVATE not in kind.delete_modes) \
                 or (lifecycle.on_delete == "delete" and not {DeleteMode.HARD, DeleteMode.SOFT} & set(
                     kind.delete_modes)):
-            self.error(document, (*path, "on_delete"), f"on_delete: {kind.vendor}.{kind.name} "
-                       f"cannot '{lifecycle.on_delete}' (it supports: "
-                       f"{', '.join(kind.delete_modes)})")
+            self.error(document, (*path, "on_delete"), _on_delete_message(kind, lifecycle.on_delete))
             return None
         return None if unknown else lifecycle
 
@@ -253,3 +255,14 @@ class _Loader:
             self.identities[(obj.kind_address, identity)] = obj
         self.objects[obj.address] = obj
 
+
+def _on_delete_message(kind: type[Kind], wanted: str) -> str:
+    """on_delete names the manifest's values (delete, deactivate), never the internal modes."""
+    values = sorted({"deactivate" if m is DeleteMode.DEACTIVATE else "delete"
+                     for m in kind.delete_modes if m is not DeleteMode.UNSUPPORTED})
+    if not values:
+        return (f"on_delete: {kind.vendor}.{kind.name} cannot be deleted at all ({kind.vendor} "
+                f"has no delete API); remove on_delete")
+    allowed = "the valid value is" if len(values) == 1 else "valid values:"
+    return (f"on_delete: {kind.vendor}.{kind.name} cannot '{wanted}'; {allowed} "
+            f"{', '.join(values)}")

@@ -6,19 +6,21 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic_core import ErrorDetails
 
 from reconciler.errors import ConfigError, Diagnostic, ManifestError, Source
+from reconciler.manifest import credentials
 from reconciler.manifest import source as yamlsource
 from reconciler.manifest.validation import describe, errors, suggest
 from reconciler.providers.base import Provider, ProviderSettings
 from reconciler.providers.http import check_url
 from reconciler.providers.registry import kinds_by_collection
 from reconciler.providers.registry import providers as provider_registry
+from reconciler.redact import conninfo_secrets, register
 
 CONFIG_FILE = "reconciler.yaml"
 _EMPTY = (f"{CONFIG_FILE} is empty; declare at least one vendor under providers: (see the README's "
@@ -40,6 +42,10 @@ class ConfigFile(BaseModel):
 
     state: StateSettings = Field(default_factory=StateSettings)
     providers: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    variables: list[Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]] = Field(
+        default_factory=list, description=(
+            "Environment variables the manifests may use as ${VAR}; any other is an error, so "
+            "that a pull request cannot print CI secrets (reconciler.yaml itself reads any)"))
 
 
 @dataclass
@@ -49,6 +55,8 @@ class Settings:
     state: StateSettings
     providers: dict[str, ProviderSettings]
     secrets: list[str]
+    variables: frozenset[str] = frozenset()
+    """What manifests may interpolate (`variables:`)."""
 
     @property
     def state_path(self) -> Path:
@@ -77,7 +85,7 @@ def load_settings(directory: Path, overrides: Mapping[str, Mapping[str, Any]] | 
         raise ConfigError(f"{directory}: not a directory; pass the manifest directory "
                           f"(the one holding {CONFIG_FILE})")
     path = directory / CONFIG_FILE
-    if not path.is_file():
+    if not path.is_file() and not path.exists() and not path.is_symlink():
         raise ConfigError(f"{path}: not found; create it (see `reconciler init`) or pass the "
                           f"directory that holds it")
     document = yamlsource.load(path, yamlsource.display_path(path), os.environ if env is None else env, 4)
@@ -87,6 +95,7 @@ def load_settings(directory: Path, overrides: Mapping[str, Mapping[str, Any]] | 
                    if not _overridden(d.path, overrides) and d.path[:1] not in skipped]
     # Values with an unset ${VAR}: reported once (above), not again as empty or invalid values.
     unresolved = {d.path for d in document.diagnostics if d.path}
+    register(credentials.raw_secrets(document.data))  # redacted even if validation fails
     if document.data is None:
         raise ManifestError([Diagnostic(d.source, _EMPTY) if d.message == yamlsource.EMPTY_FILE else d
                              for d in diagnostics or document.diagnostics])
@@ -129,10 +138,14 @@ def load_settings(directory: Path, overrides: Mapping[str, Mapping[str, Any]] | 
             and need_state:
         raise ManifestError([Diagnostic(yamlsource.locate(document, ("state",)),
                                         "state.url: required with backend: postgres")])
-    secrets = [s for p in settings.values() for s in p.secrets()]
-    if raw.state.url and (password := urlsplit(raw.state.url).password):
-        secrets.append(password)
-    return Settings(directory, path, raw.state, settings, secrets)
+    secrets = [s for p in settings.values() for s in p.secrets() if s != OFFLINE_VALUE]
+    secrets += conninfo_secrets(raw.state.url) if raw.state.url else []
+    register(secrets)
+    problems = credentials.check(document, settings, raw.state.url if need_state else None,
+                                 secrets, hygiene=not offline)
+    if problems:
+        raise ManifestError(problems)
+    return Settings(directory, path, raw.state, settings, secrets, frozenset(raw.variables))
 
 
 def _check_provider(document: yamlsource.Document, name: str, provider: type[Provider],

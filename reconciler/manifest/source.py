@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError
+from ruamel.yaml.events import CollectionEndEvent, CollectionStartEvent
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from ruamel.yaml.resolver import VersionedResolver
 
@@ -27,6 +29,21 @@ _VAR = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _TAG = "tag:yaml.org,2002:"
 PathPart = str | int
 EMPTY_FILE = "file is empty; declare something in it or delete it"
+MAX_DEPTH = 64
+"""Deepest nesting of mappings and lists in a file (a manifest needs seven)."""
+MIN_ALIAS_BUDGET = 100_000
+"""Values that aliases (*name) may add to a file, at least; more for a bigger file (one per
+two bytes), so that a few hundred bytes of nested aliases cannot expand into gigabytes."""
+_SAFE_FLOW_OPENERS = 1_000
+_DEEP_BLOCK_PREFIX = re.compile(r"^[ \t?:-]{1000}", re.MULTILINE)
+
+
+class _Limit(Exception):
+    """A file past a nesting or alias limit: one diagnostic, and the file is not used."""
+
+    def __init__(self, diagnostic: Diagnostic) -> None:
+        super().__init__(diagnostic.message)
+        self.diagnostic = diagnostic
 
 
 @dataclass
@@ -38,6 +55,41 @@ class Document:
     data: Any
     diagnostics: list[Diagnostic] = field(default_factory=list)
     marks: dict[tuple[PathPart, ...], Source] = field(default_factory=dict)
+    tree: _Index | None = field(default=None, repr=False)  # composed again only to locate errors
+
+
+class _Index:
+    """A file's node tree, composed once for all the errors found in it, with each mapping's
+    keys indexed on first use: locating N errors costs one parse and N short walks."""
+
+    def __init__(self, root: Node | None) -> None:
+        self.root = root
+        self.keys: dict[int, dict[str, tuple[Node, Node]]] = {}
+
+    def child(self, node: Node | None, part: PathPart) -> tuple[Node, Node] | None:
+        """(key node, value node) of `part` under `node`; None when it is not there."""
+        if isinstance(node, MappingNode):
+            table = self.keys.get(id(node))
+            if table is None:
+                table = {}
+                for key_node, value_node in node.value:
+                    table.setdefault(str(key_node.value), (key_node, value_node))
+                self.keys[id(node)] = table
+            return table.get(str(part))
+        if isinstance(node, SequenceNode) and isinstance(part, int) and 0 <= part < len(node.value):
+            return node.value[part], node.value[part]
+        return None
+
+
+def _tree(document: Document) -> _Index:
+    if document.tree is None:
+        try:
+            text = read_regular(document.path).decode("utf-8")
+            _check_depth(text, document.file)
+            document.tree = _Index(compose(text))
+        except (OSError, UnicodeDecodeError, MarkedYAMLError, _Limit):
+            document.tree = _Index(None)
+    return document.tree
 
 
 class _Resolver(VersionedResolver):
@@ -106,22 +158,97 @@ def interpolate(text: str, env: Mapping[str, str]) -> tuple[str, list[str]]:
     return _VAR.sub(replace, text), missing
 
 
+def _int(value: str) -> int:
+    digits = value.replace("_", "")
+    unsigned = digits[1:] if digits[:1] in ("+", "-") else digits
+    return int(digits, 0) if unsigned[:2].lower() in ("0x", "0o", "0b") else int(digits)
+
+
+def _float(value: str) -> float:
+    text = value.replace("_", "").lower()
+    special = {".inf": "inf", "+.inf": "inf", "-.inf": "-inf", ".nan": "nan"}
+    return float(special.get(text, text))
+
+
+def _bool(value: str) -> bool:
+    text = value.lower()
+    if text in ("true", "yes", "on", "y"):
+        return True
+    if text in ("false", "no", "off", "n"):
+        return False
+    raise ValueError(value)
+
+
+def _null(value: str) -> None:
+    if value not in ("", "~", "null", "Null", "NULL"):
+        raise ValueError(value)
+
+
+_TYPED: dict[str, Callable[[str], Any]] = {
+    _TAG + "int": _int, _TAG + "float": _float, _TAG + "bool": _bool, _TAG + "null": _null}
+_EXAMPLES = {_TAG + "int": "a whole number such as 42", _TAG + "float": "a number such as 1.5",
+             _TAG + "bool": "true or false", _TAG + "null": "null"}
+
+
 class _Converter:
-    def __init__(self, file: str, env: Mapping[str, str], mark_depth: int) -> None:
+    def __init__(self, file: str, env: Mapping[str, str], mark_depth: int,
+                 alias_budget: int = MIN_ALIAS_BUDGET) -> None:
         self.file = file
         self.env = env
         self.mark_depth = mark_depth
         self.diagnostics: list[Diagnostic] = []
         self.marks: dict[tuple[PathPart, ...], Source] = {}
+        self.alias_budget = alias_budget
+        self.converted: set[int] = set()  # collections met so far: meeting one again is an alias
+        self.sizes: dict[int, int] = {}
 
     def convert(self, node: Node, path: tuple[PathPart, ...]) -> Any:
-        if len(path) <= self.mark_depth:
+        depth = len(path)
+        if depth <= self.mark_depth:
             self.marks[path] = source(self.file, node)
-        if isinstance(node, MappingNode):
-            return self._mapping(node, path)
-        if isinstance(node, SequenceNode):
+        if isinstance(node, MappingNode | SequenceNode):
+            self._count(node, depth)
+            if isinstance(node, MappingNode):
+                return self._mapping(node, path)
             return [self.convert(item, (*path, i)) for i, item in enumerate(node.value)]
         return self._scalar(node, path)
+
+    def _count(self, node: Node, depth: int) -> None:
+        """Enforce the nesting limit, and charge a collection met again (through an alias)
+        its expanded size against the alias budget."""
+        if depth >= MAX_DEPTH:
+            raise _Limit(Diagnostic(source(self.file, node), (
+                f"nested deeper than {MAX_DEPTH} levels (a manifest needs seven); flatten it, "
+                "or remove the alias that refers to its own parent")))
+        if id(node) not in self.converted:
+            self.converted.add(id(node))
+            return
+        self.alias_budget -= self._size(node, set())
+        if self.alias_budget < 0:
+            raise _Limit(Diagnostic(source(self.file, node), (
+                "aliases expand to too many values (the anchor defined here is repeated, "
+                "directly or through other aliases, past the limit that keeps memory bounded); "
+                "write the values out, or use fewer nested aliases")))
+
+    def _size(self, node: Node, open_: set[int]) -> int:
+        """Values in `node` once every alias in it is expanded (memoised, cycle-safe)."""
+        known = self.sizes.get(id(node))
+        if known is not None:
+            return known
+        if id(node) in open_ or len(open_) >= MAX_DEPTH:
+            raise _Limit(Diagnostic(source(self.file, node), (
+                "an alias refers to the mapping or list that contains it (an endless value); "
+                "remove the alias")))
+        open_.add(id(node))
+        if isinstance(node, MappingNode):
+            size = 1 + sum(1 + self._size(v, open_) for _, v in node.value)
+        elif isinstance(node, SequenceNode):
+            size = 1 + sum(self._size(v, open_) for v in node.value)
+        else:
+            size = 1
+        open_.discard(id(node))
+        self.sizes[id(node)] = size
+        return size
 
     def _mapping(self, node: MappingNode, path: tuple[PathPart, ...]) -> dict[str, Any]:
         result: dict[str, Any] = {}
@@ -148,14 +275,13 @@ class _Converter:
                 self.error(node, f"environment variable {name} is not set; set it, or give a "
                                  f"default with ${{{name}:-value}}", path)
             return text
-        if tag == _TAG + "int":
-            return int(value.replace("_", ""), 0) if value[:2] in ("0x", "0o") else int(value)
-        if tag == _TAG + "float":
-            return float(value.replace("_", "").replace(".inf", "inf").replace(".nan", "nan"))
-        if tag == _TAG + "bool":
-            return value.lower() == "true"
-        if tag == _TAG + "null":
-            return None
+        if tag in _TYPED:
+            try:
+                return _TYPED[tag](value)
+            except ValueError:
+                self.error(node, f"{value!r} is not a valid {tag.removeprefix(_TAG)}; write "
+                                 f"{_EXAMPLES[tag]}, or quote it to make it text", path)
+                return None
         return str(value)
 
     def error(self, node: Node, message: str, path: tuple[PathPart, ...] = ()) -> None:
@@ -167,7 +293,7 @@ def load(path: Path, display: str, env: Mapping[str, str] | None = None,
     """Parse one file; syntax and interpolation problems land in `diagnostics`, never raise."""
     env = os.environ if env is None else env
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_regular(path).decode("utf-8")
     except UnicodeDecodeError as exc:
         before = exc.object[: exc.start]
         where = Source(display, before.count(b"\n") + 1, exc.start - before.rfind(b"\n"))
@@ -175,18 +301,74 @@ def load(path: Path, display: str, env: Mapping[str, str] | None = None,
             f"not UTF-8 text (byte 0x{exc.object[exc.start]:02x}); save the file as UTF-8, or move "
             "it out of the manifest directory if it is not a manifest"))])
     except OSError as exc:
-        return Document(display, path, None, [Diagnostic(Source(display, 1, 1), (
-            f"cannot read: {exc.strerror or exc}; check that it is a readable file"))])
+        return Document(display, path, None, [Diagnostic(Source(display, 1, 1), unreadable(exc))])
     try:
+        _check_depth(text, display)
         node = compose(text)
+        if node is None:
+            return Document(display, path, None, [Diagnostic(Source(display, 1, 1), EMPTY_FILE)])
+        converter = _Converter(display, env, mark_depth, max(MIN_ALIAS_BUDGET, len(text) // 2))
+        data = converter.convert(node, ())
     except MarkedYAMLError as exc:
         return Document(display, path, None, [_syntax_diagnostic(display, exc, text)])
-    if node is None:
-        return Document(display, path, None, [Diagnostic(
-            Source(display, 1, 1), EMPTY_FILE)])
-    converter = _Converter(display, env, mark_depth)
-    data = converter.convert(node, ())
+    except _Limit as exc:
+        return Document(display, path, None, [exc.diagnostic])
     return Document(display, path, data, converter.diagnostics, converter.marks)
+
+
+class NotRegularFile(OSError):
+    """A FIFO, device, socket or directory where a file was expected: never read, since
+    reading one can block forever (a FIFO) or never end (/dev/zero)."""
+
+
+def read_regular(path: Path) -> bytes:
+    """The bytes of a regular file (through symlinks); anything else raises OSError."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # a FIFO opens at once, without a writer
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise NotRegularFile(f"not a regular file (it is {_file_type(mode)})")
+        os.set_blocking(fd, True)
+        with os.fdopen(fd, "rb", closefd=False) as handle:
+            return handle.read()
+    finally:
+        os.close(fd)
+
+
+def _file_type(mode: int) -> str:
+    kinds = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a named pipe"),
+             (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+             (stat.S_ISSOCK, "a socket"))
+    return next((name for test, name in kinds if test(mode)), "not a file")
+
+
+def unreadable(exc: OSError) -> str:
+    """Why a manifest cannot be read, and what to do."""
+    if isinstance(exc, NotRegularFile):
+        return f"{exc}; only regular files are read: move it out of the manifest directory"
+    if isinstance(exc, FileNotFoundError):
+        return "cannot read: it does not exist (a broken symbolic link?); fix or remove the link"
+    return f"cannot read: {exc.strerror or exc}; check that it is a readable file"
+
+
+def _check_depth(text: str, display: str) -> None:
+    """Refuse nesting past MAX_DEPTH before composing (the C composer recurses, and crashes
+    the process past some ten thousand levels). Most files cannot nest deeply at all: few
+    flow brackets and no long run of indicators at a line's start bound their depth, so
+    only the others pay for a scan of the parser's events."""
+    if text.count("[") + text.count("{") < _SAFE_FLOW_OPENERS and not _DEEP_BLOCK_PREFIX.search(text):
+        return
+    depth = 0
+    for event in _yaml().parse(text):
+        if isinstance(event, CollectionStartEvent):
+            depth += 1
+            if depth > MAX_DEPTH:
+                mark = event.start_mark
+                raise _Limit(Diagnostic(Source(display, mark.line + 1, mark.column + 1), (
+                    f"nested deeper than {MAX_DEPTH} levels (a manifest needs seven); "
+                    "flatten it")))
+        elif isinstance(event, CollectionEndEvent):
+            depth -= 1
 
 
 # ruamel.yaml's wording of a problem -> what to do about it.
@@ -225,16 +407,10 @@ def _syntax_diagnostic(display: str, exc: MarkedYAMLError, text: str) -> Diagnos
 def locate(document: Document, path: tuple[PathPart, ...], key: bool = False) -> Source:
     """Where `path` stands in the file (its key if `key`), or its nearest existing parent."""
     best = document.marks.get(path[:3]) or Source(document.file, 1, 1)
-    try:
-        node = compose(document.path.read_text(encoding="utf-8"))
-    except (OSError, MarkedYAMLError):
-        return best
+    index = _tree(document)
+    node = index.root
     for depth, part in enumerate(path):
-        found: tuple[Node, Node] | None = None
-        if isinstance(node, MappingNode):
-            found = next(((k, v) for k, v in node.value if str(k.value) == str(part)), None)
-        elif isinstance(node, SequenceNode) and isinstance(part, int) and part < len(node.value):
-            found = (node.value[part], node.value[part])
+        found = index.child(node, part)
         if found is None:
             return best
         key_node, node = found
@@ -244,15 +420,11 @@ def locate(document: Document, path: tuple[PathPart, ...], key: bool = False) ->
 
 def written(document: Document, path: tuple[PathPart, ...]) -> str | None:
     """The scalar at `path` as the file spells it (`+44...`, `007`), for hints; None if not found."""
-    try:
-        node: Node | None = compose(document.path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, MarkedYAMLError):
-        return None
+    index = _tree(document)
+    node = index.root
     for part in path:
-        if isinstance(node, MappingNode):
-            node = next((v for k, v in node.value if str(k.value) == str(part)), None)
-        elif isinstance(node, SequenceNode) and isinstance(part, int) and part < len(node.value):
-            node = node.value[part]
-        else:
+        found = index.child(node, part)
+        if found is None:
             return None
+        node = found[1]
     return str(node.value) if isinstance(node, ScalarNode) else None
