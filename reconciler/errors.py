@@ -10,7 +10,8 @@
      │    └── SafetyError      a safety rail blocked the apply (exit 3)
      └── VendorError           a vendor answered with an error we do not retry
           ├── AmbiguousWriteError   the outcome of a write is unknown
-          └── ConflictError         the object already exists
+          ├── ConflictError         the object already exists
+          └── OriginError           a link or redirect to another origin, not followed
 """
 
 from __future__ import annotations
@@ -105,3 +106,15 @@ class AmbiguousWriteError(VendorError):
 
 class ConflictError(VendorError):
     """The vendor says the object already exists (a unique natural key is taken)."""
+
+
+class OriginError(VendorError):
+    """A vendor's answer sends us elsewhere (a link or redirect to another origin): refused,
+    because the credentials would go with the request."""
+
+    def render(self) -> str:
+        where = f"{self.address}: " if self.address else ""
+        return f"{where}{self.vendor}: {self.detail}"
+
+    def at(self, address: str) -> VendorError:
+        return OriginError(self.vendor, self.status, self.code, self.detail, address)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import json as jsonlib
 import logging
 import random
 import time
@@ -24,7 +25,8 @@ import httpx
 import ijson  # type: ignore[import-untyped]
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt
 
-from reconciler.errors import AmbiguousWriteError, ConfigError, VendorError
+from reconciler.errors import AmbiguousWriteError, ConfigError, OriginError, VendorError
+from reconciler.redact import REDACT, Redactor, clean, register
 
 log = logging.getLogger("reconciler.http")
 T = TypeVar("T")
@@ -47,14 +49,26 @@ class _ChunkReader:
     def __init__(self, head: bytes, chunks: AsyncIterator[bytes]) -> None:
         self._head = head
         self._chunks = chunks
+        self._tail = b""
+        self.suspect = False
+        """The answer may quote a credential: its items are redacted before conversion."""
 
     async def read(self, size: int = -1) -> bytes:
         if size == 0:
             return b""  # ijson asks for nothing first, to learn whether it gets bytes or str
         if self._head:
             head, self._head = self._head, b""
-            return head
-        return await anext(self._chunks, b"")
+            return self._seen(head)
+        return self._seen(await anext(self._chunks, b""))
+
+    def _seen(self, chunk: bytes) -> bytes:
+        """Look for a credential (or a \\u escape that could spell one) as bytes go by,
+        across chunk boundaries, so that a clean answer costs no per-item work."""
+        if not self.suspect and REDACT.secrets and chunk:
+            window = (self._tail + chunk).decode("latin-1")  # credentials are ASCII
+            self.suspect = "\\u" in window or REDACT.found(window)
+            self._tail = chunk[-64:]
+        return chunk
 
 
 class _Retryable(Exception):
@@ -65,16 +79,7 @@ class _Retryable(Exception):
         self.error = error
 
 
-class Redactor:
-    """Replaces every known secret in a text with `***`."""
-
-    def __init__(self, secrets: Iterable[str]) -> None:
-        self.secrets = sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True)
-
-    def __call__(self, text: str) -> str:
-        for secret in self.secrets:
-            text = text.replace(secret, "***")
-        return text
+__all__ = ["Redactor", "VendorClient", "check_url", "json_body"]
 
 
 def json_body(vendor: str, response: httpx.Response,
@@ -85,10 +90,57 @@ def json_body(vendor: str, response: httpx.Response,
     except ValueError:
         body = None
     if not isinstance(body, expect):
-        shown = response.text.strip()[:120] or "an empty body"
+        shown = clean(REDACT(response.text.strip()))[:120] or "an empty body"  # redacted, then cut
         raise VendorError(vendor, response.status_code, None, (
             f"{where}expected a JSON {'object' if expect is dict else 'array'}, got {shown!r}"))
     return body
+
+
+def origin(url: str) -> tuple[str, str, int]:
+    """(scheme, host, port) of a URL, with the scheme's default port filled in."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port
+    except ValueError:
+        port = -1
+    return scheme, (parts.hostname or "").lower(), port or {"http": 80, "https": 443}.get(scheme, 0)
+
+
+def show_origin(value: tuple[str, str, int]) -> str:
+    scheme, host, port = value
+    return f"{scheme}://{host}:{port}"
+
+
+def scrubbed(response: httpx.Response) -> httpx.Response:
+    """The answer with every credential it quotes redacted, before anything reads it: what a
+    vendor echoes can then reach no message, plan, state, dump or manifest, whatever the
+    provider does with the text (cut it to 300 characters, show it raw, keep it as a name).
+    JSON is redacted value by value, so escapes (\\u0041) hide nothing and it stays JSON."""
+    if not REDACT.secrets or not response.content:
+        return response
+    text = response.text
+    if "\\u" not in text and not REDACT.found(text):
+        return response
+    try:
+        content = jsonlib.dumps(REDACT.data(jsonlib.loads(text))).encode()
+    except ValueError:
+        content = REDACT(text).encode()
+    headers = [(k, REDACT(v)) for k, v in response.headers.multi_items()
+               if k.lower() not in ("content-encoding", "content-length")]
+    return httpx.Response(response.status_code, headers=headers, content=content,
+                          request=response.request)
+
+
+def check_headers(vendor: str, headers: dict[str, str]) -> None:
+    """Credentials in headers must be plain printable ASCII: anything else would fail deep in
+    the HTTP library, with the value in its message. Never shows the value."""
+    for name, value in headers.items():
+        if not value.isascii() or any(ord(c) < 32 or ord(c) == 127 for c in value) \
+                or value != value.strip():
+            raise ConfigError(f"providers.{vendor}: the {name} header made from its credentials "
+                              "holds spaces at its ends, control or non-ASCII characters; check "
+                              "the credential settings and the environment variables they read")
 
 
 def check_url(vendor: str, url: str, allow_insecure_http: bool) -> None:
@@ -118,8 +170,11 @@ class VendorClient:
                  allow_insecure_http: bool = False,
                  transport: httpx.AsyncBaseTransport | None = None) -> None:
         check_url(vendor, base_url, allow_insecure_http)
+        check_headers(vendor, headers)
         self.vendor = vendor
-        self.redact = Redactor(secrets)
+        register(secrets)
+        self.redact: Redactor = REDACT  # knows every credential of the run, not only ours
+        self.origin = origin(base_url)
         self.parse_error = parse_error
         self.check_body = check_body
         self.max_attempts = max_attempts
@@ -129,7 +184,7 @@ class VendorClient:
         self.http = httpx.AsyncClient(
             base_url=base_url.rstrip("/"), headers=headers, timeout=httpx.Timeout(timeout_s),
             limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency),
-            transport=transport, verify=True)
+            transport=transport, verify=True, follow_redirects=False)
         self._pace_until = 0.0
         self._pace_gap = 0.0
         self.requests_sent = 0
@@ -182,7 +237,7 @@ class VendorClient:
         (or ambiguous, for a write that may have been processed), also while streaming."""
         await self._pace()
         # An absolute URL spares httpx re-parsing its base URL with every request.
-        target = self.base_url + url if url.startswith("/") else url
+        target = self.base_url + url if url.startswith("/") else self._followed(method, url)
         async with self.semaphore:
             self.requests_sent += 1
             try:
@@ -191,17 +246,44 @@ class VendorClient:
                         self._received(method, url, response)
                         yield response
                 else:
-                    response = await self.http.request(method, target, json=json, params=params)
+                    response = scrubbed(await self.http.request(method, target, json=json,
+                                                                params=params))
                     self._received(method, url, response)
                     yield response
             except _NOT_SENT as exc:
-                raise _Retryable(f"cannot connect: {type(exc).__name__}") from None
+                raise _Retryable(f"cannot connect to {show_origin(self.origin)} "
+                                 f"({type(exc).__name__}); check providers.{self.vendor}.base_url "
+                                 "and the network") from None
             except _SENT_UNKNOWN as exc:
                 reason = f"connection lost after sending ({type(exc).__name__})"
                 if safe:
                     raise _Retryable(reason) from None
                 raise AmbiguousWriteError(self.vendor, None, None,
                                           f"{method} {url}: {reason}") from None
+
+    def _followed(self, method: str, url: str) -> str:
+        """A URL the vendor gave us (links.next): followed only on the configured origin
+        (scheme, host and port), so that the credentials never go anywhere else."""
+        parts = urlsplit(url)
+        if not parts.scheme and not parts.netloc:
+            return url  # relative: resolved against base_url
+        found = origin(url if parts.scheme else f"{self.origin[0]}:{url}")
+        if found != self.origin or parts.username is not None:
+            raise OriginError(self.vendor, None, None, self.redact(clean(
+                f"{method} {show_origin(found)}: the vendor's answer points to another origin "
+                f"than the configured {show_origin(self.origin)}; not followed, so that the "
+                f"credentials stay with {show_origin(self.origin)} (if the API really moved, "
+                f"change providers.{self.vendor}.base_url)")))
+        return url
+
+    def _redirected(self, method: str, url: str, response: httpx.Response) -> OriginError:
+        location = response.headers.get("location", "")
+        where = show_origin(origin(location)) + urlsplit(location).path if "://" in location \
+            else urlsplit(location).path or "nowhere"
+        return OriginError(self.vendor, response.status_code, None, self.redact(clean(
+            f"{method} {url}: the vendor redirects to {where}; redirects are never followed, "
+            f"because the credentials would go with them (if the API moved, change "
+            f"providers.{self.vendor}.base_url)")))
 
     def _received(self, method: str, url: str, response: httpx.Response) -> None:
         self._note_rate_limit(response)
@@ -225,10 +307,11 @@ class VendorClient:
                 rest = b"".join([chunk async for chunk in chunks])  # not an array: judged whole
                 headers = [(k, v) for k, v in response.headers.multi_items()
                            if k.lower() not in ("content-encoding", "content-length")]
-                response = httpx.Response(response.status_code, headers=headers,
-                                          content=head + rest, request=response.request)
+                response = scrubbed(httpx.Response(response.status_code, headers=headers,
+                                                   content=head + rest, request=response.request))
             else:
                 await response.aread()
+                response = scrubbed(response)
         self._settle("GET", url, response, (200,), True)
         raise self._error(response, (None, f"GET {url}: expected a JSON array, got "
                                            f"{response.text.strip()[:120]!r}"))
@@ -239,6 +322,8 @@ class VendorClient:
         found: list[T] = []
         try:
             async for item in ijson.items_async(reader, "item", use_float=True):
+                if reader.suspect:
+                    item = REDACT.data(item)
                 if (converted := convert(item)) is not None:
                     found.append(converted)
         except ijson.JSONError as exc:
@@ -248,6 +333,8 @@ class VendorClient:
 
     def _settle(self, method: str, url: str, response: httpx.Response, ok: tuple[int, ...],
                 safe: bool) -> httpx.Response:
+        if 300 <= response.status_code < 400:
+            raise self._redirected(method, url, response)
         if response.status_code in ok:
             if self.check_body and (failure := self.check_body(response)):
                 raise self._error(response, failure)
@@ -267,7 +354,7 @@ class VendorClient:
 
     def _error(self, response: httpx.Response, failure: tuple[str | None, str]) -> VendorError:
         code, message = failure
-        return VendorError(self.vendor, response.status_code, code, self.redact(message))
+        return VendorError(self.vendor, response.status_code, code, self.redact(clean(message)))
 
     @staticmethod
     def _retry_after(response: httpx.Response) -> float | None:
