@@ -20,6 +20,7 @@ from reconciler.cli.app import (
     workspace,
 )
 from reconciler.errors import ConfigError
+from reconciler.files import write_output
 
 if TYPE_CHECKING:
     from reconciler.providers.base import Kind, RemoteObject
@@ -90,5 +91,5 @@ def dump(
     if out is None:
         typer.echo(text, nl=False)
     else:
-        out.write_text(text)
+        write_output(out, text, "the dump")
         err.print(f"Wrote {out}; plan will adopt these objects by their natural keys.", markup=False)

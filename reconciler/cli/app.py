@@ -20,6 +20,7 @@ from typer.core import TyperGroup
 
 from reconciler import __version__
 from reconciler.errors import ReconcilerError
+from reconciler.files import explain
 
 if TYPE_CHECKING:  # start-up: each command imports what it uses, when it runs
     from rich.console import Console
@@ -184,6 +185,14 @@ def handled(func: F) -> F:
             raise typer.Exit(130) from None
         except _ENDINGS:
             raise
+        except OSError as exc:  # the machine's doing (disk full, read-only, gone): not a bug
+            err.print(f"Error: {explain(exc)}", markup=False)
+            raise typer.Exit(1) from None
+        except MemoryError:
+            err.print("Error: out of memory; free some memory or run on a larger machine "
+                      "(limits on answer sizes and YAML aliases are in the README's Reliability "
+                      "section)", markup=False)
+            raise typer.Exit(1) from None
         except Exception as exc:  # the last resort: a bug, said in one line
             if VERBOSE.enabled:
                 err.print("".join(traceback.format_exception(exc)), markup=False)
@@ -213,6 +222,10 @@ def _innermost(exc: BaseException) -> str:
         f"{os.path.basename(frame.filename)}:{frame.lineno}"
 
 
+SANDBOX_STATE = "reconciler-state.json"
+"""`--sandbox` runs keep their state here, inside the sandboxes' data folder."""
+
+
 @contextmanager
 def workspace(directory: Path, sandbox: bool) -> Iterator[Workspace]:
     """Open the directory; with --sandbox, first start the sandboxes its data lives in."""
@@ -223,21 +236,31 @@ def workspace(directory: Path, sandbox: bool) -> Iterator[Workspace]:
         return
     from reconciler.manifest.settings import load_settings
     from reconciler.sandbox.server import RunningSandbox, SandboxSettings  # only when asked for
+    from reconciler.state.local import LocalBackend
 
-    probe = load_settings(directory, _placeholder_overrides())
+    probe = load_settings(directory, _placeholder_overrides(), need_state=False)
     data = probe.sandbox_data
     with RunningSandbox(SandboxSettings(data_dir=data)) as running:
-        yield Workspace.open(directory, running.overrides)
+        # The sandboxes' ids live in a state of their own beside their data, never in the
+        # configured backend: sandbox and real ids must never meet in one state.
+        settings = load_settings(directory, running.overrides, need_state=False)
+        yield Workspace(settings, LocalBackend(data / SANDBOX_STATE), sandbox=True)
 
 
 @contextmanager
 def locked(ws: Workspace, command: str, timeout_s: float) -> Iterator[None]:
     """Take the workspace lock, saying so when it takes over from a run that died."""
     stale = ws.backend.stale_holder()
+    holder = None if stale is not None or timeout_s <= 0 else ws.backend.lock_holder()
     if stale is not None:
         err.print(f"Note: taking over a stale lock ({stale.describe()}; that process is gone).",
                   markup=False)
+    elif holder is not None:  # Terraform's "Acquiring state lock", said only when it waits
+        err.print(f"Acquiring state lock… waiting up to {timeout_s:g}s for the {holder.describe()}",
+                  markup=False)
     with ws.backend.lock(command, timeout_s):
+        if holder is not None:
+            err.print("State lock acquired.", markup=False)
         yield
 
 

@@ -9,6 +9,8 @@ from typing import Annotated
 import typer
 
 from reconciler.cli.app import app, err, handled
+from reconciler.errors import ConfigError
+from reconciler.files import explain, write_output
 
 
 class StateBackend(StrEnum):
@@ -24,8 +26,11 @@ def _emit(text: str, out: Path | None) -> None:
     if out is None:
         typer.echo(text, nl=False)
         return
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(text, encoding="utf-8")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"cannot write {out}: {explain(exc)}") from None
+    write_output(out, text, str(out))
     err.print(f"Wrote {out}", markup=False)
 
 

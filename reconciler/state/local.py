@@ -14,8 +14,11 @@ import contextlib
 import io
 import json
 import os
+import socket
+import stat
 import sys
 import tempfile
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -26,6 +29,7 @@ from filelock import FileLock, Timeout
 from pydantic import ValidationError
 
 from reconciler.errors import LockError, StateError
+from reconciler.files import check_writable_target, explain
 from reconciler.perf import paused_gc
 from reconciler.state.base import (
     FORMAT_VERSION,
@@ -39,13 +43,21 @@ from reconciler.state.base import (
 )
 
 
-def atomic_write(path: Path, text: str, backup: bool = False) -> None:
-    """Temp file in the same directory, fsync, rename, fsync the directory."""
+def atomic_write(path: Path, text: str, backup: bool = False, mode: int | None = None) -> None:
+    """Temp file in the same directory, fsync, rename, fsync the directory: a crash or a full
+    disk leaves the old file or the new one, never half of one. The file keeps its mode
+    (a new one gets `mode`, 0600 by default); `mode` given for an existing file wins."""
+    check_writable_target(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    if mode is None:
+        try:
+            mode = stat.S_IMODE(os.stat(path).st_mode)
+        except FileNotFoundError:
+            mode = 0o600
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        os.fchmod(fd, mode)
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
             handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())
@@ -142,6 +154,19 @@ def _stream(data: str | bytes | Path, declared: Declared) -> StateDoc:
     return doc
 
 
+def _entry(line: str) -> dict[str, Any] | None:
+    """One journal line; a torn line is None, and an entry glued after a torn fragment (by a
+    journal written before appends started on a fresh line) is still read."""
+    try:
+        entry = json.loads(line)
+    except json.JSONDecodeError:
+        start = line.rfind('{"op":')
+        if start <= 0:
+            return None
+        return _entry(line[start:])
+    return entry if isinstance(entry, dict) else None
+
+
 def _newer(origin: str, version: int) -> StateError:
     return StateError(f"{origin}: written by a newer reconciler (state format {version}, this one "
                       f"reads up to {FORMAT_VERSION}); upgrade reconciler")
@@ -170,26 +195,52 @@ def _diagnose(text: str, origin: str) -> StateDoc:
                          f"it from {origin}.backup") from None
 
 
+_JOURNAL_LOST = ("the change in flight may have been made at the vendor without being "
+                 "recorded: once the disk is fixed, the next plan finds it by its natural key")
+_JOURNAL_KEPT = ("the changes made so far stay in the journal beside it, read back by the next "
+                 "run (one whose entry could not be written either is found by its natural key)")
+
+
+@contextmanager
+def writing(path: Path, what: str, consequence: str) -> Iterator[None]:
+    """An OSError while writing the state becomes a StateError saying which file, why, and
+    what it means for the changes."""
+    try:
+        yield
+    except OSError as exc:
+        raise StateError(f"cannot write {what}: {explain(exc, path)}; {consequence}") from None
+
+
 class LocalWriter(StateWriter):
-    def __init__(self, doc: StateDoc, path: Path) -> None:
+    def __init__(self, doc: StateDoc, path: Path, backend: LocalBackend | None = None) -> None:
         super().__init__(doc)
         self.path = path
         self.journal_path = path.with_name(path.name + ".journal")
         self._journal: Any = None
+        self.backend = backend
 
     def append(self, entries: list[dict[str, Any]]) -> None:
-        if self._journal is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.journal_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-            self._journal = os.fdopen(fd, "a", encoding="utf-8")
-            if os.fstat(fd).st_size == 0:
-                self._journal.write(json.dumps({"lineage": self.doc.lineage}) + "\n")
-        self._journal.write("".join(json.dumps(e, separators=(",", ":")) + "\n" for e in entries))
-        self._journal.flush()
-        os.fsync(self._journal.fileno())
+        if self.backend is not None:
+            self.backend.fence()
+        with writing(self.journal_path, "the state journal", _JOURNAL_LOST):
+            if self._journal is None:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                fd = os.open(self.journal_path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
+                self._journal = os.fdopen(fd, "a", encoding="utf-8")
+                size = os.fstat(fd).st_size
+                if size == 0:
+                    self._journal.write(json.dumps({"lineage": self.doc.lineage}) + "\n")
+                elif os.pread(fd, 1, size - 1) != b"\n":
+                    self._journal.write("\n")  # a torn tail from a crash: never glue an entry to it
+            self._journal.write("".join(json.dumps(e, separators=(",", ":")) + "\n" for e in entries))
+            self._journal.flush()
+            os.fsync(self._journal.fileno())
 
     def checkpoint(self) -> None:
-        atomic_write(self.path, self.doc.model_dump_json(indent=1), backup=True)
+        if self.backend is not None:
+            self.backend.fence()
+        with writing(self.path, "the state", _JOURNAL_KEPT):
+            atomic_write(self.path, self.doc.model_dump_json(indent=1), backup=True)
         if self._journal is not None:
             self._journal.close()
             self._journal = None
@@ -249,10 +300,9 @@ class LocalBackend(StateBackend):
         if header.get("lineage"):
             doc.lineage = header["lineage"]
         for number, line in enumerate(lines[1:], start=2):
-            try:
-                entry = json.loads(line)
-            except json.JSONDecodeError:
-                break  # a torn last line from a crash mid-append: it was never acknowledged
+            entry = _entry(line)
+            if entry is None:
+                continue  # a line torn by a crash mid-append: never acknowledged, so skipped
             try:
                 if entry.get("serial", 0) > doc.serial:
                     doc.apply_entry(entry)
@@ -260,14 +310,28 @@ class LocalBackend(StateBackend):
                 raise self._damaged(number) from None
 
     def writer(self, doc: StateDoc) -> LocalWriter:
-        return LocalWriter(doc, self.path)
+        return LocalWriter(doc, self.path, self)
+
+    def describe(self) -> str:
+        return f"local {self.path}"
+
+    def fence(self) -> None:
+        if self.held is None:
+            return
+        current = self.lock_holder()
+        if current is None or current.id != self.held.id:
+            taker = f" ({current.describe()})" if current else ""
+            raise LockError(f"state {self.path}: this run's lock {self.held.id} was taken over "
+                            f"by force-unlock{taker}; it stops before its next write (the "
+                            "journal keeps every change it made)")
 
     @contextmanager
     def lock(self, command: str, timeout_s: float) -> Iterator[LockInfo]:
-        self.lock_path.parent.mkdir(parents=True, exist_ok=True)
         lock = FileLock(self.lock_path, mode=0o600)
         try:
-            lock.acquire(timeout=max(timeout_s, 0.0), poll_interval=0.05)
+            with writing(self.lock_path, "the state lock", "nothing was changed"):
+                self.lock_path.parent.mkdir(parents=True, exist_ok=True)
+                lock.acquire(timeout=max(timeout_s, 0.0), poll_interval=0.05)
         except Timeout:
             holder = self.lock_holder()
             who = holder.describe() if holder else "another process"
@@ -275,12 +339,21 @@ class LocalBackend(StateBackend):
                             f"with --lock-timeout, or if it is gone run `reconciler force-unlock "
                             f"{holder.id if holder else 'ID'} DIR`") from None
         info = LockInfo(command=command)
-        atomic_write(self.holder_path, info.model_dump_json())
+        try:
+            with writing(self.holder_path, "the state lock", "nothing was changed"):
+                atomic_write(self.holder_path, info.model_dump_json(), mode=0o600)
+        except StateError:
+            lock.release()
+            raise
+        self.held = info
         try:
             yield info
         finally:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(self.holder_path)
+            self.held = None
+            current = self.lock_holder()
+            if current is not None and current.id == info.id:  # not a successor's record
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(self.holder_path)
             lock.release()
 
     def lock_holder(self) -> LockInfo | None:
@@ -292,22 +365,56 @@ class LocalBackend(StateBackend):
     def stale_holder(self) -> LockInfo | None:
         """A holder file left by a process that died without releasing (the flock is free)."""
         holder = self.lock_holder()
-        if holder is None:
+        if holder is None or self._flock_held():
             return None
-        probe = FileLock(self.lock_path)
+        return holder
+
+    def _flock_held(self) -> bool:
+        """Whether a live process holds the lock (the kernel frees a dead one's flock)."""
+        if not self.lock_path.exists():
+            return False
+        probe = FileLock(self.lock_path, is_singleton=False)
         try:
             probe.acquire(timeout=0)
         except Timeout:
-            return None
+            return True
         probe.release()
-        return holder
+        return False
 
-    def force_unlock(self, lock_id: str) -> LockInfo:
+    def force_unlock(self, lock_id: str, force: bool = False, wait_s: float = 10.0) -> LockInfo:
         holder = self.lock_holder()
         if holder is None or holder.id != lock_id:
             current = f"the current lock is {holder.id}" if holder else "it is not locked"
             raise LockError(f"state {self.path}: no lock {lock_id} to remove ({current})")
-        for path in (self.holder_path, self.lock_path):
+        if self._flock_held():
+            if not force:
+                raise LockError(live_holder(holder, lock_id))
+            os.unlink(self.holder_path)  # the fence: the holder stops before its next write
+            deadline = time.monotonic() + wait_s
+            while self._flock_held() and time.monotonic() < deadline:
+                time.sleep(0.05)
+        for path in (self.holder_path, self.lock_path):  # a holder still stuck loses the file
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(path)
         return holder
+
+
+def live_holder(holder: LockInfo, lock_id: str) -> str:
+    """Why force-unlock refuses: the holder is running, and two applies at once duplicate."""
+    here = holder.host == socket.gethostname()
+    alive = here and _pid_alive(holder.pid)
+    where = (f"pid {holder.pid} is running on this host" if alive
+             else f"its process (pid {holder.pid} on {holder.host}) still holds the lock")
+    return (f"{holder.describe()}: not freed, the holder is alive ({where}). Two applies at once "
+            "create duplicates: wait for it to finish. If it is stuck, `reconciler force-unlock "
+            f"{lock_id} DIR --force` revokes the lock: the holder stops before its next write")
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -1,0 +1,65 @@
+"""Writing the files a user asks for (plans, dumps, schemas), and saying clearly why one
+could not be written: a missing folder, a directory, a full disk, a read-only file system.
+
+Only regular files are written in place: a path naming a device, a FIFO or a directory is
+refused before anything is opened (an atomic rename would replace a device node).
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+from pathlib import Path
+
+from reconciler.errors import ConfigError
+
+_HINTS = {
+    errno.ENOENT: "the folder {parent} does not exist; create it or choose another path",
+    errno.ENOTDIR: "a part of the path is a file, not a folder; choose another path",
+    errno.EISDIR: "it is a directory; give a file name",
+    errno.ENOSPC: "no space left on the device; free some space and run again",
+    errno.EDQUOT: "the disk quota is exceeded; free some space and run again",
+    errno.EROFS: "the file system is read-only; choose a writable place",
+    errno.EACCES: "permission denied; choose a place you may write to, or fix its permissions",
+    errno.EPERM: "operation not permitted; choose a place you may write to",
+    errno.ENAMETOOLONG: "the file name is too long; choose a shorter one",
+    errno.EFBIG: "the file is too large for this file system",
+    errno.EIO: "an input/output error on the device; check the disk",
+}
+
+
+def explain(exc: OSError, path: Path | str | None = None) -> str:
+    """One line: which file, what went wrong, what to do (never the Python exception)."""
+    where = path if path is not None else exc.filename
+    parent = Path(where).parent if where is not None else "the folder"
+    hint = _HINTS.get(exc.errno or 0, "{strerror}").format(
+        parent=parent, strerror=(exc.strerror or str(exc)).lower())
+    return f"{where}: {hint}" if where is not None else hint
+
+
+def check_writable_target(path: Path) -> None:
+    """Raise OSError for an existing path that is not a regular file (a directory, a device,
+    a FIFO): a temp file renamed over it would replace a device node, or block on a FIFO."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        return
+    if stat.S_ISDIR(mode):
+        raise IsADirectoryError(errno.EISDIR, "it is a directory; give a file name", str(path))
+    if not stat.S_ISREG(mode):
+        raise OSError(errno.EINVAL, "not a regular file (a device or a named pipe); give the "
+                                    "name of a file to write", str(path))
+
+
+def write_output(path: Path, text: str, what: str) -> None:
+    """Write `text` to `path` (a file a command was asked to produce), or raise ConfigError
+    naming the file, the cause and the remedy."""
+    try:
+        with open(path, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            if stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+                os.fsync(handle.fileno())  # a full disk shows here, not after we said "Wrote"
+    except OSError as exc:
+        raise ConfigError(f"cannot write {what}: {explain(exc, path)}") from None
