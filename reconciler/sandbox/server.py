@@ -102,6 +102,7 @@ class RunningSandbox:
     """A sandbox server running in a background thread; `stop()` shuts it down."""
 
     def __init__(self, settings: SandboxSettings, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.settings = settings
         self.app = create_app(settings)
         self.port = port or free_port(host)
         self.url = f"http://{host}:{self.port}"

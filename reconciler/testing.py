@@ -1,0 +1,223 @@
+"""The provider conformance kit: one suite every vendor passes against its own sandbox.
+
+A vendor author (bundled or third-party) writes, in a test module::
+
+    from reconciler.testing import ProviderConformance
+
+    class TestWidgets(ProviderConformance):
+        vendor = "widgets"
+
+and pytest runs list / create / read / update / delete / adopt / ambiguous create / error
+cases for every kind of the vendor, against the vendor's sandbox served over loopback
+HTTP. Test objects are made from the vendor's own `init` example (its first object per
+collection, made unique per case); override `sample` and `changed` when that is not enough.
+
+What the cases hold a provider to is the contract in reconciler.providers.base: a failed
+create created nothing (except AmbiguousWriteError), delete of a missing object succeeds,
+`lookup` returns only an exact natural-key match, errors are ReconcilerErrors.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import itertools
+from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import Any, ClassVar, TypeVar
+
+import pytest
+from ruamel.yaml import YAML
+
+from reconciler.errors import AmbiguousWriteError, ReconcilerError
+from reconciler.providers.base import DeleteMode, Kind, Provider, RemoteObject, RemoteStatus
+from reconciler.providers.registry import vendors
+from reconciler.sandbox.common import Faults
+from reconciler.sandbox.server import RunningSandbox, SandboxSettings
+
+T = TypeVar("T")
+_serial = itertools.count(1)
+
+
+class ProviderConformance:
+    vendor: ClassVar[str]
+    sandbox_options: ClassVar[dict[str, Any]] = {}  # this vendor's sandbox switches
+
+    # ---------------------------------------------------------------- fixtures ----
+
+    @pytest.fixture
+    def running(self, tmp_path: Path) -> Iterator[RunningSandbox]:
+        settings = SandboxSettings(data_dir=tmp_path / "sandbox", faults=Faults(),
+                                   options={self.vendor: dict(self.sandbox_options)})
+        with RunningSandbox(settings) as running:
+            yield running
+
+    def run(self, running: RunningSandbox, body: Callable[[Provider], Awaitable[T]],
+            **settings: Any) -> T:
+        """Run `body` with a provider connected to the sandbox (settings override the sandbox's)."""
+        provider_class = vendors()[self.vendor].load_provider()
+        values = {**running.overrides[self.vendor], "max_attempts": 2, **settings}
+
+        async def main() -> T:
+            provider = provider_class(provider_class.settings_model.model_validate(values))
+            try:
+                return await body(provider)
+            finally:
+                await provider.aclose()
+
+        return asyncio.run(main())
+
+    def kinds(self, observable: bool = True) -> list[type[Kind]]:
+        provider = vendors()[self.vendor].load_provider()
+        return [k for k in provider.kinds if k.observable == observable]
+
+    # ------------------------------------------------------------- test objects ----
+
+    def sample(self, kind: type[Kind]) -> dict[str, Any]:
+        """Valid attributes for a new object of `kind`, unique to this call."""
+        example = vendors()[self.vendor].example
+        if example is None:
+            raise NotImplementedError(f"{self.vendor} has no init example: override sample()")
+        document = YAML(typ="safe").load(io.StringIO(example.replace("{header}", "")))
+        first = dict(next(iter(document[self.vendor][kind.collection].values())))
+        unique = f"conformance {next(_serial)}"
+        key = first[kind.natural_key]
+        first[kind.natural_key] = f"{key} {unique}" if isinstance(key, str) else key
+        return kind.schema.model_validate(first).model_dump(exclude_none=True)
+
+    def changed(self, kind: type[Kind], attributes: dict[str, Any]) -> dict[str, Any]:
+        """The same object with one updatable field changed (not the natural key): the last
+        plain text or number, which in the examples is a description or an order."""
+        for name, value in reversed(attributes.items()):
+            if name != kind.natural_key and isinstance(value, str) and not value.startswith("http"):
+                return {**attributes, name: value + " (changed)"}
+            if name != kind.natural_key and isinstance(value, int) and not isinstance(value, bool):
+                return {**attributes, name: value + 1}
+        raise NotImplementedError(f"{kind.vendor}.{kind.name}: override changed()")
+
+    @staticmethod
+    def declared(kind: type[Kind], remote: RemoteObject, attributes: dict[str, Any]) -> None:
+        """Every declared field reads back as declared (normalised the same way)."""
+        want = kind.normalise(dict(attributes))
+        got = {k: remote.attributes.get(k) for k in want}
+        assert got == want, f"{kind.vendor}.{kind.name}: read back {got}, declared {want}"
+
+    # ------------------------------------------------------------------- cases ----
+
+    def test_create_read_list(self, running: RunningSandbox) -> None:
+        for kind_class in self.kinds():
+            attributes = self.sample(kind_class)
+
+            async def body(provider: Provider, kind_class: type[Kind] = kind_class,
+                           attributes: dict[str, Any] = attributes) -> None:
+                kind = provider.kind_objects[kind_class.name]
+                created = await kind.create(attributes)
+                assert isinstance(created.remote_id, str) and created.remote_id
+                read = await kind.read(created.remote_id)
+                assert read is not None and read.remote_id == created.remote_id
+                self.declared(kind_class, read, attributes)
+                listed = [o for o in await kind.list() if o.remote_id == created.remote_id]
+                assert len(listed) == 1, "a created object is listed exactly once"
+                self.declared(kind_class, listed[0], attributes)
+
+            self.run(running, body)
+
+    def test_update_changes_only_what_changed(self, running: RunningSandbox) -> None:
+        for kind_class in self.kinds():
+            before = self.sample(kind_class)
+            after = self.changed(kind_class, before)
+
+            async def body(provider: Provider, kind_class: type[Kind] = kind_class,
+                           before: dict[str, Any] = before, after: dict[str, Any] = after) -> None:
+                kind = provider.kind_objects[kind_class.name]
+                created = await kind.create(before)
+                current = await kind.read(created.remote_id)
+                changed = frozenset(k for k in after if after[k] != before.get(k))
+                await kind.update(created.remote_id, after, changed, current)
+                read = await kind.read(created.remote_id)
+                assert read is not None
+                self.declared(kind_class, read, after)
+
+            self.run(running, body)
+
+    def test_delete_then_delete_again(self, running: RunningSandbox) -> None:
+        for kind_class in self.kinds():
+            for mode in kind_class.delete_modes:
+                if mode is DeleteMode.UNSUPPORTED:
+                    continue
+                attributes = self.sample(kind_class)
+
+                async def body(provider: Provider, kind_class: type[Kind] = kind_class,
+                               mode: DeleteMode = mode, attributes: dict[str, Any] = attributes) -> None:
+                    kind = provider.kind_objects[kind_class.name]
+                    created = await kind.create(attributes)
+                    current = await kind.read(created.remote_id)
+                    await kind.delete(created.remote_id, mode, current)
+                    gone = await kind.read(created.remote_id)
+                    assert gone is None or gone.status is not RemoteStatus.PRESENT, (
+                        f"{kind_class.vendor}.{kind_class.name}: still present after a {mode} delete")
+                    await kind.delete(created.remote_id, mode, gone)  # already gone: a success
+
+                self.run(running, body)
+
+    def test_lookup_is_an_exact_natural_key_match(self, running: RunningSandbox) -> None:
+        for kind_class in self.kinds():
+            attributes = self.sample(kind_class)
+            value = attributes[kind_class.natural_key]
+            if not isinstance(value, str):
+                continue
+            longer = {**attributes, kind_class.natural_key: value + " and more"}
+            identity = str(kind_class.identity(attributes))
+
+            async def body(provider: Provider, kind_class: type[Kind] = kind_class,
+                           attributes: dict[str, Any] = attributes, longer: dict[str, Any] = longer,
+                           identity: str = identity) -> None:
+                kind = provider.kind_objects[kind_class.name]
+                await kind.create(longer)
+                assert await kind.lookup(identity) is None, "a longer key is not a match"
+                created = await kind.create(attributes)
+                found = await kind.lookup(identity)
+                assert found is not None and found.remote_id == created.remote_id
+                assert kind_class.identity(found.attributes) == identity
+
+            self.run(running, body)
+
+    def test_ambiguous_create_is_found_again(self, running: RunningSandbox) -> None:
+        for kind_class in self.kinds():
+            attributes = self.sample(kind_class)
+            key = str(kind_class.identity(attributes))
+
+            async def create(provider: Provider, kind_class: type[Kind] = kind_class,
+                             attributes: dict[str, Any] = attributes) -> None:
+                with pytest.raises(AmbiguousWriteError):
+                    await provider.kind_objects[kind_class.name].create(attributes)
+
+            async def adopt(provider: Provider, kind_class: type[Kind] = kind_class,
+                            key: str = key) -> None:
+                kind = provider.kind_objects[kind_class.name]
+                found = await kind.lookup(key)
+                assert found is not None, "the write happened: lookup finds it"
+                same = [o for o in await kind.list() if kind_class.identity(o.attributes) == key]
+                assert len(same) == 1, "one object, not a duplicate"
+
+            faults = running.settings.faults
+            faults.rate_drop = 1.0
+            try:
+                self.run(running, create, max_attempts=1)
+            finally:
+                faults.rate_drop = 0.0
+            self.run(running, adopt)
+
+    def test_errors_are_reconciler_errors(self, running: RunningSandbox) -> None:
+        for kind_class in self.kinds():
+            async def unknown(provider: Provider, kind_class: type[Kind] = kind_class) -> None:
+                assert await provider.kind_objects[kind_class.name].read("987654321") is None
+
+            async def refused(provider: Provider, kind_class: type[Kind] = kind_class) -> None:
+                with pytest.raises(ReconcilerError):
+                    await provider.kind_objects[kind_class.name].list()
+
+            self.run(running, unknown)
+            credentials = {name: "wrong-credential" for name in ("token", "api_key", "password")
+                           if name in running.overrides[self.vendor]}
+            self.run(running, refused, **credentials)
