@@ -254,18 +254,26 @@ MANIFEST_CASES = [
               on_delete: deactivate
         """), "p.yaml:5:18", ("outreach.call_purpose cannot 'deactivate' (it supports: hard)",)),
     # --- variables ---------------------------------------------------------------------------
-    Case("undefined-variable", p("""\
+    Case("undefined-variable", {**p("""\
         outreach:
           call_purposes:
             intro:
               name: ${NOPE}
-        """), "p.yaml:4:13", ("environment variable NOPE is not set; set it, or give a default with "
+        """), "reconciler.yaml": config("outreach") + "variables: [NOPE]\n"}, "p.yaml:4:13", ("environment variable NOPE is not set; set it, or give a default with "
                               "${NOPE:-value}",), absent=("must not be empty",)),
-    Case("undefined-variable-inside-text", p("""\
+    Case("undefined-variable-inside-text", {**p("""\
         outreach:
           call_purposes:
             intro: {name: "Intro ${TEAM_NAME}", order: 1}
-        """), "p.yaml:3:19", ("environment variable TEAM_NAME is not set",)),
+        """), "reconciler.yaml": config("outreach") + "variables: [TEAM_NAME]\n"}, "p.yaml:3:19",
+         ("environment variable TEAM_NAME is not set",)),
+    Case("undeclared-variable", p("""\
+        outreach:
+          call_purposes:
+            intro: {name: "leak ${OUTREACH_TOKEN}", order: 1}
+        """), "p.yaml:3:19", ("${OUTREACH_TOKEN}: not a declared variable; manifests may only use "
+                              "the variables listed under variables: in reconciler.yaml",),
+         absent=("t-outreach",)),
     # --- structure ---------------------------------------------------------------------------
     Case("invalid-key-with-space", p("""\
         outreach:
@@ -491,7 +499,8 @@ def test_good_input_next_to_the_bad_loads(tmp_path: Path) -> None:
     (strict mode once refused it as "not a valid tuple"), ${VAR:-default}, `$$`, plain http:// to
     loopback, https:// anywhere, and http:// elsewhere with allow_insecure_http."""
     case = Case("good", {
-        "reconciler.yaml": config("outreach") + "    ignore_changes: {call_purposes: [order]}\n",
+        "reconciler.yaml": "variables: [TEAM]\n" + config("outreach")
+                           + "    ignore_changes: {call_purposes: [order]}\n",
         "p.yaml": textwrap.dedent("""\
             outreach:
               call_purposes:

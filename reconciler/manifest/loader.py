@@ -105,7 +105,9 @@ def load_desired(settings: Settings, env: Mapping[str, str] | None = None) -> De
     loader = _Loader(settings)
     for path in files:
         with paused_gc():  # file by file, so one file's parsing garbage is reused by the next
-            loader.add(yamlsource.load(path, yamlsource.display_path(path), env))
+            loader.add(yamlsource.load(path, yamlsource.display_path(path), env,
+                                       variables=settings.variables,
+                                       credentials=settings.secrets))
     if loader.diagnostics:
         raise ManifestError(loader.diagnostics)
     return Desired(loader.objects, digest.hexdigest(), loader.documents)

@@ -12,7 +12,7 @@ import os
 import re
 import stat
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -191,6 +191,11 @@ _EXAMPLES = {_TAG + "int": "a whole number such as 42", _TAG + "float": "a numbe
 
 
 class _Converter:
+    variables: frozenset[str] | None = None
+    """The ${VAR}s a manifest may use (`variables:` in reconciler.yaml); None: any."""
+    credentials: tuple[str, ...] = ()
+    """Values no string may contain (the run's credentials)."""
+
     def __init__(self, file: str, env: Mapping[str, str], mark_depth: int,
                  alias_budget: int = MIN_ALIAS_BUDGET) -> None:
         self.file = file
@@ -270,11 +275,7 @@ class _Converter:
     def _scalar(self, node: Node, path: tuple[PathPart, ...]) -> Any:
         tag, value = _tag(node), node.value
         if tag == _TAG + "str" or getattr(node, "style", None) in ("'", '"', "|", ">"):
-            text, missing = interpolate(value, self.env)
-            for name in missing:
-                self.error(node, f"environment variable {name} is not set; set it, or give a "
-                                 f"default with ${{{name}:-value}}", path)
-            return text
+            return self._text(node, value, path)
         if tag in _TYPED:
             try:
                 return _TYPED[tag](value)
@@ -284,13 +285,40 @@ class _Converter:
                 return None
         return str(value)
 
+    def _text(self, node: Node, value: str, path: tuple[PathPart, ...]) -> str:
+        """A string with its variables replaced: only declared ones, and never into a value
+        that then holds a credential (a pull request must not be able to print CI secrets)."""
+        if self.variables is not None and "${" in value:
+            undeclared = sorted({m.group(1) for m in _VAR.finditer(value)
+                                 if m.group(1) and m.group(1) not in self.variables})
+            for name in undeclared:
+                self.error(node, f"${{{name}}}: not a declared variable; manifests may only use "
+                                 f"the variables listed under variables: in reconciler.yaml (add "
+                                 f"{name} there if it holds no secret)", path)
+            if undeclared:
+                return ""
+        text, missing = interpolate(value, self.env)
+        for name in missing:
+            self.error(node, f"environment variable {name} is not set; set it, or give a "
+                             f"default with ${{{name}:-value}}", path)
+        if self.credentials and any(c in text for c in self.credentials):
+            self.error(node, "this value holds the value of a credential; credentials belong "
+                             "only in reconciler.yaml's credential settings, where they are "
+                             "never shown; remove it", path)
+            return ""
+        return text
+
     def error(self, node: Node, message: str, path: tuple[PathPart, ...] = ()) -> None:
         self.diagnostics.append(Diagnostic(source(self.file, node), message, path))
 
 
 def load(path: Path, display: str, env: Mapping[str, str] | None = None,
-         mark_depth: int = 3) -> Document:
-    """Parse one file; syntax and interpolation problems land in `diagnostics`, never raise."""
+         mark_depth: int = 3, variables: Collection[str] | None = None,
+         credentials: Collection[str] = ()) -> Document:
+    """Parse one file; syntax and interpolation problems land in `diagnostics`, never raise.
+
+    A manifest is loaded with the `variables` it may use and the `credentials` no value may
+    contain; reconciler.yaml (variables None) may read any variable."""
     env = os.environ if env is None else env
     try:
         text = read_regular(path).decode("utf-8")
@@ -308,6 +336,8 @@ def load(path: Path, display: str, env: Mapping[str, str] | None = None,
         if node is None:
             return Document(display, path, None, [Diagnostic(Source(display, 1, 1), EMPTY_FILE)])
         converter = _Converter(display, env, mark_depth, max(MIN_ALIAS_BUDGET, len(text) // 2))
+        converter.variables = None if variables is None else frozenset(variables)
+        converter.credentials = tuple(c for s in credentials for c in {s, s.strip()} if len(c) >= 4)
         data = converter.convert(node, ())
     except MarkedYAMLError as exc:
         return Document(display, path, None, [_syntax_diagnostic(display, exc, text)])
