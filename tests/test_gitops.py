@@ -47,8 +47,9 @@ def test_drift_reports_changed_missing_and_unmanaged_without_writing(project: Pr
     assert "! outreach.call_purpose.initial_contact" in result.out and "deleted outside reconciler" in result.out
     assert "'Rogue'" in result.out
     body = json.loads(project.cli("drift", str(project.root), "--format", "json").out)
-    assert body["format_version"] == 1 and body["drifted"] == 2
-    assert {i["status"] for i in body["items"]} == {"changed", "missing"}
+    assert body["format_version"] == "2.0" and body["drifted"] == 2
+    assert {d["status"] for d in body["drift_details"].values()} == {"changed", "missing"}
+    assert sorted(d["change"]["actions"][0] for d in body["resource_drift"]) == ["delete", "update"]
     assert project.cli("drift", str(project.root), "--format", "markdown").out.startswith("### reconciler drift")
     assert project.sandbox.writes() == writes  # drift sent no write request
 
@@ -101,7 +102,8 @@ def test_dump_round_trip_plans_no_changes(project: Project) -> None:
     text = dumped.read_text()
     assert "demo_booked:" in text and "initial_contact:" in text, text
     plan = json.loads(project.plan("--format", "json").out)
-    assert {c["action"] for c in plan["changes"]} == {"adopt"} and all(not c["diffs"] for c in plan["changes"])
+    assert all("importing" in c["change"] and c["change"]["actions"] == ["no-op"]
+               for c in plan["resource_changes"])
     assert project.apply().code == 0
     assert project.plan().code == 0
     assert len(project.sandbox.outreach_purposes()) == 3
@@ -144,7 +146,7 @@ def test_threshold_blocks_apply_until_forced(project: Project) -> None:
     plan = project.plan()
     assert plan.code == 2 and "Safety: outreach: 4 update(s)/delete(s) of 10 managed object(s) (40%" in plan.out
     body = json.loads(project.plan("--format", "json").out)
-    assert {c["safety"] for c in body["changes"]} == {"blocked: threshold"}
+    assert {d["safety"] for d in body["change_details"].values()} == {"blocked: threshold"}
     blocked = project.apply()
     assert blocked.code == 3 and "a safety rail blocked the apply" in blocked.err
     assert sorted(p["attributes"]["order"] for p in project.sandbox.outreach_purposes()) == list(range(10))

@@ -102,9 +102,9 @@ def test_listing_follows_links_next_across_many_pages(project: Project) -> None:
     plan = project.plan("--format", "json")
     assert plan.code == 2, plan.text
     body = json.loads(plan.out)
-    assert [c["action"] for c in body["changes"]] == ["adopt"]
-    assert body["changes"][0]["diffs"] == []
-    assert len(body["unmanaged"]["outreach"]) == 8
+    [adopted] = body["resource_changes"]
+    assert adopted["change"]["actions"] == ["no-op"] and "importing" in adopted["change"]
+    assert len([u for u in body["unmanaged"] if u["vendor"] == "outreach"]) == 8
     assert project.sandbox.requests()["outreach GET"] - before == 5  # 9 objects, 2 per page
 
 
@@ -128,7 +128,7 @@ def test_saved_plan_applies_and_cannot_be_replayed(project: Project) -> None:
 def test_formats_json_and_markdown(project: Project) -> None:
     project.write("purposes/outreach.yaml", PURPOSES)
     body = json.loads(project.plan("--format", "json").out)
-    assert body["format_version"] == 1 and body["checksum"].startswith("sha256:")
+    assert body["format_version"] == "2.0" and body["checksum"].startswith("sha256:")
     assert body["summary"]["create"] == 2
     markdown = project.plan("--format", "markdown").out
     assert markdown.startswith("### reconciler plan")

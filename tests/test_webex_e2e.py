@@ -137,10 +137,10 @@ def test_default_group_in_any_case_is_no_diff(webex: Project) -> None:
     plan_file = webex.root.parent / "plan.json"
     plan = webex.plan("--format", "json", "--out", str(plan_file))
     assert plan.code == 2, plan.text
-    changes = {c["address"]: c for c in json.loads(plan.out)["changes"]}
-    assert {a: (c["action"], c["diffs"]) for a, c in changes.items()} == {
-        "webex_campaign.purpose.newsletter": ("adopt", []),
-        "webex_campaign.purpose.webinars": ("adopt", [])}
+    changes = {c["address"]: c["change"] for c in json.loads(plan.out)["resource_changes"]}
+    assert {a: (c["actions"], "importing" in c) for a, c in changes.items()} == {
+        "webex_campaign.purpose.newsletter": (["no-op"], True),
+        "webex_campaign.purpose.webinars": (["no-op"], True)}
     applied = webex.cli("apply", str(plan_file))
     assert applied.code == 0, applied.text
     assert webex.state()["resources"]["webex_campaign.purpose.newsletter"]["remote_id"] == made["id"]

@@ -2,55 +2,38 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Any
 
 from reconciler.apply.executor import Applier, ApplyResult, Progress
 from reconciler.errors import PlanError, RefusedError
 from reconciler.manifest.loader import Desired
-from reconciler.plan.model import PLAN_FORMAT_VERSION, Plan
+from reconciler.plan import planfile
+from reconciler.plan.model import Plan
+from reconciler.plan.planfile import PLAN_FILE_KIND as PLAN_FILE_KIND  # re-exported
 from reconciler.plan.safety import enforce
 from reconciler.providers.connected import Providers
 from reconciler.state import StateDoc
 from reconciler.state.base import StateBackend
 
-PLAN_FILE_KIND = "reconciler-plan"
-
 
 def save_plan(plan: Plan, path: Path) -> None:
-    path.write_text(json.dumps({"kind": PLAN_FILE_KIND, **plan.to_dict()}, indent=1, default=str))
+    """Write the plan file (its format: reconciler/plan/planfile.py), atomically and readable
+    by its owner only (0600): it names the targets and holds the planned values."""
+    from reconciler.state.local import atomic_write
+
+    try:
+        atomic_write(path, planfile.encode(plan), mode=0o600)
+    except OSError as exc:
+        raise PlanError(f"{path}: cannot write the plan file: {exc.strerror or exc}") from None
 
 
 def load_plan(path: Path) -> Plan:
+    """Read a plan file back, refusing anything that is not one, or that was edited."""
     try:
-        data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-    except UnicodeDecodeError:
-        raise PlanError(f"{path}: not a plan file (it is not UTF-8 text); make one with "
-                        "`reconciler plan --out`") from None
+        raw = path.read_bytes()
     except OSError as exc:
         raise PlanError(f"{path}: cannot read the plan file: {exc.strerror or exc}") from None
-    except json.JSONDecodeError as exc:
-        raise PlanError(f"{path}: not a plan file (invalid JSON at line {exc.lineno}, column "
-                        f"{exc.colno}); make a new one with `reconciler plan --out`") from None
-    if not isinstance(data, dict) or data.get("kind") != PLAN_FILE_KIND:
-        raise PlanError(f"{path}: not a reconciler plan file; make one with `reconciler plan --out`")
-    version = data.get("format_version")
-    if isinstance(version, int) and version > PLAN_FORMAT_VERSION:
-        raise PlanError(f"{path}: made by a newer reconciler (plan format {version}, this one reads up "
-                        f"to {PLAN_FORMAT_VERSION}); apply it with that version, or make a new plan")
-    try:
-        plan = Plan.from_dict(data)
-    except KeyError as exc:
-        raise PlanError(f"{path}: the plan file is damaged (field {exc.args[0]!r} is missing); make a "
-                        "new one with `reconciler plan --out`") from None
-    except (AttributeError, TypeError, ValueError) as exc:
-        raise PlanError(f"{path}: the plan file is damaged ({exc}); make a new one with "
-                        "`reconciler plan --out`") from None
-    if plan.checksum() != data.get("checksum"):
-        raise PlanError(f"{path}: the plan file was modified after it was made (its checksum "
-                        "does not match); make a new plan instead of editing one")
-    return plan
+    return planfile.decode(raw, path)
 
 
 def check_applicable(plan: Plan, state: StateDoc, force: bool) -> None:

@@ -32,6 +32,7 @@ class DriftItem:
     remote: dict[str, Any] | None = None  # the remote attributes, for --accept / --write-back
     note: str = ""
 
+    recorded: dict[str, Any] | None = None  # the state's last applied attributes (JSON `before`)
 
 @dataclass
 class DriftReport:
@@ -88,13 +89,14 @@ def _compare(address: str, vendor: str, kind: str, remote_id: str | None,
              ignore: tuple[str, ...]) -> DriftItem | None:
     if remote is None or remote.status is RemoteStatus.DELETED:
         note = "soft-deleted outside reconciler" if remote else "deleted outside reconciler"
-        return DriftItem(address, vendor, kind, "missing", remote_id, note=note)
+        return DriftItem(address, vendor, kind, "missing", remote_id, note=note, recorded=recorded)
     diffs = field_diffs(recorded, remote.attributes, ignore)
     if not diffs:
         return None
     # field_diffs reports (remote -> recorded); drift reads (recorded -> remote).
     flipped = [FieldDiff(d.field, d.after, d.before) for d in diffs]
-    return DriftItem(address, vendor, kind, "changed", remote_id, flipped, dict(remote.attributes))
+    return DriftItem(address, vendor, kind, "changed", remote_id, flipped, dict(remote.attributes),
+                     recorded=recorded)
 
 
 def accept_drift(backend: StateBackend, items: list[DriftItem]) -> int:

@@ -119,7 +119,8 @@ class _KindPlanner:
                 return None
             reason = "content changed since the last push" if resource else "never pushed"
             return base(action=Action.PUSH, reason=reason, remote_id=None, attributes=pushed,
-                        diffs=field_diffs(pushed, resource.attributes if resource else {}))
+                        diffs=field_diffs(pushed, resource.attributes if resource else {}),
+                        before=resource.attributes if resource else None)
         current = by_id.get(resource.remote_id or "") if resource else None
         if current is None:
             twin = by_identity.get(identity) if identity else None
@@ -137,11 +138,13 @@ class _KindPlanner:
         if not diffs and not revive:
             if state_meta_changed:
                 return base(action=Action.UPDATE, reason="lifecycle settings changed (state only)",
-                              remote_id=current.remote_id, fingerprint=current.fingerprint())
+                              remote_id=current.remote_id, fingerprint=current.fingerprint(),
+                              before=current.attributes)
             return None
         reason = f"revive: remote object is {current.status}" if revive else "fields differ"
         return base(action=Action.UPDATE, reason=reason, remote_id=current.remote_id,
-                      diffs=diffs, fingerprint=current.fingerprint(), revive=revive)
+                      diffs=diffs, fingerprint=current.fingerprint(), revive=revive,
+                      before=current.attributes)
 
     def _adopt(self, obj: DesiredObject, twin: RemoteObject, base: partial[Change]) -> Change:
         ignore = (*self.ignore, *obj.lifecycle.ignore_changes)
@@ -151,13 +154,14 @@ class _KindPlanner:
             reason += f" ({twin.status}: it will be revived)"
         return base(action=Action.ADOPT, reason=reason, remote_id=twin.remote_id,
                       diffs=field_diffs(obj.attributes, twin.attributes, ignore),
-                      fingerprint=twin.fingerprint(), revive=revive)
+                      fingerprint=twin.fingerprint(), revive=revive, before=twin.attributes)
 
     def plan_removal(self, address: str, resource: Resource, current: RemoteObject | None,
                      creates: set[str]) -> None:
         base = partial(Change, address=address, vendor=resource.vendor, kind=resource.kind,
                        remote_id=resource.remote_id,
-                       identity=self.kind.identity(resource.attributes), meta=dict(resource.meta))
+                       identity=self.kind.identity(resource.attributes), meta=dict(resource.meta),
+                       before=resource.attributes)
         if not self.kind.observable:
             self.plan.changes.append(base(action=Action.FORGET, reason=(
                 "removed from the manifests; a write-only API cannot delete what it pushed, so "
@@ -173,7 +177,8 @@ class _KindPlanner:
                 "removed from the manifests and already inactive remotely")))
             return
         change = base(action=Action.DELETE, reason="removed from the manifests",
-                        delete_mode=str(mode), fingerprint=current.fingerprint())
+                        delete_mode=str(mode), fingerprint=current.fingerprint(),
+                        before=current.attributes)
         if resource.meta.get("prevent_destroy") or resource.prevent_destroy:
             change.refused = ("prevent_destroy is set on it (kept in state after the manifest "
                               "entry was removed); put the entry back, or set prevent_destroy: "
@@ -209,7 +214,7 @@ class _KindPlanner:
             address=address, vendor=self.kind.vendor, kind=self.kind.name, action=Action.DELETE,
             reason="created by an interrupted run and no longer declared", phase=2,
             remote_id=twin.remote_id, identity=pending.identity, delete_mode=str(mode),
-            fingerprint=twin.fingerprint()))
+            fingerprint=twin.fingerprint(), before=twin.attributes))
 
     def _delete_mode(self, resource: Resource) -> DeleteMode:
         wanted = resource.meta.get("on_delete")
@@ -238,6 +243,7 @@ class _KindPlanner:
                     kind=self.kind.name, action=Action.DELETE, delete_mode=str(mode),
                     remote_id=obj.remote_id,
                     identity=self.kind.identity(obj.attributes), fingerprint=obj.fingerprint(),
+                    before=obj.attributes,
                     reason="never managed by reconciler, and the provider sets prune: true",
                     phase=2))
             else:

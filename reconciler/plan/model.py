@@ -48,6 +48,9 @@ class Change:
     source: str | None = None
     safety: str = "ok"  # or "blocked: <rule>"
 
+    before: dict[str, Any] | None = None  # the remote object (or last push) as seen at plan time
+    moved_from: str | None = None  # MOVE: the address the state entry had before the rename
+    state_only: bool = False  # changes only the state (lifecycle settings, a move): no vendor call
     def to_dict(self) -> dict[str, Any]:
         data = dict(vars(self))  # shallow: values are JSON data already, and only read
         data["action"] = str(self.action)
