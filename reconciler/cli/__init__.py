@@ -2,6 +2,9 @@
 
 
 def main() -> None:
+    from reconciler.redact import install
+
+    install()  # every output (messages, logs, JSON, Markdown) passes through redaction
     from reconciler.cli.app import app
 
-    app()
+    app(prog_name="reconciler")  # also under `python -m reconciler`: help names the command

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
-from typer.core import TyperGroup
+from typer.core import TyperCommand, TyperGroup
 
 from reconciler import __version__
 from reconciler.errors import ReconcilerError
@@ -28,6 +28,28 @@ if TYPE_CHECKING:  # start-up: each command imports what it uses, when it runs
     from reconciler.cli.workspace import Workspace
 
 
+class ReconcilerCommand(TyperCommand):
+    """Help as Terraform users read it: `import DIR ADDR ID`, not `{directory} {address} {ID}`,
+    and `ADDR  An address...`, not `ADDR <str>`."""
+
+    def collect_usage_pieces(self, ctx: Any) -> list[str]:
+        pieces = [self.options_metavar] if self.options_metavar else []
+        for param in self.get_params(ctx):
+            if param.param_type_name == "argument":
+                name = param.metavar or str(param.name).upper()
+                pieces.append(name if param.required else f"[{name}]")
+        return pieces
+
+    def format_options(self, ctx: Any, formatter: Any) -> None:
+        records = [(p.param_type_name, p.get_help_record(ctx)) for p in self.get_params(ctx)]
+        arguments = [(r[0].split(" ", 1)[0], r[1]) for t, r in records if r and t == "argument"]
+        options = [r for t, r in records if r and t == "option"]
+        for title, rows in (("Arguments", arguments), ("Options", options)):
+            if rows:
+                with formatter.section(title):
+                    formatter.write_dl(rows)
+
+
 class ReconcilerGroup(TyperGroup):
     """-v/--no-color/--version are accepted after any command too, not only before it."""
 
@@ -37,6 +59,8 @@ class ReconcilerGroup(TyperGroup):
                 and not getattr(command, "_reconciler_common", False):
             command.params.extend(_common_params())
             command._reconciler_common = True  # type: ignore[attr-defined]
+            if type(command) is TyperCommand:  # every command reads its help the same way
+                command.__class__ = ReconcilerCommand
         return command
 
 
@@ -85,8 +109,7 @@ class Format(StrEnum):
 
 
 Dir = Annotated[Path, typer.Argument(
-    metavar="DIR", show_default=False,
-    help="Manifest directory, the one holding reconciler.yaml [default: the current directory]")]
+    metavar="DIR", help="Manifest directory, the one holding reconciler.yaml")]
 Address = Annotated[str, typer.Argument(
     metavar="ADDR", help="An address, <vendor>.<kind>.<key>, e.g. outreach.call_purpose.intro")]
 SandboxOpt = Annotated[bool, typer.Option(

@@ -51,8 +51,7 @@ def schema(
 @handled
 def fmt(
     target: Annotated[Path, typer.Argument(
-        metavar="DIR|FILE", show_default=False,
-        help="Manifest directory (or one file) [default: the current directory]")] = Path("."),
+        metavar="DIR|FILE", help="Manifest directory (or one file)")] = Path("."),
     check: Annotated[bool, typer.Option(
         "--check", help="Change nothing; exit 1 listing the files that are not formatted")] = False,
 ) -> None:
@@ -75,8 +74,7 @@ def fmt(
 @handled
 def init(
     directory: Annotated[Path, typer.Argument(
-        metavar="DIR", show_default=False,
-        help="Directory to create or fill [default: the current directory]")] = Path("."),
+        metavar="DIR", help="Directory to create or fill")] = Path("."),
     vendor: Annotated[list[str] | None, typer.Option(
         "--vendor", metavar="VENDOR",
         help="A vendor to set up (repeatable; default: every vendor)")] = None,

@@ -47,7 +47,9 @@ def drift(
         async def run() -> DriftReport:
             async with ws.connect() as providers:
                 observed = await providers.observe(set(ws.kinds()))
-            return detect_drift(state, observed, ws.kinds(), ws.plan_options().ignore)
+            options = ws.plan_options()
+            return detect_drift(state, observed, ws.kinds(), options.ignore,
+                                options.ignore_unmanaged)
 
         report = asyncio.run(run())
         if fmt is Format.json:

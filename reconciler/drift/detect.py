@@ -8,6 +8,7 @@ it never sends a write to any vendor.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -52,7 +53,9 @@ class DriftReport:
 
 
 def detect_drift(state: StateDoc, observed: Observed, kinds: dict[str, type[Kind]],
-                 ignore: dict[str, tuple[str, ...]]) -> DriftReport:
+                 ignore: dict[str, tuple[str, ...]],
+                 ignore_unmanaged: Mapping[str, Sequence[str]] | None = None) -> DriftReport:
+    """`ignore_unmanaged` (vendor -> natural key globs): unmanaged objects not reported."""
     report = DriftReport()
     claimed: dict[str, set[str]] = defaultdict(set)
     by_id = {kind_address: {o.remote_id: o for o in objects}
@@ -78,7 +81,8 @@ def detect_drift(state: StateDoc, observed: Observed, kinds: dict[str, type[Kind
     for kind_address, objects in sorted(observed.items()):
         kind = kinds[kind_address]
         for obj in objects:
-            if obj.remote_id not in claimed[kind_address] and obj.status is RemoteStatus.PRESENT:
+            if obj.remote_id not in claimed[kind_address] and obj.status is RemoteStatus.PRESENT \
+                    and not ignored_unmanaged(kind, obj, (ignore_unmanaged or {}).get(kind.vendor, ())):
                 report.unmanaged.setdefault(kind.vendor, []).append(
                     f"{kind_address} id={obj.remote_id} {kind.identity(obj.attributes)!r}")
     return report

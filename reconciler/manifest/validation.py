@@ -26,6 +26,8 @@ def suggest(word: str, choices: Iterable[str]) -> str:
 
 
 def show(value: Any) -> str:
+    if value is None:  # YAML's empty value or null: say what the user wrote, not Python's None
+        return "an empty value"
     text = repr(value) if isinstance(value, str) else str(value)
     return text if len(text) <= 60 else text[:57] + "..."
 
@@ -67,7 +69,8 @@ def describe(error: ErrorDetails, model: type[BaseModel], written: str | None = 
     if kind in ("literal_error", "enum"):
         expected = (error.get("ctx") or {}).get("expected", "")
         return f"expected one of {expected}, got {show(value)}"
-    return f"{error['msg'][0].lower()}{error['msg'][1:]} (got {show(value)})"
+    message = f"{error['msg'][0].lower()}{error['msg'][1:]}"
+    return message if value is None or value == "" else f"{message} (got {show(value)})"
 
 
 def _fields_at(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:

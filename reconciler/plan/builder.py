@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import fnmatch
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 
@@ -27,6 +27,34 @@ class PlanOptions:
     forget_undeletable: frozenset[str] = frozenset()  # vendors configured to forget instead
     ignore: dict[str, tuple[str, ...]] = field(default_factory=dict)  # kind address -> fields
     delete_modes: dict[str, DeleteMode] = field(default_factory=dict)  # kind address -> default
+    ignore_unmanaged: dict[str, tuple[str, ...]] = field(default_factory=dict)  # vendor -> globs
+
+
+def ignored_unmanaged(kind: type[Kind], obj: RemoteObject, patterns: Sequence[str]) -> bool:
+    """An unmanaged object the provider settings leave unreported (ignore_unmanaged): a glob
+    matching its natural key's value (`#Process`) or its identity (`name:Rogue`)."""
+    if not patterns:
+        return False
+    value = obj.attributes.get(kind.natural_key)
+    candidates = [str(value)] if value is not None else []
+    identity = kind.identity(obj.attributes)
+    candidates += [identity] if identity is not None else []
+    return any(fnmatch.fnmatchcase(c, p) for c in candidates for p in patterns)
+
+
+def unmatched_patterns(options: PlanOptions, addresses: Iterable[str]) -> list[str]:
+    """--target/--exclude patterns that match no address: a typo that would scope the plan to
+    nothing (or exclude nothing) must be an error, not a silent "No changes"."""
+    flagged = [(f"--target {p}", p) for p in options.targets]
+    flagged += [(f"--exclude {p}", p) for p in options.excludes]
+    left = dict(flagged)
+    for address in addresses:
+        for name, pattern in list(left.items()):
+            if fnmatch.fnmatchcase(address, pattern):
+                del left[name]
+        if not left:
+            break
+    return list(left)
 
 
 def in_scope(address: str, options: PlanOptions) -> bool:
@@ -231,9 +259,12 @@ class _KindPlanner:
             fnmatch.fnmatchcase(address, p) for p in self.options.forget)
 
     def plan_unmanaged(self, remote: list[RemoteObject], claimed: set[str]) -> None:
+        ignored = self.options.ignore_unmanaged.get(self.kind.vendor, ())
         for obj in remote:
             if obj.remote_id in claimed or obj.status is not RemoteStatus.PRESENT:
                 continue  # soft-deleted or switched off: not a live object anyone manages
+            if ignored and ignored_unmanaged(self.kind, obj, ignored):
+                continue  # e.g. a tenant's built-ins: neither reported nor pruned
             label = f"{self.kind_address} id={obj.remote_id} {self.kind.identity(obj.attributes)!r}"
             vendor = self.kind.vendor
             mode = self.options.delete_modes.get(self.kind_address, self.kind.delete_modes[0])

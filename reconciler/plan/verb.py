@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from reconciler.errors import ConfigError
 from reconciler.manifest.loader import Desired
 from reconciler.manifest.settings import Settings
-from reconciler.plan.builder import PlanOptions, make_plan
+from reconciler.plan.builder import PlanOptions, make_plan, unmatched_patterns
 from reconciler.plan.model import Plan
 from reconciler.plan.safety import assess
 from reconciler.providers.base import DeleteMode, Kind
@@ -35,7 +36,9 @@ def plan_options(settings: Settings, kinds: Kinds, targets: list[str], excludes:
         prune=frozenset(n for n, p in providers.items() if p.prune),
         forget_undeletable=frozenset(
             n for n, p in providers.items() if getattr(p, "forget_undeletable", False)),
-        ignore=ignore, delete_modes=delete_modes)
+        ignore=ignore, delete_modes=delete_modes,
+        ignore_unmanaged={n: tuple(p.ignore_unmanaged) for n, p in providers.items()
+                          if p.ignore_unmanaged})
 
 
 def kinds_in_play(settings: Settings, kinds: Kinds, desired: Desired, state: StateDoc) -> set[str]:
@@ -48,6 +51,13 @@ def kinds_in_play(settings: Settings, kinds: Kinds, desired: Desired, state: Sta
 
 async def build_plan(settings: Settings, kinds: Kinds, providers: Providers, desired: Desired,
                      state: StateDoc, options: PlanOptions) -> Plan:
+    if options.targets or options.excludes:
+        unmatched = unmatched_patterns(options, [*desired.objects, *state.resources])
+        if unmatched:
+            raise ConfigError(
+                f"{', '.join(unmatched)}: matches no address in the manifests or the state; "
+                "check the spelling (addresses are <vendor>.<kind>.<key>, globs like "
+                "'outreach.*' match several; `reconciler state list DIR` lists the managed ones)")
     recorded: dict[str, dict[str, dict[str, Any]]] = {}
     for resource in state.resources.values():
         if resource.remote_id is not None:

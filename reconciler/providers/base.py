@@ -171,6 +171,10 @@ class ProviderSettings(BaseModel):
     prune: bool = Field(False, description="Also delete remote objects never managed by the tool")
     ignore_changes: dict[str, list[str]] = Field(
         default_factory=dict, description="Per kind collection: fields never diffed")
+    ignore_unmanaged: list[str] = Field(
+        default_factory=list, description=(
+            "Natural keys (globs) of remote objects never managed by reconciler that plan and "
+            "drift do not report, e.g. the objects a tenant ships with"))
     max_change_percent: float = Field(
         30.0, ge=0, le=100, description="Safety: most updates+deletes, as % of managed objects")
     threshold_min_objects: int = Field(
@@ -192,6 +196,7 @@ class Provider(ABC):
     name: ClassVar[str]
     settings_model: ClassVar[type[ProviderSettings]]
     kinds: ClassVar[tuple[type[Kind], ...]]
+    builtin_objects: ClassVar[tuple[str, ...]] = ()  # natural keys every tenant ships with
 
     def __init__(self, settings: ProviderSettings) -> None:
         self.settings = settings

@@ -17,6 +17,13 @@ SYMBOLS: dict[Action, tuple[str, str, str]] = {
     Action.FORGET: ("x", "blue", "will be forgotten (removed from state only)"),
 }
 MAX_UNMANAGED_SHOWN = 20
+# The legend's words; `<=` is Terraform's "read", so it is spelled out.
+LEGEND: dict[Action, str] = {
+    Action.CREATE: "create", Action.UPDATE: "update in place",
+    Action.DELETE: "delete (or deactivate, as its line says)",
+    Action.ADOPT: "adopt an existing remote object (not Terraform's read)",
+    Action.PUSH: "push write-only content", Action.FORGET: "forget (state only)",
+}
 
 
 def value(v: Any) -> str:
@@ -58,6 +65,16 @@ def summary(plan: Plan) -> str:
     return ", ".join([text, *extras]) + "."
 
 
+def legend(plan: Plan) -> Line:
+    """One line naming the symbols this plan uses, in the order of SYMBOLS; empty if none."""
+    present = {change.action for change in plan.changes}
+    parts = [f"{symbol} {LEGEND.get(action, str(action))}"
+             for action, (symbol, _, _) in SYMBOLS.items() if action in present]
+    if plan.unmanaged:
+        parts.append("? unmanaged, left alone")
+    return [("dim", "Symbols: " + ", ".join(parts))] if parts else []
+
+
 def plan_lines(plan: Plan, checksum: bool = True) -> list[Line]:
     lines: list[Line] = []
     if plan.changes:
@@ -78,6 +95,8 @@ def plan_lines(plan: Plan, checksum: bool = True) -> list[Line]:
         lines.append([("yellow", f"Warning: {warning}")])
     if plan.skipped:
         lines.append([("dim", f"Skipped {plan.skipped} object(s) outside --target/--exclude.")])
+    if symbols := legend(plan):
+        lines.append(symbols)
     if not plan.changes:
         lines.append([("bold green", "No changes. "), ("", "The remote objects match the manifests.")])
     else:

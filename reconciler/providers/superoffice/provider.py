@@ -353,6 +353,7 @@ class SuperOfficeProvider(Provider):
     name = VENDOR
     settings_model = SuperOfficeSettings
     kinds = (ConsentPurposeKind,)
+    builtin_objects = ("#Process", "#Emarketing")  # every tenant ships these two purposes
 
     def make_client(self, settings: ProviderSettings) -> VendorClient:
         assert isinstance(settings, SuperOfficeSettings)
