@@ -21,7 +21,6 @@ import json
 import os
 import re
 import sys
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, TextIO
@@ -161,8 +160,8 @@ def clean(text: str, newlines: bool = False) -> str:
     """`text` without ANSI escapes and control characters (also bidi overrides), which a
     hostile value could use to forge or hide terminal output. Newlines and tabs are kept
     only when `newlines` (a multi-line message); otherwise they become spaces."""
-    text = _ANSI.sub("", text)
-    text = _CONTROL.sub("", text)
+    if _CONTROL.search(text) is not None:  # the common case costs one scan
+        text = _CONTROL.sub("", _ANSI.sub("", text))
     return text if newlines else _NEWLINE.sub(" ", text)
 
 
@@ -224,6 +223,8 @@ def write_private(path: Path, text: str) -> None:
         mode = path.stat().st_mode & 0o777
     except FileNotFoundError:
         mode = 0o600
+    import tempfile  # only commands that write files pay for it
+
     fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent or Path("."))
     try:
         os.fchmod(fd, mode)

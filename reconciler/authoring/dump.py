@@ -7,6 +7,7 @@ import re
 from typing import Any
 
 from reconciler.drift.writeback import round_trip_yaml
+from reconciler.manifest.source import literal
 from reconciler.providers.base import Kind, RemoteObject, RemoteStatus
 
 
@@ -30,7 +31,7 @@ def dump_document(vendor: str, listed: dict[type[Kind], list[RemoteObject]],
             while key in entries:
                 key, n = f"{base}_{n}", n + 1
             fields = list(kind.schema.model_fields)
-            entries[key] = {k: obj.attributes[k] for k in fields
+            entries[key] = {k: literal(obj.attributes[k]) for k in fields  # `$` doubled
                             if obj.attributes.get(k) is not None}
         if entries:
             collections[kind.collection] = entries

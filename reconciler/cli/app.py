@@ -21,6 +21,7 @@ from typer.core import TyperCommand, TyperGroup
 from reconciler import __version__
 from reconciler.errors import ReconcilerError
 from reconciler.files import explain
+from reconciler.redact import clean
 
 if TYPE_CHECKING:  # start-up: each command imports what it uses, when it runs
     from rich.console import Console
@@ -90,7 +91,11 @@ class _Stderr:
         return self._console
 
     def print(self, *objects: Any, **kwargs: Any) -> None:
-        self.console.print(*objects, **kwargs)
+        """Messages quote vendors, file names and manifests: their control characters and
+        ANSI escapes are dropped (a message cannot forge "Apply complete!" or clear the
+        screen); credentials are redacted by the stream itself (reconciler.redact)."""
+        self.console.print(*(clean(o, newlines=True) if isinstance(o, str) else o
+                             for o in objects), **kwargs)
 
 
 err = _Stderr()

@@ -11,6 +11,7 @@ from ruamel.yaml import YAML
 from reconciler.drift.detect import DriftItem
 from reconciler.errors import ConfigError
 from reconciler.manifest.loader import Desired
+from reconciler.manifest.source import literal
 from reconciler.providers.base import Kind
 
 
@@ -43,7 +44,7 @@ def write_back(items: list[DriftItem], desired: Desired, kinds: dict[str, type[K
             entry = data.get(vendor, {}).get(collection, {}).get(key)
             if entry is None:
                 raise ConfigError(f"{file}: cannot find {vendor}.{collection}.{key} to write back")
-            entry[name] = value
+            entry[name] = literal(value)  # `$` doubled: the vendor's text is never interpolated
         with Path(document.path).open("w", encoding="utf-8") as handle:
             yaml.dump(data, handle)
         changed.append(file)

@@ -158,6 +158,19 @@ def interpolate(text: str, env: Mapping[str, str]) -> tuple[str, list[str]]:
     return _VAR.sub(replace, text), missing
 
 
+def literal(value: Any) -> Any:
+    """A value to write into a manifest (drift --write-back, dump) with every `$` doubled, so
+    that loading it gives back exactly this text: what a vendor holds is never a template
+    (a name such as `x ${OUTREACH_TOKEN}` must not be expanded by the next plan)."""
+    if isinstance(value, str):
+        return value.replace("$", "$$")
+    if isinstance(value, list):
+        return [literal(v) for v in value]
+    if isinstance(value, dict):
+        return {k: literal(v) for k, v in value.items()}
+    return value
+
+
 def _int(value: str) -> int:
     digits = value.replace("_", "")
     unsigned = digits[1:] if digits[:1] in ("+", "-") else digits

@@ -8,17 +8,22 @@ from typing import TextIO
 from rich.console import Console
 from rich.text import Text
 
+from reconciler.redact import clean
+
 Segment = tuple[str, str]  # (rich style or "", text)
 Line = list[Segment]
 
 
 def emit(lines: list[Line], color: bool, stream: TextIO | None = None) -> None:
-    """Styled through Rich on a terminal; plain and fast (one write) when piped."""
+    """Styled through Rich on a terminal; plain and fast (one write) when piped. Values came
+    from vendors, files and manifests: their control characters and ANSI escapes are
+    dropped, so a name cannot recolour, clear or forge the output."""
     stream = stream or sys.stdout
     if not color:
-        stream.write("".join("".join(text for _, text in line) + "\n" for line in lines))
+        stream.write(clean("".join("".join(text for _, text in line) + "\n" for line in lines),
+                           newlines=True))
         stream.flush()
         return
     console = Console(file=stream, highlight=False, soft_wrap=True)
     for line in lines:
-        console.print(Text.assemble(*((text, style) for style, text in line)))
+        console.print(Text.assemble(*((clean(text), style) for style, text in line)))
