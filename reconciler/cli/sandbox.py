@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import socket
 from collections.abc import Callable
 from pathlib import Path
@@ -27,8 +28,12 @@ def sandbox(
     outreach_rate_limit: Annotated[int, typer.Option(
         metavar="N",
         help="Outreach requests allowed per hour (the vendor's 10,000; 0 = unlimited)")] = 10_000,
+    allow_remote: Annotated[bool, typer.Option(
+        "--allow-remote", help="Allow a --host that is not loopback (the sandboxes accept "
+                               "well-known tokens: anyone who reaches them can use them)")] = False,
 ) -> None:
     """Serve the vendor sandboxes on loopback."""
+    _check_loopback(host, allow_remote)
     from reconciler.sandbox.common import Faults
     from reconciler.sandbox.server import SandboxSettings, provider_overrides, serve
 
@@ -64,6 +69,20 @@ def _faults(text: str, parse: Callable[[str], Any]) -> Any:
         return parse(text)
     except ValueError as exc:
         raise ConfigError(f"--faults: {exc}") from None
+
+
+def _check_loopback(host: str, allow_remote: bool) -> None:
+    """The sandboxes' tokens are printed and published: on any other interface, anyone who can
+    reach the machine could read and change the data they hold."""
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        loopback = False
+    if not loopback and not allow_remote:
+        raise ConfigError(f"--host {host}: not a loopback address; the sandboxes accept "
+                          "well-known tokens, so anyone who can reach this address could use "
+                          "them. Listen on 127.0.0.1 (the default), ::1 or localhost, or pass "
+                          "--allow-remote if you really mean to serve them to other machines")
 
 
 def _check_free(host: str, port: int) -> None:

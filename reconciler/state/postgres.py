@@ -11,6 +11,7 @@ it when the holder's connection dies, so a crashed run never blocks the next.
 
 from __future__ import annotations
 
+import re
 import time
 import zlib
 from collections.abc import Iterator, Mapping
@@ -22,6 +23,7 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from reconciler.errors import LockError, StateError
+from reconciler.redact import Redactor, conninfo_secrets
 from reconciler.state.base import LockInfo, StateBackend, StateDoc, StateWriter
 from reconciler.state.local import parse_document
 
@@ -44,12 +46,20 @@ CREATE TABLE IF NOT EXISTS reconciler_lock (
 """
 
 
-def redact_url(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.password:
-        netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
-        return urlunsplit(parts._replace(netloc=netloc))
-    return url
+def redact_url(url: str, text: str | None = None) -> str:
+    """`text` (by default the connection string itself) with every password of `url` replaced
+    by ***: the URL's user:password, `?password=` and the keyword form `password=...`, found
+    by psycopg's own conninfo parser, so that what libpq reads is what is hidden."""
+    text = url if text is None else text
+    if text is url and "://" in url:
+        parts = urlsplit(url)
+        if parts.password:
+            netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+            text = urlunsplit(parts._replace(netloc=netloc))
+        text = re.sub(r"(?i)([?&]password=)[^&#]*", r"\1***", text)
+    elif text is url:
+        text = re.sub(r"(?i)(\bpassword\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", r"\1***", text)
+    return Redactor(conninfo_secrets(url))(text)
 
 
 def lock_key(workspace: str) -> int:
@@ -107,6 +117,7 @@ class PostgresBackend(StateBackend):
             conn = psycopg.connect(self.url, connect_timeout=10)
         except psycopg.Error as exc:
             message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            message = redact_url(self.url, message)  # libpq may quote the connection string
             raise StateError(f"cannot connect to the PostgreSQL state at {redact_url(self.url)}: "
                              f"{message}") from None
         if not self._schema_ready:
