@@ -30,7 +30,7 @@ if TYPE_CHECKING:  # start-up: imported where used
     from reconciler.cli.workspace import Workspace
     from reconciler.plan.builder import PlanOptions
     from reconciler.plan.model import Change, Plan
-    from reconciler.providers.webex_campaign.outcome import NotifyTarget, Outcome
+    from reconciler.providers.plugin import Outcome, Report
 
 
 def confirm(auto_approve: bool) -> None:
@@ -64,21 +64,27 @@ def apply(
         help="The transaction id (refTransId) to report on")] = None,
 ) -> None:
     """Make the changes."""
+    from reconciler.apply.hooks import prepare, summarise
     from reconciler.apply.verb import load_plan
-    from reconciler.providers.webex_campaign.outcome import notify_target, summarise
 
     saved = load_plan(target_path) if target_path.is_file() else None
-    directory = Path(saved.directory) if saved else target_path
+    if saved is not None and (target or exclude or forget):
+        raise ConfigError("--target/--exclude/--forget cannot change a saved plan: it applies "
+                          "as reviewed; make a new plan with them instead")
+    directory = Path(saved.target.get("directory") or saved.directory) if saved else target_path
     with workspace(directory, sandbox) as ws:
-        target_ = notify_target(ws.settings.providers, notify_deployment, notify_transaction)
+        # The two --notify-webex-* flags (public since the first round) are that vendor's
+        # after-apply hook options; every hook is prepared here, before any write.
+        reports = prepare(ws.settings.providers, {"webex_campaign": {
+            "deployment": notify_deployment, "transaction": notify_transaction}})
         try:
             with locked(ws, "apply", lock_timeout):
                 the_plan, result = _apply(ws, target_path if saved else None, saved, auto_approve,
                                           force, ws.plan_options(target, exclude, forget))
         except ReconcilerError as exc:
-            _notify(target_, summarise(None, exc))
+            _notify(reports, summarise(None, exc))
             raise
-        _notify(target_, summarise(result, None))
+        _notify(reports, summarise(result, None))
     if result is None:
         _show(the_plan)
         return
@@ -97,6 +103,7 @@ def _apply(ws: Workspace, saved_from: Path | None, saved: Plan | None, auto_appr
     """Plan (or take the saved plan), show it, ask, apply; a saved plan is shown, not asked."""
     import asyncio
 
+    from reconciler.apply.binding import holds
     from reconciler.apply.verb import check_applicable, run_apply
     from reconciler.plan.verb import build_plan
 
@@ -105,7 +112,9 @@ def _apply(ws: Workspace, saved_from: Path | None, saved: Plan | None, auto_appr
 
     async def run() -> tuple[Plan, ApplyResult | None]:
         async with ws.connect() as providers:
-            the_plan = saved or await build_plan(ws.settings, ws.kinds(), providers, desired, state, options)
+            the_plan = await holds(saved, ws.target(), ws.settings, ws.kinds(), providers, desired,
+                                   state) if saved else await build_plan(
+                ws.settings, ws.kinds(), providers, desired, state, options)
             check_applicable(the_plan, state, force)
             if not the_plan.has_changes:
                 return the_plan, None
@@ -121,26 +130,16 @@ def _apply(ws: Workspace, saved_from: Path | None, saved: Plan | None, auto_appr
     return asyncio.run(run())
 
 
-def _notify(target: NotifyTarget | None, outcome: Outcome) -> None:
-    """Tell Webex Campaign how the apply went; a failure to tell is a warning, never the result."""
-    if target is None:
-        return
-    import asyncio
+def _notify(reports: list[Report], outcome: Outcome) -> None:
+    """Tell every vendor that asked how the apply went; a failure to tell is a warning."""
+    from reconciler.apply.hooks import send_all
 
-    from reconciler.providers.webex_campaign.outcome import report
-
-    told = asyncio.run(report(target, outcome))
-    state = "success (531)" if outcome.success else "failure (532)"
-    if told.ok:
-        err.print(f"Reported {state} to Webex Campaign deployment {target.deployment_id}.",
-                  markup=False)
-    else:
-        err.print(f"Warning: could not report {state} to Webex Campaign: {told.message}",
-                  markup=False)
+    for _, message in send_all(reports, outcome):
+        err.print(message, markup=False)
 
 
 VERBS = {"create": "created", "update": "updated", "delete": "deleted",  # by Action value
-         "adopt": "adopted", "push": "pushed", "forget": "forgotten"}
+         "adopt": "adopted", "push": "pushed", "forget": "forgotten", "move": "moved"}
 
 
 @contextmanager
@@ -182,16 +181,9 @@ def _plain_progress(total: int) -> Callable[[Change, str | None], None]:
 
 
 def _report(plan: Plan, result: ApplyResult) -> None:
-    from reconciler.plan.model import Action
-
-    counts = {a: 0 for a in Action}
-    for change in result.applied:
-        counts[change.action] += 1
-    summary = (f"{counts[Action.CREATE]} created, {counts[Action.UPDATE]} updated, "
-               f"{counts[Action.DELETE]} deleted, {counts[Action.ADOPT]} adopted")
-    extra = [f"{counts[a]} {a}ed" for a in (Action.PUSH,) if counts[a]]
-    extra += [f"{counts[Action.FORGET]} forgotten"] if counts[Action.FORGET] else []
-    summary = ", ".join([summary, *extra])
+    counts = result.tally()
+    summary = ", ".join(f"{counts[verb]} {verb}" for verb in counts
+                        if counts[verb] or verb in ("created", "updated", "deleted", "adopted"))
     if result.ok:
         typer.echo(f"Apply complete! Changes: {summary}.")
         return

@@ -14,10 +14,10 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
-    from reconciler.providers.base import Provider
+    from reconciler.providers.base import Provider, ProviderSettings
     from reconciler.sandbox.common import VendorSandbox
 
 
@@ -27,7 +27,22 @@ def load(reference: str) -> Any:
     return getattr(importlib.import_module(module), attribute)
 
 
-AfterApply = Callable[[Mapping[str, Any], Any], Any]
+@dataclass(frozen=True)
+class Outcome:
+    success: bool
+    code: str  # HTTP-like: 200 done, 204 nothing to do, 500 failed
+    description: str
+
+
+class Report(Protocol):
+    """One prepared hook: `send` tells the vendor, and says in words what happened."""
+
+    async def send(self, outcome: Outcome) -> tuple[bool, str]: ...
+
+
+HookFactory = Callable[["ProviderSettings | None", Mapping[str, str | None]], "Report | None"]
+"""(the vendor's settings if configured, options from the command line) -> a Report, or None
+when nobody asked for one; raises ConfigError when asked for but not possible."""
 
 
 @dataclass(frozen=True)
@@ -37,6 +52,7 @@ class Vendor:
     sandbox: str | None = None  # "module:SANDBOX", a reconciler.sandbox.common.VendorSandbox
     example: str | None = None  # the manifest `init` writes ({header} is replaced); else a template
     title: str = ""  # how people call it: "Outreach", "Webex Campaign"
+    after_apply: str | None = None  # "module:factory", a reconciler.apply.hooks.HookFactory
 
     def load_provider(self) -> type[Provider]:
         found = load(self.provider) if isinstance(self.provider, str) else self.provider

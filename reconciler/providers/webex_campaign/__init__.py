@@ -32,4 +32,5 @@ VENDOR = Vendor(
     provider="reconciler.providers.webex_campaign.provider:WebexCampaignProvider",
     sandbox="reconciler.providers.webex_campaign.sandbox:SANDBOX",
     example=EXAMPLE,
+    after_apply="reconciler.providers.webex_campaign.outcome:after_apply",
 )

@@ -1,46 +1,16 @@
-"""An apply's outcome, summarised for whoever asked for it (Webex Campaign's External Action).
-
-Reporting never changes the apply's own result: a failed notification is a
-warning, and the exit code stays the apply's.
-"""
+"""Webex Campaign's after-apply hook: the apply's outcome reported to the External Action
+that started it (notifytransactionstate: 531 success, 532 failure)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
-from reconciler.apply.executor import ApplyResult
-from reconciler.errors import ConfigError, ReconcilerError
+from reconciler.errors import ConfigError
 from reconciler.providers.base import ProviderSettings
+from reconciler.providers.plugin import Outcome
 from reconciler.providers.webex_campaign.notify import NotifyOutcome, notify_transaction_state
 from reconciler.providers.webex_campaign.provider import WebexCampaignSettings
-
-MAX_DESCRIPTION = 500
-
-
-@dataclass(frozen=True)
-class Outcome:
-    success: bool
-    code: str  # HTTP-like: 200 done, 204 nothing to do, 500 failed
-    description: str
-
-
-def summarise(result: ApplyResult | None, error: ReconcilerError | None) -> Outcome:
-    if error is not None:
-        return Outcome(False, "500", _cut(f"apply failed before any change: {error}"))
-    if result is None:
-        return Outcome(True, "204", "no changes")
-    counts: dict[str, int] = {}
-    for change in result.applied:
-        counts[str(change.action)] = counts.get(str(change.action), 0) + 1
-    done = ", ".join(f"{n} {a}" for a, n in sorted(counts.items())) or "nothing applied"
-    if result.ok:
-        return Outcome(True, "200", _cut(f"applied: {done}"))
-    return Outcome(False, "500", _cut(f"failed: {len(result.errors)} error(s), {done}; first "
-                                      f"error: {result.errors[0]}"))
-
-
-def _cut(text: str) -> str:
-    return text if len(text) <= MAX_DESCRIPTION else text[: MAX_DESCRIPTION - 3] + "..."
 
 
 @dataclass(frozen=True)
@@ -75,4 +45,21 @@ async def report(target: NotifyTarget, outcome: Outcome) -> NotifyOutcome:
                                           outcome.description)
 
 
-__all__ = ["NotifyTarget", "Outcome", "notify_target", "report", "summarise"]
+@dataclass(frozen=True)
+class TransactionReport:
+    target: NotifyTarget
+
+    async def send(self, outcome: Outcome) -> tuple[bool, str]:
+        told = await report(self.target, outcome)
+        state = "success (531)" if outcome.success else "failure (532)"
+        if told.ok:
+            return True, f"Reported {state} to Webex Campaign deployment {self.target.deployment_id}."
+        return False, f"Warning: could not report {state} to Webex Campaign: {told.message}"
+
+
+def after_apply(settings: ProviderSettings | None,
+                options: Mapping[str, str | None]) -> TransactionReport | None:
+    """The hook: options `deployment` and `transaction` (--notify-webex-deployment/-transaction)."""
+    providers = {} if settings is None else {"webex_campaign": settings}
+    target = notify_target(providers, options.get("deployment"), options.get("transaction"))
+    return None if target is None else TransactionReport(target)
