@@ -23,7 +23,7 @@ from reconciler.errors import (
 from reconciler.manifest.loader import Desired
 from reconciler.plan.diff import field_diffs
 from reconciler.plan.model import Action, Change, Plan
-from reconciler.providers.base import DeleteMode, Kind, RemoteObject
+from reconciler.providers.base import DeleteMode, Kind, RemoteObject, RemoteStatus
 from reconciler.providers.connected import Providers
 from reconciler.state.base import Pending, Resource, StateWriter, now
 
@@ -37,10 +37,30 @@ class ApplyResult:
     applied: list[Change] = field(default_factory=list)
     errors: list[ReconcilerError] = field(default_factory=list)
     not_started: int = 0
+    adopted: set[str] = field(default_factory=set)  # creates that found the object (409, lost answer)
 
     @property
     def ok(self) -> bool:
         return not self.errors
+
+    def tally(self) -> dict[str, int]:
+        """What was done, honestly: a create that found its object is adopted, a deactivation
+        is not a delete, a move is neither."""
+        counts = dict.fromkeys(("created", "updated", "deleted", "deactivated", "adopted",
+                                "moved", "pushed", "forgotten"), 0)
+        for change in self.applied:
+            if change.address in self.adopted:
+                counts["adopted"] += 1
+            elif change.action is Action.DELETE and change.delete_mode == "deactivate":
+                counts["deactivated"] += 1
+            else:
+                counts[_DONE[change.action]] += 1
+        return counts
+
+
+_DONE = {Action.CREATE: "created", Action.UPDATE: "updated", Action.DELETE: "deleted",
+         Action.ADOPT: "adopted", Action.MOVE: "moved", Action.PUSH: "pushed",
+         Action.FORGET: "forgotten", Action.NOOP: "updated"}
 
 
 class Applier:
@@ -51,6 +71,7 @@ class Applier:
         self.desired = desired  # write-only content is read from the manifests, not the plan
         self.progress = progress
         self.verify = verify  # re-read each touched object and compare fingerprints first
+        self.adopted: set[str] = set()
 
     async def apply(self, plan: Plan) -> ApplyResult:
         result = ApplyResult()
@@ -58,6 +79,7 @@ class Applier:
         for change in plan.changes:
             by_vendor[change.vendor].append(change)
         await asyncio.gather(*(self._vendor(changes, result) for changes in by_vendor.values()))
+        result.adopted = self.adopted
         return result
 
     async def _vendor(self, changes: list[Change], result: ApplyResult) -> None:
@@ -111,6 +133,8 @@ class Applier:
                 await self._delete(kind, change)
             case Action.FORGET:
                 await self.writer.remove(change.address)
+            case Action.MOVE:
+                await self._move(kind, change)
             case Action.PUSH:
                 await self._push(kind, change)
             case Action.NOOP:
@@ -135,9 +159,10 @@ class Applier:
                 break
             except (AmbiguousWriteError, ConflictError) as exc:
                 # The object may exist (lost response) or does exist (409): find it by key.
-                found = await kind.lookup(change.identity) if change.identity else None
+                found = await exact_lookup(kind, change.identity) if change.identity else None
                 if found is not None:
                     remote = found
+                    self.adopted.add(change.address)
                     break
                 if isinstance(exc, ConflictError) or attempt == attempts:
                     raise
@@ -165,6 +190,21 @@ class Applier:
         updated = await kind.update(change.remote_id, change.attributes, changed, current)
         await self._record(change, updated)
 
+    async def _move(self, kind: Kind, change: Change) -> None:
+        """A renamed key: one journal entry moves the state record (a crash never leaves it
+        under both addresses, where the old one would be deleted, or under neither)."""
+        assert change.moved_from is not None and change.remote_id is not None
+        old = self.writer.doc.resources.get(change.moved_from)
+        if old is None or old.remote_id != change.remote_id:
+            raise PlanError(f"{change.moved_from} is no longer recorded with remote id "
+                            f"{change.remote_id}; run plan again")
+        await self.writer.move(change.moved_from, change.address, Resource(
+            vendor=change.vendor, kind=change.kind, remote_id=change.remote_id,
+            attributes=old.attributes, meta={k: v for k, v in change.meta.items() if v},
+            prevent_destroy=bool(change.meta.get("prevent_destroy"))))
+        if not change.state_only:
+            await self._update(kind, change)
+
     async def _delete(self, kind: Kind, change: Change) -> None:
         assert change.remote_id is not None
         await self.writer.intend(change.address, Pending(
@@ -187,6 +227,18 @@ class Applier:
             vendor=change.vendor, kind=change.kind, remote_id=None,
             attributes=dict(change.attributes), meta=meta,
             prevent_destroy=bool(change.meta.get("prevent_destroy"))))
+
+
+async def exact_lookup(kind: Kind, identity: str) -> RemoteObject | None:
+    """A natural-key lookup that accepts only an exact match: a vendor's search may match
+    loosely (Outreach's filter[name] reads `,` as a list), so a near miss is never adopted;
+    then the full listing is scanned, preferring a live object."""
+    found = await kind.lookup(identity)
+    if found is not None and kind.identity(found.attributes) == identity:
+        return found
+    matches = [o for o in await kind.list() if kind.identity(o.attributes) == identity]
+    matches.sort(key=lambda o: o.status is RemoteStatus.PRESENT)
+    return matches[-1] if matches else None
 
 
 async def verify_fingerprint(kind: Kind, change: Change) -> None:

@@ -82,6 +82,7 @@ def plan(
                 return await build_plan(ws.settings, ws.kinds(), providers, desired, state, options)
 
         result = asyncio.run(run())
+        result.target = ws.target()  # a saved plan applies to this target only
     print_plan(result, fmt)
     if out is not None:
         save_plan(result, out)

@@ -1,4 +1,4 @@
-"""Inspect and repair the state: list, show, rm, force-unlock."""
+"""Inspect and repair the state: list, show, rm, mv, force-unlock."""
 
 from __future__ import annotations
 
@@ -68,14 +68,48 @@ def state_rm(address: Address, directory: Dir = Path("."),
     typer.echo(f"Removed {address} from the state (the remote object is untouched).")
 
 
+@state_app.command("mv")
+@handled
+def state_mv(source: Address, destination: Address, directory: Dir = Path("."),
+             lock_timeout: LockTimeoutOpt = 0.0) -> None:
+    """Record a managed object under another address (a renamed key); no vendor call."""
+    from reconciler.manifest.loader import KEY_PATTERN
+
+    check_order(directory, destination, "reconciler state mv SRC DST DIR")
+    kind, _, key = destination.rpartition(".")
+    if kind != source.rpartition(".")[0] or not KEY_PATTERN.fullmatch(key):
+        raise ConfigError(f"{destination}: must be {source.rpartition('.')[0]}.<key> (same vendor "
+                          "and kind; keys are lower-case letters, digits, '_' and '-')")
+    ws = _open(directory)
+    with locked(ws, "state mv", lock_timeout):
+        doc = ws.backend.read()
+        if source not in doc.resources:
+            raise ConfigError(f"{source}: not in the state; see `reconciler state list`")
+        if destination in doc.resources:
+            raise ConfigError(f"{destination}: already in the state (remote id "
+                              f"{doc.resources[destination].remote_id}); `state rm` it first")
+        doc.resources[destination] = doc.resources.pop(source)
+        ws.backend.write(doc)
+    typer.echo(f"Moved {source} to {destination} in the state (no vendor was called).")
+
+
 @app.command("force-unlock")
 @handled
 def force_unlock(
     lock_id: Annotated[str, typer.Argument(
         metavar="ID", help="The lock's id, as the error naming the holder shows it")],
     directory: Dir = Path("."),
+    force: Annotated[bool, typer.Option(
+        "--force", help="Also when the holder is alive: revoke its lock (it stops before its "
+                        "next write)")] = False,
 ) -> None:
-    """Free a lock left by a run that is gone."""
+    """Free a lock left by a run that is gone (a live holder is refused without --force)."""
+    from reconciler.cli.app import err
+
     check_order(directory, lock_id, "reconciler force-unlock ID DIR")
-    holder = _open(directory).backend.force_unlock(lock_id)
+    backend = _open(directory).backend
+    holder = backend.force_unlock(lock_id, force=force)
+    if force:
+        err.print(f"Warning: --force: if {holder.describe()} was still running, its lock is "
+                  "revoked and it stops before its next write.", markup=False)
     typer.echo(f"Removed {holder.describe()}.")

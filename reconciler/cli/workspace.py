@@ -27,6 +27,13 @@ from reconciler.state.local import LocalBackend
 class Workspace:
     settings: Settings
     backend: StateBackend
+    sandbox: bool = False  # run against sandboxes started by the command, with their own state
+
+    def target(self) -> dict[str, Any]:
+        """What a plan made here is bound to (see reconciler/apply/binding.py)."""
+        from reconciler.apply.binding import plan_target
+
+        return plan_target(self.settings, self.backend, self.sandbox)
 
     @classmethod
     def open(cls, directory: Path, overrides: Mapping[str, Mapping[str, Any]] | None = None,

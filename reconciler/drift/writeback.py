@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ from reconciler.errors import ConfigError
 from reconciler.manifest.loader import Desired
 from reconciler.manifest.source import literal
 from reconciler.providers.base import Kind
+from reconciler.state.local import atomic_write
 
 
 def round_trip_yaml() -> YAML:
@@ -45,7 +47,12 @@ def write_back(items: list[DriftItem], desired: Desired, kinds: dict[str, type[K
             if entry is None:
                 raise ConfigError(f"{file}: cannot find {vendor}.{collection}.{key} to write back")
             entry[name] = literal(value)  # `$` doubled: the vendor's text is never interpolated
-        with Path(document.path).open("w", encoding="utf-8") as handle:
-            yaml.dump(data, handle)
+        text = io.StringIO()
+        yaml.dump(data, text)
+        try:  # all or nothing: a full disk or a crash leaves the file as it was
+            atomic_write(Path(document.path), text.getvalue())
+        except OSError as exc:
+            raise ConfigError(f"{file}: cannot write the remote values back "
+                              f"({exc.strerror or exc}); the file is unchanged") from None
         changed.append(file)
     return changed

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import stat
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from reconciler.errors import Diagnostic, ManifestError, Source
+from reconciler.errors import ConfigError, Diagnostic, ManifestError, Source
 from reconciler.manifest import source as yamlsource
 from reconciler.manifest.settings import CONFIG_FILE, Settings
 from reconciler.manifest.source import Document, locate
@@ -82,19 +83,99 @@ def address(vendor: str, kind: str, key: str) -> str:
 
 
 def manifest_files(directory: Path, skip: Path | None = None) -> list[Path]:
-    found: list[Path] = []
-    for root, dirs, files in os.walk(directory):
-        dirs[:] = sorted(d for d in dirs if not d.startswith(".")
-                         and (skip is None or Path(root, d).resolve() != skip))
-        found.extend(Path(root, f) for f in sorted(files)
-                     if f.endswith((".yaml", ".yml")) and not (root == str(directory) and f == CONFIG_FILE))
-    return found
+    """Every *.yaml / *.yml below the directory, sorted; hidden files and folders (a leading
+    '.') and the `skip` folder (the local state's) are left out. Symlinked folders are
+    followed, and a folder reached twice (a loop) is an error, as is a manifest name that is
+    not a readable regular file (a FIFO would hang the run, a device is never a manifest):
+    a manifest never silently vanishes."""
+    walk = _Walk(directory, skip)
+    walk.folder(directory, ())
+    if walk.problems:
+        raise ManifestError(walk.problems)
+    return walk.found
+
+
+class _Walk:
+    def __init__(self, root: Path, skip: Path | None) -> None:
+        self.root, self.skip = root, skip
+        self.found: list[Path] = []
+        self.problems: list[Diagnostic] = []
+
+    def problem(self, path: Path, message: str) -> None:
+        self.problems.append(Diagnostic(None, f"{yamlsource.display_path(path)}: {message}"))
+
+    def folder(self, path: Path, ancestors: tuple[tuple[int, int], ...]) -> None:
+        try:
+            info = path.stat()
+            entries = sorted(os.scandir(path), key=lambda e: e.name)
+        except OSError as exc:
+            self.problem(path, f"cannot read this folder ({exc.strerror or exc}); fix its "
+                               "permissions or move it out of the manifest directory")
+            return
+        here = (info.st_dev, info.st_ino)
+        if here in ancestors:
+            self.problem(path, "a symlink loop (it leads back to a folder that contains it); "
+                               "remove the link")
+            return
+        for entry in entries:
+            child = Path(path, entry.name)
+            if entry.name.startswith("."):
+                continue
+            try:
+                is_dir = entry.is_dir()  # follows a symlink
+            except OSError:
+                is_dir = False
+            if is_dir:
+                if self.skip is None or child.resolve() != self.skip:
+                    self.folder(child, (*ancestors, here))
+            elif entry.name.endswith((".yaml", ".yml")) and not (
+                    path == self.root and entry.name == CONFIG_FILE):
+                self.file(child)
+
+    def file(self, path: Path) -> None:
+        try:
+            mode = path.stat().st_mode
+        except OSError as exc:
+            self.problem(path, f"cannot read it ({exc.strerror or exc}; a broken symlink?); fix "
+                               "or remove it")
+            return
+        if not stat.S_ISREG(mode):
+            what = "a FIFO" if stat.S_ISFIFO(mode) else "a device or socket"
+            self.problem(path, f"not a regular file ({what}); a manifest must be a file: remove "
+                               "it or rename it so that it does not end in .yaml/.yml")
+        elif not os.access(path, os.R_OK):
+            self.problem(path, "not readable (permission denied); fix its permissions, or move "
+                               "it out of the manifest directory")
+        else:
+            self.found.append(path)
+
+
+def state_folder(settings: Settings) -> Path | None:
+    """The local state's folder, skipped by the loader; one that holds manifests (or the
+    manifest directory itself) is a configuration error, since they would vanish."""
+    if settings.state.backend != "local":
+        return None
+    folder = settings.state_path.parent
+    root = settings.directory.resolve()
+    if folder == root:
+        raise ConfigError(f"state.path {settings.state.path!r} in {CONFIG_FILE} puts the state in "
+                          "the manifest directory itself; put it in a folder of its own, e.g. "
+                          "state/default.json")
+    if root in folder.parents and folder.is_dir():
+        held = manifest_files(folder)
+        if held:
+            raise ConfigError(
+                f"state.path {settings.state.path!r} in {CONFIG_FILE} puts the state in "
+                f"{yamlsource.display_path(folder)}, which holds manifests "
+                f"({yamlsource.display_path(held[0])}): the state folder is not read as "
+                "manifests, so they would vanish; put the state in a folder of its own, e.g. "
+                "state/default.json")
+    return folder
 
 
 def load_desired(settings: Settings, env: Mapping[str, str] | None = None) -> Desired:
     env = os.environ if env is None else env
-    skip = settings.state_path.parent if settings.state.backend == "local" else None
-    files = manifest_files(settings.directory, skip)
+    files = manifest_files(settings.directory, state_folder(settings))
     digest = hashlib.sha256()
     for path in [settings.config_file, *files]:
         try:

@@ -106,20 +106,26 @@ class _KindPlanner:
                 by_identity[identity] = o
         claimed = {r.remote_id for r in managed.values() if r.remote_id in by_id}
         wanted_addresses = {obj.address for obj in wanted}
+        moves = self.pair_moves(wanted, managed, wanted_addresses, by_id)
         creates: set[str] = set()
         for obj in wanted:
             if not in_scope(obj.address, self.options):
                 self.plan.skipped += 1
                 continue
-            change = self.plan_object(obj, managed.get(obj.address), by_id, by_identity, claimed)
+            old = moves.get(obj.address)
+            resource = managed[old] if old else managed.get(obj.address)
+            change = self.plan_object(obj, resource, by_id, by_identity, claimed)
+            if old is not None:
+                change = self._as_move(obj, old, resource, change, by_id)
             if change is None:
                 self.plan.unchanged += 1
             else:
                 if change.action is Action.CREATE and change.identity:
                     creates.add(change.identity)
                 self.plan.changes.append(change)
+        moved = set(moves.values())
         for address, resource in sorted(managed.items()):
-            if address in wanted_addresses:
+            if address in wanted_addresses or address in moved:
                 continue
             if not in_scope(address, self.options):
                 self.plan.skipped += 1
@@ -132,6 +138,57 @@ class _KindPlanner:
             self.plan_unmanaged(remote, claimed)
         else:
             self.plan.not_observable.append(self.kind_address)
+
+    def pair_moves(self, wanted: list[DesiredObject], managed: dict[str, Resource],
+                   wanted_addresses: set[str], by_id: dict[str, RemoteObject]) -> dict[str, str]:
+        """A key renamed in the manifests: an address gone from them and a new one with the same
+        natural key are one object, moved in the state (new address -> old address)."""
+        gone: dict[str, str] = {}
+        for address, resource in managed.items():
+            identity = self.kind.identity(resource.attributes)
+            if address not in wanted_addresses and identity is not None and self.kind.observable \
+                    and resource.remote_id in by_id and in_scope(address, self.options):
+                gone.setdefault(identity, address)
+        moves: dict[str, str] = {}
+        for obj in wanted:
+            identity = self.kind.identity(obj.attributes)
+            old = gone.pop(identity, None) if identity is not None else None
+            if old is not None and obj.address not in managed and in_scope(obj.address, self.options):
+                moves[obj.address] = old
+        return moves
+
+    def _as_move(self, obj: DesiredObject, old: str, resource: Resource | None,
+                 change: Change | None, by_id: dict[str, RemoteObject]) -> Change:
+        """The planned change of the renamed object, shown and applied as a move."""
+        assert resource is not None and resource.remote_id is not None
+        if change is None:
+            current = by_id[resource.remote_id]
+            change = Change(address=obj.address, vendor=obj.vendor, kind=obj.kind,
+                            action=Action.MOVE, reason="", remote_id=resource.remote_id,
+                            identity=self.kind.identity(obj.attributes), attributes=obj.attributes,
+                            meta=obj.lifecycle.state_meta(), source=str(obj.source),
+                            fingerprint=current.fingerprint(), before=current.attributes)
+        change.action, change.moved_from = Action.MOVE, old
+        change.state_only = not change.diffs and not change.revive
+        change.reason = (f"key renamed in the manifests ({old} -> {obj.address}); same "
+                         f"{self.kind.natural_key} {change.identity!r}, so the state entry moves"
+                         + ("" if change.state_only else " and the fields below are updated"))
+        return change
+
+    def identity_refusal(self, address: str, resource: Resource, current: RemoteObject,
+                         desired: str | None = None) -> str | None:
+        """A recorded id whose remote object now carries another natural key may be another
+        object (state from another environment, ids reused): never written to blindly."""
+        recorded = self.kind.identity(resource.attributes)
+        now = self.kind.identity(current.attributes)
+        if recorded is None or now is None or now in (recorded, desired):
+            return None
+        key = self.kind.natural_key
+        return (f"its recorded remote object {current.remote_id} now has {key} {now!r}, not "
+                f"{recorded!r} as recorded: it may be another object (a state from another "
+                f"environment, such as a sandbox). If it is the same object renamed outside "
+                f"reconciler, record its new {key} with `reconciler drift DIR --accept`; "
+                f"otherwise stop managing it with `reconciler state rm {address} DIR`")
 
     def plan_object(self, obj: DesiredObject, resource: Resource | None,
                     by_id: dict[str, RemoteObject], by_identity: dict[str, RemoteObject],
@@ -161,12 +218,18 @@ class _KindPlanner:
         ignore = (*self.ignore, *obj.lifecycle.ignore_changes)
         diffs = field_diffs(obj.attributes, current.attributes, ignore)
         revive = self.kind.needs_revive(obj.attributes, current)
+        assert resource is not None
+        if (refusal := self.identity_refusal(obj.address, resource, current, identity)):
+            return base(action=Action.UPDATE, reason="recorded id now names another object",
+                        remote_id=current.remote_id, diffs=diffs, fingerprint=current.fingerprint(),
+                        before=current.attributes, refused=refusal)
         state_meta_changed = resource is not None and any(
             resource.meta.get(k) != v for k, v in meta.items() if v or k in resource.meta)
         if not diffs and not revive:
             if state_meta_changed:
                 return base(action=Action.UPDATE, reason="lifecycle settings changed (state only)",
                               remote_id=current.remote_id, fingerprint=current.fingerprint(),
+                              state_only=True,
                               before=current.attributes)
             return None
         reason = f"revive: remote object is {current.status}" if revive else "fields differ"
@@ -207,7 +270,9 @@ class _KindPlanner:
         change = base(action=Action.DELETE, reason="removed from the manifests",
                         delete_mode=str(mode), fingerprint=current.fingerprint(),
                         before=current.attributes)
-        if resource.meta.get("prevent_destroy") or resource.prevent_destroy:
+        if (refusal := self.identity_refusal(address, resource, current)):
+            change.refused = refusal
+        elif resource.meta.get("prevent_destroy") or resource.prevent_destroy:
             change.refused = ("prevent_destroy is set on it (kept in state after the manifest "
                               "entry was removed); put the entry back, or set prevent_destroy: "
                               "false and apply before removing it")

@@ -18,6 +18,7 @@ class Action(StrEnum):
     ADOPT = "adopt"  # a remote object with the same natural key becomes managed
     PUSH = "push"  # a write-only kind sends its content again
     FORGET = "forget"  # stop managing; the remote object is left untouched
+    MOVE = "move"  # a renamed key: the state entry moves to the new address, no vendor call
     NOOP = "no-op"
 
 
@@ -47,10 +48,10 @@ class Change:
     meta: dict[str, Any] = field(default_factory=dict)  # kept in state (prevent_destroy, on_delete)
     source: str | None = None
     safety: str = "ok"  # or "blocked: <rule>"
-
     before: dict[str, Any] | None = None  # the remote object (or last push) as seen at plan time
     moved_from: str | None = None  # MOVE: the address the state entry had before the rename
     state_only: bool = False  # changes only the state (lifecycle settings, a move): no vendor call
+
     def to_dict(self) -> dict[str, Any]:
         data = dict(vars(self))  # shallow: values are JSON data already, and only read
         data["action"] = str(self.action)
@@ -80,11 +81,23 @@ class Plan:
     warnings: list[str] = field(default_factory=list)
     safety: list[dict[str, Any]] = field(default_factory=list)
     format_version: int = PLAN_FORMAT_VERSION
+    # What the plan was made against (absolute directory, state backend, vendor endpoints,
+    # sandbox or not): a saved plan applies there and nowhere else.
+    target: dict[str, Any] = field(default_factory=dict)
+    scope: dict[str, list[str]] = field(default_factory=dict)  # --target/--exclude/--forget used
 
     def counts(self) -> dict[str, int]:
+        """Honest totals: a refused change is counted as refused, not as what it would have
+        done; a deactivation as a deactivation, not a delete."""
         counts = {str(a): 0 for a in Action if a is not Action.NOOP}
+        counts.update(deactivate=0, refused=0)
         for change in self.changes:
-            counts[str(change.action)] += 1
+            if change.refused:
+                counts["refused"] += 1
+            elif change.action is Action.DELETE and change.delete_mode == "deactivate":
+                counts["deactivate"] += 1
+            else:
+                counts[str(change.action)] += 1
         return counts
 
     @property
@@ -105,6 +118,8 @@ class Plan:
             "refusals": self.refusals,
             "safety": self.safety,
             "warnings": self.warnings,
+            "target": self.target,
+            "scope": self.scope,
         }
 
     def checksum(self) -> str:
@@ -127,4 +142,5 @@ class Plan:
             skipped=int(summary.get("skipped", 0)), refusals=data.get("refusals", []),
             warnings=data.get("warnings", []), safety=data.get("safety", []),
             format_version=int(data.get("format_version", PLAN_FORMAT_VERSION)),
+            target=data.get("target") or {}, scope=data.get("scope") or {},
         )

@@ -2,7 +2,10 @@
 
 - threshold: refuse when updates + deletes exceed a share of a vendor's managed
   objects (30% by default, once at least 10 are managed) or an absolute cap;
-  `--force` overrides it.
+  `--force` overrides it. Deletes of objects the state does not hold (prune: true,
+  orphans of an interrupted run) count too, and so do the objects they delete in the
+  base: 2,400 pruned next to 7 managed is 99.7%, not "within limits". State-only
+  changes (a move, lifecycle settings) and refused changes never count.
 - prevent_destroy: a delete of a protected object is never applied; the
   protection lives in the state, so removing the manifest entry does not lift it.
 """
@@ -13,7 +16,7 @@ from collections import Counter
 from dataclasses import asdict, dataclass
 
 from reconciler.errors import SafetyError
-from reconciler.plan.model import Action, Plan
+from reconciler.plan.model import Action, Change, Plan
 from reconciler.providers.base import ProviderSettings
 from reconciler.state import StateDoc
 
@@ -33,19 +36,22 @@ class Verdict:
 def assess(plan: Plan, state: StateDoc, settings: dict[str, ProviderSettings]) -> None:
     """Fill plan.safety and each change's verdict."""
     managed = Counter(r.vendor for r in state.resources.values())
-    risky = Counter(c.vendor for c in plan.changes if c.action in (Action.UPDATE, Action.DELETE))
+    counted = [c for c in plan.changes if _risky(c)]
+    risky = Counter(c.vendor for c in counted)
+    unmanaged = Counter(c.vendor for c in counted
+                        if c.action is Action.DELETE and c.address not in state.resources)
     for vendor, count in sorted(risky.items()):
         config = settings.get(vendor)
         if config is None:
             continue
-        verdict = _threshold(vendor, count, managed[vendor], config)
+        verdict = _threshold(vendor, count, managed[vendor], unmanaged[vendor], config)
         plan.safety.append(verdict.to_dict())
         if verdict.blocked:
-            for change in plan.changes:
-                if change.vendor == vendor and change.action in (Action.UPDATE, Action.DELETE):
+            for change in counted:
+                if change.vendor == vendor:
                     change.safety = "blocked: threshold"
     for change in plan.changes:
-        if change.refused and change.meta.get("prevent_destroy"):
+        if change.refused and change.refused.startswith("prevent_destroy"):
             change.safety = "blocked: prevent_destroy"
             plan.safety.append(Verdict(change.vendor, "prevent_destroy", True, False,
                                        f"{change.address}: {change.refused}").to_dict())
@@ -53,13 +59,24 @@ def assess(plan: Plan, state: StateDoc, settings: dict[str, ProviderSettings]) -
             plan.refusals.append(f"{change.address}: {change.refused}")
 
 
-def _threshold(vendor: str, count: int, managed: int, config: ProviderSettings) -> Verdict:
-    share = 100.0 * count / managed if managed else 100.0
+def _risky(change: Change) -> bool:
+    """Counts toward the threshold: a vendor write that changes or removes an existing object."""
+    writes = change.action in (Action.UPDATE, Action.DELETE) or (
+        change.action is Action.MOVE and not change.state_only)
+    return writes and not change.state_only and not change.refused
+
+
+def _threshold(vendor: str, count: int, managed: int, unmanaged: int,
+               config: ProviderSettings) -> Verdict:
+    base = managed + unmanaged
+    share = 100.0 * count / base if base else 100.0
     limit = config.max_change_percent
-    over_share = managed >= config.threshold_min_objects and share > limit
+    over_share = base >= config.threshold_min_objects and share > limit
     over_cap = config.max_changes is not None and count > config.max_changes
     cap = f", cap {config.max_changes}" if config.max_changes is not None else ""
-    text = (f"{vendor}: {count} update(s)/delete(s) of {managed} managed object(s) "
+    of = (f"{base} object(s) ({managed} managed + {unmanaged} never managed, deleted by prune)"
+          if unmanaged else f"{managed} managed object(s)")
+    text = (f"{vendor}: {count} update(s)/delete(s) of {of} "
             f"({share:.0f}%; limit {limit:g}% once {config.threshold_min_objects} are managed{cap})")
     if over_share or over_cap:
         return Verdict(vendor, "threshold", True, True,

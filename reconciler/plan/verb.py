@@ -66,5 +66,7 @@ async def build_plan(settings: Settings, kinds: Kinds, providers: Providers, des
     observed = await providers.observe(kinds_in_play(settings, kinds, desired, state), recorded)
     del recorded
     plan = make_plan(desired, state, observed, dict(kinds), options, str(settings.directory))
+    plan.scope = {"targets": list(options.targets), "excludes": list(options.excludes),
+                  "forget": list(options.forget)}
     assess(plan, state, settings.providers)
     return plan

@@ -15,6 +15,7 @@ SYMBOLS: dict[Action, tuple[str, str, str]] = {
     Action.ADOPT: ("<=", "cyan", "will be adopted (an existing remote object)"),
     Action.PUSH: (">", "magenta", "will be pushed"),
     Action.FORGET: ("x", "blue", "will be forgotten (removed from state only)"),
+    Action.MOVE: ("->", "cyan", "has moved (state only: no vendor call)"),
 }
 MAX_UNMANAGED_SHOWN = 20
 # The legend's words; `<=` is Terraform's "read", so it is spelled out.
@@ -38,9 +39,13 @@ def change_lines(change: Change) -> list[Line]:
                     change.delete_mode, verb)
     where = f"  ({change.source})" if change.source else ""
     remote = f" (id {change.remote_id})" if change.remote_id else ""
+    if change.action is Action.MOVE and not change.state_only:
+        verb = "has moved, and will be updated in place"
     lines: list[Line] = [
         [("bold", f"  # {change.address}"), ("", f" {verb}"), ("dim", where)],
-        [(style, f"  {symbol} {change.address}"), ("dim", remote), ("dim", f"  {change.reason}")],
+        [(style, f"  {symbol} {change.address}" if change.moved_from is None
+          else f"  {change.moved_from} {symbol} {change.address}"),
+         ("dim", remote), ("dim", f"  {change.reason}")],
     ]
     if change.action is Action.CREATE and change.attributes:
         width = max(len(k) for k in change.attributes)
@@ -61,7 +66,8 @@ def summary(plan: Plan) -> str:
     counts = plan.counts()
     text = (f"Plan: {counts['create']} to create, {counts['update']} to update, "
             f"{counts['delete']} to delete, {counts['adopt']} to adopt")
-    extras = [f"{counts[a]} to {a}" for a in ("push", "forget") if counts[a]]
+    extras = [f"{counts[a]} to {a}" for a in ("move", "deactivate", "push", "forget") if counts[a]]
+    extras += [f"{counts['refused']} refused"] if counts["refused"] else []
     return ", ".join([text, *extras]) + "."
 
 

@@ -92,6 +92,9 @@ class StateDoc(BaseModel):
         elif op == "remove":
             self.resources.pop(address, None)
             self.pending.pop(address, None)
+        elif op == "move":  # one entry, so that a crash never leaves both addresses or neither
+            self.resources.pop(entry["from"], None)
+            self.resources[address] = Resource(**entry["resource"])
         elif op == "intent":
             self.pending[address] = Pending.model_validate(entry["pending"])
         elif op == "resolve":
@@ -143,6 +146,10 @@ class StateWriter(ABC):
     async def remove(self, address: str) -> None:
         await self._record({"op": "remove", "address": address})
 
+    async def move(self, source: str, address: str, resource: Resource) -> None:
+        await self._record({"op": "move", "address": address, "from": source,
+                            "resource": resource.to_dict()})
+
     async def intend(self, address: str, pending: Pending) -> None:
         await self._record({"op": "intent", "address": address, "pending": pending.model_dump()})
 
@@ -190,6 +197,16 @@ class StateWriter(ABC):
 
 class StateBackend(ABC):
     name: str
+    held: LockInfo | None = None  # the lock this process holds, checked before every write
+
+    @abstractmethod
+    def describe(self) -> str:
+        """Where the state lives, for a saved plan's target (no password)."""
+
+    @abstractmethod
+    def fence(self) -> None:
+        """Raise LockError unless the lock this process took is still the current one: a run
+        whose lock was taken over (force-unlock --force) stops before its next write."""
 
     @abstractmethod
     def read(self, declared: Mapping[str, dict[str, Any]] | None = None) -> StateDoc:
@@ -207,7 +224,10 @@ class StateBackend(ABC):
     def lock_holder(self) -> LockInfo | None: ...
 
     @abstractmethod
-    def force_unlock(self, lock_id: str) -> LockInfo: ...
+    def force_unlock(self, lock_id: str, force: bool = False, wait_s: float = 10.0) -> LockInfo:
+        """Free a lock whose holder is gone; a live holder is refused unless `force`, which
+        revokes the lock (the holder stops before its next write) and waits `wait_s` for it
+        to let go before breaking the lock."""
 
     @abstractmethod
     def stale_holder(self) -> LockInfo | None:

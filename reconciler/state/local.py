@@ -207,6 +207,8 @@ def writing(path: Path, what: str, consequence: str) -> Iterator[None]:
     what it means for the changes."""
     try:
         yield
+    except Timeout:
+        raise  # a lock held by another run (filelock's Timeout is an OSError): not a disk problem
     except OSError as exc:
         raise StateError(f"cannot write {what}: {explain(exc, path)}; {consequence}") from None
 

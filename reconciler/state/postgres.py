@@ -82,6 +82,7 @@ class PostgresWriter(StateWriter):
     def append(self, entries: list[dict[str, Any]]) -> None:
         conn = self._connection()
         with conn.transaction():
+            self.backend.fence(conn)
             self.backend.ensure_row(conn, self.doc, self.base_serial)
             conn.cursor().executemany(
                 "INSERT INTO reconciler_journal (workspace, serial, entry) VALUES (%s, %s, %s)",
@@ -90,6 +91,7 @@ class PostgresWriter(StateWriter):
     def checkpoint(self) -> None:
         conn, self._conn = self._connection(), None
         with conn, conn.transaction():
+            self.backend.fence(conn)
             self.backend.ensure_row(conn, self.doc, self.base_serial)
             cur = conn.execute(
                 "UPDATE reconciler_state SET lineage = %s, serial = %s, document = %s, "
@@ -154,6 +156,27 @@ class PostgresBackend(StateBackend):
     def writer(self, doc: StateDoc) -> PostgresWriter:
         return PostgresWriter(doc, self, doc.stored_serial)
 
+    def describe(self) -> str:
+        parts = urlsplit(self.url)
+        return (f"postgres {parts.hostname or 'localhost'}:{parts.port or 5432}"
+                f"{parts.path or '/'} workspace {self.workspace}")
+
+    def fence(self, conn: psycopg.Connection[Any] | None = None) -> None:
+        """Inside the writing transaction: the lock row still names this run (FOR SHARE, so a
+        force-unlock waits for the write in flight, then the next write sees it revoked)."""
+        if self.held is None:
+            return
+        query = "SELECT lock_id FROM reconciler_lock WHERE workspace = %s FOR SHARE"
+        if conn is None:
+            with self.connect() as own:
+                row = own.execute(query, (self.workspace,)).fetchone()
+        else:
+            row = conn.execute(query, (self.workspace,)).fetchone()
+        if row is None or row[0] != self.held.id:
+            raise LockError(f"state workspace {self.workspace!r}: this run's lock {self.held.id} "
+                            "was taken over by force-unlock; it stops before its next write "
+                            "(the journal keeps every change it made)")
+
     @contextmanager
     def lock(self, command: str, timeout_s: float) -> Iterator[LockInfo]:
         conn = self.connect()
@@ -175,9 +198,11 @@ class PostgresBackend(StateBackend):
                          "ON CONFLICT (workspace) DO UPDATE SET lock_id = EXCLUDED.lock_id, "
                          "holder = EXCLUDED.holder",
                          (self.workspace, info.id, Jsonb(info.model_dump())))
+            self.held = info
             try:
                 yield info
             finally:
+                self.held = None
                 conn.execute("DELETE FROM reconciler_lock WHERE workspace = %s AND lock_id = %s",
                              (self.workspace, info.id))
                 conn.execute("SELECT pg_advisory_unlock(%s)", (lock_key(self.workspace),))
@@ -201,20 +226,38 @@ class PostgresBackend(StateBackend):
                 return holder
         return None
 
-    def force_unlock(self, lock_id: str) -> LockInfo:
-        """Remove the holder row and end the session still holding the advisory lock, if any."""
+    def force_unlock(self, lock_id: str, force: bool = False, wait_s: float = 10.0) -> LockInfo:
+        """Remove the holder row; a live holder (its session holds the advisory lock) is refused
+        unless `force`: then the row is revoked (the holder stops before its next write), and a
+        session still holding the lock after `wait_s` is ended."""
         holder = self.lock_holder()
         if holder is None or holder.id != lock_id:
             current = f"the current lock is {holder.id}" if holder else "it is not locked"
             raise LockError(f"state workspace {self.workspace!r}: no lock {lock_id} to remove "
                             f"({current})")
-        key = lock_key(self.workspace)
         with self.connect() as conn:
+            conn.autocommit = True
+            sessions = self._holders(conn)
+            if sessions and not force:
+                raise LockError(f"{holder.describe()}: not freed, the holder is alive (its "
+                                f"PostgreSQL session {sessions[0]} holds the lock). Two applies "
+                                "at once create duplicates: wait for it to finish. If it is "
+                                f"stuck, `reconciler force-unlock {lock_id} DIR --force` revokes "
+                                "the lock: the holder stops before its next write")
             conn.execute("DELETE FROM reconciler_lock WHERE workspace = %s AND lock_id = %s",
                          (self.workspace, lock_id))
-            conn.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' "
-                "AND objsubid = 1 AND ((classid::bigint << 32) | objid::bigint) = %s "
-                "AND granted AND pid <> pg_backend_pid()", (key,))
-            conn.commit()
+            deadline = time.monotonic() + wait_s
+            while sessions and time.monotonic() < deadline:
+                time.sleep(0.05)
+                sessions = self._holders(conn)
+            for pid in sessions:
+                conn.execute("SELECT pg_terminate_backend(%s)", (pid,))
         return holder
+
+    def _holders(self, conn: psycopg.Connection[Any]) -> list[int]:
+        """Backend pids of the sessions holding this workspace's advisory lock."""
+        rows = conn.execute(
+            "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND objsubid = 1 "
+            "AND ((classid::bigint << 32) | objid::bigint) = %s AND granted "
+            "AND pid <> pg_backend_pid()", (lock_key(self.workspace),)).fetchall()
+        return [int(r[0]) for r in rows]

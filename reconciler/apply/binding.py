@@ -1,0 +1,139 @@
+"""A saved plan applies to what it was made against, and only while it still holds.
+
+- The target: the absolute manifest directory, the state backend and workspace, every
+  provider endpoint (scheme, host, port, path: the tenant is in it) and the sandbox flag.
+  A plan made in stage/ is refused in prod/, and one made against the sandboxes is refused
+  against the real vendors, naming what differs.
+- The manifests: their digest must be the one the plan was made from.
+- The world: the plan is made again from the current state, manifests and remote objects
+  before the first write; each saved change must be planned identically (a create whose
+  object appeared since becomes an adopt, an update whose object changed gets other
+  fingerprints...), or nothing is applied. Safety verdicts and refusals come from that new
+  plan, so editing a plan file (and recomputing its checksum) cannot lift them.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+from reconciler.errors import PlanError
+from reconciler.manifest.loader import Desired
+from reconciler.manifest.settings import Settings
+from reconciler.plan.model import Change, Plan
+from reconciler.plan.verb import build_plan, plan_options
+from reconciler.providers.base import Kind
+from reconciler.providers.connected import Providers
+from reconciler.state import StateDoc
+from reconciler.state.base import StateBackend
+
+_IGNORED = ("reason", "source", "safety", "before")  # wording and display, not what is done
+
+
+def endpoint(url: str) -> str:
+    """scheme://host:port/path, so that spelling (case, default port, a final /) is no difference."""
+    parts = urlsplit(url.strip())
+    scheme = parts.scheme.lower()
+    port = parts.port or {"https": 443, "http": 80}.get(scheme, 0)
+    return f"{scheme}://{(parts.hostname or '').lower()}:{port}{parts.path.rstrip('/')}"
+
+
+def plan_target(settings: Settings, backend: StateBackend, sandbox: bool) -> dict[str, Any]:
+    endpoints: dict[str, dict[str, str]] = {}
+    for name, provider in sorted(settings.providers.items()):
+        urls = {field: endpoint(value) for field, value in provider
+                if field.endswith("url") and isinstance(value, str) and value}
+        # A sandbox listens on a new port each run: what identifies it is its data folder.
+        endpoints[name] = {"sandbox": str(settings.sandbox_data)} if sandbox else urls
+    return {"directory": str(settings.directory.resolve()), "state": backend.describe(),
+            "sandbox": sandbox, "endpoints": endpoints}
+
+
+def check_target(plan: Plan, here: Mapping[str, Any], desired: Desired) -> None:
+    """Refuse a plan made for another target, or from other manifests, naming what differs."""
+    if not plan.target:
+        raise PlanError("the plan file records no target (made by an older reconciler): make "
+                        "a new one with `reconciler plan DIR --out FILE`")
+    differences = [f"{name}: the plan was made for {value!r}, this run is {here.get(name)!r}"
+                   for name, value in _flat(plan.target).items()
+                   if _flat(dict(here)).get(name) != value]
+    differences += [f"{name}: not in the plan, this run has {value!r}"
+                    for name, value in _flat(dict(here)).items() if name not in _flat(plan.target)]
+    if differences:
+        hint = (" (apply a plan made with --sandbox with --sandbox, and a real one without)"
+                if plan.target.get("sandbox") != here.get("sandbox") else "")
+        raise PlanError("the plan was made for another target; nothing was applied:\n  "
+                        + "\n  ".join(differences) + f"\nMake a new plan for this target{hint}.")
+    if plan.manifest_digest != desired.digest:
+        raise PlanError(f"the manifests in {plan.target['directory']} changed since the plan was "
+                        "made (their digest differs); nothing was applied: run plan again and "
+                        "review it")
+
+
+def _flat(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in data.items():
+        if isinstance(value, Mapping):
+            flat.update(_flat(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+async def holds(saved: Plan, here: Mapping[str, Any], settings: Settings,
+                kinds: Mapping[str, type[Kind]], providers: Providers, desired: Desired,
+                state: StateDoc) -> Plan:
+    """Every check of a saved plan, in the order that explains best: target, manifests, state,
+    then the remote objects (before anything is written)."""
+    check_target(saved, here, desired)
+    if saved.lineage != state.lineage or saved.serial != state.serial:
+        raise PlanError(f"the state changed since the plan was made (lineage {saved.lineage or '-'}"
+                        f" serial {saved.serial}, now {state.lineage or '-'} serial "
+                        f"{state.serial}); nothing was applied: run plan again and review it")
+    return await recheck(saved, settings, kinds, providers, desired, state)
+
+
+async def recheck(saved: Plan, settings: Settings, kinds: Mapping[str, type[Kind]],
+                  providers: Providers, desired: Desired, state: StateDoc) -> Plan:
+    """Plan again, now; the saved plan holds only if every change it makes is planned the same.
+    Returns the saved plan carrying the verdicts and refusals of now."""
+    scope = saved.scope
+    options = plan_options(settings, kinds, list(scope.get("targets", [])),
+                           list(scope.get("excludes", [])), list(scope.get("forget", [])))
+    fresh = await build_plan(settings, kinds, providers, desired, state, options)
+    now = {c.address: c for c in fresh.changes}
+    stale = [_why(change, now.get(change.address)) for change in saved.changes]
+    problems = [p for p in stale if p]
+    if problems:
+        raise PlanError("the saved plan no longer holds; nothing was applied:\n  "
+                        + "\n  ".join(problems) + "\nRun plan again and review it.")
+    checked = Plan([now[c.address] for c in saved.changes], saved.unchanged, saved.lineage,
+                   saved.serial, saved.manifest_digest, saved.directory, target=saved.target,
+                   scope=saved.scope)
+    checked.refusals = [r for r in fresh.refusals if r.split(":", 1)[0] in now]
+    touched = {c.vendor for c in saved.changes}
+    checked.safety = [v for v in fresh.safety if v["vendor"] in touched]
+    return checked
+
+
+def _why(saved: Change, current: Change | None) -> str | None:
+    if current is None:
+        return f"{saved.address}: planned {saved.action}, now nothing to do (changed remotely?)"
+    if _essence(saved) == _essence(current):
+        return None
+    refused = f"; now refused: {current.refused}" if current.refused else ""
+    if saved.fingerprint and current.fingerprint != saved.fingerprint:
+        return (f"{saved.address}: the remote object changed since the plan was made "
+                f"(now: {current.action}, {current.reason}{refused})")
+    if saved.action != current.action:
+        return (f"{saved.address}: planned {saved.action}, now {current.action} "
+                f"({current.reason}{refused})")
+    return (f"{saved.address}: planned differently than it would be now ({current.reason}"
+            f"{refused})")
+
+
+def _essence(change: Change) -> str:
+    data = {k: v for k, v in change.to_dict().items() if k not in _IGNORED}
+    return json.dumps(data, sort_keys=True, default=str)
