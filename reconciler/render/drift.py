@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from reconciler.drift.detect import DriftReport
 from reconciler.render import Line
+from reconciler.render.markdown import LIMIT, Budget, code, escape
 from reconciler.render.text import value
 
 
@@ -36,17 +37,25 @@ def drift_lines(report: DriftReport) -> list[Line]:
     return lines
 
 
-def drift_markdown(report: DriftReport) -> str:
+def drift_markdown(report: DriftReport, limit: int = LIMIT) -> str:
+    """For an issue or a comment: values escaped like the plan's, the body under `limit`."""
     out = ["### reconciler drift", ""]
     if not report.has_drift:
         return "\n".join([*out, f"**No drift.** {report.checked} managed object(s) match.", ""])
     out += [f"**{len(report.items)} of {report.checked} managed object(s) drifted.**", "",
             "| address | status | fields |", "|---|---|---|"]
+    budget = Budget(limit - 600)
+    shown = 0
     for item in report.items:
-        fields = "<br>".join(f"`{d.field}`: {value(d.before)} → {value(d.after)}"
-                             for d in item.diffs) or item.note
-        cell = fields.replace("|", "\\|")
-        out.append(f"| `{item.address}` | {item.status} | {cell} |")
+        fields = "<br>".join(f"{code(d.field)}: {escape(value(d.before))} → "
+                             f"{escape(value(d.after))}" for d in item.diffs) or escape(item.note)
+        if not budget.take(row := f"| {code(item.address)} | {item.status} | {fields} |"):
+            break
+        out.append(row)
+        shown += 1
+    if shown < len(report.items):
+        out.append(f"\n_…cut: {len(report.items) - shown} more drifted object(s) not shown (the "
+                   "comment size limit); `reconciler drift DIR --format json` lists them all._")
     for vendor, objects in sorted(report.unmanaged.items()):
-        out.append(f"\nUnmanaged {vendor} objects: {len(objects)}")
+        out.append(f"\nUnmanaged {escape(vendor)} objects: {len(objects)}")
     return "\n".join(out) + "\n"
