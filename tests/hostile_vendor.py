@@ -20,10 +20,12 @@ sent, `error_body(text)` a 4xx body every provider parses as its vendor's error 
 from __future__ import annotations
 
 import asyncio
+import email.utils
 import html
 import json
 import threading
-from collections.abc import Awaitable, Callable
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
@@ -31,7 +33,13 @@ from urllib.parse import quote
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.responses import (
+    JSONResponse,
+    PlainTextResponse,
+    RedirectResponse,
+    Response,
+    StreamingResponse,
+)
 from starlette.routing import Route
 
 Handler = Callable[[Request, "HostileVendor"], Awaitable[Response]]
@@ -211,6 +219,136 @@ async def _redirect_same(request: Request, vendor: HostileVendor) -> Response:
     """A redirect to the same origin: still not followed with credentials."""
     return RedirectResponse(str(request.url.replace(path="/elsewhere" + request.url.path)),
                             status_code=307)
+
+
+# ---------------------------------------------- broken answers (robustness) ----
+# Options: `slow_bytes` (slow_body), `size_mb` (huge_*), `wait_s` (retry_after_*, reset_ms).
+
+def _outreach_or(request: Request, answer: Response) -> Response:
+    """`answer` for the Outreach list; the other vendors' lists stay empty and well formed."""
+    return answer if request.url.path.endswith("/callPurposes") else empty_list(request)
+
+
+@mode("slow_body")
+async def _slow_body(request: Request, vendor: HostileVendor) -> Response:
+    """A valid answer sent one byte per second: every read is quick, the whole is not."""
+    body = json.dumps({"data": [], "links": {}}).encode() if request.url.path.endswith(
+        "/callPurposes") else b"[]"
+
+    async def trickle() -> AsyncIterator[bytes]:
+        for byte in body[: vendor.options.get("slow_bytes", len(body))]:
+            yield bytes([byte])
+            await asyncio.sleep(1)
+
+    return StreamingResponse(trickle(), media_type="application/json")
+
+
+@mode("invalid_json")
+async def _invalid_json(request: Request, vendor: HostileVendor) -> Response:
+    return Response('{"data": [{"id": 1, "attributes": {"name": "x"', media_type="application/json")
+
+
+@mode("html_200")
+async def _html_200(request: Request, vendor: HostileVendor) -> Response:
+    """A login or maintenance page answered with 200 on every path."""
+    return Response("<html><body><h1>Maintenance</h1></body></html>", media_type="text/html")
+
+
+@mode("array_for_object")
+async def _array_for_object(request: Request, vendor: HostileVendor) -> Response:
+    """A JSON array where the API documents an object (and an object where it documents an
+    array, for the vendors whose lists are arrays)."""
+    if request.url.path.endswith("/callPurposes"):
+        return JSONResponse([{"id": 1}])
+    return JSONResponse({"items": []})
+
+
+@mode("data_object")
+async def _data_object(request: Request, vendor: HostileVendor) -> Response:
+    return _outreach_or(request, JSONResponse({"data": {"id": 1, "type": "callPurpose"},
+                                               "links": {}}))
+
+
+@mode("item_without_id")
+async def _item_without_id(request: Request, vendor: HostileVendor) -> Response:
+    """List items with no id (Outreach), or list items that are not objects (the others)."""
+    if request.url.path.endswith("/callPurposes"):
+        return outreach_page([{"type": "callPurpose", "attributes": {"name": "x"}}], None)
+    return JSONResponse([{"name": "no id"}, 7])
+
+
+@mode("corrupt_gzip")
+async def _corrupt_gzip(request: Request, vendor: HostileVendor) -> Response:
+    return Response(b"\x1f\x8b\x08\x00garbage-not-deflate" * 4, media_type="application/json",
+                    headers={"Content-Encoding": "gzip"})
+
+
+@mode("next_same")
+async def _next_same(request: Request, vendor: HostileVendor) -> Response:
+    """links.next pointing at the very page just served."""
+    return _outreach_or(request, outreach_page([outreach_item(1, "loop")], str(request.url)))
+
+
+@mode("next_cursor_loop")
+async def _next_cursor_loop(request: Request, vendor: HostileVendor) -> Response:
+    """links.next with the same cursor every time, under a new extra parameter."""
+    count = len(vendor.requests)
+    url = f"{vendor.url}{request.url.path}?page[size]=10&page[after]=abc&n={count}"
+    return _outreach_or(request, outreach_page([outreach_item(count, f"p{count}")], url))
+
+
+@mode("retry_after_huge")
+async def _retry_after_huge(request: Request, vendor: HostileVendor) -> Response:
+    return JSONResponse(error_body("slow down"), status_code=429,
+                        headers={"Retry-After": str(vendor.options.get("wait_s", 999999))})
+
+
+@mode("retry_after_date")
+async def _retry_after_date(request: Request, vendor: HostileVendor) -> Response:
+    """Retry-After as an HTTP date (a day from now unless `wait_s`)."""
+    when = email.utils.formatdate(time.time() + vendor.options.get("wait_s", 86400), usegmt=True)
+    return JSONResponse(error_body("slow down"), status_code=503, headers={"Retry-After": when})
+
+
+@mode("reset_ms")
+async def _reset_ms(request: Request, vendor: HostileVendor) -> Response:
+    """429 with X-RateLimit-Reset as an epoch in milliseconds (`wait_s` from now)."""
+    reset_ms = int((time.time() + vendor.options.get("wait_s", 600)) * 1000)
+    return JSONResponse(error_body("rate limit"), status_code=429,
+                        headers={"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": str(reset_ms)})
+
+
+def _huge(size_mb: float, head: bytes, item: bytes, tail: bytes) -> AsyncIterator[bytes]:
+    """`size_mb` of JSON generated as it is sent: the server never holds the whole body."""
+
+    async def chunks() -> AsyncIterator[bytes]:
+        yield head
+        block = item * max(1, (1 << 16) // len(item))
+        for _ in range(int(size_mb * (1 << 20)) // len(block)):
+            yield block
+        yield tail
+
+    return chunks()
+
+
+@mode("huge_body")
+async def _huge_body(request: Request, vendor: HostileVendor) -> Response:
+    """A list answer of `size_mb` MB (default 300): an endless stream of callPurposes."""
+    size = vendor.options.get("size_mb", 300)
+    if request.url.path.endswith("/callPurposes"):
+        item = b'{"type":"callPurpose","id":1,"attributes":{"name":"x"}},'
+        body = _huge(size, b'{"data":[', item, b'{"type":"callPurpose","id":2}],"links":{}}')
+    else:
+        body = _huge(size, b"[", b'{"id":1,"name":"x"},', b'{"id":2,"name":"y"}]')
+    return StreamingResponse(body, media_type="application/json")
+
+
+@mode("huge_error")
+async def _huge_error(request: Request, vendor: HostileVendor) -> Response:
+    """A 400 whose error text is `size_mb` MB long."""
+    body = _huge(vendor.options.get("size_mb", 300), b'{"errors":[{"id":"x","detail":"', b"x" * 64,
+                 b'"}]}')
+    return StreamingResponse(body, status_code=400, media_type="application/json")
 
 
 # ------------------------------------------------------------------ server ----

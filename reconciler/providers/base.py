@@ -167,6 +167,16 @@ class ProviderSettings(BaseModel):
     concurrency: int = Field(8, ge=1, le=64, description="Requests in flight at once")
     timeout_s: float = Field(30.0, gt=0, description="Timeout of each request, in seconds")
     max_attempts: int = Field(8, ge=1, le=20, description="Tries per request on 429/5xx/network")
+    request_deadline_s: float = Field(
+        120.0, gt=0, le=86_400, allow_inf_nan=False,
+        description="Most seconds one request may take, connection, headers and body together")
+    max_retry_wait_s: float = Field(
+        300.0, ge=0, le=86_400, allow_inf_nan=False,
+        description="Most seconds one run waits on this vendor between tries (Retry-After, "
+                    "rate-limit resets, backoff), all requests together")
+    max_response_mb: float = Field(
+        16.0, gt=0, le=4_096, allow_inf_nan=False,
+        description="Largest answer read whole, in MB (list answers stream item by item)")
     allow_insecure_http: bool = Field(False, description="Allow http:// to non-loopback hosts")
     prune: bool = Field(False, description="Also delete remote objects never managed by the tool")
     ignore_changes: dict[str, list[str]] = Field(
@@ -201,6 +211,8 @@ class Provider(ABC):
     def __init__(self, settings: ProviderSettings) -> None:
         self.settings = settings
         self.client = self.make_client(settings)
+        self.client.bound(settings.request_deadline_s, settings.max_retry_wait_s,
+                          settings.max_response_mb)
         self.kind_objects = {kind.name: kind(self.client, settings) for kind in self.kinds}
 
     @abstractmethod

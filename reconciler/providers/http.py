@@ -26,6 +26,7 @@ import ijson  # type: ignore[import-untyped]
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt
 
 from reconciler.errors import AmbiguousWriteError, ConfigError, OriginError, VendorError
+from reconciler.providers.limits import Bounds, reset_in, seconds_until
 from reconciler.redact import REDACT, Redactor, clean, register
 
 log = logging.getLogger("reconciler.http")
@@ -40,7 +41,7 @@ BodyCheck = Callable[[httpx.Response], tuple[str, str] | None]
 _SENT_UNKNOWN = (httpx.ReadError, httpx.RemoteProtocolError, httpx.ReadTimeout,
                  httpx.WriteError, httpx.WriteTimeout)
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
-MAX_RETRY_AFTER_S = 120.0
+_BAD_ITEM = (KeyError, TypeError, AttributeError, ValueError, IndexError)
 
 
 class _ChunkReader:
@@ -188,6 +189,11 @@ class VendorClient:
         self._pace_until = 0.0
         self._pace_gap = 0.0
         self.requests_sent = 0
+        self.bounds = Bounds(vendor)
+
+    def bound(self, deadline_s: float, retry_budget_s: float, max_response_mb: float) -> None:
+        """Apply the provider's limits (request_deadline_s, max_retry_wait_s, max_response_mb)."""
+        self.bounds = Bounds(self.vendor, deadline_s, retry_budget_s, max_response_mb)
 
     async def aclose(self) -> None:
         await self.http.aclose()
@@ -241,15 +247,24 @@ class VendorClient:
         async with self.semaphore:
             self.requests_sent += 1
             try:
-                if stream:
-                    async with self.http.stream(method, target, json=json, params=params) as response:
-                        self._received(method, url, response)
-                        yield response
-                else:
-                    response = scrubbed(await self.http.request(method, target, json=json,
-                                                                params=params))
-                    self._received(method, url, response)
+                async with asyncio.timeout(self.bounds.deadline_s):  # connect + headers + body
+                    async with self.http.stream(method, target, json=json, params=params) as raw:
+                        self._received(method, url, raw)
+                        if stream:
+                            yield raw
+                            return
+                        response = scrubbed(await self._read(method, url, raw))
                     yield response
+            except TimeoutError:
+                if safe:  # not retried: the deadline bounds the whole request, retries included
+                    raise VendorError(self.vendor, None, None,
+                                      self.bounds.deadline_error(method, url)) from None
+                raise AmbiguousWriteError(self.vendor, None, None,
+                                          self.bounds.deadline_error(method, url)) from None
+            except httpx.DecodingError:
+                raise VendorError(self.vendor, None, None, (
+                    f"{method} {url}: the answer's compressed body is corrupt (its "
+                    "Content-Encoding does not decode); try again later")) from None
             except _NOT_SENT as exc:
                 raise _Retryable(f"cannot connect to {show_origin(self.origin)} "
                                  f"({type(exc).__name__}); check providers.{self.vendor}.base_url "
@@ -285,6 +300,25 @@ class VendorClient:
             f"because the credentials would go with them (if the API moved, change "
             f"providers.{self.vendor}.base_url)")))
 
+    async def _read(self, method: str, url: str, response: httpx.Response) -> httpx.Response:
+        """The whole body, refused past max_response_mb (counted after decompression)."""
+        cap = self.bounds.max_response_bytes
+        length = response.headers.get("content-length", "")
+        if length.isdigit() and int(length) <= cap and "content-encoding" not in response.headers:
+            await response.aread()  # the common case: a small answer of known size
+            return response
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in response.aiter_bytes():
+            size += len(chunk)
+            if size > cap:
+                raise self.bounds.too_big(method, url, response.status_code)
+            chunks.append(chunk)
+        headers = [(k, v) for k, v in response.headers.multi_items()
+                   if k.lower() not in ("content-encoding", "content-length")]
+        return httpx.Response(response.status_code, headers=headers, content=b"".join(chunks),
+                              request=response.request)
+
     def _received(self, method: str, url: str, response: httpx.Response) -> None:
         self._note_rate_limit(response)
         log.debug("%s %s %s -> %s", self.vendor, method, url, response.status_code)
@@ -304,14 +338,20 @@ class VendorClient:
                     head += chunk
                 if head.lstrip()[:1] == b"[":
                     return await self._parse_array(url, response, head, chunks, convert)
-                rest = b"".join([chunk async for chunk in chunks])  # not an array: judged whole
+                rest: list[bytes] = []  # not an array: judged whole, within max_response_mb
+                size = len(head)
+                async for chunk in chunks:
+                    size += len(chunk)
+                    if size > self.bounds.max_response_bytes:
+                        raise self.bounds.too_big("GET", url, response.status_code)
+                    rest.append(chunk)
                 headers = [(k, v) for k, v in response.headers.multi_items()
                            if k.lower() not in ("content-encoding", "content-length")]
                 response = scrubbed(httpx.Response(response.status_code, headers=headers,
-                                                   content=head + rest, request=response.request))
+                                                   content=head + b"".join(rest),
+                                                   request=response.request))
             else:
-                await response.aread()
-                response = scrubbed(response)
+                response = scrubbed(await self._read("GET", url, response))
         self._settle("GET", url, response, (200,), True)
         raise self._error(response, (None, f"GET {url}: expected a JSON array, got "
                                            f"{response.text.strip()[:120]!r}"))
@@ -324,7 +364,14 @@ class VendorClient:
             async for item in ijson.items_async(reader, "item", use_float=True):
                 if reader.suspect:
                     item = REDACT.data(item)
-                if (converted := convert(item)) is not None:
+                try:
+                    converted = convert(item)
+                except _BAD_ITEM:
+                    raise self._error(response, (None, (
+                        f"GET {url}: item {len(found) + 1} of the answer is not a valid "
+                        f"{self.vendor} object (a field is missing or of the wrong type): "
+                        f"{REDACT(clean(repr(item)))[:120]}"))) from None
+                if converted is not None:
                     found.append(converted)
         except ijson.JSONError as exc:
             raise self._error(response, (None, f"GET {url}: the JSON array in the answer is "
@@ -358,48 +405,45 @@ class VendorClient:
 
     @staticmethod
     def _retry_after(response: httpx.Response) -> float | None:
-        value = response.headers.get("Retry-After")
-        if value:
-            try:
-                return min(max(float(value), 0.0), MAX_RETRY_AFTER_S)
-            except ValueError:
-                return None
-        reset = response.headers.get("X-RateLimit-Reset")
-        if reset and response.headers.get("X-RateLimit-Remaining") == "0":
-            try:
-                return min(max(float(reset) - time.time(), 0.0), MAX_RETRY_AFTER_S)
-            except ValueError:
-                return None
-        return None
+        """Seconds the vendor asks to wait: Retry-After (seconds or an HTTP date), else the
+        rate-limit reset when no request is left (epoch seconds, milliseconds or a delta)."""
+        wait = seconds_until(response.headers.get("Retry-After"))
+        if wait is None and response.headers.get("X-RateLimit-Remaining") == "0":
+            wait = reset_in(response.headers.get("X-RateLimit-Reset"))
+        return wait
 
     def _delay(self, exc: BaseException | None, failures: int) -> float:
         """Retry-After when the vendor says; otherwise exponential backoff from 50 ms,
-        capped at 5 s, with up to 100 ms of jitter."""
+        capped at 5 s, with up to 100 ms of jitter. Every wait is charged to the run's
+        retry budget (max_retry_wait_s): past it, the request fails saying so."""
         if isinstance(exc, _Retryable) and exc.retry_after is not None:
-            if exc.retry_after >= 5:
-                log.warning("%s: %s; waiting %.0f s as the vendor asks (Retry-After)",
-                            self.vendor, exc, exc.retry_after)
-            return float(exc.retry_after)
-        return min(0.05 * 2.0 ** (failures - 1), 5.0) + random.uniform(0, 0.1)
+            return self.bounds.grant(exc.retry_after, f"{exc}, and the vendor asks to wait "
+                                                      f"{exc.retry_after:.0f} s")
+        wait = min(0.05 * 2.0 ** (failures - 1), 5.0) + random.uniform(0, 0.1)
+        return self.bounds.grant(wait, str(exc))
 
     def _note_rate_limit(self, response: httpx.Response) -> None:
         """Spread the remaining quota over the time left, so a big run slows before a 429."""
         remaining = response.headers.get("X-RateLimit-Remaining")
-        reset = response.headers.get("X-RateLimit-Reset")
-        if remaining is None or reset is None:
+        window = reset_in(response.headers.get("X-RateLimit-Reset"))
+        if remaining is None or window is None:
             return
         try:
-            left, reset_at = int(remaining), float(reset)
+            left = int(remaining)
         except ValueError:
             return
-        window = reset_at - time.time()
         low_water = 4 * self.concurrency + 20
         if window > 0 and left < low_water:
-            self._pace_gap = min(window / max(left, 1), MAX_RETRY_AFTER_S)
-            self._pace_until = reset_at
+            self._pace_gap = window / max(left, 1)
+            self._pace_until = time.time() + window
         else:
             self._pace_gap = 0.0
 
     async def _pace(self) -> None:
+        """Slow down before a 429; the waits come out of the retry budget, and past it the
+        requests go out unpaced (the vendor's 429s then end the run, saying why)."""
         if self._pace_gap and time.time() < self._pace_until:
-            await asyncio.sleep(self._pace_gap)
+            gap = min(self._pace_gap, self.bounds.left())
+            if gap > 0:
+                await asyncio.sleep(self.bounds.grant(gap, "pacing requests to the vendor's "
+                                                           "rate limit (X-RateLimit-Remaining)"))

@@ -12,6 +12,7 @@ from typing import Annotated, Any, ClassVar
 import httpx
 from pydantic import Field
 
+from reconciler.errors import VendorError
 from reconciler.providers.base import (
     DeleteMode,
     Kind,
@@ -20,7 +21,9 @@ from reconciler.providers.base import (
     RemoteObject,
     Schema,
 )
-from reconciler.providers.http import VendorClient
+from reconciler.providers.http import VendorClient, json_body
+from reconciler.providers.limits import Pages
+from reconciler.redact import clean
 
 MEDIA_TYPE = "application/vnd.api+json"
 PAGE_SIZE = 1000  # the largest page the API accepts (see vendor-docs/README.md)
@@ -51,21 +54,40 @@ def parse_error(response: httpx.Response) -> tuple[str | None, str]:
         errors = response.json().get("errors") or []
     except (ValueError, AttributeError):
         errors = []
-    if not errors or not isinstance(errors[0], dict):
+    if not isinstance(errors, list) or not errors or not isinstance(errors[0], dict):
         return None, response.text[:300] or response.reason_phrase
     first = errors[0]
     parts = [str(first.get(k)) for k in ("title", "detail") if first.get(k)]
-    pointer = (first.get("source") or {}).get("pointer")
+    source = first.get("source")
+    pointer = source.get("pointer") if isinstance(source, dict) else None
     if pointer:
         parts.append(f"at {pointer}")
     more = f" (+{len(errors) - 1} more)" if len(errors) > 1 else ""
     return first.get("id"), ": ".join(parts) + more
 
 
-def _remote(resource: dict[str, Any]) -> RemoteObject:
-    attributes = resource.get("attributes") or {}
+def _remote(resource: Any, where: str) -> RemoteObject:
+    """A JSON:API resource -> RemoteObject; anything else is the vendor's mistake, said so."""
+    attributes = resource.get("attributes") if isinstance(resource, dict) else None
+    if not isinstance(resource, dict) or resource.get("id") in (None, "") \
+            or not isinstance(resource.get("id"), int | str) \
+            or not isinstance(attributes if attributes is not None else {}, dict):
+        shown = clean(repr(resource))[:120]
+        raise VendorError("outreach", None, None, (
+            f"{where}: expected a callPurpose resource with an id and attributes, got {shown}"))
+    attributes = attributes or {}
     return RemoteObject(str(resource["id"]), {"name": attributes.get("name"),
                                               "order": attributes.get("order")})
+
+
+def _document(response: httpx.Response, where: str) -> dict[str, Any]:
+    """The JSON:API document of a successful answer (a JSON object), or a clear VendorError."""
+    body: dict[str, Any] = json_body("outreach", response, dict, f"{where}: ")
+    return body
+
+
+def _resource(response: httpx.Response, where: str) -> RemoteObject:
+    return _remote(_document(response, where).get("data"), where)
 
 
 class CallPurposeKind(Kind):
@@ -82,10 +104,22 @@ class CallPurposeKind(Kind):
         url: str | None = "/callPurposes"
         assert isinstance(self.settings, OutreachSettings)
         query: dict[str, Any] | None = {"page[size]": self.settings.page_size, **params}
+        pages = Pages("outreach", self.client.base_url)
         while url:
-            body = (await self.client.request("GET", url, params=query)).json()
-            found.extend(_remote(item) for item in body.get("data") or [])
-            url, query = (body.get("links") or {}).get("next"), None
+            pages.visit(url, query)  # a next link back to a page already read is an error
+            body = _document(await self.client.request("GET", url, params=query), f"GET {url}")
+            data = body.get("data")
+            if not isinstance(data, list):
+                raise VendorError("outreach", 200, None, (
+                    f"GET {url}: expected data to be a list of callPurpose resources, got "
+                    f"{clean(repr(data))[:120]}"))
+            found.extend(_remote(item, f"GET {url}") for item in data)
+            links = body.get("links")
+            url = links.get("next") if isinstance(links, dict) else None
+            if url is not None and not isinstance(url, str):
+                raise VendorError("outreach", 200, None, f"GET /callPurposes: links.next is not "
+                                                         f"a URL: {clean(repr(url))[:120]}")
+            query = None
         return found
 
     async def list(self) -> list[RemoteObject]:
@@ -97,19 +131,20 @@ class CallPurposeKind(Kind):
 
     async def read(self, remote_id: str) -> RemoteObject | None:
         response = await self.client.request("GET", f"/callPurposes/{remote_id}", ok=(200, 404))
-        return None if response.status_code == 404 else _remote(response.json()["data"])
+        return None if response.status_code == 404 else _resource(
+            response, f"GET /callPurposes/{remote_id}")
 
     async def create(self, attributes: dict[str, Any]) -> RemoteObject:
         body = {"data": {"type": "callPurpose", "attributes": _wire(attributes)}}
         response = await self.client.request("POST", "/callPurposes", json=body, ok=(201, 200))
-        return _remote(response.json()["data"])
+        return _resource(response, "POST /callPurposes")
 
     async def update(self, remote_id: str, attributes: dict[str, Any],
                      changed: frozenset[str], current: RemoteObject | None) -> RemoteObject:
         wire = {k: v for k, v in _wire(attributes).items() if k in changed}
         body = {"data": {"type": "callPurpose", "id": int(remote_id), "attributes": wire}}
         response = await self.client.request("PATCH", f"/callPurposes/{remote_id}", json=body)
-        return _remote(response.json()["data"])
+        return _resource(response, f"PATCH /callPurposes/{remote_id}")
 
     async def delete(self, remote_id: str, mode: DeleteMode,
                      current: RemoteObject | None) -> None:

@@ -12,23 +12,24 @@ other, so both forms are read and the documented form is written:
 - `createdOn` (parameter table) / `createdDate` (GET example), `tenantName` and
   `imageUrl` are read-only: never kept, never diffed;
 - `group` is absent from the GET list for the default group, and the vendor treats
-  "Default" and "DEFAULT" as one group. Decision: `normalise()` upper-cases the group on
-  both the desired and the observed side, a missing group is "DEFAULT", and the manifest
-  field defaults to "DEFAULT". So a change of case alone is never a change, and the group
-  is sent upper-case (a manifest's "Sales" is written as "SALES");
+  "Default" and "DEFAULT" as one group. A group is managed only when the manifest declares
+  it, and then sent exactly as declared; an undeclared group is re-sent as the vendor has
+  it (the update page says an omitted group means the default group). Groups compare
+  without regard to case: an observed group is spelled as the manifests (or, failing that,
+  the state) spell it, so "SALES" stored for a declared "Sales" is no change;
 - `description`: a purpose created without one reads back as null. null and "" are the
   same here (both "" after normalise), because PUT leaves a null description unchanged
   while "" clears it. A description left out of the manifest is not managed: its remote
   value is kept (and re-sent on PUT, in case PUT replaces the whole purpose).
-- names are compared exactly, as the vendor's duplicate check (409) does.
+- names are compared exactly; after a 409 the name is looked up exactly (and adopted by
+  the applier), then without regard to case, which fails with a clear message.
+- a read by id may answer an object or a one-element array (the GET page's example);
+  any 2xx is success; body codes 1001/1002 and 1101-1108 are definite whatever the status.
 There is no delete API (405): removing a purpose from the manifests is refused at plan
 time unless it is forgotten (`--forget ADDR`, or `forget_undeletable: true`).
 
-Datastore records (`webex_campaign.datastore_records.<key>`): an asynchronous, write-only
-API (ACK + trans_id, no read-back, no status endpoint), so the kind is not observable.
-The state keeps a sha256 digest and a count of the records, never the records (they are
-personal data); a push happens when the digest changes. The path is undocumented, hence
-the `datastore_path` setting.
+Datastore records: see `datastore.py`. Tokens (static key or client credentials): see
+`auth.py`.
 
 Errors are `{"code", "description"}`; the tenant APIs also fail with HTTP 200 and a code
 in the body (1010), so every answer's code is checked, whatever the HTTP status. Codes
@@ -38,40 +39,45 @@ are parsed leniently (int or string, missing fields, non-JSON bodies).
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import json
-from datetime import UTC, datetime
-from typing import Annotated, Any, ClassVar
+from typing import Any, ClassVar
 
 import httpx
-from pydantic import AfterValidator, Field, StringConstraints, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
-from reconciler.errors import AmbiguousWriteError, ConfigError, ConflictError, VendorError
+from reconciler.errors import AmbiguousWriteError, ConflictError, VendorError
 from reconciler.providers.base import (
+    RECORDED,
     DeleteMode,
     Kind,
     Provider,
     ProviderSettings,
-    PushResult,
     RemoteObject,
     Schema,
 )
 from reconciler.providers.http import BodyCheck, ErrorParser, VendorClient, json_body
+from reconciler.providers.webex_campaign.auth import TokenClient, TokenSource, is_expired
+from reconciler.providers.webex_campaign.datastore import (
+    HARD_MAX_RECORD_BYTES,
+    HARD_MAX_RECORDS,
+    OK,
+    DatastoreRecordsKind,
+    not_blank,
+)
 
 VENDOR = "webex_campaign"
 PURPOSES = "/purposes"
 DEFAULT_GROUP = "DEFAULT"
 MEDIA_TYPE = "application/json"
 MAX_ERROR_TEXT = 300
-HARD_MAX_RECORDS = 100_000
-"""The most `max_records` may be raised to: the schema refuses more whatever the settings."""
-HARD_MAX_RECORD_BYTES = 65_536
-"""The most `max_record_bytes` may be raised to."""
 SUCCESS_CODES = frozenset({"0", "200", "1100"})
 """Body codes that mean success (datastore statuscode 0, notify 1100)."""
+DEFINITE_CODES = frozenset({"1001", "1002", *(str(c) for c in range(1101, 1109))})
+"""Body codes that are rejections whatever the HTTP status (the tables most likely give them
+HTTP 500): never retried, never reported as "may have been written"."""
 
-TOKEN_SETTING = f"providers.{VENDOR}.token (e.g. WEBEX_CAMPAIGN_TOKEN)"
+TOKEN_SETTING = (f"providers.{VENDOR}.token (e.g. WEBEX_CAMPAIGN_TOKEN), or client_id, "
+                 "client_secret and auth_key")
 BUG = "this is a bug in reconciler — please report it (with the method and path above)"
 HINTS: dict[str, str] = {
     "400": "a purpose needs a non-empty name",
@@ -81,12 +87,12 @@ HINTS: dict[str, str] = {
             "been removed in Webex Campaign (run plan again)"),
     "405": (f"Webex Campaign has no such operation (purposes cannot be deleted); check "
             f"providers.{VENDOR}.base_url, tenant_url, datastore_path and notify_path"),
-    "409": "purpose names are unique in the tenant (compared case-sensitively)",
+    "409": "purpose names are unique in the tenant",
     "429": (f"throttled: reconciler retried with backoff and gave up; try again later, or "
             f"lower providers.{VENDOR}.concurrency or raise max_attempts"),
     "430": f"check the API key in {TOKEN_SETTING} and that it is enabled for this API",
-    "498": (f"the token is invalid or expired: renew the API key (or access token) in Webex "
-            f"Campaign and update {TOKEN_SETTING}"),
+    "498": (f"the token is invalid or expired (a client-credentials token was renewed once): "
+            f"renew the API key in Webex Campaign, or check {TOKEN_SETTING}"),
     "499": ("the description says why; for datastore records, check that their fields match "
             "the datastore's fields"),
     "500": "Webex Campaign failed internally; try again later",
@@ -106,9 +112,22 @@ class WebexCampaignSettings(ProviderSettings):
     tenant_url: str = Field(description=(
         "Tenant API root, https://<tenant>.webexcampaign.io/campaignapi/resources/v3 "
         "(datastore records, transaction notifications)"))
-    token: str = Field(min_length=1, description=(
-        "API secret key (or hub OAuth access token), sent as Bearer; from an environment "
-        "variable such as WEBEX_CAMPAIGN_TOKEN"))
+    client_id: str | None = Field(None, description=(
+        "Client-credentials flow: the clientId Webex Campaign support gives; with "
+        "client_secret and auth_key, an access token is minted at the start of a run and "
+        "renewed when it expires (498); from an environment variable"))
+    client_secret: str | None = Field(None, description=(
+        "Client-credentials flow: the clientSecret; from an environment variable"))
+    auth_key: str | None = Field(None, description=(
+        "Client-credentials flow: the authorization key sent as `Authorization: Basic` to "
+        "the token endpoint; from an environment variable"))
+    token_path: str = Field("/oauth/token", pattern=r"^/", description=(
+        "Client-credentials flow: the token endpoint under tenant_url "
+        "(?grant_type=client_credentials is added)"))
+    token: str | None = Field(None, min_length=1, validate_default=True, description=(
+        "API secret key (or a ready access token), sent as Bearer; from an environment "
+        "variable such as WEBEX_CAMPAIGN_TOKEN. Not needed with client_id, client_secret "
+        "and auth_key"))
     datastore_path: str = Field("/datastore/records", pattern=r"^/", description=(
         "Path of the add-records API under tenant_url (the vendor documents no path: take it "
         "from your tenant's Postman collection)"))
@@ -118,9 +137,15 @@ class WebexCampaignSettings(ProviderSettings):
         "Purposes removed from the manifests are only removed from state (Webex Campaign has "
         "no delete API); without it such a plan is refused"))
     max_records: int = Field(10_000, ge=1, le=HARD_MAX_RECORDS, description=(
-        "Most records in one datastore_records entry (one request)"))
+        "Most records in one datastore_records entry"))
     max_record_bytes: int = Field(4096, ge=16, le=HARD_MAX_RECORD_BYTES, description=(
         "Most bytes of one record, as compact UTF-8 JSON"))
+    batch_size: int = Field(1000, ge=1, le=HARD_MAX_RECORDS, description=(
+        "Most records in one add-records request: an entry is sent in batches of this size"))
+    datastore_metadata: str | None = Field(None, description=(
+        "Root of the datastore-attributes API, e.g. https://<tenant>.webexcampaign.io/"
+        "campaignapi/metadata/v3/datastore (the datastore id is added); when set, record "
+        "fields are checked against the datastore's columns and max-length before a push"))
     notify_deployment_id: str | None = Field(None, description=(
         "Report each apply's outcome to this External Action deployment (Notify Transaction "
         "State); same as apply --notify-webex-deployment"))
@@ -128,12 +153,35 @@ class WebexCampaignSettings(ProviderSettings):
         "The transaction id Webex Campaign gave the External Action run, usually "
         "${WEBEX_REF_TRANS_ID}; same as apply --notify-webex-transaction"))
 
+    @field_validator("token")
+    @classmethod
+    def _one_credential(cls, value: str | None, info: ValidationInfo) -> str | None:
+        """A static key, or the three client-credential settings: found before any call."""
+        given = [n for n in ("client_id", "client_secret", "auth_key") if info.data.get(n)]
+        if given and len(given) < 3:
+            missing = sorted({"client_id", "client_secret", "auth_key"} - set(given))
+            raise PydanticCustomError("missing_credential", (
+                f"the client-credentials flow needs client_id, client_secret and auth_key; "
+                f"{' and '.join(missing)} missing"))
+        if value is None and not given:
+            raise PydanticCustomError("missing_credential", (
+                "set token (an API secret key, e.g. ${WEBEX_CAMPAIGN_TOKEN}), or client_id, "
+                "client_secret and auth_key for client-credentials tokens"))
+        return value
+
+    @property
+    def client_credentials(self) -> bool:
+        return bool(self.client_id and self.client_secret and self.auth_key)
+
     def secrets(self) -> list[str]:
-        return [self.token]
+        return [v for v in (self.token, self.client_secret, self.auth_key) if v]
 
     def headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.token}", "Content-Type": MEDIA_TYPE,
-                "Accept": MEDIA_TYPE}
+        """Static headers; a client-credentials token is added by the TokenClient."""
+        headers = {"Content-Type": MEDIA_TYPE, "Accept": MEDIA_TYPE}
+        if self.token and not self.client_credentials:
+            headers["Authorization"] = f"Bearer {self.token}"
+        return headers
 
 
 # ------------------------------------------------------------------ errors ----
@@ -226,15 +274,54 @@ parse_error = make_parser(HINTS)
 check_body = make_body_check(parse_error)
 
 
+class WebexClient(TokenClient):
+    """Checks every answer's body code; a documented rejection code is definite whatever
+    the HTTP status (a 500 with 1001 is not retried, nor reported as maybe written)."""
+
+    def _fail(self, method: str, url: str, response: httpx.Response,
+              safe: bool) -> httpx.Response:
+        code, _ = body_code(response)
+        if code in DEFINITE_CODES:
+            raise self._error(response, self.parse_error(response))
+        return super()._fail(method, url, response, safe)
+
+
+def token_source(settings: WebexCampaignSettings,
+                 transport: httpx.AsyncBaseTransport | None = None) -> TokenSource | None:
+    """Client-credentials tokens for this run, or None when a static key is used."""
+    if not settings.client_credentials:
+        return None
+
+    async def mint() -> httpx.Response:
+        headers = {"Authorization": f"Basic {settings.auth_key}", "isGoldenAuthkey": "true",
+                   "Content-Type": MEDIA_TYPE, "Accept": MEDIA_TYPE}
+        client = WebexClient(
+            VENDOR, settings.tenant_url, headers, secrets=settings.secrets(),
+            parse_error=parse_error, check_body=check_body, expired=is_expired,
+            concurrency=1, timeout_s=settings.timeout_s, max_attempts=settings.max_attempts,
+            allow_insecure_http=settings.allow_insecure_http, transport=transport)
+        try:
+            return await client.request(
+                "POST", settings.token_path, params={"grant_type": "client_credentials"},
+                json={"clientId": settings.client_id, "clientSecret": settings.client_secret,
+                      "grantType": "client_credentials"}, ok=OK, idempotent=True)
+        finally:
+            await client.aclose()
+
+    return TokenSource(mint, VENDOR)
+
+
 def vendor_client(settings: WebexCampaignSettings, base_url: str, *,
-                parse: ErrorParser = parse_error,
-                transport: httpx.AsyncBaseTransport | None = None) -> VendorClient:
-    """A client for one host (hub or tenant) that checks every answer's body code."""
-    return VendorClient(
+                  parse: ErrorParser = parse_error, tokens: TokenSource | None = None,
+                  transport: httpx.AsyncBaseTransport | None = None) -> VendorClient:
+    """A client for one host (hub or tenant) that checks every answer's body code and,
+    with client credentials, sends (and renews) the run's access token."""
+    return WebexClient(
         VENDOR, base_url, settings.headers(), secrets=settings.secrets(), parse_error=parse,
         check_body=make_body_check(parse), concurrency=settings.concurrency,
         timeout_s=settings.timeout_s, max_attempts=settings.max_attempts,
-        allow_insecure_http=settings.allow_insecure_http, transport=transport)
+        allow_insecure_http=settings.allow_insecure_http, transport=transport,
+        tokens=tokens or token_source(settings, transport), expired=is_expired)
 
 
 def _json(response: httpx.Response, expect: type[dict[str, Any]] | type[list[Any]]) -> Any:
@@ -243,39 +330,73 @@ def _json(response: httpx.Response, expect: type[dict[str, Any]] | type[list[Any
 
 # ---------------------------------------------------------------- purposes ----
 
-def _not_blank(value: str) -> str:
-    if not value.strip():
-        raise PydanticCustomError("blank", "must not be blank")
-    return value
-
-
 class Purpose(Schema):
     """A Webex Campaign purpose: why a contact may be messaged (marketing, updates, ...)."""
 
     name: str = Field(min_length=1, description=(
-        "Purpose name (Webex `name`); unique in the tenant, compared case-sensitively, and "
-        "the key that finds an existing purpose to adopt"))
-    group: str = Field(DEFAULT_GROUP, min_length=1, description=(
-        "Purpose group (Webex `group`); compared and sent upper-case, as the vendor treats "
-        "group names case-insensitively; DEFAULT is the vendor's default group"))
+        "Purpose name (Webex `name`); unique in the tenant, and the key that finds an "
+        "existing purpose to adopt (exactly; a purpose whose name differs only in case is "
+        "reported, not adopted)"))
+    group: str | None = Field(None, min_length=1, description=(
+        "Purpose group (Webex `group`); sent as written, compared without regard to case "
+        "(DEFAULT is the vendor's default group). Left out, the purpose keeps its group"))
     description: str | None = Field(None, description=(
         "Purpose description (Webex `description`); left out, the remote one is kept"))
 
-    _names = field_validator("name", "group")(_not_blank)
+    _names = field_validator("name", "group")(not_blank)
+
+
+DECLARED_GROUPS: dict[str, str] = {}
+"""Group spellings the manifests use, by casefold: an observed group is spelled the same way,
+so that a vendor storing "SALES" for "Sales" shows no change (groups ignore case)."""
+
+
+def spelled(group: Any, recorded: Any = None) -> str:
+    """The observed group as the manifests spell it, else as the state does, else as read
+    (a missing group is the default group)."""
+    found = str(group or DEFAULT_GROUP)
+    folded = found.casefold()
+    if folded in DECLARED_GROUPS:
+        return DECLARED_GROUPS[folded]
+    if isinstance(recorded, str) and recorded.casefold() == folded:
+        return recorded
+    return found
 
 
 def _remote_purpose(item: dict[str, Any]) -> RemoteObject:
-    return RemoteObject(str(item["id"]), PurposeKind.normalise({
-        "name": item.get("name"), "group": item.get("group"),
-        "description": item.get("description")}))
+    known = RECORDED.get()
+    recorded = (known.get(str(item["id"])) or {}) if known else {}
+    description = item.get("description")
+    return RemoteObject(str(item["id"]), {
+        "name": item.get("name"), "group": spelled(item.get("group"), recorded.get("group")),
+        "description": "" if description is None else description})
 
 
-def _purpose_wire(attributes: dict[str, Any]) -> dict[str, Any]:
-    """The documented request body: name, group and (when managed) description."""
-    body = {"name": attributes["name"], "group": attributes.get("group") or DEFAULT_GROUP}
-    if attributes.get("description") is not None:
-        body["description"] = attributes["description"]
+def _purpose_wire(attributes: dict[str, Any], remote: RemoteObject | None) -> dict[str, Any]:
+    """The documented request body: name; group and description as declared, or as the
+    vendor has them when the manifest leaves them out (PUT resets what it is not given)."""
+    body = {"name": attributes["name"]}
+    kept = remote.attributes if remote is not None else {}
+    group = attributes.get("group") or kept.get("group")
+    if group:
+        body["group"] = group
+    description = attributes.get("description")
+    if description is None:
+        description = kept.get("description") or None
+    if description is not None:
+        body["description"] = description
     return body
+
+
+def _single(response: httpx.Response) -> dict[str, Any]:
+    """A read by id: an object, or (as the GET page's example shows) a one-element array."""
+    item: Any = _json(response, list if response.content.lstrip()[:1] == b"[" else dict)
+    if isinstance(item, list):
+        if len(item) != 1 or not isinstance(item[0], dict):
+            raise VendorError(VENDOR, response.status_code, None, (
+                f"{_where(response)}expected one purpose, got an array of {len(item)}"))
+        item = item[0]
+    return item  # type: ignore[no-any-return]
 
 
 class PurposeKind(Kind):
@@ -293,9 +414,11 @@ class PurposeKind(Kind):
 
     @classmethod
     def normalise(cls, attributes: dict[str, Any]) -> dict[str, Any]:
-        """Group upper-case (missing: DEFAULT); a null description is "" (see the module)."""
+        """A null description is "" (see the module); a declared group's spelling is
+        remembered, so the observed group is shown the same way."""
         out = dict(attributes)
-        out["group"] = str(out.get("group") or DEFAULT_GROUP).upper()
+        if out.get("group"):
+            DECLARED_GROUPS[str(out["group"]).casefold()] = str(out["group"])
         if "description" in out and out["description"] is None:
             out["description"] = ""
         return out
@@ -305,162 +428,56 @@ class PurposeKind(Kind):
             item, dict) and item.get("id") is not None else None)
 
     async def read(self, remote_id: str) -> RemoteObject | None:
-        response = await self.client.request("GET", f"{PURPOSES}/{remote_id}", ok=(200, 404))
+        response = await self.client.request("GET", f"{PURPOSES}/{remote_id}", ok=(*OK, 404))
         if response.status_code == 404:
             return None
-        item: dict[str, Any] = _json(response, dict)
-        return _remote_purpose({"id": remote_id, **item})
+        return _remote_purpose({**_single(response), "id": remote_id})
 
     async def create(self, attributes: dict[str, Any]) -> RemoteObject:
-        """POST; a 409 (the name is taken) is a ConflictError, so the applier adopts by name."""
-        body = _purpose_wire(attributes)
+        """POST; a 409 (the name is taken) is a ConflictError, so the applier adopts by exact
+        name; a name taken in another case is a clear error instead."""
+        body = _purpose_wire(attributes, None)
         try:
-            response = await self.client.request("POST", PURPOSES, json=body)
+            response = await self.client.request("POST", PURPOSES, json=body, ok=OK)
         except VendorError as exc:
             if exc.status == 409 or exc.code == "409":
-                raise ConflictError(exc.vendor, exc.status, exc.code, exc.detail) from None
+                await self._conflict(body["name"], exc)
             raise
         saved: dict[str, Any] = _json(response, dict)
         if saved.get("id") is None:
             # Created or not, we cannot tell which id: the applier looks it up by name.
             raise AmbiguousWriteError(VENDOR, response.status_code, None, (
                 f"{_where(response)}the answer has no id"))
-        return _remote_purpose({**body, "description": body.get("description"),
-                                "name": saved.get("name") or body["name"], "id": saved["id"]})
+        return _remote_purpose({**body, "name": saved.get("name") or body["name"],
+                                "id": saved["id"]})
+
+    async def _conflict(self, name: str, exc: VendorError) -> None:
+        """Exact match: the applier adopts it. A match in another case: say which."""
+        purposes = await self.list()
+        if any(p.attributes.get("name") == name for p in purposes):
+            raise ConflictError(exc.vendor, exc.status, exc.code, exc.detail) from None
+        twin = next((p for p in purposes
+                     if str(p.attributes.get("name") or "").casefold() == name.casefold()), None)
+        if twin is not None:
+            raise VendorError(exc.vendor, exc.status, exc.code, (
+                f"{exc.detail}; Webex Campaign compares purpose names without regard to case, "
+                f"and purpose {twin.remote_id} is named {twin.attributes.get('name')!r}: "
+                f"declare that exact name to adopt it, or choose another name")) from None
 
     async def update(self, remote_id: str, attributes: dict[str, Any],
                      changed: frozenset[str], current: RemoteObject | None) -> RemoteObject:
-        """PUT the whole purpose: name is mandatory, and an unmanaged description is re-sent
-        as the server has it, in case PUT replaces what it is not given."""
-        body = _purpose_wire(attributes)
-        if "description" not in body:
+        """PUT the whole purpose: name is mandatory; a group or description the manifest
+        leaves out is re-sent as the server has it (an omitted group means the default)."""
+        now = None
+        if attributes.get("group") is None or attributes.get("description") is None:
             now = await self.read(remote_id)
             if now is None:
                 raise VendorError(VENDOR, 404, "404", f"purpose {remote_id} no longer exists in "
                                                       "Webex Campaign; run plan again")
-            if now.attributes.get("description"):
-                body["description"] = now.attributes["description"]
-        response = await self.client.request("PUT", f"{PURPOSES}/{remote_id}", json=body)
+        body = _purpose_wire(attributes, now)
+        response = await self.client.request("PUT", f"{PURPOSES}/{remote_id}", json=body, ok=OK)
         _json(response, dict)
-        return _remote_purpose({**body, "description": body.get("description"), "id": remote_id})
-
-
-# -------------------------------------------------------- datastore records ----
-
-def _record_size(record: dict[str, str]) -> dict[str, str]:
-    size = record_bytes(record)
-    if size > HARD_MAX_RECORD_BYTES:
-        raise PydanticCustomError("record_too_large", "is {size} bytes as JSON, more than "
-                                  "{limit}", {"size": size, "limit": HARD_MAX_RECORD_BYTES})
-    return record
-
-
-RecordKey = Annotated[str, StringConstraints(min_length=1)]
-Record = Annotated[dict[RecordKey, str], AfterValidator(_record_size)]
-
-
-class DatastoreRecords(Schema):
-    """Contacts added (upserted by msisdn) to one datastore feed; write-only, personal data."""
-
-    datastore_id: str = Field(min_length=1, description=(
-        "Datastore id (Webex `datastore-id`), as text: quote it (\"1466\")"))
-    feed_id: str = Field(min_length=1, description="Feed id (Webex `feed-id`), as text")
-    records: list[Record] = Field(min_length=1, max_length=HARD_MAX_RECORDS, description=(
-        "The records: flat mappings of field name to text (e.g. msisdn, firstname, emailid); "
-        "quote numbers and phone numbers. Limits: providers.webex_campaign.max_records and "
-        "max_record_bytes"))
-
-    _ids = field_validator("datastore_id", "feed_id")(_not_blank)
-
-
-def record_bytes(record: dict[str, Any]) -> int:
-    return len(json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode())
-
-
-def records_digest(records: list[dict[str, Any]]) -> str:
-    """sha256 of the canonical JSON (sorted keys, compact, UTF-8); record order counts."""
-    canonical = json.dumps(records, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
-
-
-def check_limits(attributes: dict[str, Any], settings: WebexCampaignSettings) -> None:
-    """The configured limits, checked before anything is sent."""
-    records = attributes["records"]
-    where = f"datastore_records for datastore {attributes['datastore_id']}, feed " \
-            f"{attributes['feed_id']}"
-    if len(records) > settings.max_records:
-        raise ConfigError(f"{where}: {len(records)} records, more than providers.{VENDOR}."
-                          f"max_records ({settings.max_records}); split them into several "
-                          "entries or raise the limit")
-    for index, record in enumerate(records):
-        if (size := record_bytes(record)) > settings.max_record_bytes:
-            raise ConfigError(f"{where}: records[{index}] is {size} bytes as JSON, more than "
-                              f"providers.{VENDOR}.max_record_bytes ({settings.max_record_bytes})")
-
-
-class DatastoreRecordsKind(Kind):
-    """Write-only: pushed when the records' digest differs from the state's; never listed.
-
-    The identity is None, not the feed: two entries may feed the same datastore feed, and
-    there is nothing remote to adopt."""
-
-    vendor = VENDOR
-    name = "datastore_records"
-    collection = "datastore_records"
-    schema = DatastoreRecords
-    natural_key = "feed_id"
-    observable = False
-
-    @classmethod
-    def identity(cls, attributes: dict[str, Any]) -> str | None:
-        return None
-
-    @classmethod
-    def check(cls, attributes: dict[str, Any], settings: ProviderSettings) -> list[str]:
-        assert isinstance(settings, WebexCampaignSettings)
-        try:
-            check_limits(attributes, settings)
-        except ConfigError as exc:
-            return [str(exc)]
-        return []
-
-    @classmethod
-    def state_attributes(cls, attributes: dict[str, Any]) -> dict[str, Any]:
-        """Ids, digest and count: never the records, which are personal data."""
-        records = attributes.get("records") or []
-        return {"datastore_id": attributes.get("datastore_id"),
-                "feed_id": attributes.get("feed_id"),
-                "records_digest": records_digest(records), "record_count": len(records)}
-
-    async def list(self) -> list[RemoteObject]:
-        return []
-
-    async def read(self, remote_id: str) -> RemoteObject | None:
-        return None
-
-    async def create(self, attributes: dict[str, Any]) -> RemoteObject:
-        raise NotImplementedError(f"{VENDOR}.{self.name} is write-only: the engine pushes it")
-
-    async def update(self, remote_id: str, attributes: dict[str, Any],
-                     changed: frozenset[str], current: RemoteObject | None) -> RemoteObject:
-        raise NotImplementedError(f"{VENDOR}.{self.name} is write-only: the engine pushes it")
-
-    async def push(self, attributes: dict[str, Any]) -> PushResult:
-        """POST the records. Retried like an idempotent call only when every record has an
-        msisdn (the vendor upserts by it); otherwise a resend would append duplicates."""
-        assert isinstance(self.settings, WebexCampaignSettings)
-        check_limits(attributes, self.settings)
-        records = attributes["records"]
-        body = {"datastore-id": attributes["datastore_id"], "feed-id": attributes["feed_id"],
-                "records": records}
-        upsert = all(record.get("msisdn") for record in records)
-        response = await self.client.request("POST", self.settings.datastore_path, json=body,
-                                             idempotent=upsert)
-        ack: dict[str, Any] = _json(response, dict)
-        result = _mapping(ack.get("result"))
-        return PushResult(meta={
-            "trans_id": ack.get("trans_id"), "correlation_id": result.get("correlation_id"),
-            "pushed_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")})
+        return _remote_purpose({**body, "id": remote_id})
 
 
 class WebexCampaignProvider(Provider):
@@ -473,13 +490,21 @@ class WebexCampaignProvider(Provider):
     def __init__(self, settings: ProviderSettings) -> None:
         super().__init__(settings)
         assert isinstance(settings, WebexCampaignSettings)
-        self.tenant_client = vendor_client(settings, settings.tenant_url)
+        self.tenant_client = vendor_client(settings, settings.tenant_url, tokens=self.tokens)
+        self.tenant_client.bound(settings.request_deadline_s, settings.max_retry_wait_s,
+                                 settings.max_response_mb)
+        metadata = None if settings.datastore_metadata is None else vendor_client(
+            settings, settings.datastore_metadata, tokens=self.tokens)
+        self.metadata_client = metadata
         self.kind_objects[DatastoreRecordsKind.name] = DatastoreRecordsKind(
-            self.tenant_client, settings)
+            self.tenant_client, settings, metadata)
 
     def make_client(self, settings: ProviderSettings) -> VendorClient:
+        """The hub client; one token source serves the hub and the tenant (minted once)."""
         assert isinstance(settings, WebexCampaignSettings)
-        return vendor_client(settings, settings.base_url)
+        self.tokens = token_source(settings)
+        return vendor_client(settings, settings.base_url, tokens=self.tokens)
 
     async def aclose(self) -> None:
-        await asyncio.gather(self.client.aclose(), self.tenant_client.aclose())
+        await asyncio.gather(self.client.aclose(), self.tenant_client.aclose(),
+                             *([self.metadata_client.aclose()] if self.metadata_client else []))
