@@ -128,7 +128,9 @@ def test_lock_of_a_killed_process_is_stale_and_taken_over(backend: StateBackend)
 def test_force_unlock_from_elsewhere_frees_a_live_holder(backend: StateBackend) -> None:
     proc, lock_id = _holder(backend, 60)
     try:
-        released = backend.force_unlock(lock_id)
+        with pytest.raises(LockError, match="the holder is alive"):
+            backend.force_unlock(lock_id)  # refused while it runs: two writers duplicate
+        released = backend.force_unlock(lock_id, force=True, wait_s=0.2)  # stuck: broken after
         assert released.id == lock_id
         with backend.lock("apply", 5):
             pass
