@@ -32,6 +32,8 @@ import pytest
 from filelock import FileLock
 from ruamel.yaml import YAML
 
+from tests.conftest import Project
+
 REPO = Path(__file__).resolve().parent.parent
 CI = REPO / "examples" / "ci"
 GITHUB = CI / "github-actions.yml"
@@ -876,3 +878,78 @@ def test_every_install_instruction_names_the_pinned_distribution() -> None:
     # README (2), the workflow (3), the GitLab example (1), the examples' README (2), the
     # action (1) and the component (1).
     assert len(found) >= 10, found
+
+
+# ------------------------------------ the action's scripts, end to end ----
+
+def action_step(name: str) -> str:
+    return str(next(s["run"] for s in load(ACTION)["runs"]["steps"] if s.get("name") == name))
+
+
+def run_action_step(name: str, tmp_path: Path, env: dict[str, str]) -> tuple[int, dict[str, str], str]:
+    """Runs a `run:` step of action.yml as a runner does (`bash -eo pipefail`, GITHUB_OUTPUT,
+    RUNNER_TEMP holding the virtualenv that the install step would have made: this one).
+    Returns the exit code, the step's outputs and what it added to the job summary."""
+    venv = tmp_path / "runner" / "reconciler-venv"
+    if not venv.exists():
+        venv.mkdir(parents=True)
+        (venv / "bin").symlink_to(Path(sys.executable).parent)
+    outputs, summary = tmp_path / "outputs", tmp_path / "summary"
+    outputs.write_text("", encoding="utf-8")
+    summary.write_text("", encoding="utf-8")
+    script = tmp_path / "step.sh"
+    script.write_text(action_step(name), encoding="utf-8")
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("OUTREACH_", "WEBEX_", "SUPEROFFICE_"))}
+    proc = subprocess.run(["bash", "--noprofile", "--norc", "-eo", "pipefail", str(script)], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=300,
+                          env={**base, "RUNNER_TEMP": str(venv.parent), "GITHUB_OUTPUT": str(outputs),
+                               "GITHUB_STEP_SUMMARY": str(summary), **env})
+    found = dict(line.split("=", 1) for line in outputs.read_text(encoding="utf-8").splitlines())
+    return proc.returncode, found, summary.read_text(encoding="utf-8")
+
+
+def test_the_action_plans_applies_and_checks_drift(project: Project, tmp_path: Path) -> None:
+    """The action's own bash, with the real CLI against the Outreach sandbox."""
+    if not (Path(sys.executable).parent / "reconciler").exists():
+        pytest.skip("no `reconciler` command beside this Python (make .venv/bin/.installed)")
+    project.write("p.yaml", "outreach:\n  call_purposes:\n    intro:\n      name: Intro\n      order: 1\n")
+    env = {**project.sandbox.env(), "DIRECTORY": str(project.root), "FORCE": "false", "LOCK_TIMEOUT": "30",
+           "NO_COLOR": "1"}
+
+    code, out, summary = run_action_step("Run reconciler", tmp_path, {**env, "COMMAND": "plan"})
+    assert code == 0 and out["exitcode"] == "2", summary
+    assert Path(out["plan-file"]).is_file()
+    assert "1 to create" in Path(out["report"]).read_text(encoding="utf-8") and "1 to create" in summary
+
+    code, out, summary = run_action_step("Run reconciler", tmp_path, {**env, "COMMAND": "apply"})
+    assert code == 0 and out["exitcode"] == "0", summary
+    assert [p["attributes"]["name"] for p in project.sandbox.outreach_purposes()] == ["Intro"]
+
+    code, out, _ = run_action_step("Run reconciler", tmp_path, {**env, "COMMAND": "drift"})
+    assert code == 0 and out["exitcode"] == "0"
+
+    # An invalid manifest: the step still succeeds (the comment comes next), the outputs
+    # say exit 1, and stderr (file:line:column) is kept for the comment and the summary.
+    project.write("p.yaml", "outreach:\n  call_purposes:\n    intro:\n      nme: Intro\n")
+    code, out, summary = run_action_step("Run reconciler", tmp_path, {**env, "COMMAND": "plan"})
+    assert code == 0 and out["exitcode"] == "1"
+    errors = Path(out["errors"]).read_text(encoding="utf-8")
+    assert "p.yaml:4:7" in errors and "did you mean 'name'" in errors
+    assert "reconciler plan failed (exit 1)" in summary and "did you mean 'name'" in summary
+    state = run_github_script(github_script(ACTION, "Comment the plan on the pull request"),
+                              {"comments": [], "issues": []}, tmp_path,
+                              {"EXITCODE": "1", "REPORT": out["report"], "ERRORS": out["errors"],
+                               "DIRECTORY": "manifests"})
+    assert "did you mean 'name'" in state["comments"][0]["body"]
+
+
+@pytest.mark.parametrize(("command", "exitcode", "fail_on_drift", "expected"), [
+    ("plan", "0", "true", 0), ("plan", "2", "true", 0), ("plan", "1", "true", 1),
+    ("apply", "0", "true", 0), ("apply", "3", "true", 3), ("apply", "1", "true", 1),
+    ("drift", "0", "true", 0), ("drift", "2", "true", 2), ("drift", "2", "false", 0), ("drift", "1", "false", 1),
+])
+def test_the_action_exits_with_reconcilers_verdict(command: str, exitcode: str, fail_on_drift: str,
+                                                    expected: int, tmp_path: Path) -> None:
+    code, _, _ = run_action_step("Exit with reconciler's verdict", tmp_path,
+                                 {"COMMAND": command, "EXITCODE": exitcode, "FAIL_ON_DRIFT": fail_on_drift})
+    assert code == expected
