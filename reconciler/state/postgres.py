@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
+import psycopg.errors
 from psycopg.types.json import Jsonb
 
 from reconciler.errors import LockError, StateError
@@ -62,9 +63,46 @@ def redact_url(url: str, text: str | None = None) -> str:
     return Redactor(conninfo_secrets(url))(text)
 
 
-def lock_key(workspace: str) -> int:
-    """A stable 32-bit advisory-lock key per workspace."""
-    return zlib.crc32(f"reconciler:{workspace}".encode()) - 2**31
+WORKSPACE_LOCKS = 0x52454357  # "RECW": the first key of every workspace's advisory lock
+SCHEMA_LOCK = (0x52454353, 0)  # "RECS": creating the tables; no workspace key can equal it
+TABLES = ("reconciler_state", "reconciler_journal", "reconciler_lock")
+
+
+def lock_key(workspace: str) -> tuple[int, int]:
+    """A workspace's advisory lock, in PostgreSQL's two-key form: the first key says it is
+    a workspace lock, so whatever the workspace is called it never meets the schema lock."""
+    return WORKSPACE_LOCKS, zlib.crc32(f"reconciler:{workspace}".encode()) & 0x7FFFFFFF
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def explain(exc: psycopg.Error, action: str, needs: str) -> str:
+    """A psycopg error -> one line: what failed, why, what to do; `needs` names the privileges
+    the action takes (said when the role lacks one)."""
+    first = _first_line(exc)
+    if isinstance(exc, psycopg.errors.InsufficientPrivilege):
+        return (f"PostgreSQL state: {first} while {action}; the role needs {needs}. Ask the "
+                "database owner to grant it (see the README's Reliability section)")
+    if isinstance(exc, psycopg.errors.UntranslatableCharacter | psycopg.errors.CharacterNotInRepertoire):
+        return (f"PostgreSQL state: a value holds a character PostgreSQL cannot store ({first}) "
+                f"while {action}; most often a NUL character (\\u0000) in a vendor's object. "
+                "Remove it at the vendor, or stop managing that object")
+    if isinstance(exc, psycopg.errors.LockNotAvailable | psycopg.errors.QueryCanceled):
+        return f"PostgreSQL state: timed out while {action} ({first}); another session holds it: run again"
+    if isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError):
+        return (f"PostgreSQL state: the connection was lost while {action} ({first}): the "
+                "server ended the session or went away. Run the command again; an apply's "
+                "finished changes are in the journal, and objects it created are adopted")
+    code = f" [{exc.sqlstate}]" if exc.sqlstate else ""
+    return f"PostgreSQL state: {first}{code} while {action}; check the database and run again"
+
+
+_READS = "SELECT on " + ", ".join(TABLES)
+_WRITES = "SELECT, INSERT, UPDATE and DELETE on " + ", ".join(TABLES)
+_CREATES = "CREATE on the schema (once, to create " + ", ".join(TABLES) + ")"
 
 
 class PostgresWriter(StateWriter):
@@ -80,15 +118,20 @@ class PostgresWriter(StateWriter):
         return self._conn
 
     def append(self, entries: list[dict[str, Any]]) -> None:
-        conn = self._connection()
-        with conn.transaction():
-            self.backend.fence(conn)
-            self.backend.ensure_row(conn, self.doc, self.base_serial)
-            conn.cursor().executemany(
-                "INSERT INTO reconciler_journal (workspace, serial, entry) VALUES (%s, %s, %s)",
-                [(self.backend.workspace, e["serial"], Jsonb(e)) for e in entries])
+        with self.backend.mapped("recording a change in the journal", _WRITES):
+            conn = self._connection()
+            with conn.transaction():
+                self.backend.fence(conn)
+                self.backend.ensure_row(conn, self.doc, self.base_serial)
+                conn.cursor().executemany(
+                    "INSERT INTO reconciler_journal (workspace, serial, entry) VALUES (%s, %s, %s)",
+                    [(self.backend.workspace, e["serial"], Jsonb(e)) for e in entries])
 
     def checkpoint(self) -> None:
+        with self.backend.mapped("writing the state", _WRITES):
+            self._checkpoint()
+
+    def _checkpoint(self) -> None:
         conn, self._conn = self._connection(), None
         with conn, conn.transaction():
             self.backend.fence(conn)
@@ -114,20 +157,55 @@ class PostgresBackend(StateBackend):
         self.workspace = workspace
         self._schema_ready = False
 
-    def connect(self) -> psycopg.Connection[Any]:
+    @contextmanager
+    def mapped(self, action: str, needs: str) -> Iterator[None]:
+        """Every psycopg error inside becomes a StateError with a clear message."""
+        try:
+            yield
+        except psycopg.Error as exc:
+            raise StateError(redact_url(self.url, explain(exc, action, needs))) from None
+
+    def connect(self, create: bool = True) -> psycopg.Connection[Any]:
+        """A connection; the tables are created first if missing and `create` (writers). A
+        reader never runs DDL, so a read-only role can plan, drift and list the state."""
         try:
             conn = psycopg.connect(self.url, connect_timeout=10)
         except psycopg.Error as exc:
-            message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            message = redact_url(self.url, message)  # libpq may quote the connection string
+            message = redact_url(self.url, _first_line(exc))  # libpq may quote the conninfo
             raise StateError(f"cannot connect to the PostgreSQL state at {redact_url(self.url)}: "
                              f"{message}") from None
-        if not self._schema_ready:
-            with conn.transaction():
-                conn.execute("SELECT pg_advisory_xact_lock(%s)", (lock_key("schema"),))
-                conn.execute(SCHEMA)
-            self._schema_ready = True
+        if create and not self._schema_ready:
+            try:
+                with self.mapped("creating the state tables", _CREATES):
+                    self._create_schema(conn)
+            except StateError:
+                conn.close()
+                raise
         return conn
+
+    def _tables_exist(self, conn: psycopg.Connection[Any]) -> bool:
+        row = conn.execute("SELECT " + " AND ".join(
+            f"to_regclass('{t}') IS NOT NULL" for t in TABLES)).fetchone()
+        return bool(row and row[0])
+
+    def _create_schema(self, conn: psycopg.Connection[Any]) -> None:
+        """Once, and only when a table is missing: the DDL needs CREATE on the schema, which
+        a role that only reads and writes the state does not have."""
+        if not self._tables_exist(conn):
+            with conn.transaction():
+                conn.execute("SET LOCAL lock_timeout = '30s'")
+                conn.execute("SELECT pg_advisory_xact_lock(%s, %s)", SCHEMA_LOCK)
+                conn.execute(SCHEMA)
+        conn.commit()
+        self._schema_ready = True
+
+    @contextmanager
+    def reading(self, action: str) -> Iterator[psycopg.Connection[Any] | None]:
+        """A connection for a reader, or None when the tables do not exist yet (empty state)."""
+        with self.mapped(action, _READS), self.connect(create=False) as conn:
+            exists = self._schema_ready or self._tables_exist(conn)
+            conn.commit()  # end the check's transaction: a reader may set its own isolation
+            yield conn if exists else None
 
     def ensure_row(self, conn: psycopg.Connection[Any], doc: StateDoc, base_serial: int) -> None:
         """The first write of a workspace creates its row (only if nobody else did)."""
@@ -138,7 +216,12 @@ class PostgresBackend(StateBackend):
                 (self.workspace, doc.lineage, Jsonb(StateDoc(lineage=doc.lineage).model_dump())))
 
     def read(self, declared: Mapping[str, dict[str, Any]] | None = None) -> StateDoc:
-        with self.connect() as conn, conn.transaction():
+        with self.reading("reading the state") as conn:
+            return StateDoc() if conn is None else self._read(conn, declared)
+
+    def _read(self, conn: psycopg.Connection[Any],
+              declared: Mapping[str, dict[str, Any]] | None) -> StateDoc:
+        with conn.transaction():
             conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
             # As text: the loader streams it, rather than psycopg building the whole tree first.
             row = conn.execute("SELECT document::text FROM reconciler_state WHERE workspace = %s",
@@ -168,7 +251,7 @@ class PostgresBackend(StateBackend):
             return
         query = "SELECT lock_id FROM reconciler_lock WHERE workspace = %s FOR SHARE"
         if conn is None:
-            with self.connect() as own:
+            with self.mapped("checking the state lock", _WRITES), self.connect() as own:
                 row = own.execute(query, (self.workspace,)).fetchone()
         else:
             row = conn.execute(query, (self.workspace,)).fetchone()
@@ -182,47 +265,64 @@ class PostgresBackend(StateBackend):
         conn = self.connect()
         conn.autocommit = True
         try:
-            deadline = time.monotonic() + max(timeout_s, 0.0)
-            while not conn.execute("SELECT pg_try_advisory_lock(%s)",
-                                   (lock_key(self.workspace),)).fetchone()[0]:  # type: ignore[index]
-                if time.monotonic() >= deadline:
+            with self.mapped("taking the state lock", _WRITES):
+                if not self._acquire(conn, timeout_s):
                     holder = self.lock_holder()
                     who = holder.describe() if holder else "another session"
                     raise LockError(
                         f"state workspace {self.workspace!r} is locked: {who}. Wait for it, retry "
                         f"with --lock-timeout, or if it is gone run `reconciler force-unlock "
                         f"{holder.id if holder else 'ID'} DIR`")
-                time.sleep(0.1)
-            info = LockInfo(command=command)
-            conn.execute("INSERT INTO reconciler_lock (workspace, lock_id, holder) VALUES (%s, %s, %s) "
-                         "ON CONFLICT (workspace) DO UPDATE SET lock_id = EXCLUDED.lock_id, "
-                         "holder = EXCLUDED.holder",
-                         (self.workspace, info.id, Jsonb(info.model_dump())))
+                info = LockInfo(command=command)
+                conn.execute("INSERT INTO reconciler_lock (workspace, lock_id, holder) VALUES "
+                             "(%s, %s, %s) ON CONFLICT (workspace) DO UPDATE SET lock_id = "
+                             "EXCLUDED.lock_id, holder = EXCLUDED.holder",
+                             (self.workspace, info.id, Jsonb(info.model_dump())))
             self.held = info
             try:
                 yield info
             finally:
                 self.held = None
-                conn.execute("DELETE FROM reconciler_lock WHERE workspace = %s AND lock_id = %s",
-                             (self.workspace, info.id))
-                conn.execute("SELECT pg_advisory_unlock(%s)", (lock_key(self.workspace),))
+                with self.mapped("releasing the state lock", _WRITES):
+                    conn.execute("DELETE FROM reconciler_lock WHERE workspace = %s AND "
+                                 "lock_id = %s", (self.workspace, info.id))
+                    conn.execute("SELECT pg_advisory_unlock(%s, %s)", lock_key(self.workspace))
         finally:
             conn.close()
 
+    def _acquire(self, conn: psycopg.Connection[Any], timeout_s: float) -> bool:
+        """The workspace's advisory lock; a wait is the server's (lock_timeout), so a blocked
+        run never outlives --lock-timeout and needs no polling."""
+        key = lock_key(self.workspace)
+        if timeout_s <= 0:
+            row = conn.execute("SELECT pg_try_advisory_lock(%s, %s)", key).fetchone()
+            return bool(row and row[0])
+        conn.execute("SELECT set_config('lock_timeout', %s, false)", (f"{int(timeout_s * 1000)}ms",))
+        try:
+            conn.execute("SELECT pg_advisory_lock(%s, %s)", key)
+        except psycopg.errors.LockNotAvailable:
+            return False
+        finally:
+            conn.execute("SELECT set_config('lock_timeout', '0', false)")
+        return True
+
     def lock_holder(self) -> LockInfo | None:
-        with self.connect() as conn:
-            row = conn.execute("SELECT holder FROM reconciler_lock WHERE workspace = %s",
-                               (self.workspace,)).fetchone()
+        with self.reading("reading the state lock") as conn:
+            row = None if conn is None else conn.execute(
+                "SELECT holder FROM reconciler_lock WHERE workspace = %s",
+                (self.workspace,)).fetchone()
         return LockInfo.model_validate(row[0]) if row else None
 
     def stale_holder(self) -> LockInfo | None:
         holder = self.lock_holder()
         if holder is None:
             return None
-        with self.connect() as conn:
-            row = conn.execute("SELECT pg_try_advisory_lock(%s)", (lock_key(self.workspace),)).fetchone()
+        with self.reading("checking the state lock") as conn:
+            assert conn is not None  # a holder row was just read: the tables exist
+            row = conn.execute("SELECT pg_try_advisory_lock(%s, %s)",
+                               lock_key(self.workspace)).fetchone()
             if row and row[0]:
-                conn.execute("SELECT pg_advisory_unlock(%s)", (lock_key(self.workspace),))
+                conn.execute("SELECT pg_advisory_unlock(%s, %s)", lock_key(self.workspace))
                 return holder
         return None
 
@@ -235,7 +335,7 @@ class PostgresBackend(StateBackend):
             current = f"the current lock is {holder.id}" if holder else "it is not locked"
             raise LockError(f"state workspace {self.workspace!r}: no lock {lock_id} to remove "
                             f"({current})")
-        with self.connect() as conn:
+        with self.mapped("removing the state lock", _WRITES), self.connect() as conn:
             conn.autocommit = True
             sessions = self._holders(conn)
             if sessions and not force:
@@ -257,7 +357,7 @@ class PostgresBackend(StateBackend):
     def _holders(self, conn: psycopg.Connection[Any]) -> list[int]:
         """Backend pids of the sessions holding this workspace's advisory lock."""
         rows = conn.execute(
-            "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND objsubid = 1 "
-            "AND ((classid::bigint << 32) | objid::bigint) = %s AND granted "
-            "AND pid <> pg_backend_pid()", (lock_key(self.workspace),)).fetchall()
+            "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND objsubid = 2 "
+            "AND classid::bigint = %s AND objid::bigint = %s AND granted "
+            "AND pid <> pg_backend_pid()", lock_key(self.workspace)).fetchall()
         return [int(r[0]) for r in rows]
