@@ -102,7 +102,8 @@ def test_get_uses_the_table_form_with_group_and_created_on(client: TestClient) -
     assert stored["700"]["group"] == "Default"
 
 
-def test_put_renames_and_keeps_an_absent_group(client: TestClient) -> None:
+def test_put_renames_and_an_absent_group_is_the_default(client: TestClient) -> None:
+    """The update page: an omitted group means the default group."""
     create(client, name="A", group="Sales")
     create(client, name="B")
     response = client.put(f"{HUB}/purposes/700", json={"name": "B"})  # no 409 on update
@@ -110,7 +111,7 @@ def test_put_renames_and_keeps_an_absent_group(client: TestClient) -> None:
     assert response.json() == {"id": "700", "name": "B",
                                "message": "Purpose added/updated successfully."}
     item = client.get(f"{HUB}/purposes/700").json()
-    assert item["name"] == "B" and item["group"] == "Sales"
+    assert item["name"] == "B" and item["group"] == "Default"
 
 
 def test_put_on_a_missing_purpose_is_404_and_without_name_400(client: TestClient) -> None:
@@ -181,7 +182,8 @@ def test_throttle_is_429_without_retry_after(make_client: Factory) -> None:
     assert client.post(f"{TENANT}/notifytransactionstate", json=notify_body()).status_code == 200
 
 
-def test_records_are_acknowledged_then_applied_later(client: TestClient) -> None:
+def test_records_are_acknowledged_then_applied_later(make_client: Factory) -> None:
+    client = make_client(records="upsert")  # the upsert reading; "append" is the default
     response = client.post(f"{TENANT}/datastore/records", json=records_body())
     ack = response.json()
     assert response.status_code == 200 and ack["statuscode"] == 0 and ack["description"] == ""

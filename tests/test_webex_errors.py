@@ -207,7 +207,7 @@ def test_invalid_json_1001_says_it_is_a_bug_and_hides_the_token(sandbox: Sandbox
     assert httpx.post(settings.base_url + "/purposes", json={"name": "P"},
                       headers={"Authorization": f"Bearer {WEBEX_KEYS[0]}"}).json()["id"] == "700"
     post = failure(settings, lambda p: p.client.request("POST", "/purposes", json={"name": "x", "group": 5}))
-    assert isinstance(post, AmbiguousWriteError)  # a POST answered 500: outcome unknown to the client
+    assert not isinstance(post, AmbiguousWriteError)  # body code 1001: definite, whatever the status
     put = failure(settings, lambda p: p.client.request("PUT", "/purposes/700", json=["not", "an", "object"]))
     for error, method in ((post, "POST /webex/v1/purposes"), (put, "PUT /webex/v1/purposes/700")):
         assert (error.status, error.code) == (500, "1001")
@@ -356,15 +356,15 @@ def test_list_and_read_agree_on_every_form(sandbox: Sandbox) -> None:
         listed = await kind.list()
         assert [(o.remote_id, o.attributes) for o in listed] == [
             ("700", {"name": "A", "group": "DEFAULT", "description": ""}),
-            ("701", {"name": "B", "group": "SALES", "description": "d"}),
+            ("701", {"name": "B", "group": "sales", "description": "d"}),
             ("702", {"name": "C", "group": "DEFAULT", "description": ""})]
         assert [await kind.read(o.remote_id) for o in listed] == listed
 
     with_provider(settings_for(sandbox), use)
 
 
-def test_push_is_retried_only_when_every_record_has_an_msisdn(tmp_path: Path) -> None:
-    """Records upsert by msisdn, so a resend is harmless; without one it would append twice."""
+def test_push_is_never_resent_after_an_ambiguous_failure(tmp_path: Path) -> None:
+    """Nothing documents an upsert, so a 500 after sending is reported, never resent."""
     with RunningSandbox(SandboxSettings(data_dir=tmp_path / "d", faults=Faults(rate_500=1.0))) as running:
         sandbox = Sandbox(running)
         settings = settings_for(sandbox, max_attempts=3)
@@ -374,11 +374,12 @@ def test_push_is_retried_only_when_every_record_has_an_msisdn(tmp_path: Path) ->
                 {"datastore_id": "1466", "feed_id": "1499", "records": records})
 
         keyed = failure(settings, lambda p: push(p, [{"msisdn": "+1", "firstname": "A"}]))
-        assert not isinstance(keyed, AmbiguousWriteError) and keyed.code == "500"
-        assert sandbox.requests()["webex_campaign POST"] == 3
+        assert isinstance(keyed, AmbiguousWriteError) and keyed.code == "500"
+        assert "may have been written" in keyed.detail
+        assert sandbox.requests()["webex_campaign POST"] == 1
         unkeyed = failure(settings, lambda p: push(p, [{"emailid": "a@example.com"}]))
         assert isinstance(unkeyed, AmbiguousWriteError) and unkeyed.code == "500"
-        assert sandbox.requests()["webex_campaign POST"] == 4
+        assert sandbox.requests()["webex_campaign POST"] == 2
 
 
 def test_record_limit_is_found_while_loading_the_manifests(webex: Project) -> None:

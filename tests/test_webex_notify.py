@@ -110,7 +110,8 @@ def test_empty_ids_are_not_sent(sandbox: Sandbox) -> None:
     (1106, "Webex Campaign code 1106 is not documented; its description says why"),
     (1108, "responseState must be 531 or 532: this is a bug in reconciler — please report it"),
     (498, "the token is invalid or expired: renew the API key (or access token) in Webex Campaign and "
-          "update providers.webex_campaign.token (e.g. WEBEX_CAMPAIGN_TOKEN)"),
+          "update providers.webex_campaign.token (e.g. WEBEX_CAMPAIGN_TOKEN); with client_id, "
+          "client_secret and auth_key, a new token was minted once and refused too: check them"),
     (499, "Webex Campaign refused the notification; the description says why"),
 ])
 def test_codes_no_correct_request_provokes(code: int, hint: str) -> None:

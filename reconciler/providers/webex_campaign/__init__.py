@@ -14,7 +14,7 @@ EXAMPLE = """\
   purposes:
     marketing:
       name: Marketing_Purpose   # unique in the tenant; finds an existing purpose to adopt
-      group: DEFAULT            # compared case-insensitively, sent upper-case
+      group: DEFAULT            # optional; sent as written, compared ignoring case
       description: Offers and news about our products
   # Datastore records are write-only: pushed again when their content changes. Quote every
   # value (phone numbers and ids are text):

@@ -11,7 +11,10 @@ Choices where the document is silent:
 - The call is not retried after a 5xx or a connection lost after sending: a notification
   counted twice would skew the dashboard's counts, so the outcome is reported as unknown.
   A 429 is retried with backoff (nothing was recorded); Webex sends no Retry-After.
-- 200 without a code is taken as success (only 1100 is documented); codes 1106 and 1107
+- Any 2xx is success (no page states the status); codes 1101-1108 are definite whatever
+  the HTTP status (the table most likely gives them 500), so they are never "may or may
+  not have been recorded".
+- 2xx without a code is taken as success (only 1100 is documented); codes 1106 and 1107
   are not documented and are reported with the vendor's own description.
 """
 
@@ -24,6 +27,7 @@ from datetime import UTC, datetime
 import httpx
 
 from reconciler.errors import AmbiguousWriteError, ReconcilerError, VendorError
+from reconciler.providers.webex_campaign.datastore import OK
 from reconciler.providers.webex_campaign.provider import (
     HINTS,
     WebexCampaignSettings,
@@ -89,7 +93,7 @@ async def notify_transaction_state(settings: WebexCampaignSettings, deployment_i
     except ReconcilerError as exc:
         return NotifyOutcome(False, None, f"{what}: not sent: {exc}", None)
     try:
-        response = await client.request("POST", settings.notify_path, json=body,
+        response = await client.request("POST", settings.notify_path, json=body, ok=OK,
                                         idempotent=False)
     except VendorError as exc:
         unknown = (" (the notification may or may not have been recorded)"

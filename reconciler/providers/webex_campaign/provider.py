@@ -76,8 +76,7 @@ DEFINITE_CODES = frozenset({"1001", "1002", *(str(c) for c in range(1101, 1109))
 """Body codes that are rejections whatever the HTTP status (the tables most likely give them
 HTTP 500): never retried, never reported as "may have been written"."""
 
-TOKEN_SETTING = (f"providers.{VENDOR}.token (e.g. WEBEX_CAMPAIGN_TOKEN), or client_id, "
-                 "client_secret and auth_key")
+TOKEN_SETTING = f"providers.{VENDOR}.token (e.g. WEBEX_CAMPAIGN_TOKEN)"
 BUG = "this is a bug in reconciler — please report it (with the method and path above)"
 HINTS: dict[str, str] = {
     "400": "a purpose needs a non-empty name",
@@ -91,8 +90,9 @@ HINTS: dict[str, str] = {
     "429": (f"throttled: reconciler retried with backoff and gave up; try again later, or "
             f"lower providers.{VENDOR}.concurrency or raise max_attempts"),
     "430": f"check the API key in {TOKEN_SETTING} and that it is enabled for this API",
-    "498": (f"the token is invalid or expired (a client-credentials token was renewed once): "
-            f"renew the API key in Webex Campaign, or check {TOKEN_SETTING}"),
+    "498": (f"the token is invalid or expired: renew the API key (or access token) in Webex "
+            f"Campaign and update {TOKEN_SETTING}; with client_id, client_secret and auth_key, "
+            f"a new token was minted once and refused too: check them"),
     "499": ("the description says why; for datastore records, check that their fields match "
             "the datastore's fields"),
     "500": "Webex Campaign failed internally; try again later",
@@ -356,6 +356,8 @@ def spelled(group: Any, recorded: Any = None) -> str:
     (a missing group is the default group)."""
     found = str(group or DEFAULT_GROUP)
     folded = found.casefold()
+    if folded == DEFAULT_GROUP.casefold():
+        found = DEFAULT_GROUP  # the list leaves the default group out; a read by id names it
     if folded in DECLARED_GROUPS:
         return DECLARED_GROUPS[folded]
     if isinstance(recorded, str) and recorded.casefold() == folded:

@@ -7,17 +7,31 @@ client must read the body's code, not only the status. The admin routes are ours
 the vendor's: plain JSON views of the stored state for tests.
 
 Where the documents are silent, this sandbox chooses (the reconciler must not rely on more):
-- the HTTP status of notify codes 1101..1108 is 200 (`NOTIFY_ERROR_STATUS`): the table
-  leaves it blank under the 500 row, so 500 is also a possible reading;
+- the HTTP status of body codes 1001/1002 and 1101..1108 (switch `body_code_status`,
+  200 or 500): the tables leave it blank under the 500 row; by default 1001/1002 come with
+  500 and the notify codes with 200;
+- the success status of create, update, add-records and notify (switch `success_status`,
+  200 or 201): no page states it;
+- a read by id answers an object or, like the GET page's example, a one-element array
+  (switch `by_id`: "object" or "array");
+- whether duplicate names ignore case (switch `duplicate_names`: "exact" or "casefold"),
+  and whether groups are stored as sent or upper-cased (switch `group_case`);
+- client-credentials tokens (POST {tenant}/oauth/token, Basic auth key, isGoldenAuthkey)
+  live `token_ttl_s`; `token_expiry_announced` says whether the answer gives expires_in.
+  An expired token answers 498;
 - the API key is checked before routing, so an unknown path or method without a valid
   key answers 430/498, not 404/405; throttling (429) comes before the key check;
 - no response carries Retry-After, not even injected faults: Webex documents none;
 - purpose ids are sequential from 700; timestamps are UTC; a purpose created without
-  description has `"description": null`; PUT leaves an absent group or description
+  description has `"description": null`; PUT moves a purpose whose body has no group to
+  the default group (the update page says so) and leaves an absent description
   unchanged; a non-string group or description is 500/1001 "Invalid input JSON";
-- duplicate names are compared exactly (case-sensitive), on create only;
-- datastore records are applied `apply_delay_s` after the ACK and upserted by `msisdn`
-  (the new fields are merged into the stored row); without `msisdn` they are appended.
+- duplicate names are checked on create only;
+- datastore records are applied `apply_delay_s` after the ACK and appended (switch
+  `records`: "append", the default, since nothing documents an upsert) or upserted by
+  `msisdn` ("upsert"). `records_fail_after_write` makes that many add-records calls store
+  their records and then answer 500: the ambiguous failure a client must not resend.
+  The datastore-attributes API lists the columns of `datastore_columns` (by datastore id).
   A request without datastore-id is filed under the datastore whose feeds contain the
   feed-id (or `UNSPECIFIED_DATASTORE` when any datastore is accepted);
 - the trans_id / transaction-id are random hex strings; request Content-Type is not
@@ -89,12 +103,18 @@ DESCRIPTIONS: dict[int, str] = {
 }
 _HTTP_STATUS = {430: 401, 498: 401, 1001: 500, 1002: 500, 1010: 200,
                 **{code: NOTIFY_ERROR_STATUS for code in range(1101, 1109)}}
+BODY_ONLY_CODES = frozenset({1001, 1002, *range(1101, 1109)})
+"""Codes whose HTTP status the tables leave blank."""
+CLIENT_ID, CLIENT_SECRET, AUTH_KEY = ("sandbox-client", "sandbox-client-secret",
+                                      "sandbox-auth-key")
+TOKEN_PATH = "/oauth/token"
 _TIME_SHAPE = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}")
 
 
 @dataclass
 class WebexSandboxConfig:
-    """Credentials, limits and the tenant paths the vendor does not document."""
+    """Credentials, limits, the tenant paths the vendor does not document, and one switch
+    per ambiguity of the references (see the module docstring)."""
 
     api_keys: set[str]
     expired_keys: set[str]
@@ -105,6 +125,17 @@ class WebexSandboxConfig:
     apply_delay_s: float = 0.05
     known_datastores: dict[str, set[str]] | None = None
     deployments: dict[str, int] = field(default_factory=dict)
+    by_id: str = "object"
+    success_status: int = 200
+    body_code_status: int | None = None
+    duplicate_names: str = "exact"
+    group_case: str = "as_sent"
+    records: str = "append"
+    records_fail_after_write: int = 0
+    token_ttl_s: float = 3600.0
+    token_expiry_announced: bool = True
+    datastore_columns: dict[str, dict[str, int]] = field(default_factory=dict)
+    minted: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -114,6 +145,7 @@ class WebexApps:
     hub: ASGIApp
     tenant: ASGIApp
     admin: list[BaseRoute]
+    metadata: ASGIApp
 
 
 def error(status: int, message: str) -> Response:
@@ -121,10 +153,13 @@ def error(status: int, message: str) -> Response:
     return json_response({"code": status, "description": DESCRIPTIONS.get(status, message)}, status)
 
 
-def fail(code: int) -> Response:
-    """The vendor body for a documented code, with the HTTP status the tables give it."""
-    return json_response({"code": code, "description": DESCRIPTIONS[code]},
-                         _HTTP_STATUS.get(code, code))
+def fail(code: int, config: WebexSandboxConfig | None = None) -> Response:
+    """The vendor body for a documented code, with the HTTP status the tables give it (or
+    the one the `body_code_status` switch chooses for the body-only codes)."""
+    status = _HTTP_STATUS.get(code, code)
+    if config is not None and config.body_code_status and code in BODY_ONLY_CODES:
+        status = config.body_code_status
+    return json_response({"code": code, "description": DESCRIPTIONS[code]}, status)
 
 
 def _now() -> str:
@@ -158,13 +193,38 @@ class _BearerAuth:
         self.config = config
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
+        if scope["type"] == "http" and not scope["path"].endswith(TOKEN_PATH):
             key = bearer_token(Request(scope))
-            if key not in self.config.api_keys:
-                denied = fail(498 if key in self.config.expired_keys else 430)
-                await denied(scope, receive, send)
+            if key not in self.config.api_keys and not self._minted(key):
+                expired = key in self.config.expired_keys or key in self.config.minted
+                await fail(498 if expired else 430)(scope, receive, send)
                 return
         await self.app(scope, receive, send)
+
+    def _minted(self, key: str | None) -> bool:
+        """A client-credentials token that has not expired yet."""
+        expires = self.config.minted.get(key or "")
+        return expires is not None and time.monotonic() < expires
+
+
+async def _mint(request: Request) -> Response:
+    """The API hub page's token endpoint: Basic <auth key>, isGoldenAuthkey: true, and the
+    client id and secret in the body."""
+    config: WebexSandboxConfig = request.app.state.config
+    body = await _object_body(request)
+    basic = request.headers.get("authorization", "")
+    if request.query_params.get("grant_type") != "client_credentials" or body is None \
+            or request.headers.get("isgoldenauthkey", "").lower() != "true":
+        return fail(1002)
+    if basic != f"Basic {AUTH_KEY}" or body.get("clientId") != CLIENT_ID \
+            or body.get("clientSecret") != CLIENT_SECRET:
+        return fail(430)
+    token = "minted-" + uuid.uuid4().hex
+    config.minted[token] = time.monotonic() + config.token_ttl_s
+    answer: dict[str, Any] = {"access_token": token, "token_type": "Bearer"}
+    if config.token_expiry_announced:
+        answer["expires_in"] = config.token_ttl_s
+    return json_response(answer)
 
 
 class _NoRetryAfterFaults(FaultMiddleware):
@@ -196,8 +256,9 @@ async def _object_body(request: Request) -> dict[str, Any] | None:
 class _Purposes:
     """The hub's /purposes: list, get, create and update; there is no delete API."""
 
-    def __init__(self, table: Table) -> None:
+    def __init__(self, table: Table, config: WebexSandboxConfig) -> None:
         self.table = table
+        self.config = config
         table.data.setdefault("purposes", {})
         table.data.setdefault("next_purpose_id", FIRST_PURPOSE_ID)
 
@@ -222,26 +283,36 @@ class _Purposes:
         record = self.records.get(request.path_params["id"])
         if record is None:
             return fail(404)
-        return json_response({"tenantName": TENANT_NAME, "name": record["name"], "id": record["id"],
-                              "group": record["group"], "createdOn": record["createdOn"],
-                              "description": record["description"]})
+        item = {"tenantName": TENANT_NAME, "name": record["name"], "id": record["id"],
+                "group": record["group"], "createdOn": record["createdOn"],
+                "description": record["description"]}
+        return json_response([item] if self.config.by_id == "array" else item)
+
+    def _same_name(self, a: str, b: str) -> bool:
+        return a.casefold() == b.casefold() if self.config.duplicate_names == "casefold" \
+            else a == b
+
+    def _group(self, group: str | None) -> str:
+        group = group or DEFAULT_GROUP
+        return group.upper() if self.config.group_case == "upper" else group
 
     async def create(self, request: Request) -> Response:
         body = await self._body(request)
         if isinstance(body, Response):
             return body
-        if any(record["name"] == body["name"] for record in self.records.values()):
+        if any(self._same_name(record["name"], body["name"]) for record in self.records.values()):
             return fail(409)
         rid = int(self.table.data["next_purpose_id"])
         self.table.data["next_purpose_id"] = rid + 1
-        record = {"id": rid, "name": body["name"], "group": body.get("group") or DEFAULT_GROUP,
+        record = {"id": rid, "name": body["name"], "group": self._group(body.get("group")),
                   "description": body.get("description"), "createdOn": _now()}
         self.records[str(rid)] = record
         self.table.save()
-        return self._saved(record)
+        return self._saved(record, self.config.success_status)
 
     async def update(self, request: Request) -> Response:
-        """Renames freely (409 is documented for create only); absent group/description stay."""
+        """Renames freely (409 is documented for create only); an absent group is the default
+        group (the update page says so); an absent description stays."""
         record = self.records.get(request.path_params["id"])
         if record is None:
             return fail(404)
@@ -249,31 +320,29 @@ class _Purposes:
         if isinstance(body, Response):
             return body
         record["name"] = body["name"]
-        if body.get("group"):
-            record["group"] = body["group"]
+        record["group"] = self._group(body.get("group"))
         if body.get("description") is not None:
             record["description"] = body["description"]
         self.table.save()
-        return self._saved(record)
+        return self._saved(record, self.config.success_status)
 
-    @staticmethod
-    async def _body(request: Request) -> dict[str, Any] | Response:
+    async def _body(self, request: Request) -> dict[str, Any] | Response:
         body = await _object_body(request)
         if body is None:
-            return fail(1001)
+            return fail(1001, self.config)
         name = body.get("name")
         if not isinstance(name, str) or not name.strip():
             return fail(400)
         if any(body.get(key) is not None and not isinstance(body[key], str)
                for key in ("group", "description")):
-            return fail(1001)
+            return fail(1001, self.config)
         return body
 
     @staticmethod
-    def _saved(record: dict[str, Any]) -> Response:
+    def _saved(record: dict[str, Any], status: int) -> Response:
         """Create and update answer alike, with the id as a STRING (unlike the GETs)."""
         return json_response({"id": str(record["id"]), "name": record["name"],
-                              "message": "Purpose added/updated successfully."})
+                              "message": "Purpose added/updated successfully."}, status)
 
 
 def _ident(value: Any) -> str | None:
@@ -296,10 +365,10 @@ def _flat_records(value: Any) -> list[dict[str, Any]] | None:
     return None
 
 
-def _upsert(rows: list[dict[str, Any]], record: dict[str, Any]) -> None:
-    """Merge into the row with the same msisdn, else append."""
+def _upsert(rows: list[dict[str, Any]], record: dict[str, Any], upsert: bool) -> None:
+    """With `upsert`, merge into the row with the same msisdn; else append."""
     key = record.get("msisdn")
-    if key is not None:
+    if upsert and key is not None:
         for row in rows:
             if row.get("msisdn") == key:
                 row.update(record)
@@ -354,10 +423,10 @@ class _Tenant:
     async def add_records(self, request: Request) -> Response:
         body = await _object_body(request)
         if body is None:
-            return fail(1001)
+            return fail(1001, self.config)
         feed, datastore = _ident(body.get("feed-id")), _ident(body.get("datastore-id"))
         if feed is None or (datastore is None and body.get("records") is None):
-            return fail(1002)
+            return fail(1002, self.config)
         records = _flat_records(body.get("records", []))
         if records is None:
             return fail(499)
@@ -367,9 +436,21 @@ class _Tenant:
             return json_response({"statuscode": 1010, "description": DESCRIPTIONS[1010],
                                   "result": result})
         self._schedule(_Batch(target, feed, records, time.monotonic() + self.config.apply_delay_s))
+        if self.config.records_fail_after_write > 0:
+            self.config.records_fail_after_write -= 1
+            return fail(500)  # written, but the client cannot know: the ambiguous case
         return json_response({"result": {"correlation_id": str(uuid.uuid4()), "description": "",
                                          "status": 0},
-                              "statuscode": 0, "description": "", "trans_id": uuid.uuid4().hex})
+                              "statuscode": 0, "description": "", "trans_id": uuid.uuid4().hex},
+                             self.config.success_status)
+
+    async def columns(self, request: Request) -> Response:
+        """The datastore-attributes API: each column's name, datatype and max-length."""
+        known = self.config.datastore_columns.get(request.path_params["id"])
+        if known is None:
+            return fail(404)
+        return json_response([{"name": name, "datatype": "STRING", "max-length": limit}
+                              for name, limit in known.items()])
 
     def _resolve(self, datastore: str | None, feed: str) -> str | None:
         """The datastore the records go to, or None when the tenant has no such datastore/feed."""
@@ -391,7 +472,7 @@ class _Tenant:
         feeds = self.table.data["datastores"].setdefault(batch.datastore, {})
         rows = feeds.setdefault(batch.feed, [])
         for record in batch.records:
-            _upsert(rows, record)
+            _upsert(rows, record, self.config.records == "upsert")
         self.table.save()
 
     def apply_due(self) -> None:
@@ -403,15 +484,15 @@ class _Tenant:
     async def notify(self, request: Request) -> Response:
         body = await _object_body(request)
         if body is None:
-            return fail(1001)
+            return fail(1001, self.config)
         if code := self._notify_error(body):
-            return fail(code)
+            return fail(code, self.config)
         transaction_id = uuid.uuid4().hex
         self.table.data["notifications"].append(
             {**body, "receivedAt": _now(), "transaction-id": transaction_id})
         self.table.save()
         return json_response({"code": 1100, "description": DESCRIPTIONS[1100],
-                              "transaction-id": transaction_id})
+                              "transaction-id": transaction_id}, self.config.success_status)
 
     def _notify_error(self, body: dict[str, Any]) -> int | None:
         mandatory = [body.get(key) for key in ("responseState", "refTransId", "deploymentId")]
@@ -460,7 +541,7 @@ def create_apps(table: Table, config: WebexSandboxConfig, faults: Faults,
                 log: RequestLog) -> WebexApps:
     """The hub and tenant apps (each with its own rate window) and the admin routes."""
     _check_config(config)
-    purposes, tenant = _Purposes(table), _Tenant(table, config)
+    purposes, tenant = _Purposes(table, config), _Tenant(table, config)
     hub = Starlette(routes=[
         Route("/purposes", purposes.list, methods=["GET"]),
         Route("/purposes", purposes.create, methods=["POST"]),
@@ -470,18 +551,24 @@ def create_apps(table: Table, config: WebexSandboxConfig, faults: Faults,
     tenant_app = Starlette(routes=[
         Route(config.datastore_path, tenant.add_records, methods=["POST"]),
         Route(config.notify_path, tenant.notify, methods=["POST"]),
+        Route(TOKEN_PATH, _mint, methods=["POST"]),
     ], exception_handlers=_EXCEPTION_HANDLERS)
+    tenant_app.state.config = config
+    metadata = Starlette(routes=[Route("/{id}", tenant.columns, methods=["GET"])],
+                         exception_handlers=_EXCEPTION_HANDLERS)
 
     def wrap(app: ASGIApp) -> ASGIApp:
         limiter = RateLimiter(config.rate_limit, config.rate_window_s)
         return _NoRetryAfterFaults(_BearerAuth(app, config), VENDOR, faults, log, error,
                                    limiter if config.rate_limit else None, rate_headers=False)
 
-    return WebexApps(hub=wrap(hub), tenant=wrap(tenant_app), admin=_admin_routes(table, tenant))
+    return WebexApps(hub=wrap(hub), tenant=wrap(tenant_app), admin=_admin_routes(table, tenant),
+                     metadata=wrap(metadata))
 
 
 HUB_PREFIX = "/webex/v1"
 TENANT_PREFIX = "/webex-tenant/campaignapi/resources/v3"
+METADATA_PREFIX = "/webex-tenant/campaignapi/metadata/v3/datastore"
 KEYS = ("sandbox-webex-key", "sandbox-webex-key-rotated")
 EXPIRED_KEY = "sandbox-webex-expired"
 """The sandbox's well-known credentials: not secrets, the sandbox only listens on loopback."""
@@ -491,14 +578,24 @@ def _mount(context: SandboxContext) -> list[BaseRoute]:
     config = WebexSandboxConfig(
         api_keys=set(KEYS), expired_keys={EXPIRED_KEY},
         rate_limit=context.option("rate_limit", 0), rate_window_s=context.option("rate_window_s", 1.0),
-        deployments=dict(context.option("deployments", {})))
+        deployments=dict(context.option("deployments", {})),
+        **{name: context.option(name, default) for name, default in SWITCHES.items()})
     apps = create_apps(context.table(VENDOR), config, context.faults, context.log)
-    return [Mount(HUB_PREFIX, apps.hub), Mount(TENANT_PREFIX, apps.tenant),
-            Mount("/_sandbox/webex_campaign", routes=apps.admin)]
+    return [Mount(HUB_PREFIX, apps.hub), Mount(METADATA_PREFIX, apps.metadata),
+            Mount(TENANT_PREFIX, apps.tenant), Mount("/_sandbox/webex_campaign", routes=apps.admin)]
+
+
+SWITCHES: dict[str, Any] = {
+    "by_id": "object", "success_status": 200, "body_code_status": None,
+    "duplicate_names": "exact", "group_case": "as_sent", "records": "append",
+    "records_fail_after_write": 0, "token_ttl_s": 3600.0, "token_expiry_announced": True,
+    "datastore_columns": {},
+}
+"""The switches of the references' ambiguities, with the sandbox's default reading."""
 
 
 SANDBOX = VendorSandbox(
     name=VENDOR, mount=_mount,
     overrides=lambda base_url: {"base_url": base_url + HUB_PREFIX,
                                 "tenant_url": base_url + TENANT_PREFIX, "token": KEYS[0]},
-    options=("rate_limit", "rate_window_s", "deployments"))
+    options=("rate_limit", "rate_window_s", "deployments", *SWITCHES))
