@@ -72,7 +72,11 @@ def make_plan(desired: Desired, state: StateDoc, observed: Observed,
     managed: dict[str, dict[str, Resource]] = defaultdict(dict)
     for address, resource in state.resources.items():
         managed[f"{resource.vendor}.{resource.kind}"][address] = resource
-    for kind_address in sorted(set(wanted) | set(managed)):
+    # Kinds with only a trace (an interrupted create's orphan, never-managed objects a pruned
+    # vendor holds) are planned too: otherwise their objects are never deleted nor reported.
+    traces = {f"{p.vendor}.{p.kind}" for a, p in state.pending.items() if a not in state.resources}
+    traces |= {a for a in observed if a in kinds and kinds[a].vendor in options.prune}
+    for kind_address in sorted(set(wanted) | set(managed) | (traces & set(kinds))):
         kind = kinds.get(kind_address)
         if kind is None:
             plan.warnings.append(f"{kind_address}: in state but its provider is not configured; "
@@ -333,9 +337,11 @@ class _KindPlanner:
             label = f"{self.kind_address} id={obj.remote_id} {self.kind.identity(obj.attributes)!r}"
             vendor = self.kind.vendor
             mode = self.options.delete_modes.get(self.kind_address, self.kind.delete_modes[0])
-            if vendor in self.options.prune and mode is not DeleteMode.UNSUPPORTED:
+            address = f"{self.kind_address}.~{obj.remote_id}"
+            if vendor in self.options.prune and mode is not DeleteMode.UNSUPPORTED \
+                    and in_scope(address, self.options):  # --target never prunes elsewhere
                 self.plan.changes.append(Change(
-                    address=f"{self.kind_address}.~{obj.remote_id}", vendor=vendor,
+                    address=address, vendor=vendor,
                     kind=self.kind.name, action=Action.DELETE, delete_mode=str(mode),
                     remote_id=obj.remote_id,
                     identity=self.kind.identity(obj.attributes), fingerprint=obj.fingerprint(),

@@ -45,6 +45,7 @@ def kinds_in_play(settings: Settings, kinds: Kinds, desired: Desired, state: Sta
     """Kinds with something declared or managed; others are not listed (no needless calls)."""
     used = {obj.kind_address for obj in desired.objects.values()}
     used |= {f"{r.vendor}.{r.kind}" for r in state.resources.values()}
+    used |= {f"{p.vendor}.{p.kind}" for p in state.pending.values()}  # orphans of a crash
     used |= {a for a, k in kinds.items() if settings.providers[k.vendor].prune}
     return used & set(kinds)
 

@@ -1,0 +1,1 @@
+"""Fast in-process tests of the pure parts: planner, drift, executor (seconds, no network)."""
