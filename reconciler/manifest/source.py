@@ -319,6 +319,10 @@ class _Converter:
                              "only in reconciler.yaml's credential settings, where they are "
                              "never shown; remove it", path)
             return ""
+        if "\x00" in text:  # from a "\0" escape or a variable: no vendor or state keeps it
+            self.error(node, "this value holds a NUL character (\\0), which neither the vendors "
+                             "nor the state can store; remove it", path)
+            return ""
         return text
 
     def error(self, node: Node, message: str, path: tuple[PathPart, ...] = ()) -> None:

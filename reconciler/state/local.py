@@ -250,6 +250,18 @@ class LocalWriter(StateWriter):
             os.unlink(self.journal_path)
 
 
+def _regular_or_absent(path: Path) -> None:
+    """A state file that is a FIFO or a device would block or never end: refused, named."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return  # absent (or unreadable: reading it says why)
+    if not stat.S_ISREG(mode):
+        raise StateError(f"{path}: not a regular file (a directory, device or named pipe); "
+                         "state.path in reconciler.yaml must name a regular file, or a place "
+                         "for one")
+
+
 class LocalBackend(StateBackend):
     name = "local"
 
@@ -260,6 +272,8 @@ class LocalBackend(StateBackend):
         self.holder_path = path.with_name(path.name + ".lock.json")
 
     def read(self, declared: Declared | None = None) -> StateDoc:
+        for path in (self.path, self.journal_path):
+            _regular_or_absent(path)
         doc = parse_document(self.path, str(self.path), declared) if self.path.exists() \
             else StateDoc()
         if self.journal_path.exists():
