@@ -55,10 +55,8 @@ from typing import Any
 import httpx
 from ruamel.yaml import YAML
 
-from reconciler.authoring.scaffold import provider_block
-from reconciler.providers.registry import kinds_by_collection
-from reconciler.providers.registry import providers as provider_registry
-from reconciler.sandbox.server import environment, provider_overrides
+# reconciler's own modules are imported where used: bench/startup.py runs the floors in a
+# fresh process through this module, and a raw tool's start-up is Python, httpx and ruamel.
 
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
@@ -236,6 +234,9 @@ def _yaml_scalar(value: Any) -> str:
 
 
 def write_manifests(root: Path, vendors: list[Vendor], n: int, per_file: int) -> None:
+    from reconciler.authoring.scaffold import provider_block
+    from reconciler.providers.registry import providers as provider_registry
+
     registry = provider_registry()
     providers = "".join(provider_block(v.name, registry[v.name]) for v in vendors)
     (root / "reconciler.yaml").write_text(
@@ -258,6 +259,9 @@ def seed_directly(data_dir: Path, manifests: Path, vendors: list[Vendor], n: int
     kind's schema, then its `normalise`), so plan and drift see nothing to do.
     """
     data_dir.mkdir(parents=True, exist_ok=True)
+    from reconciler.providers.registry import kinds_by_collection
+    from reconciler.providers.registry import providers as provider_registry
+
     registry = provider_registry()
     resources: dict[str, Any] = {}
     for vendor in vendors:
@@ -295,6 +299,8 @@ class Sandbox:
         self.log = log
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        from reconciler.sandbox.server import provider_overrides
+
         self.overrides = provider_overrides(self.url)
         self.proc: subprocess.Popen[bytes] | None = None
 
@@ -325,6 +331,8 @@ class Sandbox:
                 self.proc.wait()
 
     def env(self) -> dict[str, str]:
+        from reconciler.sandbox.server import environment
+
         return environment(self.url)
 
     def requests(self) -> dict[str, int]:
@@ -614,6 +622,8 @@ def table(results: list[dict[str, Any]], grow: dict[str, Any]) -> str:
 
 
 def main() -> None:
+    from reconciler.providers.registry import providers as provider_registry
+
     registered = [name for name in provider_registry() if name in VENDORS]
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="1000,10000", help="objects per vendor, comma-separated")

@@ -17,7 +17,6 @@ from reconciler.manifest import credentials
 from reconciler.manifest import source as yamlsource
 from reconciler.manifest.validation import describe, errors, suggest
 from reconciler.providers.base import Provider, ProviderSettings
-from reconciler.providers.http import check_url
 from reconciler.providers.registry import kinds_by_collection
 from reconciler.providers.registry import providers as provider_registry
 from reconciler.redact import conninfo_secrets, register
@@ -156,6 +155,8 @@ def _check_provider(document: yamlsource.Document, name: str, provider: type[Pro
     for field, value in settings:
         if field.endswith("url") and isinstance(value, str) and not offline \
                 and ("providers", name, field) not in unresolved:
+            from reconciler.providers.http import check_url  # httpx: only for commands that connect
+
             try:
                 check_url(name, value, settings.allow_insecure_http)  # what the client will check
             except ConfigError:

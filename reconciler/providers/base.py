@@ -24,11 +24,12 @@ from collections.abc import Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from reconciler.providers.http import VendorClient
+if TYPE_CHECKING:  # the HTTP client (httpx) is loaded by commands that connect, not by validate
+    from reconciler.providers.http import VendorClient
 
 
 class DeleteMode(StrEnum):
