@@ -17,7 +17,7 @@ import pytest
 
 from reconciler import SCHEMA_BASE_URL
 from reconciler.render.json import ACTION_REASONS
-from tests.conftest import REPO, Project
+from tests.conftest import REPO, Project, run_cli
 
 SCHEMA = json.loads((REPO / "schema" / "plan.schema.json").read_text())
 
@@ -185,3 +185,22 @@ def test_schema_is_published_and_lists_every_reason() -> None:
     assert SCHEMA["$id"] == SCHEMA_BASE_URL + "plan.schema.json"
     reasons = SCHEMA["$defs"]["resource_change"]["properties"]["action_reason"]["enum"]
     assert sorted(reasons) == sorted(ACTION_REASONS)
+
+
+def test_validate_github_annotations(tmp_path: Path, project: Project) -> None:
+    project.write("purposes/o.yaml", """\
+        outreach:
+          call_purposes:
+            a: {name: A, order: first}
+            b: {name: B, "ordr\\n::warning::injected": 1}
+        """)
+    result = run_cli("validate", "manifests", "--format", "github", cwd=tmp_path)
+    assert result.code == 1, result.text
+    lines = result.out.splitlines()
+    assert lines[0] == ("::error file=manifests/purposes/o.yaml,line=3,col=25,title=reconciler "
+                        "validate::call_purposes.a.order: expected an integer, got 'first'")
+    assert lines[1].startswith("::error file=manifests/purposes/o.yaml,line=4,col=")
+    assert "%0A::warning::injected" in lines[1] and len(lines) == 2  # no second command
+    assert "purposes/o.yaml:3:25" in result.err  # the usual message too
+    project.write("purposes/o.yaml", "outreach:\n  call_purposes:\n    a: {name: A}\n")
+    assert run_cli("validate", "manifests", "--format", "github", cwd=tmp_path).out.startswith("Valid:")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -25,14 +26,32 @@ if TYPE_CHECKING:
     from reconciler.plan.model import Plan
 
 
+class CheckFormat(StrEnum):
+    text = "text"
+    github = "github"  # GitHub Actions annotations: ::error file=…,line=…,col=…::message
+
+
 @app.command()
 @handled
-def validate(directory: Dir = Path(".")) -> None:
+def validate(
+    directory: Dir = Path("."),
+    fmt: Annotated[CheckFormat, typer.Option(
+        "--format", metavar="text|github",
+        help="github: also print each problem as a GitHub Actions annotation")] = CheckFormat.text,
+) -> None:
     """Load and check the manifests and reconciler.yaml; no network, no credentials needed."""
+    from reconciler.errors import ReconcilerError
     from reconciler.manifest.loader import load_desired
     from reconciler.manifest.settings import load_settings
 
-    desired = load_desired(load_settings(directory, offline=True, need_state=False))
+    try:
+        desired = load_desired(load_settings(directory, offline=True, need_state=False))
+    except ReconcilerError as exc:
+        if fmt is CheckFormat.github:
+            from reconciler.render.annotations import github_annotations
+
+            typer.echo(github_annotations(exc, directory))
+        raise
     typer.echo(f"Valid: {len(desired.objects)} object(s) in {len(desired.documents)} file(s).")
 
 
