@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-from reconciler.errors import PlanError
+from reconciler.errors import PlanError, SafetyError
 from reconciler.manifest.loader import Desired
 from reconciler.manifest.settings import Settings
 from reconciler.plan.model import Change, Plan
@@ -56,11 +56,11 @@ def check_target(plan: Plan, here: Mapping[str, Any], desired: Desired) -> None:
     if not plan.target:
         raise PlanError("the plan file records no target (made by an older reconciler): make "
                         "a new one with `reconciler plan DIR --out FILE`")
-    differences = [f"{name}: the plan was made for {value!r}, this run is {here.get(name)!r}"
-                   for name, value in _flat(plan.target).items()
-                   if _flat(dict(here)).get(name) != value]
+    planned, now = _flat(plan.target), _flat(here)
+    differences = [f"{name}: the plan was made for {value!r}, this run is {now.get(name)!r}"
+                   for name, value in planned.items() if now.get(name) != value]
     differences += [f"{name}: not in the plan, this run has {value!r}"
-                    for name, value in _flat(dict(here)).items() if name not in _flat(plan.target)]
+                    for name, value in now.items() if name not in planned]
     if differences:
         hint = (" (apply a plan made with --sandbox with --sandbox, and a real one without)"
                 if plan.target.get("sandbox") != here.get("sandbox") else "")
@@ -107,8 +107,11 @@ async def recheck(saved: Plan, settings: Settings, kinds: Mapping[str, type[Kind
     stale = [_why(change, now.get(change.address)) for change in saved.changes]
     problems = [p for p in stale if p]
     if problems:
-        raise PlanError("the saved plan no longer holds; nothing was applied:\n  "
-                        + "\n  ".join(problems) + "\nRun plan again and review it.")
+        refused = [now[c.address].refused or "" for c in saved.changes if c.address in now]
+        protected = any(r.startswith("prevent_destroy") for r in refused)
+        error = SafetyError if protected else PlanError  # an edited file lifting a rail: exit 3
+        raise error("the saved plan no longer holds; nothing was applied:\n  "
+                    + "\n  ".join(problems) + "\nRun plan again and review it.")
     checked = Plan([now[c.address] for c in saved.changes], saved.unchanged, saved.lineage,
                    saved.serial, saved.manifest_digest, saved.directory, target=saved.target,
                    scope=saved.scope)
