@@ -56,7 +56,10 @@ def write_output(path: Path, text: str, what: str) -> None:
     """Write `text` to `path` (a file a command was asked to produce), or raise ConfigError
     naming the file, the cause and the remedy."""
     try:
-        with open(path, "w", encoding="utf-8") as handle:
+        # A new file is the owner's only (0600): a dump or a plan may describe what a team
+        # keeps private; an existing file keeps its mode.
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with open(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
             handle.flush()
             if stat.S_ISREG(os.fstat(handle.fileno()).st_mode):

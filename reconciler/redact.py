@@ -5,7 +5,9 @@ JSON-escaped, cut short after 300 characters), an exception message, a log line.
 scrub each path, the run's credentials are registered here once (`register`, from the
 settings) and every sink passes through one `Redactor`: stdout and stderr (`install`, which
 also covers logs, JSON, Markdown and `state show`), vendor answers before anything parses
-them (`providers/http.py`), files the tool writes (`write_private`). Redaction happens
+them (`providers/http.py`), so that nothing a vendor quotes reaches a plan, state, dump or
+manifest; manifests may not hold credentials at all (`manifest/credentials.py`,
+`manifest/source.py`). Redaction happens
 before any truncation, and also catches any prefix of 8 characters or more of every
 encoding, so a message cut inside a credential leaks nothing either.
 
@@ -18,11 +20,9 @@ from __future__ import annotations
 import html
 import io
 import json
-import os
 import re
 import sys
 from collections.abc import Iterable
-from pathlib import Path
 from typing import Any, TextIO
 from urllib.parse import quote, quote_plus, unquote, urlsplit
 
@@ -212,25 +212,3 @@ def install() -> None:
         sys.stdout = RedactingStream(sys.stdout)
     if not isinstance(sys.stderr, RedactingStream):
         sys.stderr = RedactingStream(sys.stderr)
-
-
-# ------------------------------------------------------------------ files ----
-
-def write_private(path: Path, text: str) -> None:
-    """Write a file the tool produces (plan, dump) redacted and atomically, readable by its
-    owner only (0600), or with the mode of the file it replaces."""
-    try:
-        mode = path.stat().st_mode & 0o777
-    except FileNotFoundError:
-        mode = 0o600
-    import tempfile  # only commands that write files pay for it
-
-    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent or Path("."))
-    try:
-        os.fchmod(fd, mode)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(redact(text))
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise

@@ -180,7 +180,17 @@ async def _echo_in_name(request: Request, vendor: HostileVendor) -> Response:
     name = vendor.options.get("name", "leak {auth}").replace("{auth}", auth(request))
     if request.url.path.endswith("/callPurposes"):
         return outreach_page([outreach_item(7, name)], None)
+    if request.url.path.endswith("/callPurposes/7"):
+        return JSONResponse({"data": outreach_item(7, name)})
     return empty_list(request)
+
+
+@mode("echo_ansi")
+async def _echo_ansi(request: Request, vendor: HostileVendor) -> Response:
+    """An error text that would clear the screen and print a green "Apply complete!"."""
+    text = ("\x1b[2J\x1b[H\x1b[32mApply complete!\x1b[0m \x9b31m\u202e\x07 "
+            f"\x1b]0;{auth(request)}\x07")
+    return JSONResponse(error_body(text), status_code=400)
 
 
 @mode("next_foreign")
@@ -232,8 +242,8 @@ def _outreach_or(request: Request, answer: Response) -> Response:
 @mode("slow_body")
 async def _slow_body(request: Request, vendor: HostileVendor) -> Response:
     """A valid answer sent one byte per second: every read is quick, the whole is not."""
-    body = json.dumps({"data": [], "links": {}}).encode() if request.url.path.endswith(
-        "/callPurposes") else b"[]"
+    body = b" " * 60 + (json.dumps({"data": [], "links": {}}).encode() if request.url.path.endswith(
+        "/callPurposes") else b"[]")
 
     async def trickle() -> AsyncIterator[bytes]:
         for byte in body[: vendor.options.get("slow_bytes", len(body))]:

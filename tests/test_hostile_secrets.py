@@ -1,0 +1,406 @@
+"""Hostile cases: vendors that echo credentials in every encoding or send us elsewhere, pull
+requests that try to print CI secrets, malformed credentials, libpq connection strings, and
+terminal injection. Every case runs the real CLI (with --verbose, so logs are scanned too)
+and then checks, whatever happened, that no credential -- nor the first 8 characters of
+one, raw or encoded -- is in any stdout, stderr or file left in the project (manifests,
+plan files, state, dumps), and that a second, "foreign" server received nothing.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import stat
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import quote, quote_plus
+
+import pytest
+
+from tests.conftest import CliResult, Project, run_cli
+from tests.hostile_vendor import HostileVendor
+
+# Credentials full of characters that every encoding changes (& / " < > + ' =).
+TOKENS = {"outreach": 'tok&S3CR3T/"out+1<x>', "webex_campaign": "wbx&S3CR3T/'hub=2<y>",
+          "superoffice": "so&S3CR3T/<so>+3\"z"}
+TOKEN_VARS = {"outreach": "OUTREACH_TOKEN", "webex_campaign": "WEBEX_CAMPAIGN_TOKEN",
+              "superoffice": "SUPEROFFICE_TOKEN"}
+CONFIG = {
+    "outreach": "  outreach:\n    base_url: ${OUTREACH_BASE_URL}\n    token: ${OUTREACH_TOKEN}\n",
+    "webex_campaign": ("  webex_campaign:\n    base_url: ${WEBEX_CAMPAIGN_BASE_URL}\n"
+                       "    tenant_url: ${WEBEX_CAMPAIGN_TENANT_URL}\n"
+                       "    token: ${WEBEX_CAMPAIGN_TOKEN}\n"),
+    "superoffice": "  superoffice:\n    base_url: ${SUPEROFFICE_BASE_URL}\n    token: ${SUPEROFFICE_TOKEN}\n",
+}
+MANIFEST = {
+    "outreach": "outreach:\n  call_purposes:\n    intro: {name: Intro, order: 1}\n",
+    "webex_campaign": "webex_campaign:\n  purposes:\n    marketing: {name: Marketing, description: M}\n",
+    "superoffice": ("superoffice:\n  consent_purposes:\n    news:\n      name: News\n"
+                    "      key: \"#News\"\n      consent_text: I want news\n"),
+}
+STATE = "state:\n  backend: local\n  path: state/default.json\n"
+
+
+def forms(secret: str) -> set[str]:
+    """How a credential may show: raw, trimmed, URL-, HTML-, JSON-escaped."""
+    raw = {secret, secret.strip()}
+    found = set(raw)
+    for s in raw:
+        found |= {quote(s, safe=""), quote(s), quote_plus(s), html.escape(s), html.escape(s, quote=False),
+                  json.dumps(s)[1:-1]}
+    return found
+
+
+@dataclass
+class Scan:
+    """Everything the runs of one case showed or left behind, searched for credentials."""
+
+    secrets: list[str]
+    outputs: list[tuple[str, str]] = field(default_factory=list)
+
+    def run(self, *args: str, env: dict[str, str], expect: int | tuple[int, ...]) -> CliResult:
+        result = run_cli(*args, env=env)
+        expected = expect if isinstance(expect, tuple) else (expect,)
+        assert result.code in expected, f"{args} -> {result.code}:\n{result.text}"
+        assert "Traceback" not in result.text, result.text
+        self.outputs.append((" ".join(args), result.text))
+        return result
+
+    def needles(self) -> set[str]:
+        """Each form in full and its first 8 characters (any longer prefix contains those)."""
+        return {n for s in self.secrets for f in forms(s) for n in (f, f[:8]) if len(n) >= 4}
+
+    def check(self, *roots: Path) -> None:
+        needles = self.needles()
+        for command, text in self.outputs:
+            for needle in needles:
+                assert needle not in text, f"`{command}` showed {needle!r}:\n{text}"
+        for root in roots:
+            for path in sorted(root.rglob("*")):
+                if path.is_file():
+                    content = path.read_bytes().decode("utf-8", "replace")
+                    for needle in needles:
+                        assert needle not in content, f"{path} holds {needle!r}"
+
+
+@dataclass
+class Case:
+    """A manifest directory whose vendors are hostile servers (or the sandboxes)."""
+
+    root: Path
+    env: dict[str, str]
+    scan: Scan
+
+    def cli(self, *args: str, expect: int | tuple[int, ...] = 1,
+            env: dict[str, str] | None = None) -> CliResult:
+        return self.scan.run("-v", *args, env={**self.env, **(env or {})}, expect=expect)
+
+    def plan(self, *args: str, expect: int | tuple[int, ...] = 1) -> CliResult:
+        return self.cli("plan", str(self.root), *args, expect=expect)
+
+    def check(self, *foreign: HostileVendor) -> None:
+        self.scan.check(self.root)
+        for server in foreign:
+            assert server.requests == [], f"{server.url} was sent {server.requests}"
+
+
+def hostile_case(root: Path, vendor: str, url: str, extra: str = "") -> Case:
+    root.mkdir(exist_ok=True)
+    (root / "reconciler.yaml").write_text(f"{STATE}providers:\n{CONFIG[vendor]}{extra}")
+    (root / "p.yaml").write_text(MANIFEST[vendor])
+    env = {"OUTREACH_BASE_URL": url + "/api/v2", "WEBEX_CAMPAIGN_BASE_URL": url + "/v1",
+           "WEBEX_CAMPAIGN_TENANT_URL": url + "/campaignapi/resources/v3",
+           "SUPEROFFICE_BASE_URL": url + "/Cust1/api/v1", **{TOKEN_VARS[v]: t for v, t in TOKENS.items()}}
+    return Case(root, env, Scan(list(TOKENS.values())))
+
+
+@pytest.fixture
+def foreign() -> Iterator[HostileVendor]:
+    """Another origin: a well-behaved server that must never hear from us."""
+    with HostileVendor("ok") as server:
+        yield server
+
+
+def serve(mode: str, foreign: HostileVendor, **options: str) -> HostileVendor:
+    vendor = HostileVendor(mode, options={"foreign": foreign.url, **options})
+    return vendor
+
+
+# --- 1-17: vendors that echo the credential back, in every encoding ------------------------
+
+ECHOES = [
+    ("echo_200_text", "webex_campaign", "expected a JSON"),
+    ("echo_200_text", "superoffice", "expected a JSON"),
+    ("echo_4xx_json", "outreach", "HTTP 400"),
+    ("echo_4xx_json", "webex_campaign", "HTTP 400"),
+    ("echo_4xx_json", "superoffice", "HTTP 400"),
+    ("echo_4xx_text", "outreach", "HTTP 403"),
+    ("echo_html", "outreach", "HTTP 400"),
+    ("echo_html", "superoffice", "HTTP 400"),
+    ("echo_html_json", "webex_campaign", "HTTP 400"),
+    ("echo_url", "outreach", "HTTP 400"),
+    ("echo_json_escaped", "outreach", "HTTP 400"),
+    ("echo_json_unicode", "superoffice", "HTTP 400"),
+    ("echo_long", "outreach", "HTTP 400"),
+    ("echo_long", "webex_campaign", "HTTP 400"),
+    ("echo_long", "superoffice", "HTTP 400"),
+    ("echo_long_json", "outreach", "HTTP 400"),
+    ("echo_5xx", "outreach", "HTTP 503"),
+]
+
+
+@pytest.mark.parametrize(("mode", "vendor", "says"), ECHOES, ids=[f"{m}-{v}" for m, v, _ in ECHOES])
+def test_echoed_credential_is_redacted(mode: str, vendor: str, says: str, tmp_path: Path,
+                                       foreign: HostileVendor) -> None:
+    extra = "    max_attempts: 2\n" if mode == "echo_5xx" else ""
+    with serve(mode, foreign) as server:
+        case = hostile_case(tmp_path / "m", vendor, server.url, extra)
+        result = case.plan("--format", "json")
+        assert says in result.err and "***" in result.err, result.err
+        assert server.requests and server.requests[0].authorization, "the vendor was called"
+    case.check(foreign)
+
+
+def test_non_json_200_from_outreach_leaks_nothing(tmp_path: Path, foreign: HostileVendor) -> None:
+    with serve("echo_200_text", foreign) as server:
+        case = hostile_case(tmp_path / "m", "outreach", server.url)
+        case.plan()
+    case.check(foreign)
+
+
+# --- 18-19: a vendor-side name holding the credential or a ${VAR} template ------------------
+
+def test_remote_name_holding_the_token_is_redacted_in_plan_and_dump(
+        tmp_path: Path, foreign: HostileVendor) -> None:
+    with serve("echo_in_name", foreign) as server:
+        case = hostile_case(tmp_path / "m", "outreach", server.url)
+        case.plan("--format", "markdown", expect=0)
+        case.cli("dump", str(case.root), "--vendor", "outreach", "--out",
+                 str(case.root / "dumped.yaml"), expect=0)
+        assert "leak Bearer ***" in (case.root / "dumped.yaml").read_text()
+    case.check(foreign)
+
+
+def test_dumped_template_is_not_interpolated(tmp_path: Path, foreign: HostileVendor) -> None:
+    """A vendor names a purpose `x ${OUTREACH_TOKEN} $$`: dump writes it with `$` doubled, and
+    the next plan reads it back literally (no change, no token)."""
+    with serve("echo_in_name", foreign, name="x ${OUTREACH_TOKEN} $$") as server:
+        case = hostile_case(tmp_path / "m", "outreach", server.url)
+        (case.root / "p.yaml").unlink()
+        case.cli("dump", str(case.root), "--vendor", "outreach", "--out", str(case.root / "d.yaml"),
+                 expect=0)
+        assert "x $${OUTREACH_TOKEN} $$$$" in (case.root / "d.yaml").read_text()
+        shown = case.plan("--format", "json", expect=0)
+        assert '"x ${OUTREACH_TOKEN} $$"' in shown.out
+    case.check(foreign)
+
+
+def test_write_back_escapes_a_remote_template(project: Project) -> None:
+    project.write("p.yaml", MANIFEST["outreach"])
+    case = Case(project.root, project.sandbox.env(), Scan([project.sandbox.env()["OUTREACH_TOKEN"]]))
+    case.cli("apply", str(case.root), "--auto-approve", expect=0)
+    remote = project.sandbox.outreach_purposes()[0]
+    project.sandbox.outreach("PATCH", f"/callPurposes/{remote['id']}", {"data": {
+        "type": "callPurpose", "id": remote["id"], "attributes": {"name": "x ${OUTREACH_TOKEN} $$"}}})
+    case.cli("drift", str(case.root), "--write-back", expect=(0, 2))
+    assert "x $${OUTREACH_TOKEN} $$$$" in (case.root / "p.yaml").read_text()
+    case.plan("--detailed-exitcode", expect=0)  # the manifest now says what the vendor holds
+    case.check()
+
+
+# --- 20-24: links and redirects to another origin ---------------------------------------
+
+ORIGINS = [
+    ("next_foreign", "outreach", "points to another origin"),
+    ("next_scheme", "outreach", "points to another origin"),
+    ("next_userinfo", "outreach", "points to another origin"),
+    ("redirect_foreign", "outreach", "redirects are never followed"),
+    ("redirect_foreign", "webex_campaign", "redirects are never followed"),
+    ("redirect_foreign", "superoffice", "redirects are never followed"),
+    ("redirect_same", "outreach", "redirects are never followed"),
+]
+
+
+@pytest.mark.parametrize(("mode", "vendor", "says"), ORIGINS, ids=[f"{m}-{v}" for m, v, _ in ORIGINS])
+def test_nothing_is_sent_to_another_origin(mode: str, vendor: str, says: str, tmp_path: Path,
+                                           foreign: HostileVendor) -> None:
+    with serve(mode, foreign) as server:
+        case = hostile_case(tmp_path / "m", vendor, server.url)
+        result = case.plan()
+        assert says in result.err, result.err
+        assert len(server.requests) == 1, "one request; neither the link nor the redirect followed"
+    case.check(foreign)
+
+
+# --- 25-29: pull requests that try to print or send CI secrets ----------------------------
+
+def sandbox_case(project: Project) -> Case:
+    env = project.sandbox.env()
+    return Case(project.root, env, Scan([env["OUTREACH_TOKEN"]]))
+
+
+def test_undeclared_variable_in_a_manifest_is_refused(project: Project) -> None:
+    project.write("p.yaml", 'outreach:\n  call_purposes:\n    x: {name: "leak ${OUTREACH_TOKEN}"}\n')
+    case = sandbox_case(project)
+    for command in ("validate", "plan"):
+        result = case.cli(command, str(case.root))
+        assert "p.yaml:3:15: ${OUTREACH_TOKEN}: not a declared variable" in result.err, result.err
+    assert project.sandbox.writes() == 0
+    case.check()
+
+
+def test_declared_variable_holding_a_credential_is_refused(project: Project) -> None:
+    project.configure(extra="variables: [TEAM]\n")
+    project.write("p.yaml", 'outreach:\n  call_purposes:\n    x: {name: "team ${TEAM}"}\n')
+    case = sandbox_case(project)
+    result = case.cli("plan", str(case.root), env={"TEAM": case.env["OUTREACH_TOKEN"]})
+    assert "p.yaml:3:15: this value holds the value of a credential" in result.err, result.err
+    assert project.sandbox.writes() == 0
+    case.check()
+
+
+def test_credential_pasted_into_a_manifest_is_refused(project: Project) -> None:
+    case = sandbox_case(project)
+    project.write("p.yaml", f'outreach:\n  call_purposes:\n    x: {{name: "{case.env["OUTREACH_TOKEN"]}"}}\n')
+    result = case.cli("apply", str(case.root), "--auto-approve")
+    assert "holds the value of a credential" in result.err, result.err
+    assert project.sandbox.writes() == 0
+    (case.root / "p.yaml").unlink()  # the file the test wrote holds it, of course
+    case.check()
+
+
+def test_credential_in_another_setting_is_refused(tmp_path: Path, foreign: HostileVendor) -> None:
+    """A base_url carrying the token (it would be logged and bound into plan files)."""
+    case = hostile_case(tmp_path / "m", "outreach", foreign.url)
+    (case.root / "reconciler.yaml").write_text(
+        f"{STATE}providers:\n  outreach:\n    base_url: {foreign.url}/api/v2?key=${{OUTREACH_TOKEN}}\n"
+        "    token: ${OUTREACH_TOKEN}\n")
+    result = case.plan()
+    assert "reconciler.yaml:6:15: providers.outreach.base_url: holds the value of a credential" \
+        in result.err, result.err
+    case.check(foreign)
+
+
+def test_plan_and_dump_files_are_private(project: Project, tmp_path: Path) -> None:
+    project.write("p.yaml", MANIFEST["outreach"])
+    case = sandbox_case(project)
+    out = tmp_path / "out"
+    out.mkdir()
+    case.cli("plan", str(case.root), "--out", str(out / "plan.bin"), expect=0)
+    case.cli("dump", str(case.root), "--vendor", "outreach", "--out", str(out / "dump.yaml"), expect=0)
+    for name in ("plan.bin", "dump.yaml"):
+        assert stat.S_IMODE((out / name).stat().st_mode) == 0o600, name
+    case.scan.check(out)
+    case.check()
+
+
+# --- 30-34: malformed credentials ---------------------------------------------------------
+
+MALFORMED = [
+    ("trailing-newline", "outreach", "tok-S3CR3T-abcdef\n", "trimming it would fix it"),
+    ("spaces-around", "webex_campaign", "  wbx-S3CR3T-abcdef ", "trimming it would fix it"),
+    ("carriage-return-inside", "outreach", "tok-S3CR3T\r-abcdef", "trimming would not fix it"),
+    ("non-ascii", "superoffice", "so-S3CR3T-ünïcode", "non-ASCII"),
+    ("newline-and-control", "outreach", "tok-S3CR3T-\x07abc\n", "trimming would not fix it"),
+]
+
+
+@pytest.mark.parametrize(("vendor", "token", "says"), [m[1:] for m in MALFORMED],
+                         ids=[m[0] for m in MALFORMED])
+def test_malformed_credential_is_a_configuration_error(vendor: str, token: str, says: str,
+                                                       tmp_path: Path, foreign: HostileVendor) -> None:
+    with serve("ok", foreign) as server:
+        case = hostile_case(tmp_path / "m", vendor, server.url)
+        case.env[TOKEN_VARS[vendor]] = token
+        case.scan.secrets.append(token)
+        result = case.plan()
+        assert f"the credential from the environment variable {TOKEN_VARS[vendor]}" in result.err
+        assert says in result.err and "the value is not shown" in result.err, result.err
+        assert server.requests == [], "nothing is sent with a malformed credential"
+    case.check(foreign)
+
+
+# --- 35-37: PostgreSQL connection strings -------------------------------------------------
+
+PG_PASSWORD = "pg&S3CR3T-pass/word"
+CONNINFOS = [
+    ("keyword-form", f"host=127.0.0.1 port=1 user=me password='{PG_PASSWORD}' dbname=x"),
+    ("url-userinfo", f"postgresql://me:{quote(PG_PASSWORD, safe='')}@127.0.0.1:1/x"),
+    ("url-query", f"postgresql://me@127.0.0.1:1/x?password={quote(PG_PASSWORD, safe='')}"),
+]
+
+
+@pytest.mark.parametrize("conninfo", [c[1] for c in CONNINFOS], ids=[c[0] for c in CONNINFOS])
+def test_postgres_password_is_redacted(conninfo: str, tmp_path: Path, foreign: HostileVendor) -> None:
+    case = hostile_case(tmp_path / "m", "outreach", foreign.url)
+    (case.root / "reconciler.yaml").write_text(
+        "state:\n  backend: postgres\n  url: ${STATE_URL}\nproviders:\n" + CONFIG["outreach"])
+    case.env["STATE_URL"] = conninfo
+    case.scan.secrets.append(PG_PASSWORD)
+    result = case.cli("state", "list", str(case.root))
+    assert "cannot connect to the PostgreSQL state" in result.err and "***" in result.err, result.err
+    case.check(foreign)
+
+
+# --- 38-41: terminal injection ------------------------------------------------------------
+
+ESCAPES = ("\x1b", "\x9b", "\u202e", "\x07")
+
+
+def test_vendor_error_cannot_drive_the_terminal(tmp_path: Path, foreign: HostileVendor) -> None:
+    with serve("echo_ansi", foreign) as server:
+        case = hostile_case(tmp_path / "m", "outreach", server.url)
+        result = case.plan()
+        assert "Apply complete!" in result.err  # the text is kept, its escapes are not
+        assert not any(e in result.err for e in ESCAPES), repr(result.err)
+    case.check(foreign)
+
+
+def test_file_name_cannot_drive_the_terminal(project: Project) -> None:
+    project.write("\x1b[2J\x1b[32mok\u202e.yaml", "outreach:\n  call_purposes:\n    Bad Key: {}\n")
+    case = sandbox_case(project)
+    result = case.cli("validate", str(case.root))
+    assert "invalid key" in result.err and not any(e in result.err for e in ESCAPES), repr(result.err)
+    case.check()
+
+
+@pytest.mark.parametrize("color", ["plain", "color"])
+def test_remote_name_cannot_drive_the_terminal(color: str, project: Project) -> None:
+    project.write("p.yaml", MANIFEST["outreach"])
+    case = sandbox_case(project)
+    case.cli("apply", str(case.root), "--auto-approve", expect=0)
+    remote = project.sandbox.outreach_purposes()[0]
+    project.sandbox.outreach("PATCH", f"/callPurposes/{remote['id']}", {"data": {
+        "type": "callPurpose", "id": remote["id"], "attributes": {"name": "Evil\x9b2J\u202eemag"}}})
+    env = {"FORCE_COLOR": "1", "NO_COLOR": ""} if color == "color" else {}
+    result = case.cli("plan", str(case.root), expect=1, env=env)  # refused: identity changed
+    assert "Evil2Jemag" in result.out and not any(e in result.out for e in ESCAPES[1:]), repr(result.out)
+    if color == "plain":
+        assert "\x1b" not in result.out
+    case.check()
+
+
+# --- 42-43: the sandbox on other interfaces ------------------------------------------------
+
+def test_sandbox_refuses_a_non_loopback_host() -> None:
+    result = run_cli("sandbox", "--host", "0.0.0.0", "--port", "1")
+    assert result.code == 1 and "--host 0.0.0.0: not a loopback address" in result.err
+    assert "--allow-remote" in result.err and "sandbox-" not in result.out, result.text
+
+
+def test_sandbox_allow_remote_lifts_only_the_loopback_check(foreign: HostileVendor) -> None:
+    port = foreign.url.rsplit(":", 1)[1]  # taken: the command stops right after the check
+    result = run_cli("sandbox", "--host", "0.0.0.0", "--allow-remote", "--port", port)
+    assert result.code == 1 and "not a loopback address" not in result.err, result.text
+    assert f"cannot listen on 0.0.0.0:{port}" in result.err, result.text
+
+
+def test_the_catalogue_holds_at_least_thirty_cases() -> None:
+    """Each parameter of a parametrized test is one case; this test is not one."""
+    cases = 0
+    for name, function in globals().items():
+        if name.startswith("test_") and name != "test_the_catalogue_holds_at_least_thirty_cases":
+            marks = [m for m in getattr(function, "pytestmark", []) if m.name == "parametrize"]
+            cases += len(marks[0].args[1]) if marks else 1
+    assert cases >= 30, cases
