@@ -17,7 +17,8 @@ Where the documents are silent, this sandbox chooses (the reconciler must not re
 - whether duplicate names ignore case (switch `duplicate_names`: "exact" or "casefold"),
   and whether groups are stored as sent or upper-cased (switch `group_case`);
 - client-credentials tokens (POST {tenant}/oauth/token, Basic auth key, isGoldenAuthkey)
-  live `token_ttl_s`; `token_expiry_announced` says whether the answer gives expires_in.
+  live `token_ttl_s` (and serve at most `token_uses` requests, when set);
+  `token_expiry_announced` says whether the answer gives expires_in.
   An expired token answers 498;
 - the API key is checked before routing, so an unknown path or method without a valid
   key answers 430/498, not 404/405; throttling (429) comes before the key check;
@@ -134,6 +135,8 @@ class WebexSandboxConfig:
     records_fail_after_write: int = 0
     token_ttl_s: float = 3600.0
     token_expiry_announced: bool = True
+    token_uses: int = 0
+    uses: dict[str, int] = field(default_factory=dict)
     datastore_columns: dict[str, dict[str, int]] = field(default_factory=dict)
     minted: dict[str, float] = field(default_factory=dict)
 
@@ -202,9 +205,13 @@ class _BearerAuth:
         await self.app(scope, receive, send)
 
     def _minted(self, key: str | None) -> bool:
-        """A client-credentials token that has not expired yet."""
+        """A client-credentials token that has not expired yet (nor served `token_uses`
+        requests, which makes expiry deterministic for tests)."""
         expires = self.config.minted.get(key or "")
-        return expires is not None and time.monotonic() < expires
+        if expires is None or time.monotonic() >= expires:
+            return False
+        used = self.config.uses[key or ""] = self.config.uses.get(key or "", 0) + 1
+        return not self.config.token_uses or used <= self.config.token_uses
 
 
 async def _mint(request: Request) -> Response:
@@ -521,9 +528,13 @@ def _admin_routes(table: Table, tenant: _Tenant) -> list[BaseRoute]:
     async def purposes(_: Request) -> Response:
         return json_response(table.data.get("purposes", {}))
 
+    async def tokens(_: Request) -> Response:
+        return json_response({"minted": len(tenant.config.minted)})
+
     return [Route("/datastores", datastores, methods=["GET"]),
             Route("/notifications", notifications, methods=["GET"]),
-            Route("/purposes", purposes, methods=["GET"])]
+            Route("/purposes", purposes, methods=["GET"]),
+            Route("/tokens", tokens, methods=["GET"])]
 
 
 def _check_config(config: WebexSandboxConfig) -> None:
@@ -589,6 +600,7 @@ SWITCHES: dict[str, Any] = {
     "by_id": "object", "success_status": 200, "body_code_status": None,
     "duplicate_names": "exact", "group_case": "as_sent", "records": "append",
     "records_fail_after_write": 0, "token_ttl_s": 3600.0, "token_expiry_announced": True,
+    "token_uses": 0,
     "datastore_columns": {},
 }
 """The switches of the references' ambiguities, with the sandbox's default reading."""
