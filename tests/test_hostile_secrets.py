@@ -203,8 +203,10 @@ def test_write_back_escapes_a_remote_template(project: Project) -> None:
     remote = project.sandbox.outreach_purposes()[0]
     project.sandbox.outreach("PATCH", f"/callPurposes/{remote['id']}", {"data": {
         "type": "callPurpose", "id": remote["id"], "attributes": {"name": "x ${OUTREACH_TOKEN} $$"}}})
+    (case.root / "p.yaml").chmod(0o640)
     case.cli("drift", str(case.root), "--write-back", expect=(0, 2))
     assert "x $${OUTREACH_TOKEN} $$$$" in (case.root / "p.yaml").read_text()
+    assert stat.S_IMODE((case.root / "p.yaml").stat().st_mode) == 0o640, "write-back keeps the mode"
     case.plan("--detailed-exitcode", expect=0)  # the manifest now says what the vendor holds
     case.check()
 
