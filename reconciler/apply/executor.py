@@ -242,12 +242,13 @@ async def exact_lookup(kind: Kind, identity: str) -> RemoteObject | None:
 
 
 async def verify_fingerprint(kind: Kind, change: Change) -> None:
-    """Refuse to write an object that changed remotely since the plan was made."""
+    """Refuse to write an object that changed remotely since the plan was made. (The message
+    leaves out the address: the applier puts it in front of every change's error.)"""
     assert change.remote_id is not None
     current = await kind.read(change.remote_id)
     if current is None:
-        raise PlanError(f"{change.address}: the remote object {change.remote_id} is gone since "
-                        "the plan was made; run plan again")
+        raise PlanError(f"the remote object {change.remote_id} is gone since the plan was made; "
+                        "run plan again")
     if current.fingerprint() != change.fingerprint:
-        raise PlanError(f"{change.address}: the remote object changed since the plan was made "
+        raise PlanError(f"the remote object changed since the plan was made "
                         f"(now {current.attributes}); run plan again and review it")
