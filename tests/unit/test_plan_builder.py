@@ -332,3 +332,30 @@ def test_plan(case: Case) -> None:
         assert [u for found in plan.unmanaged.values() for u in found] == case.unmanaged
     if case.warning is not None:
         assert any(case.warning in w for w in plan.warnings)
+
+
+BUNDLED_REMOVALS = [
+    # (kind address, recorded attributes, options, expected label)
+    ("outreach.call_purpose", {"name": "X", "order": 1}, PlanOptions(), "delete[hard]"),
+    ("superoffice.consent_purpose", {"key": "#X", "name": "X", "active": True}, PlanOptions(),
+     "delete[deactivate]"),
+    ("webex_campaign.purpose", {"name": "X", "group": "DEFAULT"}, PlanOptions(),
+     "REFUSED delete[unsupported]"),
+    ("webex_campaign.purpose", {"name": "X", "group": "DEFAULT"},
+     PlanOptions(forget_undeletable=frozenset({"webex_campaign"})), "forget"),
+    ("webex_campaign.datastore_records", {"feed_id": "1499", "count": 1}, PlanOptions(), "forget"),
+]
+
+
+@pytest.mark.parametrize(("kind_address", "recorded", "options", "expected"), BUNDLED_REMOVALS,
+                         ids=[f"{r[0]} -> {r[3]}" for r in BUNDLED_REMOVALS])
+def test_bundled_kinds_are_removed_as_their_vendors_allow(
+        kind_address: str, recorded: dict[str, Any], options: PlanOptions, expected: str) -> None:
+    """The real kinds' declarations (delete modes, observability) drive the same planner."""
+    from reconciler.providers.registry import builtin_providers
+
+    kinds = {f"{k.vendor}.{k.name}": k for p in builtin_providers().values() for k in p.kinds}
+    address = f"{kind_address}.x"
+    plan = make_plan(desired(), state({address: rec(kind_address, "1", **recorded)}),
+                     {kind_address: [remote("1", **recorded)]}, kinds, options, "/d")
+    assert [(c.address, label(c)) for c in plan.changes] == [(address, expected)]
