@@ -3,7 +3,6 @@ run twice."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -12,6 +11,7 @@ import pytest
 from pydantic import Field
 from ruamel.yaml import YAML
 
+from reconciler import SCHEMA_BASE_URL
 from reconciler.authoring.fmt import format_paths
 from reconciler.authoring.scaffold import (
     connection_settings,
@@ -19,6 +19,7 @@ from reconciler.authoring.scaffold import (
     scaffold,
     write_scaffold,
 )
+from reconciler.authoring.schema import config_schema, manifest_schema
 from reconciler.errors import ConfigError
 from reconciler.providers.base import Kind, Provider, ProviderSettings, RemoteObject, Schema
 from reconciler.providers.http import VendorClient
@@ -34,9 +35,9 @@ def test_init_writes_a_directory_that_validates_and_plans_against_the_sandboxes(
     result = run_cli("init", str(root))
     assert result.code == 0, result.text
     for name in ("reconciler.yaml", "purposes/outreach.yaml", "purposes/webex_campaign.yaml",
-                 "purposes/superoffice.yaml", ".reconciler/manifest.schema.json",
-                 ".reconciler/config.schema.json", ".gitignore"):
+                 "purposes/superoffice.yaml", ".gitignore"):
         assert f"Wrote {root / name}" in result.out, name
+    assert not (root / ".reconciler").exists()  # schemas referenced by $id, never copied
     assert "OUTREACH_TOKEN" in result.out and f"reconciler plan {root} --sandbox" in result.out
     config = (root / "reconciler.yaml").read_text()
     for line in ("token: ${OUTREACH_TOKEN}", "base_url: ${OUTREACH_BASE_URL:-https://api.outreach.io/api/v2}",
@@ -59,13 +60,12 @@ def test_init_writes_a_directory_that_validates_and_plans_against_the_sandboxes(
 
 def test_the_scaffold_follows_its_schemas_and_is_formatted(tmp_path: Path) -> None:
     write_scaffold(tmp_path, scaffold(registry=BUILTIN), force=False)
-    schemas = {kind: json.loads((tmp_path / f".reconciler/{kind}.schema.json").read_text())
-               for kind in ("manifest", "config")}
+    schemas = {"manifest": manifest_schema(BUILTIN), "config": config_schema(BUILTIN)}
     for path in [tmp_path / "reconciler.yaml", *sorted((tmp_path / "purposes").glob("*.yaml"))]:
         text = path.read_text()
         kind = "config" if path.name == "reconciler.yaml" else "manifest"
-        schema_path = text.splitlines()[0].removeprefix(MODELINE)
-        assert (path.parent / schema_path).resolve() == (tmp_path / f".reconciler/{kind}.schema.json")
+        schema_url = text.splitlines()[0].removeprefix(MODELINE)
+        assert schema_url == schemas[kind]["$id"] == f"{SCHEMA_BASE_URL}{kind}.schema.json"
         jsonschema.validate(YAML(typ="safe").load(text), schemas[kind])
     report = format_paths(tmp_path, write=False, registry=BUILTIN)
     assert report.changed == [] and report.problems == []
@@ -89,8 +89,7 @@ def test_force_overwrites_and_gitignore_is_appended_to(tmp_path: Path) -> None:
 
 def test_vendor_choice_backend_and_typos(tmp_path: Path) -> None:
     files = {f.path: f.text for f in scaffold(["webex_campaign"], "postgres", registry=BUILTIN)}
-    assert set(files) == {"reconciler.yaml", "purposes/webex_campaign.yaml",
-                          ".reconciler/manifest.schema.json", ".reconciler/config.schema.json"}
+    assert set(files) == {"reconciler.yaml", "purposes/webex_campaign.yaml"}
     assert "backend: postgres" in files["reconciler.yaml"] and "outreach" not in files["reconciler.yaml"]
     with pytest.raises(ConfigError, match="unknown vendor 'webex' — did you mean 'webex_campaign'"):
         scaffold(["webex"], registry=BUILTIN)
@@ -145,6 +144,6 @@ def test_a_provider_without_a_curated_example_gets_a_template(tmp_path: Path) ->
     files = {f.path: f.text for f in scaffold(["widgets"], registry=registry)}
     example = files["purposes/widgets.yaml"]
     assert "  widgets: {}\n" in example and "#     label:   # required; What it says" in example
-    schema = json.loads(files[".reconciler/manifest.schema.json"])
+    schema = manifest_schema(registry)
     jsonschema.validate(YAML(typ="safe").load(example), schema)
     assert "widgets" in schema["properties"]

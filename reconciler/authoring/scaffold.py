@@ -2,9 +2,9 @@
 
 It writes reconciler.yaml (the providers, each reading its connection settings from
 environment variables named after the vendor and the setting, e.g. ${OUTREACH_TOKEN}),
-one example manifest per vendor under purposes/, the JSON Schemas editors use (under
-.reconciler/, which the loader skips, referenced by each file's first line), and a
-.gitignore for the local state. Existing files are never overwritten unless forced.
+one example manifest per vendor under purposes/ (each file's first line points editors at
+the JSON Schema by its published `$id`, so it never goes stale), and a .gitignore for the
+local state. Existing files are never overwritten unless forced.
 
 The settings come from each provider's settings model, so a provider added to the
 registry gets a working scaffold too: vendors without a curated example get an empty
@@ -22,7 +22,7 @@ from typing import Literal
 
 from pydantic import ValidationError
 
-from reconciler.authoring.schema import config_schema, manifest_schema, render
+from reconciler import SCHEMA_BASE_URL
 from reconciler.errors import ConfigError
 from reconciler.manifest.settings import CONFIG_FILE
 from reconciler.manifest.validation import suggest
@@ -30,9 +30,10 @@ from reconciler.providers.base import Provider, ProviderSettings
 from reconciler.providers.registry import providers as provider_registry
 from reconciler.providers.registry import vendors
 
-SCHEMA_DIR = ".reconciler"
-MANIFEST_SCHEMA = f"{SCHEMA_DIR}/manifest.schema.json"
-CONFIG_SCHEMA = f"{SCHEMA_DIR}/config.schema.json"
+# Referenced by their published `$id`: a copy written into the directory would go stale
+# when reconciler is upgraded.
+MANIFEST_SCHEMA = f"{SCHEMA_BASE_URL}manifest.schema.json"
+CONFIG_SCHEMA = f"{SCHEMA_BASE_URL}config.schema.json"
 MODELINE = "# yaml-language-server: $schema="
 """The first line of every file, so the YAML language server completes and checks it."""
 STATE_PATH = "state/default.json"
@@ -71,8 +72,6 @@ def scaffold(vendors: Sequence[str] = (), backend: Backend = "local",
     chosen = choose_vendors(vendors, registry)
     files = [ScaffoldFile(CONFIG_FILE, config_text(chosen, backend, registry))]
     files += [ScaffoldFile(f"purposes/{v}.yaml", example_text(v, registry[v])) for v in chosen]
-    files += [ScaffoldFile(MANIFEST_SCHEMA, render(manifest_schema(registry))),
-              ScaffoldFile(CONFIG_SCHEMA, render(config_schema(registry)))]
     if backend == "local":
         files.append(ScaffoldFile(".gitignore", "# reconciler: the local state and the "
                                                 "sandboxes' data; never commit them\n/state/\n",
@@ -188,8 +187,8 @@ def _builtins(provider: type[Provider]) -> list[str]:
 
 
 def example_text(vendor: str, provider: type[Provider],
-                 schema_path: str = f"../{MANIFEST_SCHEMA}") -> str:
-    """A manifest for `vendor` starting with the schema line (`schema_path`, relative to it)."""
+                 schema_path: str = MANIFEST_SCHEMA) -> str:
+    """A manifest for `vendor` starting with the schema line (the published schema's URL)."""
     body = vendors()[vendor].example if vendor in vendors() else None
     if body is None:
         body = _template(vendor, provider)

@@ -24,6 +24,7 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
+from reconciler import SCHEMA_BASE_URL
 from reconciler.manifest.loader import KEY_PATTERN, LIFECYCLE_FIELDS, Lifecycle
 from reconciler.manifest.settings import ConfigFile, StateSettings
 from reconciler.providers.base import DeleteMode, Kind, Provider
@@ -180,7 +181,7 @@ def manifest_schema(registry: Registry | None = None) -> dict[str, Any]:
     models = _Models(_kind_models(registry))
     vendors = {name: vendor_schema(name, provider, models)
                for name, provider in sorted(registry.items())}
-    return _document("reconciler manifest", (
+    return _document("manifest", "reconciler manifest", (
         "A reconciler manifest file: vendor -> collection -> key -> fields. "
         "The same models validate it when reconciler loads it."), vendors, models)
 
@@ -238,12 +239,13 @@ def config_schema(registry: Registry | None = None) -> dict[str, Any]:
             "additionalProperties": False,
         },
     }
-    return _document("reconciler.yaml", "reconciler's settings: where the state lives and how "
+    return _document("config", "reconciler.yaml", "reconciler's settings: where the state lives and how "
                      "to reach each vendor.", properties, models)
 
 
-def _document(title: str, description: str, properties: dict[str, Any],
+def _document(name: str, title: str, description: str, properties: dict[str, Any],
               models: _Models) -> dict[str, Any]:
+    """`name`: the published file, schema/<name>.schema.json, whose URL is the `$id`."""
     document: dict[str, Any] = {
         "$schema": DIALECT,
         "$comment": GENERATED,
@@ -255,7 +257,8 @@ def _document(title: str, description: str, properties: dict[str, Any],
     if definitions:
         document["$defs"] = definitions
     tidy: dict[str, Any] = _tidy(document)
-    return {"$schema": DIALECT, "title": title, "description": description,
+    return {"$schema": DIALECT, "$id": f"{SCHEMA_BASE_URL}{name}.schema.json",
+            "title": title, "description": description,
             **{k: v for k, v in tidy.items() if k != "$schema"}}
 
 
