@@ -204,3 +204,19 @@ def test_validate_github_annotations(tmp_path: Path, project: Project) -> None:
     assert "purposes/o.yaml:3:25" in result.err  # the usual message too
     project.write("purposes/o.yaml", "outreach:\n  call_purposes:\n    a: {name: A}\n")
     assert run_cli("validate", "manifests", "--format", "github", cwd=tmp_path).out.startswith("Valid:")
+
+
+def test_a_renamed_key_is_a_move_with_its_previous_address(project: Project) -> None:
+    project.write("p.yaml", MANIFESTS["outreach.yaml"])
+    assert project.apply().code == 0
+    project.write("p.yaml", MANIFESTS["outreach.yaml"].replace("keep:", "kept:"))
+    document = json.loads(project.plan("--format", "json").out)
+    validate(document)
+    [move] = document["resource_changes"]
+    assert_terraform_shape(move)
+    assert move["address"] == "outreach.call_purpose.kept"
+    assert move["previous_address"] == "outreach.call_purpose.keep"
+    assert move["change"]["actions"] == ["no-op"] and move["action_reason"] == "move_because_key_renamed"
+    assert document["moves"] == [{"from": "outreach.call_purpose.keep",
+                                  "to": "outreach.call_purpose.kept",
+                                  "remote_id": move["change"]["before"]["id"]}]
