@@ -2,6 +2,11 @@
 
 
 def main() -> None:
+    import sys
+
+    # httpx imports its own command-line client (Rich, Pygments, Click: a third of its import
+    # time) whenever those are installed; reconciler never runs it, so it is not loaded.
+    sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
     from reconciler.redact import install
 
     install()  # every output (messages, logs, JSON, Markdown) passes through redaction

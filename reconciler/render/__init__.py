@@ -5,9 +5,6 @@ from __future__ import annotations
 import sys
 from typing import TextIO
 
-from rich.console import Console
-from rich.text import Text
-
 from reconciler.redact import clean
 
 Segment = tuple[str, str]  # (rich style or "", text)
@@ -24,6 +21,9 @@ def emit(lines: list[Line], color: bool, stream: TextIO | None = None) -> None:
                            newlines=True))
         stream.flush()
         return
-    console = Console(file=stream, highlight=False, soft_wrap=True)
+    from rich.console import Console  # only for colour: piped output never pays Rich's import
+    from rich.text import Text
+
+    console = Console(file=stream, highlight=False, soft_wrap=True, force_terminal=True)
     for line in lines:
         console.print(Text.assemble(*((clean(text), style) for style, text in line)))
