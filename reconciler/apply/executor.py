@@ -178,7 +178,10 @@ class Applier:
         assert change.attributes is not None and change.remote_id is not None
         current = RemoteObject(change.remote_id, {d.field: d.before for d in change.diffs})
         if change.action is Action.ADOPT:
-            await self._record(change, current)
+            # Managed from now on, recorded whole as observed: should the update below fail,
+            # the state holds the object (natural key included), not the fields about to change.
+            await self._record(change, RemoteObject(change.remote_id, dict(
+                change.before if change.before is not None else current.attributes)))
         if not change.diffs and not change.revive:
             # Only lifecycle settings changed: nothing to send.
             resource_remote = RemoteObject(change.remote_id, dict(change.attributes))

@@ -40,6 +40,11 @@ Lost = Literal["before", "after"]
 """Where a create's connection breaks: before the vendor wrote it, or after (answer lost)."""
 
 
+class Killed(BaseException):
+    """The reconciler process dies (kill -9, power cut) right after the vendor wrote: not an
+    error any code path handles, so nothing after the call runs except `finally` blocks."""
+
+
 class Gadget(Schema):
     name: str
     colour: str
@@ -71,6 +76,7 @@ class MemoryStore:
     pushed: list[dict[str, Any]] = field(default_factory=list)
     lose_create: dict[str, Lost] = field(default_factory=dict)  # natural key -> once
     refuse_create: set[str] = field(default_factory=set)  # natural keys: 422 on create
+    kill_after_create: set[str] = field(default_factory=set)  # natural keys: written, then Killed
     refuse_update: set[str] = field(default_factory=set)  # natural keys: 422 on update
     refuse_delete: set[str] = field(default_factory=set)  # remote ids: 422 on delete
     unique: set[str] = field(default_factory=set)  # kind addresses that also refuse a taken key
@@ -130,6 +136,8 @@ class MemoryKind(Kind):
         self.store.calls.append(("create", self.address, identity))
         if lost == "after":
             raise AmbiguousWriteError(VENDOR, None, None, "connection reset after sending")
+        if identity in self.store.kill_after_create:
+            raise Killed(identity)
         return obj
 
     async def update(self, remote_id: str, attributes: dict[str, Any],

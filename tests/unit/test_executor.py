@@ -9,6 +9,8 @@ so that the next run converges.
 
 from __future__ import annotations
 
+import pytest
+
 from reconciler.manifest.loader import Desired
 from reconciler.plan.builder import PlanOptions
 from reconciler.plan.model import Action, Change
@@ -16,7 +18,7 @@ from reconciler.providers.base import RemoteObject, RemoteStatus
 from reconciler.state import StateDoc
 from tests.unit.conftest import Pipeline
 from tests.unit.factories import desired, want
-from tests.unit.memory_provider import KINDS, MemoryStore
+from tests.unit.memory_provider import KINDS, Killed, MemoryStore
 
 G, P, T, N = "memory.gadget", "memory.plaque", "memory.toggle", "memory.note"
 
@@ -170,6 +172,31 @@ def test_a_taken_name_is_adopted_when_the_vendor_says_409(pipeline: Pipeline,
     assert_consistent(store, pipeline.state())
 
 
+@pytest.mark.parametrize(("declared", "then"), [(True, "adopt"), (False, "delete")],
+                         ids=["still declared: adopted", "no longer declared: deleted"])
+def test_an_object_created_by_a_killed_run_is_found_by_its_natural_key(
+        pipeline: Pipeline, store: MemoryStore, declared: bool, then: str) -> None:
+    """Created remotely, never recorded: the intent in the journal makes the next run find it
+    again, so it is neither duplicated nor left behind as an orphan."""
+    store.kill_after_create.add("A")
+    with pytest.raises(Killed):
+        pipeline.converge(gadgets(a="red"))
+    doc = pipeline.state()
+    assert f"{G}.a" not in doc.resources and doc.pending[f"{G}.a"].identity == "A"
+    (made,) = store.named(G, "A")
+
+    store.kill_after_create.clear()
+    wanted = gadgets(a="red") if declared else desired()
+    plan = pipeline.plan(wanted)
+    assert [(c.address, str(c.action), c.remote_id) for c in plan.changes] == [
+        (f"{G}.a", then, made.remote_id)]
+    assert pipeline.apply(plan, wanted).ok
+    assert store.named(G, "A") == ([made] if declared else [])
+    assert not pipeline.state().pending
+    assert_consistent(store, pipeline.state())
+    assert actions(pipeline, wanted) == {}
+
+
 # -- partial failure -----------------------------------------------------------------------
 
 def test_a_failure_stops_the_vendor_and_the_state_still_tells_the_truth(
@@ -196,6 +223,24 @@ def test_a_failure_stops_the_vendor_and_the_state_still_tells_the_truth(
     assert pipeline.converge(wanted)[1].ok
     assert actions(pipeline, wanted) == {}
     assert_consistent(store, pipeline.state())
+
+
+def test_an_adoption_whose_update_fails_records_the_object_as_it_is(
+        pipeline: Pipeline, store: MemoryStore) -> None:
+    """The adopted object is managed from then on; the state holds it as the vendor does, so
+    drift and the next plan compare against the truth, not against a fragment of it."""
+    store.seed(G, "9", name="A", colour="blue", size=4)
+    store.refuse_update.add("A")
+    wanted = gadgets(a="red")
+    result = pipeline.converge(wanted)[1]
+    assert not result.ok
+    doc = pipeline.state()
+    assert doc.resources[f"{G}.a"].remote_id == "9"
+    assert_consistent(store, doc)
+
+    store.refuse_update.clear()
+    assert actions(pipeline, wanted) == {f"{G}.a": "update"}
+    assert pipeline.converge(wanted)[1].ok and actions(pipeline, wanted) == {}
 
 
 def test_a_refused_create_leaves_an_intent_and_the_next_run_creates_it_once(
