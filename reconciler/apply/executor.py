@@ -183,8 +183,10 @@ class Applier:
             await self._record(change, RemoteObject(change.remote_id, dict(
                 change.before if change.before is not None else current.attributes)))
         if not change.diffs and not change.revive:
-            # Only lifecycle settings changed: nothing to send.
-            resource_remote = RemoteObject(change.remote_id, dict(change.attributes))
+            # Only lifecycle settings changed: nothing to send. The record is the object as
+            # observed, not the manifest: an ignored field keeps the value it really has.
+            resource_remote = RemoteObject(change.remote_id, dict(
+                change.before if change.before is not None else change.attributes))
             await self._record(change, resource_remote)
             return
         if change.revive:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 
-from reconciler.manifest.loader import Desired
+from reconciler.manifest.loader import Desired, Lifecycle
 from reconciler.plan.builder import PlanOptions
 from reconciler.plan.model import Action, Change
 from reconciler.providers.base import RemoteObject, RemoteStatus
@@ -241,6 +241,23 @@ def test_an_adoption_whose_update_fails_records_the_object_as_it_is(
     store.refuse_update.clear()
     assert actions(pipeline, wanted) == {f"{G}.a": "update"}
     assert pipeline.converge(wanted)[1].ok and actions(pipeline, wanted) == {}
+
+
+def test_a_lifecycle_change_records_the_object_as_the_vendor_holds_it(
+        pipeline: Pipeline, store: MemoryStore) -> None:
+    """prevent_destroy added to an object whose colour is owned elsewhere (ignore_changes):
+    a state-only change, which must not record a colour that was never applied."""
+    owned = Lifecycle(ignore_changes=("colour",))
+    assert pipeline.converge(desired(want(f"{G}.a", owned, name="A", colour="red")))[1].ok
+    a_id = pipeline.state().resources[f"{G}.a"].remote_id or ""
+    store.seed(G, a_id, name="A", colour="blue")  # changed by its owner, outside reconciler
+    wanted = desired(want(f"{G}.a", Lifecycle(ignore_changes=("colour",), prevent_destroy=True),
+                          name="A", colour="red"))
+    assert actions(pipeline, wanted) == {f"{G}.a": "update"}
+    assert pipeline.converge(wanted)[1].ok and store.writes()[-1] == ("create", "A")
+    doc = pipeline.state()
+    assert doc.resources[f"{G}.a"].prevent_destroy
+    assert_consistent(store, doc)
 
 
 def test_a_refused_create_leaves_an_intent_and_the_next_run_creates_it_once(
