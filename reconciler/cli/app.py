@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import functools
 import importlib
-import logging
 import math
 import os
 import sys
-import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from enum import StrEnum
@@ -86,7 +84,8 @@ class _Stderr:
         if self._console is None:
             from rich.console import Console
 
-            self._console = Console(stderr=True, highlight=False, soft_wrap=True,
+            # emoji=False: "file.yaml:1234:7" must not print as "file.yaml🔢7" (:1234: is an emoji code)
+            self._console = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False,
                                     no_color=not use_color(sys.stderr))
         return self._console
 
@@ -157,6 +156,8 @@ def use_color(stream: Any = None) -> bool:
 def _verbose(value: bool) -> None:
     if value:
         VERBOSE.enabled = True
+        import logging  # start-up: only when asked for
+
         logging.basicConfig(level=logging.DEBUG, format="%(name)s: %(message)s")
         logging.getLogger("httpx").setLevel(logging.WARNING)
         logging.getLogger("httpcore").setLevel(logging.WARNING)
@@ -223,6 +224,8 @@ def handled(func: F) -> F:
             raise typer.Exit(1) from None
         except Exception as exc:  # the last resort: a bug, said in one line
             if VERBOSE.enabled:
+                import traceback
+
                 err.print("".join(traceback.format_exception(exc)), markup=False)
             err.print(f"Error: internal error ({type(exc).__name__} at {_innermost(exc)}): this is "
                       "a bug in reconciler; please report it. Run again with --verbose to see the "
@@ -240,6 +243,8 @@ class VERBOSE:
 
 def _innermost(exc: BaseException) -> str:
     """file:line of the deepest frame inside reconciler (else the deepest frame at all)."""
+    import traceback
+
     frames = traceback.extract_tb(exc.__traceback__)
     ours = [f for f in frames if f"{os.sep}reconciler{os.sep}" in f.filename] or frames
     if not ours:
