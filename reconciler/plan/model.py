@@ -88,12 +88,15 @@ class Plan:
 
     def counts(self) -> dict[str, int]:
         """Honest totals: a refused change is counted as refused, not as what it would have
-        done; a deactivation as a deactivation, not a delete."""
+        done; a deactivation as a deactivation, not a delete; a lifecycle-only edit as a
+        state-only change, not an update."""
         counts = {str(a): 0 for a in Action if a is not Action.NOOP}
-        counts.update(deactivate=0, refused=0)
+        counts.update(deactivate=0, refused=0, state_only=0)
         for change in self.changes:
             if change.refused:
                 counts["refused"] += 1
+            elif change.state_only and change.action is Action.UPDATE:
+                counts["state_only"] += 1  # lifecycle settings: no vendor call
             elif change.action is Action.DELETE and change.delete_mode == "deactivate":
                 counts["deactivate"] += 1
             else:

@@ -67,6 +67,7 @@ def summary(plan: Plan) -> str:
     text = (f"Plan: {counts['create']} to create, {counts['update']} to update, "
             f"{counts['delete']} to delete, {counts['adopt']} to adopt")
     extras = [f"{counts[a]} to {a}" for a in ("move", "deactivate", "push", "forget") if counts[a]]
+    extras += [f"{counts['state_only']} state-only"] if counts["state_only"] else []
     extras += [f"{counts['refused']} refused"] if counts["refused"] else []
     return ", ".join([text, *extras]) + "."
 
