@@ -16,7 +16,9 @@ Kinds (vendor `memory`, plus `spare` for a second, independent vendor):
 
 from __future__ import annotations
 
+import hashlib
 import itertools
+import json
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
@@ -217,8 +219,10 @@ class NoteKind(MemoryKind):
 
     @classmethod
     def state_attributes(cls, attributes: dict[str, Any]) -> dict[str, Any]:
-        """Like the Webex records: the state keeps a count, never the content."""
-        return {"feed": attributes["feed"], "count": len(attributes.get("lines", []))}
+        """Like the Webex records: the state keeps a digest and a count, never the content."""
+        lines = attributes.get("lines", [])
+        digest = hashlib.sha256(json.dumps(lines).encode()).hexdigest()[:16]
+        return {"feed": attributes["feed"], "count": len(lines), "digest": digest}
 
     async def push(self, attributes: dict[str, Any]) -> PushResult:
         self.store.pushed.append(dict(attributes))

@@ -348,5 +348,18 @@ def test_write_only_content_is_pushed_and_never_kept_in_the_state(pipeline: Pipe
     assert pipeline.converge(wanted)[1].ok
     assert store.pushed == [{"feed": "F", "lines": ["+44 1", "+44 2"]}]
     recorded = pipeline.state().resources[f"{N}.n"]
-    assert recorded.attributes == {"feed": "F", "count": 2} and "+44" not in str(recorded.to_dict())
+    assert set(recorded.attributes) == {"feed", "count", "digest"} and recorded.attributes["count"] == 2
+    assert "+44" not in str(recorded.to_dict())
     assert actions(pipeline, wanted) == {}
+
+
+def test_write_only_content_edited_after_the_plan_is_not_pushed(pipeline: Pipeline,
+                                                                store: MemoryStore) -> None:
+    """The plan holds a count, not the records: the content pushed is the manifests', and
+    only if it is still what was planned."""
+    planned = desired(want(f"{N}.n", feed="F", lines=["+44 1"]))
+    plan = pipeline.plan(planned)
+    edited = desired(want(f"{N}.n", feed="F", lines=["+44 9"]))
+    result = pipeline.apply(plan, edited)
+    assert not result.ok and "changed since the plan was made" in str(result.errors[0])
+    assert store.pushed == [] and pipeline.state().resources == {}

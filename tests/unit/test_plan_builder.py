@@ -22,7 +22,7 @@ from reconciler.plan.model import Action, Change, Plan
 from reconciler.providers.base import DeleteMode, RemoteStatus
 from reconciler.state import StateDoc
 from tests.unit.factories import desired, interrupted, rec, remote, state, want
-from tests.unit.memory_provider import KINDS
+from tests.unit.memory_provider import KINDS, NoteKind
 
 G, P, T, N = "memory.gadget", "memory.plaque", "memory.toggle", "memory.note"
 DELETED, INACTIVE = RemoteStatus.DELETED, RemoteStatus.INACTIVE
@@ -63,6 +63,7 @@ def label(change: Change) -> str:
 A_RED = {"name": "A", "colour": "red"}
 RED_1 = rec(G, "1", **A_RED)
 ON = {"key": "K", "label": "Consent", "active": True}
+NOTE_X = NoteKind.state_attributes({"feed": "F", "lines": ["x"]})
 
 CASES = [
     # ------------------------------------------------------------------ create
@@ -298,10 +299,13 @@ CASES = [
          [want(f"{N}.n", feed="F", lines=["x"])], state(), {},
          {f"{N}.n": "push"}, why={f"{N}.n": "never pushed"}),
     Case("write-only: the same content is not pushed again",
-         [want(f"{N}.n", feed="F", lines=["x"])], state({f"{N}.n": rec(N, None, feed="F", count=1)}), {},
+         [want(f"{N}.n", feed="F", lines=["x"])], state({f"{N}.n": rec(N, None, **NOTE_X)}), {},
          {}, unchanged=1),
+    Case("write-only: content changed, so pushed again",
+         [want(f"{N}.n", feed="F", lines=["y"])], state({f"{N}.n": rec(N, None, **NOTE_X)}), {},
+         {f"{N}.n": "push"}, why={f"{N}.n": "content changed since the last push"}),
     Case("write-only: removed, so only forgotten",
-         [], state({f"{N}.n": rec(N, None, feed="F", count=1)}), {},
+         [], state({f"{N}.n": rec(N, None, **NOTE_X)}), {},
          {f"{N}.n": "forget"}, why={f"{N}.n": "write-only API cannot delete"}),
     Case("a kind whose provider is not configured is left alone, with a warning",
          [], state({"other.thing.x": rec("other.thing", "1", name="X")}), {},
@@ -359,3 +363,17 @@ def test_bundled_kinds_are_removed_as_their_vendors_allow(
     plan = make_plan(desired(), state({address: rec(kind_address, "1", **recorded)}),
                      {kind_address: [remote("1", **recorded)]}, kinds, options, "/d")
     assert [(c.address, label(c)) for c in plan.changes] == [(address, expected)]
+
+
+def test_changes_are_listed_in_the_order_they_run() -> None:
+    """Deletes freeing a key, then creates/updates, then the other deletes; by address within."""
+    plan = make_plan(
+        desired(want(f"{G}.b", **A_RED), want(f"{G}.z", name="Z", colour="red"),
+                want(f"{G}.c", name="C", colour="green")),
+        state({f"{G}.old": RED_1, f"{G}.b": rec(G, "2", name="B", colour="red"),
+               f"{G}.a": rec(G, "3", name="X", colour="red"), f"{G}.c": rec(G, "4", name="C", colour="red")}),
+        {G: [remote("1", **A_RED), remote("3", name="X", colour="red"), remote("4", name="C", colour="red")]},
+        KINDS, PlanOptions(), "/d")
+    assert [(c.phase, c.address, str(c.action)) for c in plan.changes] == [
+        (0, f"{G}.old", "delete"), (1, f"{G}.b", "create"), (1, f"{G}.c", "update"),
+        (1, f"{G}.z", "create"), (2, f"{G}.a", "delete")]
