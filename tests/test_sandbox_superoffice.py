@@ -69,14 +69,15 @@ def test_create_sets_server_fields_and_ignores_client_ones(client: TestClient) -
     assert first["FieldProperties"]["Name"]["FieldRight"] == {"Mask": "FULL", "Reason": ""}
 
 
-def test_delete_is_soft_and_list_keeps_deleted_items(client: TestClient, table: Table) -> None:
+def test_delete_is_soft_and_the_list_hides_deleted_items(client: TestClient, table: Table) -> None:
+    """"Deleted rows should not be shown in lists" (switch list_deleted shows them)."""
     kept, gone = _create(client, Name="Kept"), _create(client, Name="Gone")
     response = client.delete(f"{ITEMS}/{gone['ConsentPurposeId']}", headers=AUTH)
     assert response.status_code == 204 and response.content == b""
     fetched = client.get(f"{ITEMS}/{gone['ConsentPurposeId']}", headers=AUTH).json()
     assert fetched["Deleted"] is True and fetched["Name"] == "Gone"
     listed = client.get(ITEMS, headers=AUTH).json()
-    assert [(p["Name"], p["Deleted"]) for p in listed] == [("Kept", False), ("Gone", True)]
+    assert [(p["Name"], p["Deleted"]) for p in listed] == [("Kept", False)]
     assert kept["ConsentPurposeId"] == 1
     assert table.data["consent_purposes"]["2"]["Deleted"] is True
 

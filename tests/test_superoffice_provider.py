@@ -92,10 +92,10 @@ def test_to_wire_overlays_only_changed_fields_on_the_server_entity() -> None:
     desired = {"name": "E-marketing", "tooltip": "Ignored here", "rank": 4, "active": True,
                "form_text": None}
     body = to_wire(desired, frozenset({"rank", "active", "form_text"}), ENTITY)
-    assert "TableRight" not in body and "FieldProperties" not in body
+    assert not {"TableRight", "FieldProperties", "_Links", "UpdatedBy", "UpdatedDate"} & set(body)
     assert body["Rank"] == 4 and body["FormText"] == ""
     assert body["Active"] == 5  # still active: the vendor's own int is kept
-    assert body["Tooltip"] == "" and body["ConsentText"] == "" and body["UpdatedBy"] == {"AssociateId": 5}
+    assert body["Tooltip"] == "" and body["ConsentText"] == ""
     assert to_wire({"active": False}, frozenset({"active"}), ENTITY)["Active"] == 0
     assert to_wire({"active": True}, frozenset({"active"}), {**ENTITY, "Active": 0})["Active"] == 1
 
@@ -163,7 +163,8 @@ def test_read_404_is_none_delete_of_a_gone_item_succeeds_and_a_lost_post_is_ambi
             await kind.create({"name": "X"})
 
     asyncio.run(scenario())
-    assert seen == ["GET 9", "DELETE 9", "GET 9", "GET 9", "POST Items"]
+    # after the failed POST, the list is read to find a purpose holding the name or key
+    assert seen == ["GET 9", "DELETE 9", "GET 9", "GET 9", "POST Items", "GET Items"]
 
 
 def test_update_puts_the_full_entity_and_revives() -> None:

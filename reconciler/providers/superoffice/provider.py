@@ -3,10 +3,16 @@
 Wire format: plain JSON entities in PascalCase (`ConsentPurposeId`, `Name`, `Key`,
 `ConsentText`, `FormText`, `Tooltip`, `Active` (int32), `Deleted`, `Rank`,
 `PrivacyStatementDesc`, `PrivacyStatementUrl`, plus server-owned `UpdatedDate`,
-`UpdatedBy`, `TableRight`, `FieldProperties`). The list is one unpaged array that
-includes soft-deleted items. PUT is a full replace (a field missing from the body is
-reset), so every write starts from the item as the server has it now. The error body
-is undocumented and parsed leniently.
+`UpdatedBy`, `TableRight`, `FieldProperties`, `_Links`). The list is one unpaged array
+that may or may not include soft-deleted items ("deleted rows should not be shown in
+lists"), so purposes the state records but the list leaves out are read by id. PUT is a
+full replace (a field missing from the body is reset), so every write starts from the
+item as the server has it now, read without `Accept-Language` so that multi-language
+values (`US:"..";GE:".."`) the manifest does not manage are sent back whole; server-owned
+fields are not echoed. Name and Key have unique indexes: two purposes of the manifests
+may not share either (compared without regard to case), and a create that collides is
+adopted (same identity) or refused with a message naming the holder. The tenant's host
+moves: see `client.py`. The error body is undocumented and parsed leniently.
 
 Choices where the vendor is silent:
 - An empty string and an absent optional text are the same thing: both read as None
@@ -19,16 +25,18 @@ Choices where the vendor is silent:
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import re
 from typing import Any, ClassVar, Literal
 
 import httpx
-from pydantic import Field, ValidationInfo, field_validator
+from pydantic import Field, PrivateAttr, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
-from reconciler.errors import VendorError
+from reconciler.errors import AmbiguousWriteError, ConflictError, VendorError
 from reconciler.providers.base import (
+    RECORDED,
     DeleteMode,
     Kind,
     Provider,
@@ -38,11 +46,15 @@ from reconciler.providers.base import (
     Schema,
 )
 from reconciler.providers.http import ErrorParser, VendorClient, json_body
+from reconciler.providers.superoffice.client import STATE_API, TenantClient
 
 VENDOR = "superoffice"
 ITEMS = "/List/ConsentPurpose/Items"
+MDO_ITEMS = "/List/ConsentPurpose/MDOItems"
 MEDIA_TYPE = "application/json"
-INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
+RANK_MAX = 65_535
+"""Rank is an unsigned 16-bit column (database reference)."""
+TEXT_MAX, KEY_MAX = 4000, 255
 MAX_ERROR_TEXT = 300
 URL_PATTERN = re.compile(r"^https?://[^\s/?#]+[^\s]*$", re.IGNORECASE)
 
@@ -59,13 +71,29 @@ WIRE_NAMES: dict[str, str] = {
 }
 """Manifest field -> SuperOffice property."""
 TEXT_FIELDS = tuple(f for f in WIRE_NAMES if f not in ("active", "rank"))
-RESPONSE_ONLY = ("TableRight", "FieldProperties")
+RESPONSE_ONLY = ("TableRight", "FieldProperties", "_Links", "UpdatedBy", "UpdatedDate")
+"""Server-owned fields of an answer, never echoed in a PUT."""
+UNIQUE = ("name", "key")
+"""Fields with a unique index (database reference)."""
 
 
 class SuperOfficeSettings(ProviderSettings):
     """How to reach one SuperOffice tenant; credentials come from environment variables."""
 
-    base_url: str = Field(description="WebAPI root, https://{env}.superoffice.com/{tenant}/api/v1")
+    tenant: str | None = Field(None, description=(
+        "Context identifier (Cust12345); with environment, the WebAPI root is found through "
+        "the state API, and found again when the tenant moves (421)"))
+    environment: str | None = Field(None, description=(
+        "SuperOffice environment, the host prefix of the state API (sod, online, stage)"))
+    state_api: str | None = Field(None, description=(
+        "State API URL, default https://{environment}.superoffice.com/api/state/{tenant} "
+        "({environment} and {tenant} are replaced)"))
+    base_url: str | None = Field(None, validate_default=True, description=(
+        "WebAPI root, https://{env}.superoffice.com/{tenant}/api/v1; optional with tenant and "
+        "environment (then resolved through the state API)"))
+    accept_language: str | None = Field("en", description=(
+        "Sent as Accept-Language (SuperOffice's samples send en): multi-language values are "
+        "read in this language; null sends none"))
     auth: AuthScheme = Field("bearer", description=(
         "Authorization scheme: bearer (token), soticket (ticket + app_token), basic "
         "(username + password)"))
@@ -84,6 +112,30 @@ class SuperOfficeSettings(ProviderSettings):
         "What removing a purpose from the manifests does: deactivate (PUT Active 0, the "
         "vendor's recommendation) or delete (DELETE: a soft delete, Deleted true); a purpose's "
         "own on_delete wins"))
+
+    _claims: dict[tuple[str, str], str | None] = PrivateAttr(default_factory=dict)
+    """(field, casefolded value) -> identity of the first purpose that declared it."""
+
+    @field_validator("base_url")
+    @classmethod
+    def _root_or_tenant(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if not value and not (info.data.get("tenant") and info.data.get("environment")):
+            raise PydanticCustomError("missing_root", (
+                "set base_url (https://sod2.superoffice.com/Cust12345/api/v1), or tenant and "
+                "environment so that it is found through the state API"))
+        return value or None
+
+    def state_url(self) -> str | None:
+        """The state API URL, when the tenant is configured."""
+        if not (self.tenant and self.environment):
+            return None
+        return (self.state_api or STATE_API).replace("{environment}", self.environment) \
+            .replace("{tenant}", self.tenant)
+
+    def claim(self, field: str, value: str, identity: str | None) -> str | None:
+        """Who else declared this unique value (None: nobody, or this same purpose)."""
+        owner = self._claims.setdefault((field, value.casefold()), identity)
+        return None if owner == identity else (owner or "another purpose")
 
     @field_validator("token", "ticket", "app_token", "username", "password")
     @classmethod
@@ -117,6 +169,8 @@ class SuperOfficeSettings(ProviderSettings):
     def headers(self) -> dict[str, str]:
         """The request headers for the chosen scheme (the validator made sure they are set)."""
         headers = {"Accept": MEDIA_TYPE, "Content-Type": MEDIA_TYPE}
+        if self.accept_language:
+            headers["Accept-Language"] = self.accept_language
         if self.auth == "soticket":
             headers["Authorization"] = f"SOTicket {self.ticket}"
             headers["SO-AppToken"] = self.app_token or ""
@@ -134,24 +188,29 @@ def _basic(username: str, password: str) -> str:
 class ConsentPurpose(Schema):
     """A SuperOffice consent purpose: why a person's consent is asked (e-marketing, ...)."""
 
-    name: str = Field(min_length=1, description="Display name (SuperOffice `Name`)")
-    key: str | None = Field(None, description=(
-        "Stable key such as #Emarketing or #Process (SuperOffice `Key`); it identifies an "
-        "existing purpose to adopt. Without a key, the name does"))
-    consent_text: str | None = Field(None, description=(
-        "Text of the consent checkbox (SuperOffice `ConsentText`)"))
+    name: str = Field(min_length=1, max_length=TEXT_MAX, description=(
+        "Display name (SuperOffice `Name`, at most 4000 characters); unique in the tenant"))
+    key: str | None = Field(None, max_length=KEY_MAX, description=(
+        "Stable key such as #Emarketing or #Process (SuperOffice `Key`, at most 255 "
+        "characters, unique in the tenant); it identifies an existing purpose to adopt. "
+        "Without a key, the name does"))
+    consent_text: str | None = Field(None, max_length=TEXT_MAX, description=(
+        "Text of the consent checkbox (SuperOffice `ConsentText`, at most 4000 characters)"))
     form_text: str | None = Field(None, description=(
         "Long text of the consent form shown to the person (SuperOffice `FormText`)"))
-    tooltip: str | None = Field(None, description="List item tooltip (SuperOffice `Tooltip`)")
+    tooltip: str | None = Field(None, max_length=TEXT_MAX, description=(
+        "List item tooltip (SuperOffice `Tooltip`, at most 4000 characters)"))
     active: bool = Field(True, description=(
         "Whether the purpose is in use (SuperOffice `Active`, an integer on the wire: "
         "0 is false, anything else true)"))
-    rank: int | None = Field(None, ge=INT32_MIN, le=INT32_MAX, description=(
-        "Sort order in lists (SuperOffice `Rank`)"))
-    privacy_statement_desc: str | None = Field(None, description=(
-        "Name or description of the privacy statement (SuperOffice `PrivacyStatementDesc`)"))
-    privacy_statement_url: str | None = Field(None, description=(
-        "http(s) URL of the privacy statement (SuperOffice `PrivacyStatementUrl`)"))
+    rank: int | None = Field(None, ge=0, le=RANK_MAX, description=(
+        "Sort order in lists (SuperOffice `Rank`, an unsigned 16-bit number: 0 to 65535)"))
+    privacy_statement_desc: str | None = Field(None, max_length=TEXT_MAX, description=(
+        "Name or description of the privacy statement (SuperOffice `PrivacyStatementDesc`, "
+        "at most 4000 characters)"))
+    privacy_statement_url: str | None = Field(None, max_length=TEXT_MAX, description=(
+        "http(s) URL of the privacy statement (SuperOffice `PrivacyStatementUrl`, at most "
+        "4000 characters)"))
 
     @field_validator("privacy_statement_url")
     @classmethod
@@ -282,6 +341,22 @@ class ConsentPurposeKind(Kind):
         return None if name is None else f"name:{name}"
 
     @classmethod
+    def check(cls, attributes: dict[str, Any], settings: ProviderSettings) -> list[str]:
+        """Name and Key have unique indexes: a second purpose of the manifests with the same
+        value (compared without regard to case) would fail at apply."""
+        assert isinstance(settings, SuperOfficeSettings)
+        identity = cls.identity(attributes)
+        problems = []
+        for field in UNIQUE:
+            value = _text(attributes.get(field))
+            if value is not None and (owner := settings.claim(field, value, identity)):
+                problems.append(
+                    f"{field} {value!r} is also declared by the purpose with {_shown(owner)}; "
+                    f"SuperOffice keeps each {field} unique (compared here without regard to "
+                    f"case): give each purpose its own {field}")
+        return problems
+
+    @classmethod
     def desired_status(cls, attributes: dict[str, Any]) -> RemoteStatus:
         """`active: false` asks for an inactive purpose: not something to revive."""
         return RemoteStatus.INACTIVE if attributes.get("active") is False else RemoteStatus.PRESENT
@@ -294,8 +369,29 @@ class ConsentPurposeKind(Kind):
                 if not (k == "rank" and v is None)}
 
     async def list(self) -> list[RemoteObject]:
-        return await self.client.get_array(ITEMS, lambda item: remote(item) if isinstance(
+        """The list, plus the purposes the state records that it leaves out (a list may
+        hide soft-deleted rows), read by id so that they can be revived, not twinned."""
+        listed = await self.client.get_array(ITEMS, lambda item: remote(item) if isinstance(
             item, dict) and item.get("ConsentPurposeId") is not None else None)
+        seen = {o.remote_id for o in listed}
+        missing = {rid for rid in (RECORDED.get() or {}) if rid not in seen}
+        if not any(o.status is RemoteStatus.DELETED for o in listed):
+            missing |= await self._hidden(seen)
+        found = await asyncio.gather(*(self.read(rid) for rid in sorted(missing, key=_numeric)))
+        return listed + [o for o in found if o is not None]
+
+    async def _hidden(self, seen: set[str]) -> set[str]:
+        """Ids of soft-deleted purposes a list without deleted rows hides: the MDO list
+        (`MDOItems?flat=true`) carries a `Deleted` flag for each item."""
+        response = await self.client.request("GET", MDO_ITEMS, params={"flat": "true"},
+                                             ok=(200, 404))
+        try:
+            items = response.json() if response.status_code == 200 else []
+        except ValueError:
+            items = []
+        return {str(i["Id"]) for i in items if isinstance(i, dict) and i.get("Deleted") is True
+                and i.get("Id") is not None and str(i["Id"]) not in seen} \
+            if isinstance(items, list) else set()
 
     async def lookup(self, identity: str) -> RemoteObject | None:
         """After an ambiguous create: prefer a live match, then the newest one."""
@@ -307,14 +403,50 @@ class ConsentPurposeKind(Kind):
         entity = await self._get(remote_id)
         return None if entity is None else remote(entity)
 
-    async def _get(self, remote_id: str) -> dict[str, Any] | None:
-        response = await self.client.request("GET", f"{ITEMS}/{remote_id}", ok=(200, 404))
+    async def _get(self, remote_id: str, raw: bool = False) -> dict[str, Any] | None:
+        """The item; `raw` reads it without Accept-Language, as a PUT must send it back."""
+        client = self.raw if raw and self.raw is not None else self.client
+        response = await client.request("GET", f"{ITEMS}/{remote_id}", ok=(200, 404))
         return None if response.status_code == 404 else _entity(response)
 
+    raw: VendorClient | None = None
+    """A client without Accept-Language (set by the provider), for the reads PUTs start from."""
+
     async def create(self, attributes: dict[str, Any]) -> RemoteObject:
+        """POST; a refusal (or a server error) while a purpose holds the name or key is
+        adopted when it is the same purpose, and otherwise names the holder."""
         body = to_wire(attributes, set(WIRE_NAMES))
-        response = await self.client.request("POST", ITEMS, json=body)
+        try:
+            response = await self.client.request("POST", ITEMS, json=body)
+        except VendorError as exc:
+            if exc.status is not None and exc.status not in (401, 403, 421, 429):
+                await self._collision(attributes, exc)
+            raise
         return remote(_entity(response))
+
+    async def _collision(self, attributes: dict[str, Any], exc: VendorError) -> None:
+        identity = self.identity(attributes)
+        try:
+            listed = await self.list()
+        except VendorError:
+            return  # the create's own error says more
+        for other in listed:
+            clash = next((f for f in UNIQUE if (value := _text(attributes.get(f))) and (
+                _text(other.attributes.get(f)) or "").casefold() == value.casefold()), None)
+            if clash is None:
+                continue
+            if self.identity(other.attributes) == identity:
+                raise ConflictError(exc.vendor, exc.status, exc.code, exc.detail) from None
+            raise VendorError(exc.vendor, exc.status, exc.code, (
+                f"{exc.detail}; consent purpose {other.remote_id} ({other.status}, "
+                f"{_shown(self.identity(other.attributes))}) already has {clash} "
+                f"{other.attributes.get(clash)!r}, and SuperOffice keeps each {clash} unique: "
+                f"declare that purpose to adopt it, or choose another {clash}")) from None
+        if not isinstance(exc, AmbiguousWriteError):
+            raise VendorError(exc.vendor, exc.status, exc.code, (
+                f"{exc.detail} (no listed purpose holds this name or key; if a soft-deleted "
+                "one does, which lists may not show, restore it in SuperOffice and run "
+                "apply again, or choose another name and key)")) from None
 
     async def update(self, remote_id: str, attributes: dict[str, Any],
                      changed: frozenset[str], current: RemoteObject | None) -> RemoteObject:
@@ -322,7 +454,7 @@ class ConsentPurposeKind(Kind):
         `current` holds only the diffed fields, normalised) and write over it only the changed
         fields: unmanaged and ignore_changes fields keep their remote values. An update means
         the purpose is declared, so it is never left soft-deleted (this is the revive)."""
-        entity = await self._get(remote_id)
+        entity = await self._get(remote_id, raw=True)
         if entity is None:
             raise VendorError(VENDOR, 404, None, f"consent purpose {remote_id} no longer exists; "
                                                  "run plan again")
@@ -336,13 +468,19 @@ class ConsentPurposeKind(Kind):
         """DEACTIVATE: PUT the full item with Active 0; SOFT: DELETE (the vendor sets Deleted).
         An item that is already gone is a success."""
         if mode is DeleteMode.DEACTIVATE:
-            entity = await self._get(remote_id)
+            entity = await self._get(remote_id, raw=True)
             if entity is not None:
                 entity = {k: v for k, v in entity.items() if k not in RESPONSE_ONLY}
                 await self.client.request("PUT", f"{ITEMS}/{remote_id}",
                                           json={**entity, "Active": 0})
             return
         await self.client.request("DELETE", f"{ITEMS}/{remote_id}", ok=(204, 200, 404))
+
+
+def _shown(identity: str | None) -> str:
+    """`key:#A` -> "key '#A'"."""
+    field, _, value = (identity or "name:?").partition(":")
+    return f"{field} {value!r}"
 
 
 def _numeric(remote_id: str) -> int:
@@ -355,10 +493,26 @@ class SuperOfficeProvider(Provider):
     kinds = (ConsentPurposeKind,)
     builtin_objects = ("#Process", "#Emarketing")  # every tenant ships these two purposes
 
+    def __init__(self, settings: ProviderSettings) -> None:
+        super().__init__(settings)
+        assert isinstance(settings, SuperOfficeSettings)
+        headers = {k: v for k, v in settings.headers().items() if k != "Accept-Language"}
+        self.raw = tenant_client(settings, headers)
+        kind = self.kind_objects[ConsentPurposeKind.name]
+        assert isinstance(kind, ConsentPurposeKind)
+        kind.raw = self.raw
+
     def make_client(self, settings: ProviderSettings) -> VendorClient:
         assert isinstance(settings, SuperOfficeSettings)
-        return VendorClient(
-            VENDOR, settings.base_url, settings.headers(), secrets=settings.secrets(),
-            parse_error=parse_error(settings), concurrency=settings.concurrency,
-            timeout_s=settings.timeout_s, max_attempts=settings.max_attempts,
-            allow_insecure_http=settings.allow_insecure_http)
+        return tenant_client(settings, settings.headers())
+
+    async def aclose(self) -> None:
+        await asyncio.gather(self.client.aclose(), self.raw.aclose())
+
+
+def tenant_client(settings: SuperOfficeSettings, headers: dict[str, str]) -> TenantClient:
+    return TenantClient(
+        VENDOR, settings.base_url, headers, secrets=settings.secrets(),
+        parse_error=parse_error(settings), concurrency=settings.concurrency,
+        timeout_s=settings.timeout_s, max_attempts=settings.max_attempts,
+        allow_insecure_http=settings.allow_insecure_http, state_api=settings.state_url())

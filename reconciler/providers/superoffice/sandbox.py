@@ -3,7 +3,18 @@
 Mounted at `/{tenant}/api/v1`. What the emulator deliberately reproduces, because
 a reconciler has to cope with it on a real tenant:
 
-* the list returns every item, soft-deleted ones included, with no paging;
+* the list has no paging; whether it shows soft-deleted items is the switch
+  `list_deleted` (default false: "deleted rows should not be shown in lists"); a read by
+  id always finds them;
+* `Name` and `Key` have unique indexes (soft-deleted rows included): a save that would
+  repeat one answers `unique_status` (400 by default, or 500), comparing without regard
+  to case unless `unique_case` is "sensitive";
+* multi-language values (`US:"Newsletter";GE:"Rundbrief"`) are stored whole and read in
+  the `Accept-Language` asked for (en -> US, de -> GE); without the header they are read
+  whole;
+* the tenant moves (switch `moved`): the old root answers 421 Misdirected Request, and the
+  state API (`/superoffice/api/state/{tenant}`) gives the new one in `Api`;
+* answers carry `_Links`;
 * DELETE is a soft delete (`Deleted: true`) and a PUT with `Deleted: false` revives;
 * PUT is a full replace: a field missing from the body falls back to its default;
 * `Active` is an int32, not a bool;
@@ -21,6 +32,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -96,13 +108,33 @@ BUILTINS: tuple[dict[str, Any], ...] = (
 
 @dataclass
 class SuperOfficeSandboxConfig:
-    """Credentials the sandbox accepts, one set per documented Authorization scheme."""
+    """Credentials the sandbox accepts, one set per documented Authorization scheme, and
+    the switches of the references' ambiguities (see the module docstring)."""
 
     bearer_tokens: set[str]
     tickets: set[str]
     app_tokens: set[str]
     basic_users: dict[str, str]
     read_only_bearer_tokens: set[str] = field(default_factory=set)
+    list_deleted: bool = False
+    unique_status: int = 400
+    unique_case: str = "insensitive"
+    last_put: dict[str, Any] = field(default_factory=dict)
+
+
+LANGUAGES = {"en": "US", "de": "GE", "nb": "NO", "no": "NO", "sv": "SW", "da": "DA"}
+_ML_PART = re.compile(r'([A-Z]{2}):"((?:[^"\\]|\\.)*)";?')
+
+
+def in_language(value: Any, language: str | None) -> Any:
+    """A multi-language value in the language asked for (whole when none is asked)."""
+    if not isinstance(value, str) or not language:
+        return value
+    parts = dict(_ML_PART.findall(value))
+    if not parts or "".join(m.group(0) for m in _ML_PART.finditer(value)) != value:
+        return value
+    wanted = LANGUAGES.get(language.split(",")[0].split("-")[0].strip().lower(), "US")
+    return parts.get(wanted, next(iter(parts.values()), value))
 
 
 def error(status: int, message: str) -> Response:
@@ -217,9 +249,33 @@ class SuperOfficeSandbox:
             and self.config.basic_users[user] == password
 
     @staticmethod
-    def wire(record: dict[str, Any]) -> dict[str, Any]:
-        """A stored item as the API returns it, with the response-only rights attached."""
-        return {**record, "TableRight": dict(TABLE_RIGHT), "FieldProperties": FIELD_PROPERTIES}
+    def wire(record: dict[str, Any], request: Request | None = None) -> dict[str, Any]:
+        """A stored item as the API returns it, in the language asked for, with the
+        response-only rights and links attached."""
+        language = request.headers.get("accept-language") if request is not None else None
+        shown = {k: in_language(v, language) if k in STRING_FIELDS else v
+                 for k, v in record.items()}
+        links = {"Self": f"List/ConsentPurpose/Items/{record['ConsentPurposeId']}"}
+        return {**shown, "TableRight": dict(TABLE_RIGHT), "FieldProperties": FIELD_PROPERTIES,
+                "_Links": links}
+
+    def _taken(self, fields: dict[str, Any], own: int | None) -> Response | None:
+        """The unique indexes on Name and Key, soft-deleted rows included."""
+        def same(a: Any, b: Any) -> bool:
+            if self.config.unique_case == "sensitive":
+                return bool(a) and a == b
+            return bool(a) and str(a).casefold() == str(b).casefold()
+
+        for record in self.purposes.values():
+            if record["ConsentPurposeId"] == own:
+                continue
+            for column in ("Name", "Key"):
+                if same(fields.get(column), record.get(column)):
+                    return error(self.config.unique_status, (
+                        f"Cannot insert duplicate key row in object 'dbo.consentpurpose' with "
+                        f"unique index 'IDX_consentpurpose_{column.lower()}'. The duplicate key "
+                        f"value is ({fields[column]})."))
+        return None
 
     def _find(self, request: Request) -> dict[str, Any] | Response:
         raw = request.path_params["id"]
@@ -245,7 +301,23 @@ class SuperOfficeSandbox:
         if denied := self.authorize(request):
             return denied
         records = sorted(self.purposes.values(), key=lambda r: int(r["ConsentPurposeId"]))
-        return json_response([self.wire(r) for r in records], media_type=MEDIA_TYPE)
+        shown = [r for r in records if self.config.list_deleted or not r.get("Deleted")]
+        return json_response([self.wire(r, request) for r in shown], media_type=MEDIA_TYPE)
+
+    async def mdo_items(self, request: Request) -> Response:
+        """GET MDOItems?flat=true: every item, deleted ones included, with its Deleted flag
+        (the page's response has one; whether a real tenant lists deleted items here is
+        an assumption)."""
+        if denied := self.authorize(request):
+            return denied
+        records = sorted(self.purposes.values(), key=lambda r: int(r["ConsentPurposeId"]))
+        language = request.headers.get("accept-language")
+        return json_response([
+            {"Id": r["ConsentPurposeId"], "Name": in_language(r["Name"], language),
+             "ToolTip": r["Tooltip"], "Deleted": r["Deleted"], "Rank": r["Rank"], "Type": "",
+             "ChildItems": [], "IconHint": "", "ColorBlock": 0, "ExtraInfo": "",
+             "StyleHint": "", "FullName": in_language(r["Name"], language)}
+            for r in records], media_type=MEDIA_TYPE)
 
     async def create(self, request: Request) -> Response:
         if denied := self.authorize(request):
@@ -253,9 +325,11 @@ class SuperOfficeSandbox:
         fields = await self._entity(request)
         if isinstance(fields, Response):
             return fields
+        if taken := self._taken(fields, None):
+            return taken
         record = _insert(self.table, fields)
         self.table.save()
-        return json_response(self.wire(record), media_type=MEDIA_TYPE)
+        return json_response(self.wire(record, request), media_type=MEDIA_TYPE)
 
     async def get(self, request: Request) -> Response:
         if denied := self.authorize(request):
@@ -263,7 +337,7 @@ class SuperOfficeSandbox:
         record = self._find(request)
         if isinstance(record, Response):
             return record
-        return json_response(self.wire(record), media_type=MEDIA_TYPE)
+        return json_response(self.wire(record, request), media_type=MEDIA_TYPE)
 
     async def replace(self, request: Request) -> Response:
         """PUT: a full replace of the writable fields; the body is checked before the id."""
@@ -275,9 +349,13 @@ class SuperOfficeSandbox:
         record = self._find(request)
         if isinstance(record, Response):
             return record
+        if taken := self._taken(fields, record["ConsentPurposeId"]):
+            return taken
+        self.config.last_put.clear()
+        self.config.last_put.update(json.loads(await request.body()))
         record.update(fields, UpdatedDate=_now(), UpdatedBy=dict(SANDBOX_ASSOCIATE))
         self.table.save()
-        return json_response(self.wire(record), media_type=MEDIA_TYPE)
+        return json_response(self.wire(record, request), media_type=MEDIA_TYPE)
 
     async def delete(self, request: Request) -> Response:
         """Soft delete: the item stays listed with `Deleted: true`; repeating it is harmless."""
@@ -315,6 +393,7 @@ def create_app(table: Table, config: SuperOfficeSandboxConfig, faults: Faults,
     items, item = "/List/ConsentPurpose/Items", "/List/ConsentPurpose/Items/{id:str}"
     app = Starlette(routes=[
         _route(items, {"GET": sandbox.list, "POST": sandbox.create}),
+        _route("/List/ConsentPurpose/MDOItems", {"GET": sandbox.mdo_items}),
         _route(item, {"GET": sandbox.get, "PUT": sandbox.replace, "DELETE": sandbox.delete}),
     ], exception_handlers={HTTPException: _http_error})
     return FaultMiddleware(app, "superoffice", faults, log, error, None)
@@ -329,18 +408,65 @@ USER = ("sandbox", "sandbox-password")
 """The sandbox's well-known credentials: not secrets, the sandbox only listens on loopback."""
 
 
+TENANT = "Cust12345"
+MOVED_PREFIX = f"/superoffice-sod3/{TENANT}/api/v1"
+"""Where the tenant lives once it has moved (switch `moved`)."""
+STATE_PATH = "/superoffice/api/state/{tenant}"
+
+
+async def _misdirected(_: Request) -> Response:
+    return error(421, "Misdirected Request: this tenant is served from another host; ask the "
+                      "state API where")
+
+
+def _state_api(moved: bool) -> Route:
+    """The public state API: where the tenant's WebAPI lives now (`Api`, without /v1)."""
+
+    async def state(request: Request) -> Response:
+        tenant = request.path_params["tenant"]
+        if tenant != TENANT:
+            return json_response({"ContextIdentifier": tenant, "State": "Unknown"}, 404)
+        root = str(request.base_url).rstrip("/") + (MOVED_PREFIX if moved else PREFIX)
+        return json_response({"ContextIdentifier": TENANT, "State": "Running",
+                              "Endpoint": root.removesuffix("/api/v1"),
+                              "Api": root.removesuffix("/v1"), "IsRunning": True})
+
+    return Route(STATE_PATH, state, methods=["GET"])
+
+
+def _admin(table: Table, config: SuperOfficeSandboxConfig) -> Mount:
+    """Inspection routes for tests: what is stored, and the last PUT body received."""
+
+    async def purposes(_: Request) -> Response:
+        return json_response(_purposes(table))
+
+    async def last_put(_: Request) -> Response:
+        return json_response(config.last_put)
+
+    return Mount("/_sandbox/superoffice", routes=[Route("/purposes", purposes),
+                                                  Route("/last_put", last_put)])
+
+
 def _mount(context: SandboxContext) -> list[BaseRoute]:
     table = context.table("superoffice")
     if context.option("builtins", True):
         seed_builtins(table)
     config = SuperOfficeSandboxConfig(
         bearer_tokens={TOKEN}, tickets={TICKET}, app_tokens={APP_TOKEN},
-        basic_users={USER[0]: USER[1]}, read_only_bearer_tokens={READ_ONLY_TOKEN})
-    return [Mount(PREFIX, create_app(table, config, context.faults, context.log))]
+        basic_users={USER[0]: USER[1]}, read_only_bearer_tokens={READ_ONLY_TOKEN},
+        list_deleted=context.option("list_deleted", False),
+        unique_status=context.option("unique_status", 400),
+        unique_case=context.option("unique_case", "insensitive"))
+    app = create_app(table, config, context.faults, context.log)
+    moved = bool(context.option("moved", False))
+    served = [Mount(MOVED_PREFIX, app),
+              Mount(PREFIX, routes=[Route("/{path:path}", _misdirected, methods=[
+                  "GET", "POST", "PUT", "DELETE"])])] if moved else [Mount(PREFIX, app)]
+    return [_state_api(moved), _admin(table, config), *served]
 
 
 SANDBOX = VendorSandbox(
     name="superoffice", mount=_mount,
     overrides=lambda base_url: {"base_url": base_url + PREFIX, "auth": "bearer", "token": TOKEN,
                                 "ticket": "", "app_token": "", "username": "", "password": ""},
-    options=("builtins",))
+    options=("builtins", "list_deleted", "unique_status", "unique_case", "moved"))
