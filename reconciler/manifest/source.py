@@ -21,6 +21,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError
 from ruamel.yaml.events import CollectionEndEvent, CollectionStartEvent
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from ruamel.yaml.reader import ReaderError
 from ruamel.yaml.resolver import VersionedResolver
 
 from reconciler.errors import Diagnostic, Source
@@ -87,7 +88,7 @@ def _tree(document: Document) -> _Index:
             text = read_regular(document.path).decode("utf-8")
             _check_depth(text, document.file)
             document.tree = _Index(compose(text))
-        except (OSError, UnicodeDecodeError, MarkedYAMLError, _Limit):
+        except (OSError, UnicodeDecodeError, MarkedYAMLError, ReaderError, _Limit):
             document.tree = _Index(None)
     return document.tree
 
@@ -358,9 +359,22 @@ def load(path: Path, display: str, env: Mapping[str, str] | None = None,
         data = converter.convert(node, ())
     except MarkedYAMLError as exc:
         return Document(display, path, None, [_syntax_diagnostic(display, exc, text)])
+    except ReaderError as exc:
+        return Document(display, path, None, [_reader_diagnostic(display, exc, text)])
     except _Limit as exc:
         return Document(display, path, None, [exc.diagnostic])
     return Document(display, path, data, converter.diagnostics, converter.marks)
+
+
+def _reader_diagnostic(display: str, exc: ReaderError, text: str) -> Diagnostic:
+    """A character YAML does not allow in a file (a control character, mostly)."""
+    position = exc.position if isinstance(exc.position, int) else 0
+    before = text[:position]
+    where = Source(display, before.count("\n") + 1, position - before.rfind("\n"))
+    code = exc.character if isinstance(exc.character, int) else ord(str(exc.character)[:1] or "?")
+    return Diagnostic(where, f"YAML does not allow the character U+{code:04X} in a file (a "
+                             "control character); remove it, or write it as an escape in a "
+                             'double-quoted string ("\\x1f")')
 
 
 class NotRegularFile(OSError):
