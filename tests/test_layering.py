@@ -26,8 +26,10 @@ RULES: dict[str, tuple[str, ...]] = {
     "reconciler.drift": ("reconciler.apply", "reconciler.cli", "reconciler.render", "reconciler.sandbox"),
     "reconciler.state": ("reconciler.plan", "reconciler.apply", "reconciler.cli", "reconciler.render",
                          "reconciler.drift", "reconciler.sandbox"),
+    # the settings know the backends by their registry only, never a backend itself
     "reconciler.manifest": ("reconciler.plan", "reconciler.apply", "reconciler.cli", "reconciler.render",
-                            "reconciler.drift", "reconciler.state", "reconciler.sandbox"),
+                            "reconciler.drift", "reconciler.state.base", "reconciler.state.local",
+                            "reconciler.state.postgres", "reconciler.sandbox"),
     "reconciler.render": ("reconciler.apply", "reconciler.cli", "reconciler.providers", "reconciler.state",
                           "reconciler.sandbox"),
     "reconciler.apply": ("reconciler.cli", "reconciler.render", "reconciler.sandbox"),

@@ -24,10 +24,11 @@ from reconciler.authoring.schema import (
     render,
 )
 from reconciler.manifest.loader import KEY_PATTERN, LIFECYCLE_FIELDS, Lifecycle
-from reconciler.manifest.settings import CONFIG_FILE, StateSettings
+from reconciler.manifest.settings import CONFIG_FILE
 from reconciler.providers.base import DeleteMode, Kind, Provider, ProviderSettings
 from reconciler.providers.registry import builtin_providers, kinds_by_collection
 from reconciler.providers.registry import providers as provider_registry
+from reconciler.state.registry import BACKENDS, DEFAULT
 
 REPO = Path(__file__).resolve().parents[2]
 REGENERATE = "python -m reconciler.authoring.docs"
@@ -89,7 +90,11 @@ def _lifecycle() -> str:
 
 def _config() -> str:
     common = model_schema(ProviderSettings)
-    return (f"## {CONFIG_FILE}\n\n### `state`\n\n{_fields_table(model_schema(StateSettings))}\n"
+    backends = "".join(f"#### `backend: {name}`: {backend.about}\n\n"
+                       f"{_fields_table(model_schema(backend.settings_model()))}\n"
+                       for name, backend in BACKENDS.items())
+    return (f"## {CONFIG_FILE}\n\n### `state`\n\n`backend` (default `{DEFAULT}`) picks where the "
+            f"state is kept; each backend takes its own settings.\n\n{backends}"
             "### Settings every provider takes\n\nUnder `providers.<vendor>:`, besides the "
             "vendor's own settings below. Settings are read after `${VAR}` replacement, so "
             "a number may come from a variable.\n\n" + _fields_table(common))

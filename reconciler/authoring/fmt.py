@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
@@ -53,9 +54,10 @@ from ruamel.yaml.scalarstring import (
 from reconciler.errors import ConfigError, Diagnostic, ManifestError, Source
 from reconciler.manifest import source as yamlsource
 from reconciler.manifest.loader import LIFECYCLE_FIELDS, manifest_files
-from reconciler.manifest.settings import CONFIG_FILE, StateSettings
+from reconciler.manifest.settings import CONFIG_FILE
 from reconciler.providers.base import Provider
 from reconciler.providers.registry import providers as provider_registry
+from reconciler.state.registry import BACKENDS, DEFAULT
 
 INDENT = {"mapping": 2, "sequence": 4, "offset": 2}
 _WIDTH = 1 << 30  # never fold a long line
@@ -511,10 +513,13 @@ def _state_dir(directory: Path) -> Path | None:
         return None
     state = data.get("state") if isinstance(data, dict) else None
     state = state if isinstance(state, dict) else {}
-    path = state.get("path", StateSettings().path)
-    if state.get("backend", "local") != "local" or not isinstance(path, str) or "$" in path:
+    backend = BACKENDS.get(state.get("backend", DEFAULT))
+    if backend is None or "$" in str(state):
         return None
-    return (directory / path).resolve().parent
+    try:
+        return backend.settings_model().model_validate({"backend": backend.name, **state}).folder(directory)
+    except ValidationError:
+        return None
 
 
 def _write(path: Path, text: str) -> None:

@@ -18,7 +18,6 @@ import textwrap
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
 from pydantic import ValidationError
 
@@ -29,6 +28,7 @@ from reconciler.manifest.validation import suggest
 from reconciler.providers.base import Provider, ProviderSettings
 from reconciler.providers.registry import providers as provider_registry
 from reconciler.providers.registry import vendors
+from reconciler.state.registry import BACKENDS
 
 # Referenced by their published `$id`: a copy written into the directory would go stale
 # when reconciler is upgraded.
@@ -37,7 +37,7 @@ CONFIG_SCHEMA = f"{SCHEMA_BASE_URL}config.schema.json"
 MODELINE = "# yaml-language-server: $schema="
 """The first line of every file, so the YAML language server completes and checks it."""
 STATE_PATH = "state/default.json"
-Backend = Literal["local", "postgres"]
+Backend = str  # a name in reconciler.state.registry.BACKENDS
 
 _HEADER = ("# Every field, limit and default: `reconciler docs`, or hover a field in an editor "
            "with the\n# YAML language server. `reconciler fmt DIR` lays files out canonically.\n")
@@ -72,7 +72,8 @@ def scaffold(vendors: Sequence[str] = (), backend: Backend = "local",
     chosen = choose_vendors(vendors, registry)
     files = [ScaffoldFile(CONFIG_FILE, config_text(chosen, backend, registry))]
     files += [ScaffoldFile(f"purposes/{v}.yaml", example_text(v, registry[v])) for v in chosen]
-    if backend == "local":
+    defaults = BACKENDS[backend].settings_model().model_validate({"backend": backend})
+    if defaults.folder(Path(".")) is not None:  # the state is kept in files: never commit them
         files.append(ScaffoldFile(".gitignore", "# reconciler: the local state and the "
                                                 "sandboxes' data; never commit them\n/state/\n",
                                   append=True))
@@ -156,12 +157,7 @@ def config_text(vendors: Sequence[str], backend: Backend,
              "# ${VAR} and ${VAR:-default} are read from the environment: keep credentials there.",
              "# Every provider setting (concurrency, timeouts, safety rails...): `reconciler docs`.",
              "state:"]
-    if backend == "local":
-        lines += ["  backend: local", f"  path: {STATE_PATH}   # relative to this file; git-ignored"]
-    else:
-        lines += ["  backend: postgres",
-                  "  url: ${RECONCILER_STATE_URL}   # postgresql://user:password@host/db",
-                  "  workspace: default"]
+    lines += [f"  {line}" for line in BACKENDS[backend].init_lines]
     lines.append("providers:")
     for vendor in vendors:
         model = registry[vendor].settings_model

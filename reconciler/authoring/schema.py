@@ -26,10 +26,11 @@ from pydantic.json_schema import models_json_schema
 
 from reconciler import SCHEMA_BASE_URL
 from reconciler.manifest.loader import KEY_PATTERN, LIFECYCLE_FIELDS, Lifecycle
-from reconciler.manifest.settings import ConfigFile, StateSettings
+from reconciler.manifest.settings import ConfigFile
 from reconciler.providers.base import DeleteMode, Kind, Provider
 from reconciler.providers.registry import kinds_by_collection
 from reconciler.providers.registry import providers as provider_registry
+from reconciler.state.registry import BACKENDS, DEFAULT
 
 DIALECT = "http://json-schema.org/draft-07/schema#"
 VARIABLE = r"^\$\{[A-Za-z_][A-Za-z0-9_]*(:-[^}]*)?\}$"
@@ -222,15 +223,15 @@ def settings_schema(provider: type[Provider], models: _Models) -> dict[str, Any]
 def config_schema(registry: Registry | None = None) -> dict[str, Any]:
     """The JSON Schema of reconciler.yaml: `state` and one settings object per provider."""
     registry = provider_registry() if registry is None else registry
-    models = _Models([ConfigFile, StateSettings,
-                      *(p.settings_model for p in registry.values())])
+    backends = {name: backend.settings_model() for name, backend in BACKENDS.items()}
+    models = _Models([ConfigFile, *backends.values(), *(p.settings_model for p in registry.values())])
     top = models.schema(ConfigFile)
-    state = models.schema(StateSettings)
-    state["properties"] = {n: _accepts_variable(p) for n, p in state["properties"].items()}
     properties = {
         **top["properties"],
-        "state": {**state, "description": "Where the state is kept (default: local, "
-                                          "state/default.json)"},
+        "state": {"type": "object", "description": "Where the state is kept (default: local, "
+                                                   "state/default.json); `backend` picks the other settings",
+                  "oneOf": [_backend_schema(name, models.schema(model))
+                            for name, model in backends.items()]},
         "providers": {
             "type": "object",
             "description": "How to reach each vendor; ${VAR} and ${VAR:-default} are "
@@ -241,6 +242,16 @@ def config_schema(registry: Registry | None = None) -> dict[str, Any]:
     }
     return _document("config", "reconciler.yaml", "reconciler's settings: where the state lives and how "
                      "to reach each vendor.", properties, models)
+
+
+def _backend_schema(name: str, schema: dict[str, Any]) -> dict[str, Any]:
+    """One branch of `state`: `backend` is its tag (required, except for the default)."""
+    schema["properties"] = {n: _accepts_variable(p) for n, p in schema["properties"].items()}
+    schema["properties"]["backend"] = {"const": name, "description": BACKENDS[name].about}
+    if name != DEFAULT:
+        schema["required"] = sorted({*schema.get("required", ()), "backend"})
+    schema.pop("title", None)
+    return schema
 
 
 def _document(name: str, title: str, description: str, properties: dict[str, Any],

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from enum import StrEnum
+import re
 from pathlib import Path
 from typing import Annotated
 
@@ -11,12 +11,6 @@ import typer
 from reconciler.cli.app import app, err, handled
 from reconciler.errors import ConfigError
 from reconciler.files import explain, write_output
-
-
-class StateBackend(StrEnum):
-    local = "local"
-    postgres = "postgres"
-
 
 OutOpt = Annotated[Path | None, typer.Option(
     "--out", metavar="FILE", help="Write to this file instead of stdout")]
@@ -78,8 +72,9 @@ def init(
     vendor: Annotated[list[str] | None, typer.Option(
         "--vendor", metavar="VENDOR",
         help="A vendor to set up (repeatable; default: every vendor)")] = None,
-    backend: Annotated[StateBackend, typer.Option(
-        "--backend", metavar="local|postgres", help="Where the state is kept")] = StateBackend.local,
+    backend: Annotated[str, typer.Option(
+        "--backend", metavar="BACKEND",
+        help="Where the state is kept: local (a file) or postgres (teams); see `reconciler docs`")] = "local",
     force: Annotated[bool, typer.Option("--force", help="Overwrite existing files")] = False,
 ) -> None:
     """Scaffold a manifest directory: reconciler.yaml, an example per vendor, editor schemas."""
@@ -89,14 +84,16 @@ def init(
         scaffold,
         write_scaffold,
     )
+    from reconciler.state.registry import BACKENDS
 
+    if backend not in BACKENDS:
+        raise ConfigError(f"--backend: unknown backend {backend!r} (known: {', '.join(BACKENDS)})")
     vendors = choose_vendors(vendor or [])
-    files = scaffold(vendors, "postgres" if backend is StateBackend.postgres else "local")
+    files = scaffold(vendors, backend)
     for path in write_scaffold(directory, files, force):
         typer.echo(f"Wrote {path}")
     variables = required_variables(vendors)
-    if backend is StateBackend.postgres:
-        variables.append("RECONCILER_STATE_URL")
+    variables += re.findall(r"\$\{([A-Z0-9_]+)\}", "\n".join(BACKENDS[backend].init_lines))
     needed = f"set {', '.join(variables)} in the environment, then " if variables else ""
     typer.echo(f"\nNext: {needed}run:\n"
                f"  reconciler plan {directory}\n"

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from reconciler.errors import StateError
 from reconciler.manifest.loader import Desired, load_desired
 from reconciler.manifest.settings import Settings, load_settings
 from reconciler.plan.builder import PlanOptions
@@ -20,7 +19,7 @@ from reconciler.providers.base import Kind
 from reconciler.providers.connected import Providers
 from reconciler.providers.registry import providers as provider_registry
 from reconciler.state.base import StateBackend, StateDoc
-from reconciler.state.local import LocalBackend
+from reconciler.state.registry import BACKENDS
 
 
 @dataclass
@@ -65,10 +64,4 @@ class Workspace:
 
 
 def open_backend(settings: Settings) -> StateBackend:
-    if settings.state.backend == "local":
-        return LocalBackend(settings.state_path)
-    from reconciler.state.postgres import PostgresBackend
-
-    if not settings.state.url:
-        raise StateError("state.url: required with backend: postgres")
-    return PostgresBackend(settings.state.url, settings.state.workspace)
+    return BACKENDS[settings.state.backend].open(settings.state, settings.directory)

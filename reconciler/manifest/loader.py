@@ -126,11 +126,21 @@ class _Walk:
             except OSError:
                 is_dir = False
             if is_dir:
-                if self.skip is None or child.resolve() != self.skip:
+                if self.skip is not None and child.resolve() == self.skip:
+                    self.state(child)
+                else:
                     self.folder(child, (*ancestors, here))
             elif entry.name.endswith((".yaml", ".yml")) and not (
                     path == self.root and entry.name == CONFIG_FILE):
                 self.file(child)
+
+    def state(self, path: Path) -> None:
+        """The state folder is not read as manifests; one holding manifests would hide them."""
+        held = manifest_files(path)
+        if held:
+            self.problem(path, f"the state folder (state.path in {CONFIG_FILE}) holds manifests "
+                               f"({yamlsource.display_path(held[0])}), which would vanish: put "
+                               "the state in a folder of its own, e.g. state/default.json")
 
     def file(self, path: Path) -> None:
         try:
@@ -151,25 +161,15 @@ class _Walk:
 
 
 def state_folder(settings: Settings) -> Path | None:
-    """The local state's folder, skipped by the loader; one that holds manifests (or the
-    manifest directory itself) is a configuration error, since they would vanish."""
-    if settings.state.backend != "local":
-        return None
-    folder = settings.state_path.parent
-    root = settings.directory.resolve()
-    if folder == root:
-        raise ConfigError(f"state.path {settings.state.path!r} in {CONFIG_FILE} puts the state in "
+    """The folder a backend keeps the state in on disk, skipped by the loader; the manifest
+    directory itself (or, found while walking, a folder holding manifests) is a configuration
+    error."""
+    folder = settings.state.folder(settings.directory)
+    if folder == settings.directory.resolve():
+        where = getattr(settings.state, "path", "")
+        raise ConfigError(f"state.path {where!r} in {CONFIG_FILE} puts the state in "
                           "the manifest directory itself; put it in a folder of its own, e.g. "
                           "state/default.json")
-    if root in folder.parents and folder.is_dir():
-        held = manifest_files(folder)
-        if held:
-            raise ConfigError(
-                f"state.path {settings.state.path!r} in {CONFIG_FILE} puts the state in "
-                f"{yamlsource.display_path(folder)}, which holds manifests "
-                f"({yamlsource.display_path(held[0])}): the state folder is not read as "
-                "manifests, so they would vanish; put the state in a folder of its own, e.g. "
-                "state/default.json")
     return folder
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 from pydantic_core import ErrorDetails
 
 from reconciler.errors import ConfigError, Diagnostic, ManifestError, Source
@@ -20,26 +20,28 @@ from reconciler.providers.base import Provider, ProviderSettings
 from reconciler.providers.registry import kinds_by_collection
 from reconciler.providers.registry import providers as provider_registry
 from reconciler.redact import conninfo_secrets, register
+from reconciler.state.registry import BACKENDS, DEFAULT
+from reconciler.state.settings import BackendSettings
 
 CONFIG_FILE = "reconciler.yaml"
 _EMPTY = (f"{CONFIG_FILE} is empty; declare at least one vendor under providers: (see the README's "
           "Manifests section)")
 
 
-class StateSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
+StateSettings = BackendSettings
+"""`state:` as checked by the chosen backend's own model (reconciler.state.registry)."""
 
-    backend: Literal["local", "postgres"] = Field("local", description="Where the state is kept")
-    path: str = Field("state/default.json", description="local: file, relative to reconciler.yaml")
-    url: str | None = Field(None, description="postgres: postgresql://user@host/db")
-    workspace: str = Field("default", pattern=r"^[A-Za-z0-9_.-]+$",
-                           description="postgres: one row per workspace")
+StateChoice = create_model(
+    "StateChoice", __config__=ConfigDict(extra="allow", strict=True),
+    backend=(Literal.__getitem__(tuple(BACKENDS)),  # type: ignore[arg-type]
+             Field(DEFAULT, description="Where the state is kept")))
+"""The first step of checking `state:`: which backend; its own model checks the rest."""
 
 
 class ConfigFile(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
-    state: StateSettings = Field(default_factory=StateSettings)
+    state: StateChoice = Field(default_factory=StateChoice)
     providers: dict[str, dict[str, Any]] = Field(default_factory=dict)
     variables: list[Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]] = Field(
         default_factory=list, description=(
@@ -59,14 +61,14 @@ class Settings:
 
     @property
     def state_path(self) -> Path:
-        return (self.directory / self.state.path).resolve()
+        """The local backend's file (what `state.path` names)."""
+        return (self.directory / str(getattr(self.state, "path", ""))).resolve()
 
     @property
     def sandbox_data(self) -> Path:
         """Where `--sandbox` keeps the emulated vendors' data: beside the local state."""
-        if self.state.backend == "local":
-            return self.state_path.parent / "sandbox"
-        return (self.directory / "state" / "sandbox").resolve()
+        folder = self.state.folder(self.directory)
+        return folder / "sandbox" if folder else (self.directory / "state" / "sandbox").resolve()
 
 
 def load_settings(directory: Path, overrides: Mapping[str, Mapping[str, Any]] | None = None,
@@ -133,18 +135,47 @@ def load_settings(directory: Path, overrides: Mapping[str, Mapping[str, Any]] | 
                                             offline, unresolved))
     if problems:
         raise ManifestError(problems)
-    if raw.state.backend == "postgres" and not raw.state.url and ("state", "url") not in unresolved \
-            and need_state:
-        raise ManifestError([Diagnostic(yamlsource.locate(document, ("state",)),
-                                        "state.url: required with backend: postgres")])
+    state = _state(document, raw.state.model_dump(), unresolved, need_state)
     secrets = [s for p in settings.values() for s in p.secrets() if s != OFFLINE_VALUE]
-    secrets += conninfo_secrets(raw.state.url) if raw.state.url else []
+    credential = state.credential()
+    secrets += conninfo_secrets(credential) if credential else []
     register(secrets)
-    problems = credentials.check(document, settings, raw.state.url if need_state else None,
+    problems = credentials.check(document, settings, credential if need_state else None,
                                  secrets, hygiene=not offline)
     if problems:
         raise ManifestError(problems)
-    return Settings(directory, path, raw.state, settings, secrets, frozenset(raw.variables))
+    return Settings(directory, path, state, settings, secrets, frozenset(raw.variables))
+
+
+def _state(document: yamlsource.Document, values: dict[str, Any],
+           unresolved: set[tuple[str | int, ...]], need_state: bool) -> StateSettings:
+    """`state:` checked by the chosen backend's model (the union's second step)."""
+    name = values["backend"]
+    model = BACKENDS[name].settings_model()
+    problems: list[Diagnostic] = []
+    try:
+        state = model.model_validate(values)
+    except ValidationError as exc:
+        state = model.model_construct(**values)
+        problems = [Diagnostic(yamlsource.locate(document, ("state", *e["loc"]), _at_key(e)),
+                               f"state.{_dotted(e['loc'])}: {_other_backend(e, name) or describe(e, model)}")
+                    for e in errors(exc) if ("state", *e["loc"]) not in unresolved]
+    missing = state.missing()
+    if missing and not any(p[:1] == ("state",) for p in unresolved):
+        problems.insert(0, Diagnostic(yamlsource.locate(document, ("state",)), missing))
+    if problems and need_state:
+        raise ManifestError(problems)
+    return state
+
+
+def _other_backend(error: ErrorDetails, name: str) -> str | None:
+    """A setting left from another backend (`path:` after switching to postgres) says so."""
+    field = str(error["loc"][-1]) if error["loc"] else ""
+    owners = [other for other, backend in BACKENDS.items()
+              if other != name and field in backend.settings_model().model_fields]
+    if error["type"] != "extra_forbidden" or not owners:
+        return None
+    return f"a setting of backend: {owners[0]}, not of backend: {name}; remove it"
 
 
 def _check_provider(document: yamlsource.Document, name: str, provider: type[Provider],

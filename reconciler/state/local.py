@@ -22,11 +22,11 @@ import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Literal
 
 import ijson  # type: ignore[import-untyped]
 from filelock import FileLock, Timeout
-from pydantic import ValidationError
+from pydantic import Field, ValidationError
 
 from reconciler.errors import LockError, StateError
 from reconciler.files import check_writable_target, explain
@@ -41,6 +41,7 @@ from reconciler.state.base import (
     StateDoc,
     StateWriter,
 )
+from reconciler.state.settings import BackendSettings
 
 
 def atomic_write(path: Path, text: str, backup: bool = False, mode: int | None = None) -> None:
@@ -434,3 +435,19 @@ def _pid_alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+class Settings(BackendSettings):
+    """`backend: local`: the state is a JSON file (with a journal and a lock file beside it)."""
+
+    backend: Literal["local"] = "local"
+    path: str = Field("state/default.json", description="local: file, relative to reconciler.yaml")
+
+    def folder(self, directory: Path) -> Path | None:
+        return (directory / self.path).resolve().parent
+
+
+def open_backend(settings: BackendSettings, directory: Path) -> LocalBackend:
+    assert isinstance(settings, Settings)
+    return LocalBackend((directory / settings.path).resolve())
+

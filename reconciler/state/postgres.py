@@ -16,17 +16,20 @@ import time
 import zlib
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any
+from pathlib import Path
+from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import psycopg.errors
 from psycopg.types.json import Jsonb
+from pydantic import Field
 
 from reconciler.errors import LockError, StateError
 from reconciler.redact import Redactor, conninfo_secrets
 from reconciler.state.base import LockInfo, StateBackend, StateDoc, StateWriter
 from reconciler.state.local import parse_document
+from reconciler.state.settings import BackendSettings
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS reconciler_state (
@@ -361,3 +364,27 @@ class PostgresBackend(StateBackend):
             "AND classid::bigint = %s AND objid::bigint = %s AND granted "
             "AND pid <> pg_backend_pid()", lock_key(self.workspace)).fetchall()
         return [int(r[0]) for r in rows]
+
+
+class Settings(BackendSettings):
+    """`backend: postgres`: one row per workspace, locks held by the session."""
+
+    backend: Literal["postgres"] = "postgres"
+    url: str | None = Field(None, description="postgres: postgresql://user@host/db")
+    workspace: str = Field("default", pattern=r"^[A-Za-z0-9_.-]+$",
+                           description="postgres: one row per workspace")
+
+
+    def credential(self) -> str | None:
+        return self.url
+
+    def missing(self) -> str | None:
+        return None if self.url else "state.url: required with backend: postgres"
+
+
+def open_backend(settings: BackendSettings, directory: Path) -> PostgresBackend:
+    assert isinstance(settings, Settings)
+    if not settings.url:
+        raise StateError("state.url: required with backend: postgres")
+    return PostgresBackend(settings.url, settings.workspace)
+
