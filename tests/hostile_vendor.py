@@ -119,6 +119,15 @@ async def _echo_200_text(request: Request, vendor: HostileVendor) -> Response:
     return PlainTextResponse(f"welcome {auth(request)} !")
 
 
+@mode("echo_200_on_write")
+async def _echo_200_on_write(request: Request, vendor: HostileVendor) -> Response:
+    """Lists are empty; a write succeeds with a non-JSON body quoting the credential."""
+    if request.method == "GET":
+        return empty_list(request)
+    return PlainTextResponse(f"created for {auth(request)} !", status_code=201
+                             if request.url.path.endswith("/callPurposes") else 200)
+
+
 @mode("echo_4xx_json")
 async def _echo_4xx_json(request: Request, vendor: HostileVendor) -> Response:
     return JSONResponse(error_body(f"bad credential {auth(request)}"), status_code=400)

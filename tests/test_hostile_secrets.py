@@ -162,6 +162,16 @@ def test_echoed_credential_is_redacted(mode: str, vendor: str, says: str, tmp_pa
     case.check(foreign)
 
 
+@pytest.mark.parametrize("vendor", ["outreach", "webex_campaign", "superoffice"])
+def test_non_json_answer_to_a_write_is_redacted(vendor: str, tmp_path: Path,
+                                                foreign: HostileVendor) -> None:
+    with serve("echo_200_on_write", foreign) as server:
+        case = hostile_case(tmp_path / "m", vendor, server.url)
+        result = case.cli("apply", str(case.root), "--auto-approve")
+        assert "***" in result.err and [r for r in server.requests if r.method != "GET"], result.err
+    case.check(foreign)
+
+
 def test_non_json_200_from_outreach_leaks_nothing(tmp_path: Path, foreign: HostileVendor) -> None:
     with serve("echo_200_text", foreign) as server:
         case = hostile_case(tmp_path / "m", "outreach", server.url)
