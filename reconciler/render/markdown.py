@@ -32,7 +32,7 @@ _DELETE_VERBS = {"soft": "will be soft-deleted", "deactivate": "will be deactiva
 def escape(text: str) -> str:
     """Text shown as typed: Markdown punctuation backslash-escaped, then HTML-escaped."""
     flat = " ".join(text.splitlines()) if ("\n" in text or "\r" in text) else text
-    return html.escape(_MARKDOWN.sub(r"\\\1", flat), quote=True)
+    return html.escape(_MARKDOWN.sub(r"\\\1", flat), quote=False)  # never in an attribute
 
 
 def code(text: str) -> str:
