@@ -393,7 +393,20 @@ def test_remote_name_cannot_drive_the_terminal(color: str, project: Project) -> 
     case.check()
 
 
-# --- 42-43: the sandbox on other interfaces ------------------------------------------------
+HOSTILE_MARKDOWN = '</details><img src=x onerror=alert(1)> `x` | a | ${{ secrets.X }}'
+
+
+def test_manifest_value_cannot_break_the_pull_request_comment(project: Project) -> None:
+    """A pull request's purpose name full of HTML: the Markdown plan shows it as text."""
+    project.write("p.yaml", f"outreach:\n  call_purposes:\n    x: {{name: '{HOSTILE_MARKDOWN}'}}\n")
+    case = sandbox_case(project)
+    result = case.cli("plan", str(case.root), "--format", "markdown", expect=0)
+    assert "&lt;img" in result.out and "<img" not in result.out, result.out
+    assert result.out.count("</details>") == result.out.count("<details>"), result.out
+    case.check()
+
+
+# --- the sandbox on other interfaces ------------------------------------------------
 
 def test_sandbox_refuses_a_non_loopback_host() -> None:
     result = run_cli("sandbox", "--host", "0.0.0.0", "--port", "1")
