@@ -191,7 +191,29 @@ async def _echo_in_name(request: Request, vendor: HostileVendor) -> Response:
         return outreach_page([outreach_item(7, name)], None)
     if request.url.path.endswith("/callPurposes/7"):
         return JSONResponse({"data": outreach_item(7, name)})
+    if request.url.path.endswith("/purposes"):  # Webex Campaign: a bare array, streamed
+        return escaped_json([{"id": 5, "name": name, "description": name}], vendor)
+    if request.url.path.endswith("/ConsentPurpose/Items"):  # SuperOffice: streamed too
+        return escaped_json([{"ConsentPurposeId": 5, "Name": name, "Key": "#k",
+                              "ConsentText": name, "Active": 1}], vendor)
     return empty_list(request)
+
+
+def escaped_json(value: Any, vendor: HostileVendor) -> Response:
+    """JSON; with `options["escape"]`, every character of every string is written as a
+    \\uXXXX escape (valid JSON that hides the text from a scan of the bytes)."""
+    text = _escaped(value) if vendor.options.get("escape") else json.dumps(value)
+    return Response(text, media_type="application/json")
+
+
+def _escaped(value: Any) -> str:
+    if isinstance(value, str):
+        return '"' + "".join(f"\\u{ord(c):04x}" for c in value) + '"'
+    if isinstance(value, dict):
+        return "{" + ",".join(f"{_escaped(k)}:{_escaped(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list):
+        return "[" + ",".join(_escaped(v) for v in value) + "]"
+    return json.dumps(value)
 
 
 @mode("echo_ansi")

@@ -192,6 +192,24 @@ def test_remote_name_holding_the_token_is_redacted_in_plan_and_dump(
     case.check(foreign)
 
 
+STREAMED = [("webex_campaign", ""), ("webex_campaign", "escape"), ("superoffice", ""),
+            ("superoffice", "escape")]
+
+
+@pytest.mark.parametrize(("vendor", "escape"), STREAMED, ids=[f"{v}-{e or 'plain'}" for v, e in STREAMED])
+def test_streamed_list_holding_the_token_is_redacted(vendor: str, escape: str, tmp_path: Path,
+                                                     foreign: HostileVendor) -> None:
+    """Big lists are parsed item by item as they stream in; an item quoting the credential
+    (even spelled as \\u escapes) reaches no dump, plan or output."""
+    with serve("echo_in_name", foreign, escape=escape) as server:
+        case = hostile_case(tmp_path / "m", vendor, server.url)
+        case.cli("dump", str(case.root), "--vendor", vendor, "--out", str(case.root / "d.yaml"),
+                 expect=0)
+        assert "leak Bearer ***" in (case.root / "d.yaml").read_text()
+        case.plan("--format", "json", expect=0)
+    case.check(foreign)
+
+
 def test_dumped_template_is_not_interpolated(tmp_path: Path, foreign: HostileVendor) -> None:
     """A vendor names a purpose `x ${OUTREACH_TOKEN} $$`: dump writes it with `$` doubled, and
     the next plan reads it back literally (no change, no token)."""
