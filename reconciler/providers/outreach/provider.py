@@ -2,15 +2,24 @@
 
 Wire format: `application/vnd.api+json`, resources `{type: "callPurpose", id: <int>,
 attributes: {name, order, createdAt, updatedAt}, relationships: {...}}`, cursor
-paging through `links.next`, errors `{"errors": [{id, title, detail, source.pointer}]}`.
+paging through `links.next` (a relative link is resolved against the page it came on;
+another origin is refused), errors `{"errors": [{id, title, detail, source.pointer}]}`
+(the 415 example says `details`: both are read).
+
+Adoption takes only an exact name: `filter[name]` treats `,` as a list and `..` as a
+range, so a name holding either is found by scanning the listing, and a filter result is
+compared before it is adopted. Tokens: a ready access token (`token`), or a refresh token
+that the provider exchanges and renews on a 401 (see `auth.py`).
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Any, ClassVar
+from urllib.parse import urljoin
 
 import httpx
-from pydantic import Field
+from pydantic import Field, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
 
 from reconciler.errors import VendorError
 from reconciler.providers.base import (
@@ -23,20 +32,61 @@ from reconciler.providers.base import (
 )
 from reconciler.providers.http import VendorClient, json_body
 from reconciler.providers.limits import Pages
+from reconciler.providers.outreach.auth import Refresher, RefreshingClient
 from reconciler.redact import clean
 
 MEDIA_TYPE = "application/vnd.api+json"
-PAGE_SIZE = 1000  # the largest page the API accepts (see vendor-docs/README.md)
+PAGE_SIZE = 1000  # the largest page the Airbyte connector asks for (docs/vendors/outreach.md)
+FILTER_SYNTAX = (",", "..")
+"""What `filter[name]` reads as a list (`,`) or a range (`..`): such names are not filtered."""
 
 
 class OutreachSettings(ProviderSettings):
     base_url: str = Field("https://api.outreach.io/api/v2", description="API v2 root")
-    token: str = Field(min_length=1,
-                       description="OAuth access token (Bearer); from an environment variable")
+    refresh_token: str | None = Field(None, description=(
+        "OAuth refresh token: access tokens are then obtained from token_url and renewed on "
+        "a 401 (they live about two hours); from an environment variable"))
+    client_id: str | None = Field(None, description=(
+        "OAuth application id, needed with refresh_token"))
+    client_secret: str | None = Field(None, description=(
+        "OAuth application secret, needed with refresh_token; from an environment variable"))
+    redirect_uri: str | None = Field(None, description=(
+        "Redirect URI of the OAuth application, sent with the refresh grant when set"))
+    token_url: str = Field("https://api.outreach.io/oauth/token", description=(
+        "Token endpoint of the refresh grant"))
+    token: str | None = Field(None, min_length=1, validate_default=True, description=(
+        "OAuth access token (Bearer); from an environment variable. Not needed with "
+        "refresh_token"))
     page_size: int = Field(PAGE_SIZE, ge=1, le=PAGE_SIZE, description="page[size] when listing")
 
+    @field_validator("token")
+    @classmethod
+    def _one_credential(cls, value: str | None, info: ValidationInfo) -> str | None:
+        """An access token, or a refresh token with its application's id and secret."""
+        if info.data.get("refresh_token"):
+            missing = [n for n in ("client_id", "client_secret") if not info.data.get(n)]
+            if missing:
+                raise PydanticCustomError("missing_credential", (
+                    f"refresh_token needs {' and '.join(missing)} (the OAuth application's); "
+                    "set them from environment variables"))
+        elif value is None:
+            raise PydanticCustomError("missing_credential", (
+                "set token (an access token, e.g. ${OUTREACH_TOKEN}), or refresh_token, "
+                "client_id and client_secret so that reconciler obtains and renews one"))
+        return value
+
     def secrets(self) -> list[str]:
-        return [self.token]
+        return [v for v in (self.token, self.refresh_token, self.client_secret) if v]
+
+    def refresher(self) -> Refresher | None:
+        if not self.refresh_token:
+            return None
+        form = {"grant_type": "refresh_token", "client_id": self.client_id or "",
+                "client_secret": self.client_secret or "", "refresh_token": self.refresh_token}
+        if self.redirect_uri:
+            form["redirect_uri"] = self.redirect_uri
+        return Refresher("outreach", self.token_url, form, timeout_s=self.timeout_s,
+                         allow_insecure_http=self.allow_insecure_http)
 
 
 class CallPurpose(Schema):
@@ -44,8 +94,19 @@ class CallPurpose(Schema):
 
     name: Annotated[str, Field(min_length=1, max_length=255,
                                description="Display name (Outreach `name`, at most 255 characters)")]
-    order: Annotated[int | None, Field(None, ge=0, le=2_147_483_647,
-                                       description="Display order (Outreach `order`)")]
+    order: Annotated[int | None, Field(None, ge=0, le=2_147_483_647, description=(
+        "Display order (Outreach `order`, an integer that cannot be null); left out, the "
+        "vendor's is kept"))]
+
+    @field_validator("order", mode="before")
+    @classmethod
+    def _not_null(cls, value: Any) -> Any:
+        """`order: null` would be sent as null, which Outreach refuses (422)."""
+        if value is None:
+            raise PydanticCustomError("null_order", (
+                "must be an integer: Outreach's order cannot be null; leave order out to keep "
+                "the vendor's"))
+        return value
 
 
 def parse_error(response: httpx.Response) -> tuple[str | None, str]:
@@ -57,7 +118,7 @@ def parse_error(response: httpx.Response) -> tuple[str | None, str]:
     if not isinstance(errors, list) or not errors or not isinstance(errors[0], dict):
         return None, response.text[:300] or response.reason_phrase
     first = errors[0]
-    parts = [str(first.get(k)) for k in ("title", "detail") if first.get(k)]
+    parts = [str(first.get(k)) for k in ("title", "detail", "details") if first.get(k)]
     source = first.get("source")
     pointer = source.get("pointer") if isinstance(source, dict) else None
     if pointer:
@@ -102,6 +163,7 @@ class CallPurposeKind(Kind):
     async def _pages(self, params: dict[str, Any]) -> list[RemoteObject]:
         found: list[RemoteObject] = []
         url: str | None = "/callPurposes"
+        here = self.client.base_url + "/callPurposes"
         assert isinstance(self.settings, OutreachSettings)
         query: dict[str, Any] | None = {"page[size]": self.settings.page_size, **params}
         pages = Pages("outreach", self.client.base_url)
@@ -119,6 +181,8 @@ class CallPurposeKind(Kind):
             if url is not None and not isinstance(url, str):
                 raise VendorError("outreach", 200, None, f"GET /callPurposes: links.next is not "
                                                          f"a URL: {clean(repr(url))[:120]}")
+            if url is not None:
+                url = here = urljoin(here, url)  # relative: against the page it came on
             query = None
         return found
 
@@ -126,8 +190,13 @@ class CallPurposeKind(Kind):
         return await self._pages({})
 
     async def lookup(self, identity: str) -> RemoteObject | None:
-        matches = await self._pages({"filter[name]": identity})
-        return matches[0] if matches else None
+        """An exact name match only: `filter[name]` cannot express a name with `,` or `..`
+        (the listing is scanned instead), and its matches are compared before adoption."""
+        if any(mark in identity for mark in FILTER_SYNTAX):
+            matches = await self._pages({})
+        else:
+            matches = await self._pages({"filter[name]": identity})
+        return next((m for m in matches if m.attributes.get("name") == identity), None)
 
     async def read(self, remote_id: str) -> RemoteObject | None:
         response = await self.client.request("GET", f"/callPurposes/{remote_id}", ok=(200, 404))
@@ -161,11 +230,14 @@ class OutreachProvider(Provider):
     kinds = (CallPurposeKind,)
 
     def make_client(self, settings: ProviderSettings) -> VendorClient:
+        """With refresh_token, the Authorization header comes from the refresher."""
         assert isinstance(settings, OutreachSettings)
-        return VendorClient(
-            "outreach", settings.base_url,
-            {"Authorization": f"Bearer {settings.token}", "Content-Type": MEDIA_TYPE,
-             "Accept": MEDIA_TYPE},
-            secrets=settings.secrets(), parse_error=parse_error,
-            concurrency=settings.concurrency, timeout_s=settings.timeout_s,
-            max_attempts=settings.max_attempts, allow_insecure_http=settings.allow_insecure_http)
+        refresher = settings.refresher()
+        headers = {"Content-Type": MEDIA_TYPE, "Accept": MEDIA_TYPE}
+        if refresher is None:
+            headers["Authorization"] = f"Bearer {settings.token}"
+        return RefreshingClient(
+            "outreach", settings.base_url, headers, secrets=settings.secrets(),
+            parse_error=parse_error, concurrency=settings.concurrency,
+            timeout_s=settings.timeout_s, max_attempts=settings.max_attempts,
+            allow_insecure_http=settings.allow_insecure_http, refresher=refresher)

@@ -1,10 +1,24 @@
-"""Outreach API v2 call purposes (vendor doc 002), JSON:API over `application/vnd.api+json`."""
+"""Outreach API v2 call purposes (vendor doc 002), JSON:API over `application/vnd.api+json`.
+
+Switches for what the references leave open (docs/vendors/outreach.md):
+- `links`: links.next "absolute" (default), "path" (/outreach/api/v2/callPurposes?...) or
+  "relative" (callPurposes?...);
+- `filter_syntax`: "outreach" (default: `,` separates a list of names, `a..b` is a range)
+  or "literal";
+- `error_field`: the error text in "detail" (default) or "details" (the 415 example);
+- `token_uses`: an access token minted from a refresh token (POST /outreach/oauth/token)
+  serves this many requests, then answers 401 "expired" (0: no limit);
+- `drop_creates`: that many POSTs are processed, then answered 500 (the client cannot tell
+  whether the purpose was created).
+"""
 
 from __future__ import annotations
 
 import base64
+import os
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -36,9 +50,15 @@ _TITLES = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Reso
            500: "Internal Server Error", 503: "Service Unavailable"}
 
 
+ERROR_FIELD = {"name": "detail"}
+"""Where error texts go (switch `error_field`); one sandbox per process runs at a time."""
+CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN = ("sandbox-outreach-app", "sandbox-outreach-secret",
+                                           "sandbox-outreach-refresh")
+
+
 def error(status: int, detail: str, pointer: str | None = None) -> Response:
     item: dict[str, Any] = {"id": _ERROR_IDS.get(status, "error"), "title": _TITLES.get(status, "Error"),
-                            "detail": detail}
+                            ERROR_FIELD["name"]: detail}
     if pointer:
         item["source"] = {"pointer": pointer}
     return json_response({"errors": [item]}, status, MEDIA_TYPE)
@@ -49,10 +69,14 @@ def _now() -> str:
 
 
 class OutreachSandbox:
-    def __init__(self, table: Table, tokens: set[str], name_max: int = NAME_MAX) -> None:
+    def __init__(self, table: Table, tokens: set[str], name_max: int = NAME_MAX,
+                 switches: dict[str, Any] | None = None) -> None:
         self.table = table
         self.tokens = tokens
         self.name_max = name_max
+        self.switches: dict[str, Any] = {**SWITCHES, **(switches or {})}
+        self.minted: dict[str, int] = {}  # access token -> requests it served
+        self.refresh_tokens = {REFRESH_TOKEN}
         table.data.setdefault("next_id", 1)
         table.data.setdefault("call_purposes", {})
 
@@ -75,7 +99,13 @@ class OutreachSandbox:
         }
 
     def authorize(self, request: Request) -> Response | None:
-        if bearer_token(request) not in self.tokens:
+        token = bearer_token(request) or ""
+        if token in self.minted:
+            self.minted[token] += 1
+            limit = self.switches["token_uses"]
+            if limit and self.minted[token] > limit:
+                return error(401, "The access token expired.")
+        elif token not in self.tokens:
             return error(401, "The access token is missing, invalid or expired.")
         if request.method in ("POST", "PATCH"):
             media = request.headers.get("content-type", "").split(";")[0].strip()
@@ -101,18 +131,52 @@ class OutreachSandbox:
                 return error(400, "page[after] is not a valid cursor")
         records = [r for r in self.purposes.values() if r["id"] > after]
         if name := query.get("filter[name]"):
-            records = [r for r in records if r["name"] == name]
+            records = [r for r in records if self._matches(r["name"], name)]
         records.sort(key=lambda r: r["id"])
         page = records[:size]
         base = str(request.url).split("?")[0]
         links = {"first": f"{base}?page[size]={size}"}
         if len(records) > size:
             cursor = base64.urlsafe_b64encode(str(page[-1]["id"]).encode()).decode()
-            links["next"] = f"{base}?page[size]={size}&page[after]={cursor}"
+            links["next"] = f"{self._link(request, base)}?page[size]={size}&page[after]={cursor}"
             if name:
                 links["next"] += f"&filter[name]={name}"
         return json_response({"data": [self.resource(request, r) for r in page], "links": links},
                              media_type=MEDIA_TYPE)
+
+    def _matches(self, value: str, wanted: str) -> bool:
+        """Outreach filter syntax: `a,b` is a list of values, `a..b` a range."""
+        if self.switches["filter_syntax"] == "literal":
+            return value == wanted
+        for item in wanted.split(","):
+            low, dots, high = item.partition("..")
+            if (dots and low <= value <= (high or "\uffff")) or (not dots and value == item):
+                return True
+        return False
+
+    def _link(self, request: Request, base: str) -> str:
+        """links.next as absolute, path-absolute or relative (switch `links`)."""
+        kind = self.switches["links"]
+        if kind == "path":
+            return urlsplit(base).path
+        if kind == "relative":
+            return urlsplit(base).path.rsplit("/", 1)[-1]
+        return base
+
+    async def mint(self, request: Request) -> Response:
+        """The refresh-token grant (form or JSON body); every answer rotates the refresh token."""
+        form: Any = await request.form() if "form" in request.headers.get(
+            "content-type", "") else await json_body(request)
+        if form.get("grant_type") != "refresh_token" or form.get("client_id") != CLIENT_ID \
+                or form.get("client_secret") != CLIENT_SECRET \
+                or form.get("refresh_token") not in self.refresh_tokens:
+            return json_response({"error": "invalid_grant"}, 400)
+        token = "minted-" + base64.urlsafe_b64encode(os.urandom(12)).decode()
+        rotated = "refresh-" + base64.urlsafe_b64encode(os.urandom(12)).decode()
+        self.minted[token] = 0
+        self.refresh_tokens.add(rotated)
+        return json_response({"access_token": token, "token_type": "bearer", "expires_in": 7200,
+                              "refresh_token": rotated, "scope": "callPurposes.all"})
 
     def _validate(self, attributes: Any) -> Response | None:
         if not isinstance(attributes, dict):
@@ -158,6 +222,9 @@ class OutreachSandbox:
                   "createdAt": now, "updatedAt": now, "creatorId": 1}
         self.purposes[str(rid)] = record
         self.table.save()
+        if self.switches["drop_creates"] > 0:
+            self.switches["drop_creates"] -= 1
+            return error(500, "created, but the answer was lost (sandbox switch drop_creates)")
         return json_response({"data": self.resource(request, record)}, 201, MEDIA_TYPE)
 
     def _find(self, request: Request) -> dict[str, Any] | Response:
@@ -207,32 +274,41 @@ class OutreachSandbox:
 
 def create_app(table: Table, tokens: set[str], faults: Faults, log: RequestLog,
                rate_limit: int = 10_000, rate_window_s: float = 3600.0,
-               name_max: int = NAME_MAX) -> FaultMiddleware:
-    sandbox = OutreachSandbox(table, tokens, name_max)
+               name_max: int = NAME_MAX, switches: dict[str, Any] | None = None,
+               ) -> FaultMiddleware:
+    sandbox = OutreachSandbox(table, tokens, name_max, switches)
     app = Starlette(routes=[
         Route("/callPurposes", sandbox.list, methods=["GET"]),
         Route("/callPurposes", sandbox.create, methods=["POST"]),
         Route("/callPurposes/{id:str}", sandbox.get, methods=["GET"]),
         Route("/callPurposes/{id:str}", sandbox.update, methods=["PATCH"]),
         Route("/callPurposes/{id:str}", sandbox.delete, methods=["DELETE"]),
+        Route(TOKEN_ROUTE, sandbox.mint, methods=["POST"]),
     ])
     return FaultMiddleware(app, "outreach", faults, log, error,
                            RateLimiter(rate_limit, rate_window_s), rate_headers=True)
 
 
 PREFIX = "/outreach/api/v2"
+TOKEN_ROUTE = "/oauth/token"
+"""Served under PREFIX/..: the sandbox's refresh-token endpoint is PREFIX + TOKEN_ROUTE."""
+SWITCHES: dict[str, Any] = {"links": "absolute", "filter_syntax": "outreach",
+                            "error_field": "detail", "token_uses": 0, "drop_creates": 0}
 TOKEN = "sandbox-outreach-token"
 """The sandbox's well-known credential: not a secret, the sandbox only listens on loopback."""
 
 
 def _mount(context: SandboxContext) -> list[BaseRoute]:
+    switches = {name: context.option(name, default) for name, default in SWITCHES.items()}
+    ERROR_FIELD["name"] = switches["error_field"]
     return [Mount(PREFIX, create_app(
         context.table("outreach"), {TOKEN}, context.faults, context.log,
         context.option("rate_limit", 10_000), context.option("rate_window_s", 3600.0),
-        context.option("name_max", NAME_MAX)))]
+        context.option("name_max", NAME_MAX), switches))]
 
 
 SANDBOX = VendorSandbox(
     name="outreach", mount=_mount,
-    overrides=lambda base_url: {"base_url": base_url + PREFIX, "token": TOKEN},
-    options=("rate_limit", "rate_window_s", "name_max"))
+    overrides=lambda base_url: {"base_url": base_url + PREFIX, "token": TOKEN,
+                                "token_url": base_url + PREFIX + TOKEN_ROUTE},
+    options=("rate_limit", "rate_window_s", "name_max", *SWITCHES))
