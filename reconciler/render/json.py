@@ -49,7 +49,9 @@ _LABEL = re.compile(r"^(?P<kind>[A-Za-z0-9_]+\.[A-Za-z0-9_]+) id=(?P<id>\S*) (?P
 
 
 def dumps(document: dict[str, Any]) -> str:
-    return json.dumps(document, indent=1, ensure_ascii=False, default=str)
+    """One line, as `terraform show -json` prints it (and 4x faster than indented on big
+    plans: the C encoder); pipe it to `jq .` to read it."""
+    return json.dumps(document, ensure_ascii=False, separators=(",", ":"), default=str)
 
 
 def plan_document(plan: Plan) -> dict[str, Any]:

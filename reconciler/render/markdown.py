@@ -165,14 +165,17 @@ def _folds(plan: Plan, budget: Budget) -> list[str]:
     out: list[str] = []
     cut = 0
     for vendor, changes in sorted(by_vendor.items()):
-        rows = [_row(c) for c in changes]
         opening = [f"<details><summary>{html.escape(vendor)}: {_counts(changes)}</summary>", "",
                    "| | address | action | why | fields |", "|---|---|---|---|---|"]
         if not all(budget.take(line) for line in (*opening, "", "</details>", "")):
-            cut += len(rows)
+            cut += len(changes)
             continue
-        shown = [row for row in rows if budget.take(row)]
-        cut += len(rows) - len(shown)
+        shown: list[str] = []
+        for change in changes:
+            if not budget.take(row := _row(change)):
+                break  # rows are a few hundred characters: the next one would not fit either
+            shown.append(row)
+        cut += len(changes) - len(shown)
         out += [*opening, *shown, "", "</details>", ""]
     if cut:
         out.append(f"_…cut: {cut} more change(s) not shown (the comment size limit); see the "
