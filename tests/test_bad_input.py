@@ -252,7 +252,7 @@ MANIFEST_CASES = [
             intro:
               name: Intro
               on_delete: deactivate
-        """), "p.yaml:5:18", ("outreach.call_purpose cannot 'deactivate' (it supports: hard)",)),
+        """), "p.yaml:5:18", ("outreach.call_purpose cannot 'deactivate'; the valid value is delete",)),
     # --- variables ---------------------------------------------------------------------------
     Case("undefined-variable", {**p("""\
         outreach:
