@@ -71,11 +71,11 @@ def test_sandbox_rehearsal_keeps_its_own_state(team: Project, sandbox: Sandbox) 
     team.write("p.yaml", purposes(cp_00000="Purpose 0"))
     rehearsal = team.cli("apply", str(team.root), "--sandbox", "--auto-approve")
     assert rehearsal.code == 0, rehearsal.text
-    assert (team.root / "state" / "sandbox" / "reconciler-state.json").is_file()
-    assert state_ids(team) == {}, "the rehearsal wrote into the configured state"
     real = team.plan()
-    assert real.code == 2, real.text
-    assert "+ outreach.call_purpose.cp_00000" in real.out and "(id 1)" not in real.out
+    assert "(id 1)" not in real.out, "the real plan would update a real object with a sandbox id"
+    assert real.code == 2 and "+ outreach.call_purpose.cp_00000" in real.out, real.text
+    assert state_ids(team) == {}, "the rehearsal wrote into the configured state"
+    assert (team.root / "state" / "sandbox" / "reconciler-state.json").is_file()
     again = team.cli("plan", str(team.root), "--sandbox", "--detailed-exitcode")
     assert again.code == 0, again.text  # the rehearsal remembers its own objects
     assert sandbox.writes() == 1 and names(sandbox) == ["Real call purpose 0"]
@@ -86,11 +86,12 @@ def test_plan_made_against_the_sandbox_never_reaches_the_real_vendors(
     project.write("p.yaml", purposes(a="Alpha", b="Beta"))
     plan_file = tmp_path / "sandbox.plan"
     made = project.cli("plan", str(project.root), "--sandbox", "--out", str(plan_file))
-    assert made.code == 0 and f"reconciler apply {plan_file} --sandbox" in made.err, made.text
+    assert made.code == 0, made.text
     applied = project.cli("apply", str(plan_file))
+    assert sandbox.writes() == 0, "a sandbox plan was applied to the real vendors"
     assert applied.code == 1, applied.text
     assert "made for another target" in applied.err and "sandbox" in applied.err
-    assert sandbox.writes() == 0
+    assert f"reconciler apply {plan_file} --sandbox" in made.err
     rehearsed = project.cli("apply", str(plan_file), "--sandbox")
     assert rehearsed.code == 0, rehearsed.text
 

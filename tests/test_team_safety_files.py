@@ -189,8 +189,8 @@ def test_write_back_under_a_full_disk_keeps_the_manifest(project: Project, sandb
     patch(sandbox, state_ids(project)["outreach.call_purpose.p99"], order=1000)
     before = path.read_bytes()
     result = run_limited(project, 2000, "drift", str(project.root), "--write-back")
-    assert result.code == 1 and "p.yaml" in result.err and "unchanged" in result.err, result.text
     assert path.read_bytes() == before, "the manifest was half-written"
+    assert result.code == 1 and "p.yaml" in result.err and "unchanged" in result.err, result.text
     after = project.plan()  # the drift only: nothing would be deleted
     assert after.code == 2 and "1 to update, 0 to delete" in after.out, after.text
     path.chmod(0o640)
