@@ -383,7 +383,7 @@ def test_plain_http_is_refused_for_a_remote_host(project: Project) -> None:
     project.configure(("outreach",))
     project.write("p.yaml", MANIFESTS["outreach"])
     env = {"OUTREACH_BASE_URL": "http://example.invalid/api/v2"}
-    refused = project.cli("validate", str(project.root), env=env)
+    refused = project.cli("plan", str(project.root), env=env)  # validate is offline: no URL check
     assert refused.code == 1, refused.text
     assert "Traceback" not in refused.text
     assert (f"{project.root / 'reconciler.yaml'}:6:15: providers.outreach.base_url: refusing plain http:// to "
