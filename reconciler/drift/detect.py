@@ -32,8 +32,8 @@ class DriftItem:
     diffs: list[FieldDiff] = field(default_factory=list)
     remote: dict[str, Any] | None = None  # the remote attributes, for --accept / --write-back
     note: str = ""
-
     recorded: dict[str, Any] | None = None  # the state's last applied attributes (JSON `before`)
+
 
 @dataclass
 class DriftReport:
