@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 from reconciler.plan.builder import Observed
@@ -18,8 +18,6 @@ from reconciler.plan.model import FieldDiff
 from reconciler.providers.base import Kind, RemoteObject, RemoteStatus
 from reconciler.state import StateDoc
 from reconciler.state.base import StateBackend
-
-DRIFT_FORMAT_VERSION = 1
 
 
 @dataclass
@@ -45,11 +43,6 @@ class DriftReport:
     @property
     def has_drift(self) -> bool:
         return bool(self.items or self.unmanaged)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"format_version": DRIFT_FORMAT_VERSION, "checked": self.checked,
-                "drifted": len(self.items), "items": [asdict(i) for i in self.items],
-                "unmanaged": self.unmanaged, "not_observable": self.not_observable}
 
 
 def detect_drift(state: StateDoc, observed: Observed, kinds: dict[str, type[Kind]],
