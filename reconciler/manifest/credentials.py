@@ -18,7 +18,7 @@ from reconciler.providers.base import ProviderSettings
 from reconciler.redact import MIN_SECRET, conninfo_secrets
 
 CREDENTIAL_KEYS = frozenset({"token", "ticket", "app_token", "password", "api_key", "secret",
-                             "client_secret"})
+                             "client_secret", "refresh_token", "access_token", "auth_key"})
 """Keys under providers.<vendor> whose values are credentials, whatever the provider says
 (so that they are redacted even when the settings fail validation)."""
 LEAK = ("holds the value of a credential; credentials belong only in their own settings "
