@@ -60,7 +60,8 @@ class Refresher:
         from reconciler.providers.outreach.provider import parse_error  # no import cycle
 
         client = VendorClient(self.vendor, self.token_url, {"Accept": "application/json"},
-                              secrets=list(self.form.values()), parse_error=parse_error,
+                              secrets=[self.form["client_secret"], self.form["refresh_token"]],
+                              parse_error=parse_error,
                               concurrency=1, timeout_s=self.timeout_s, max_attempts=3,
                               allow_insecure_http=self.allow_insecure_http)
         try:

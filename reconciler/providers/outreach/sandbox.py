@@ -8,8 +8,8 @@ Switches for what the references leave open (docs/vendors/outreach.md):
 - `error_field`: the error text in "detail" (default) or "details" (the 415 example);
 - `token_uses`: an access token minted from a refresh token (POST /outreach/oauth/token)
   serves this many requests, then answers 401 "expired" (0: no limit);
-- `drop_creates`: that many POSTs are processed, then answered 500 (the client cannot tell
-  whether the purpose was created).
+- `drop_creates`: names whose first create is processed, then answered 500 (the client
+  cannot tell whether the purpose was created).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import base64
 import os
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -165,7 +165,8 @@ class OutreachSandbox:
 
     async def mint(self, request: Request) -> Response:
         """The refresh-token grant (form or JSON body); every answer rotates the refresh token."""
-        form: Any = await request.form() if "form" in request.headers.get(
+        raw = (await request.body()).decode()
+        form: Any = dict(parse_qsl(raw)) if "form" in request.headers.get(
             "content-type", "") else await json_body(request)
         if form.get("grant_type") != "refresh_token" or form.get("client_id") != CLIENT_ID \
                 or form.get("client_secret") != CLIENT_SECRET \
@@ -222,8 +223,8 @@ class OutreachSandbox:
                   "createdAt": now, "updatedAt": now, "creatorId": 1}
         self.purposes[str(rid)] = record
         self.table.save()
-        if self.switches["drop_creates"] > 0:
-            self.switches["drop_creates"] -= 1
+        if record["name"] in self.switches["drop_creates"]:
+            self.switches["drop_creates"].remove(record["name"])
             return error(500, "created, but the answer was lost (sandbox switch drop_creates)")
         return json_response({"data": self.resource(request, record)}, 201, MEDIA_TYPE)
 
@@ -293,13 +294,14 @@ PREFIX = "/outreach/api/v2"
 TOKEN_ROUTE = "/oauth/token"
 """Served under PREFIX/..: the sandbox's refresh-token endpoint is PREFIX + TOKEN_ROUTE."""
 SWITCHES: dict[str, Any] = {"links": "absolute", "filter_syntax": "outreach",
-                            "error_field": "detail", "token_uses": 0, "drop_creates": 0}
+                            "error_field": "detail", "token_uses": 0, "drop_creates": []}
 TOKEN = "sandbox-outreach-token"
 """The sandbox's well-known credential: not a secret, the sandbox only listens on loopback."""
 
 
 def _mount(context: SandboxContext) -> list[BaseRoute]:
     switches = {name: context.option(name, default) for name, default in SWITCHES.items()}
+    switches["drop_creates"] = list(switches["drop_creates"])
     ERROR_FIELD["name"] = switches["error_field"]
     return [Mount(PREFIX, create_app(
         context.table("outreach"), {TOKEN}, context.faults, context.log,
