@@ -23,7 +23,7 @@ outreach:
 """
 COMMANDS = [("validate",), ("plan",), ("show",), ("apply",), ("drift",), ("import",), ("dump",),
             ("force-unlock",), ("sandbox",), ("schema",), ("fmt",), ("init",), ("docs",),
-            ("state", "list"), ("state", "show"), ("state", "rm")]
+            ("state", "list"), ("state", "show"), ("state", "rm"), ("state", "mv")]
 
 
 def test_version_alone_and_after_a_command() -> None:

@@ -70,8 +70,13 @@ def state_rm(address: Address, directory: Dir = Path("."),
 
 @state_app.command("mv")
 @handled
-def state_mv(source: Address, destination: Address, directory: Dir = Path("."),
-             lock_timeout: LockTimeoutOpt = 0.0) -> None:
+def state_mv(
+    source: Annotated[str, typer.Argument(
+        metavar="SRC", help="The address the object is recorded under now")],
+    destination: Annotated[str, typer.Argument(
+        metavar="DST", help="The address to record it under, e.g. outreach.call_purpose.new_key")],
+    directory: Dir = Path("."), lock_timeout: LockTimeoutOpt = 0.0,
+) -> None:
     """Record a managed object under another address (a renamed key); no vendor call."""
     from reconciler.manifest.loader import KEY_PATTERN
 
