@@ -338,6 +338,14 @@ async def _next_cursor_loop(request: Request, vendor: HostileVendor) -> Response
     return _outreach_or(request, outreach_page([outreach_item(count, f"p{count}")], url))
 
 
+@mode("next_endless")
+async def _next_endless(request: Request, vendor: HostileVendor) -> Response:
+    """A new page, with a new cursor, for ever."""
+    count = len(vendor.requests)
+    url = f"{vendor.url}{request.url.path}?page[size]=1&page[after]=c{count}"
+    return _outreach_or(request, outreach_page([outreach_item(count, f"p{count}")], url))
+
+
 @mode("retry_after_huge")
 async def _retry_after_huge(request: Request, vendor: HostileVendor) -> Response:
     return JSONResponse(error_body("slow down"), status_code=429,

@@ -178,6 +178,9 @@ class ProviderSettings(BaseModel):
     max_response_mb: float = Field(
         16.0, gt=0, le=4_096, allow_inf_nan=False,
         description="Largest answer read whole, in MB (list answers stream item by item)")
+    max_list_items: int = Field(
+        500_000, ge=1, le=100_000_000,
+        description="Most items in one list answer (each item kept costs memory)")
     allow_insecure_http: bool = Field(False, description="Allow http:// to non-loopback hosts")
     prune: bool = Field(False, description="Also delete remote objects never managed by the tool")
     ignore_changes: dict[str, list[str]] = Field(
@@ -213,7 +216,7 @@ class Provider(ABC):
         self.settings = settings
         self.client = self.make_client(settings)
         self.client.bound(settings.request_deadline_s, settings.max_retry_wait_s,
-                          settings.max_response_mb)
+                          settings.max_response_mb, settings.max_list_items)
         self.kind_objects = {kind.name: kind(self.client, settings) for kind in self.kinds}
 
     @abstractmethod

@@ -26,7 +26,7 @@ import ijson  # type: ignore[import-untyped]
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt
 
 from reconciler.errors import AmbiguousWriteError, ConfigError, OriginError, VendorError
-from reconciler.providers.limits import Bounds, reset_in, seconds_until
+from reconciler.providers.limits import Bounds, reset_in, seconds_until, too_many_items
 from reconciler.redact import REDACT, Redactor, clean, register
 
 log = logging.getLogger("reconciler.http")
@@ -191,9 +191,12 @@ class VendorClient:
         self.requests_sent = 0
         self.bounds = Bounds(vendor)
 
-    def bound(self, deadline_s: float, retry_budget_s: float, max_response_mb: float) -> None:
-        """Apply the provider's limits (request_deadline_s, max_retry_wait_s, max_response_mb)."""
-        self.bounds = Bounds(self.vendor, deadline_s, retry_budget_s, max_response_mb)
+    def bound(self, deadline_s: float, retry_budget_s: float, max_response_mb: float,
+              max_list_items: int = Bounds.max_list_items) -> None:
+        """Apply the provider's limits (request_deadline_s, max_retry_wait_s, max_response_mb,
+        max_list_items)."""
+        self.bounds = Bounds(self.vendor, deadline_s, retry_budget_s, max_response_mb,
+                             max_list_items)
 
     async def aclose(self) -> None:
         await self.http.aclose()
@@ -360,8 +363,12 @@ class VendorClient:
                            chunks: AsyncIterator[bytes], convert: Callable[[Any], T | None]) -> list[T]:
         reader = _ChunkReader(head, chunks)
         found: list[T] = []
+        seen = 0
         try:
             async for item in ijson.items_async(reader, "item", use_float=True):
+                seen += 1
+                if seen > self.bounds.max_list_items:
+                    raise too_many_items(self.bounds, url)
                 if reader.suspect:
                     item = REDACT.data(item)
                 try:

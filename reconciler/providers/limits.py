@@ -25,6 +25,7 @@ log = logging.getLogger("reconciler.http")
 DEFAULT_DEADLINE_S = 120.0
 DEFAULT_RETRY_BUDGET_S = 300.0
 DEFAULT_MAX_RESPONSE_MB = 16.0
+DEFAULT_MAX_LIST_ITEMS = 500_000
 _EPOCH_MS = 1e11  # above this an epoch is in milliseconds (1e11 s is the year 5138)
 _EPOCH_S = 1e9  # below this a reset is a number of seconds from now (1e9 s is 2001)
 
@@ -37,6 +38,7 @@ class Bounds:
     deadline_s: float = DEFAULT_DEADLINE_S
     retry_budget_s: float = DEFAULT_RETRY_BUDGET_S
     max_response_mb: float = DEFAULT_MAX_RESPONSE_MB
+    max_list_items: int = DEFAULT_MAX_LIST_ITEMS
     waited_s: float = 0.0
     _horizon: float = 0.0  # when the last wait granted ends (monotonic)
 
@@ -77,6 +79,15 @@ class Bounds:
             f"{method} {url}: the answer is larger than {self.max_response_mb:g} MB "
             f"({self.setting('max_response_mb')}); a vendor answer that big is not expected. "
             "If it is right, raise the setting"))
+
+
+def too_many_items(bounds: Bounds, url: str) -> VendorError:
+    """A streamed list is never held whole, but every item kept costs memory: past
+    max_list_items the answer is refused (a tenant holds thousands of purposes, not millions)."""
+    return VendorError(bounds.vendor, 200, None, (
+        f"GET {url}: the list answer holds more than {bounds.max_list_items:,} items "
+        f"({bounds.setting('max_list_items')}); a list that long is not expected. If it is "
+        "right, raise the setting"))
 
 
 def seconds_until(value: str | None) -> float | None:

@@ -31,7 +31,7 @@ from reconciler.providers.base import (
     Schema,
 )
 from reconciler.providers.http import VendorClient, json_body
-from reconciler.providers.limits import Pages
+from reconciler.providers.limits import Pages, too_many_items
 from reconciler.providers.outreach.auth import Refresher, RefreshingClient
 from reconciler.redact import clean
 
@@ -176,6 +176,8 @@ class CallPurposeKind(Kind):
                     f"GET {url}: expected data to be a list of callPurpose resources, got "
                     f"{clean(repr(data))[:120]}"))
             found.extend(_remote(item, f"GET {url}") for item in data)
+            if len(found) + len(pages.seen) > self.client.bounds.max_list_items:
+                raise too_many_items(self.client.bounds, "/callPurposes")  # or endless empty pages
             links = body.get("links")
             url = links.get("next") if isinstance(links, dict) else None
             if url is not None and not isinstance(url, str):

@@ -494,7 +494,7 @@ class WebexCampaignProvider(Provider):
         assert isinstance(settings, WebexCampaignSettings)
         self.tenant_client = vendor_client(settings, settings.tenant_url, tokens=self.tokens)
         self.tenant_client.bound(settings.request_deadline_s, settings.max_retry_wait_s,
-                                 settings.max_response_mb)
+                                 settings.max_response_mb, settings.max_list_items)
         metadata = None if settings.datastore_metadata is None else vendor_client(
             settings, settings.datastore_metadata, tokens=self.tokens)
         self.metadata_client = metadata
