@@ -76,7 +76,8 @@ def test_the_config_schema_has_every_provider_setting_and_accepts_variables() ->
     schema = config_schema(BUILTIN)
     check = validator(schema)
     outreach = schema["properties"]["providers"]["properties"]["outreach"]
-    assert outreach["required"] == ["token"] and "page_size" in outreach["properties"]
+    assert "required" not in outreach  # token, or refresh_token with its application
+    assert "page_size" in outreach["properties"] and "refresh_token" in outreach["properties"]
     good = {"state": {"backend": "local", "path": "state/x.json"},
             "providers": {"outreach": {"token": "${OUTREACH_TOKEN}", "concurrency": "${CONC:-4}",
                                        "ignore_changes": {"call_purposes": ["order"]}}}}
@@ -124,13 +125,14 @@ AGREE: list[tuple[str, bool, str]] = [
               prevent_destroy: true
               on_delete: delete
         """),
-    ("null-optional", True, "outreach: {call_purposes: {a: {name: A, order: null, on_delete: null}}}"),
+    ("null-optional", True, "outreach: {call_purposes: {a: {name: A, on_delete: null}}}"),
+    ("null-order", False, "outreach: {call_purposes: {a: {name: A, order: null}}}"),
     ("empty-collection", True, "outreach: {call_purposes: {}}"),
     ("empty-document-mapping", True, "{}"),
     ("superoffice", True, """\
         superoffice:
           consent_purposes:
-            news: {name: News, key: "#News", active: false, rank: -3, on_delete: deactivate,
+            news: {name: News, key: "#News", active: false, rank: 3, on_delete: deactivate,
                    privacy_statement_url: "https://example.com/p"}
         """),
     ("webex", True, """\
@@ -147,6 +149,8 @@ AGREE: list[tuple[str, bool, str]] = [
     ("empty-name", False, "outreach: {call_purposes: {a: {name: ''}}}"),
     ("below-minimum", False, "outreach: {call_purposes: {a: {name: A, order: -1}}}"),
     ("above-int32", False, "superoffice: {consent_purposes: {a: {name: A, rank: 2147483648}}}"),
+    ("above-uint16", False, "superoffice: {consent_purposes: {a: {name: A, rank: 65536}}}"),
+    ("negative-rank", False, "superoffice: {consent_purposes: {a: {name: A, rank: -3}}}"),
     ("string-for-int", False, "outreach: {call_purposes: {a: {name: A, order: '1'}}}"),
     ("int-for-string", False, "outreach: {call_purposes: {a: {name: 123}}}"),
     ("string-for-bool", False, "superoffice: {consent_purposes: {a: {name: A, active: 'true'}}}"),

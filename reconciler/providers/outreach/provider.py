@@ -94,7 +94,7 @@ class CallPurpose(Schema):
 
     name: Annotated[str, Field(min_length=1, max_length=255,
                                description="Display name (Outreach `name`, at most 255 characters)")]
-    order: Annotated[int | None, Field(None, ge=0, le=2_147_483_647, description=(
+    order: Annotated[int, Field(None, ge=0, le=2_147_483_647, description=(
         "Display order (Outreach `order`, an integer that cannot be null); left out, the "
         "vendor's is kept"))]
 
