@@ -19,7 +19,8 @@ from reconciler.plan.model import PLAN_FORMAT_VERSION, Plan
 
 PLAN_FILE_KIND = "reconciler-plan"
 PLAN_FILE_VERSION = 2
-_MAKE = "make one with `reconciler plan DIR --out FILE`"
+_MAKE = "make one with `reconciler plan --out`"
+_NEW = "make a new one with `reconciler plan --out`"
 
 
 def encode(plan: Plan) -> str:
@@ -37,9 +38,9 @@ def decode(raw: bytes, path: Path) -> Plan:
         plan = Plan.from_dict(data)
     except KeyError as exc:
         raise PlanError(f"{path}: the plan file is damaged (field {exc.args[0]!r} is missing); "
-                        f"{_MAKE}") from None
+                        f"{_NEW}") from None
     except (AttributeError, TypeError, ValueError) as exc:
-        raise PlanError(f"{path}: the plan file is damaged ({exc}); {_MAKE}") from None
+        raise PlanError(f"{path}: the plan file is damaged ({exc}); {_NEW}") from None
     if plan.checksum() != data.get("checksum"):
         raise PlanError(f"{path}: the plan file was modified after it was made (its checksum "
                         "does not match); make a new plan instead of editing one")
@@ -53,7 +54,7 @@ def _parse(raw: bytes, path: Path) -> dict[str, Any]:
         raise PlanError(f"{path}: not a plan file (it is not UTF-8 text); {_MAKE}") from None
     except json.JSONDecodeError as exc:
         raise PlanError(f"{path}: not a plan file (invalid JSON at line {exc.lineno}, column "
-                        f"{exc.colno}); {_MAKE}") from None
+                        f"{exc.colno}); {_NEW}") from None
     if not isinstance(data, dict):
         raise PlanError(f"{path}: not a reconciler plan file; {_MAKE}")
     return data
@@ -69,10 +70,16 @@ def _check_kind(data: dict[str, Any], path: Path) -> None:
         raise PlanError(f"{path}: not a reconciler plan file; {_MAKE}")
     version = data.get("plan_file_version", 1)
     if not isinstance(version, int) or isinstance(version, bool) or version < 1:
-        raise PlanError(f"{path}: the plan file is damaged (plan_file_version {version!r}); {_MAKE}")
+        raise PlanError(f"{path}: the plan file is damaged (plan_file_version {version!r}); {_NEW}")
     inner = data.get("format_version")
-    if version > PLAN_FILE_VERSION or (isinstance(inner, int) and inner > PLAN_FORMAT_VERSION):
-        raise PlanError(f"{path}: made by a newer reconciler (plan file version {version}, this "
-                        f"one reads up to {PLAN_FILE_VERSION}; it was made by reconciler "
-                        f"{data.get('reconciler_version', '?')}); apply it with that version, or "
-                        "make a new plan")
+    if version > PLAN_FILE_VERSION:
+        _newer(path, f"plan file version {version}, this one reads up to {PLAN_FILE_VERSION}", data)
+    if isinstance(inner, int) and not isinstance(inner, bool) and inner > PLAN_FORMAT_VERSION:
+        _newer(path, f"plan format {inner}, this one reads up to {PLAN_FORMAT_VERSION}", data)
+
+
+def _newer(path: Path, versions: str, data: dict[str, Any]) -> None:
+    made_by = data.get("reconciler_version")
+    by = f"; made by reconciler {made_by}" if isinstance(made_by, str) else ""
+    raise PlanError(f"{path}: made by a newer reconciler ({versions}){by}; apply it with that "
+                    "version, or make a new plan")
