@@ -1,4 +1,4 @@
-"""The SuperOffice sandbox behaves like vendor doc 004 says the consent-purpose API does."""
+"""The SuperOffice sandbox behaves like docs/vendors/superoffice.md says the consent-purpose API does."""
 
 from __future__ import annotations
 

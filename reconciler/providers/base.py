@@ -179,7 +179,7 @@ class ProviderSettings(BaseModel):
         16.0, gt=0, le=4_096, allow_inf_nan=False,
         description="Largest answer read whole, in MB (list answers stream item by item)")
     max_list_items: int = Field(
-        500_000, ge=1, le=100_000_000,
+        200_000, ge=1, le=100_000_000,
         description="Most items in one list answer (each item kept costs memory)")
     allow_insecure_http: bool = Field(False, description="Allow http:// to non-loopback hosts")
     prune: bool = Field(False, description="Also delete remote objects never managed by the tool")

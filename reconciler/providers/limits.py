@@ -25,7 +25,7 @@ log = logging.getLogger("reconciler.http")
 DEFAULT_DEADLINE_S = 120.0
 DEFAULT_RETRY_BUDGET_S = 300.0
 DEFAULT_MAX_RESPONSE_MB = 16.0
-DEFAULT_MAX_LIST_ITEMS = 500_000
+DEFAULT_MAX_LIST_ITEMS = 200_000
 _EPOCH_MS = 1e11  # above this an epoch is in milliseconds (1e11 s is the year 5138)
 _EPOCH_S = 1e9  # below this a reset is a number of seconds from now (1e9 s is 2001)
 

@@ -1,1 +1,1 @@
-"""Local emulators of the vendor APIs, faithful to the documents in shared/vendor-docs."""
+"""Local emulators of the vendor APIs, faithful to the vendors' public references (docs/vendors/)."""

@@ -1,4 +1,4 @@
-"""Outreach API v2: call purposes (JSON:API, vendor doc 002).
+"""Outreach API v2: call purposes (JSON:API; docs/vendors/outreach.md).
 
 Wire format: `application/vnd.api+json`, resources `{type: "callPurpose", id: <int>,
 attributes: {name, order, createdAt, updatedAt}, relationships: {...}}`, cursor

@@ -1,4 +1,4 @@
-"""Outreach API v2 call purposes (vendor doc 002), JSON:API over `application/vnd.api+json`.
+"""Outreach API v2 call purposes (docs/vendors/outreach.md), JSON:API over `application/vnd.api+json`.
 
 Switches for what the references leave open (docs/vendors/outreach.md):
 - `links`: links.next "absolute" (default), "path" (/outreach/api/v2/callPurposes?...) or

@@ -1,4 +1,5 @@
-"""SuperOffice WebAPI: consent purposes (`List/ConsentPurpose/Items`, vendor doc 004).
+"""SuperOffice WebAPI: consent purposes (`List/ConsentPurpose/Items`;
+docs/vendors/superoffice.md).
 
 Wire format: plain JSON entities in PascalCase (`ConsentPurposeId`, `Name`, `Key`,
 `ConsentText`, `FormText`, `Tooltip`, `Active` (int32), `Deleted`, `Rank`,

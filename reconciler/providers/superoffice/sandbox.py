@@ -1,4 +1,4 @@
-"""SuperOffice WebAPI consent purposes (vendor doc 004): the `List/ConsentPurpose/Items` agent.
+"""SuperOffice WebAPI consent purposes (docs/vendors/superoffice.md): the `List/ConsentPurpose/Items` agent.
 
 Mounted at `/{tenant}/api/v1`. What the emulator deliberately reproduces, because
 a reconciler has to cope with it on a real tenant:

@@ -1,4 +1,4 @@
-"""Webex Campaign Notify Transaction State (vendor doc 003): tell Webex Campaign whether a
+"""Webex Campaign Notify Transaction State (docs/vendors/webex_campaign.md): tell Webex Campaign whether a
 transaction of an External Action deployment succeeded (531) or failed (532).
 
 It reports the outcome of work done elsewhere, so it must never hide that work's own

@@ -1,5 +1,5 @@
-"""Webex Campaign: purposes on the API hub (vendor doc 000) and datastore records on the
-tenant host (doc 001). Notify Transaction State (doc 003) is in `webex_notify`.
+"""Webex Campaign: purposes on the API hub and datastore records on the tenant host
+(docs/vendors/webex_campaign.md). Notify Transaction State is in `notify.py`.
 
 Two hosts, one key: purposes live on the API hub (`base_url`, .../v1), datastores and
 notifications on the tenant (`tenant_url`, .../campaignapi/resources/v3). Both take the

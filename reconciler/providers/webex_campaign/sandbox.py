@@ -1,5 +1,5 @@
-"""Webex Campaign: purposes on the API hub (vendor doc 000), datastore records (doc 001)
-and notify transaction state (doc 003) on the tenant host.
+"""Webex Campaign: purposes on the API hub, datastore records and notify
+transaction state on the tenant host (docs/vendors/webex_campaign.md).
 
 Every failure is `{"code", "description"}` with the texts of the documents' tables. The
 tenant APIs also fail with HTTP 200 and a code in the body (1010, 1101..1108), so a
