@@ -23,6 +23,7 @@ import asyncio
 import email.utils
 import html
 import json
+import logging
 import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -43,6 +44,9 @@ from starlette.responses import (
 from starlette.routing import Route
 
 Handler = Callable[[Request, "HostileVendor"], Awaitable[Response]]
+# A client that stops reading a huge answer (as it should) makes asyncio log every later
+# write of the stream as "socket.send() raised exception": expected here, not news.
+logging.getLogger("asyncio").setLevel(logging.ERROR)
 MODES: dict[str, Handler] = {}
 
 
