@@ -63,6 +63,9 @@ def test_verbose_and_no_color_are_accepted_before_and_after_the_command(project:
         result = project.cli(*args)
         assert result.code == 0, (args, result.text)
         assert "Valid: 1 object(s)" in result.out
+    for args in (("state", "-v", "list", str(project.root)),
+                 ("state", "list", str(project.root), "--no-color", "-v")):
+        assert project.cli(*args).code == 0, args
 
 
 def test_completion_is_installable() -> None:

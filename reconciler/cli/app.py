@@ -54,8 +54,7 @@ class ReconcilerGroup(TyperGroup):
 
     def get_command(self, ctx: Any, cmd_name: str) -> Any:
         command = super().get_command(ctx, cmd_name)
-        if command is not None and not isinstance(command, TyperGroup) \
-                and not getattr(command, "_reconciler_common", False):
+        if command is not None and not getattr(command, "_reconciler_common", False):
             command.params.extend(_common_params())
             command._reconciler_common = True  # type: ignore[attr-defined]
             if type(command) is TyperCommand:  # every command reads its help the same way
