@@ -145,7 +145,8 @@ def test_validate_needs_no_credentials_and_no_network(tmp_path: Path) -> None:
 def test_show_prints_a_saved_plan_in_every_format(project: Project, tmp_path: Path) -> None:
     project.write("p.yaml", ONE)
     saved = tmp_path / "plan.json"
-    assert project.plan("--out", str(saved)).code == 2
+    planned = project.plan("--out", str(saved))
+    assert planned.code == 2 and f"review it with: reconciler show {saved}" in planned.err
     text = run_cli("show", str(saved))
     assert text.code == 0, text.text
     assert "+ outreach.call_purpose.intro" in text.out

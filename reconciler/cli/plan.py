@@ -105,8 +105,9 @@ def plan(
     print_plan(result, fmt)
     if out is not None:
         save_plan(result, out)
-        err.print(f"Saved the plan to {out}; apply it with: reconciler apply {out}"
-                  + (" --sandbox" if sandbox else ""))
+        err.print(f"Saved the plan to {out}; review it with: reconciler show {out}; apply it "
+                  f"with: reconciler apply {out}" + (" --sandbox" if sandbox else ""),
+                  markup=False)
     if result.refusals:
         raise typer.Exit(1)
     if detailed_exitcode and result.has_changes:
