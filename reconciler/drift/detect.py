@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from reconciler.plan.builder import Observed
+from reconciler.plan.builder import Observed, ignored_unmanaged
 from reconciler.plan.diff import field_diffs
 from reconciler.plan.model import FieldDiff
 from reconciler.providers.base import Kind, RemoteObject, RemoteStatus
