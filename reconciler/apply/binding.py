@@ -30,6 +30,7 @@ from reconciler.state import StateDoc
 from reconciler.state.base import StateBackend
 
 _IGNORED = ("reason", "source", "safety", "before")  # wording and display, not what is done
+_WHERE = ("url", "tenant", "environment", "state_api")  # provider settings naming where it writes
 
 
 def endpoint(url: str) -> str:
@@ -43,8 +44,8 @@ def endpoint(url: str) -> str:
 def plan_target(settings: Settings, backend: StateBackend, sandbox: bool) -> dict[str, Any]:
     endpoints: dict[str, dict[str, str]] = {}
     for name, provider in sorted(settings.providers.items()):
-        urls = {field: endpoint(value) for field, value in provider
-                if field.endswith("url") and isinstance(value, str) and value}
+        urls = {field: endpoint(value) if "://" in value else value for field, value in provider
+                if field.endswith(_WHERE) and isinstance(value, str) and value}
         # A sandbox listens on a new port each run: what identifies it is its data folder.
         endpoints[name] = {"sandbox": str(settings.sandbox_data)} if sandbox else urls
     return {"directory": str(settings.directory.resolve()), "state": backend.describe(),
