@@ -111,6 +111,8 @@ ANSWERS = [
     Answer("webex-endless-list", "huge_body", ("more than 1,000 items", "max_list_items"),
            vendor="webex_campaign", options={"size_mb": 20}, settings="max_list_items: 1000\n"),
     Answer("retry-after-huge", "retry_after_huge", ("999999 s", "max_retry_wait_s")),
+    Answer("retry-after-announced", "retry_after_huge", ("waiting 5 s", "slow down"),
+           options={"wait_s": 5}, settings="max_attempts: 2\n"),
     Answer("retry-after-http-date", "retry_after_date", ("max_retry_wait_s",), options={"wait_s": 3600}),
     Answer("reset-epoch-ms", "reset_ms", ("asks to wait 600 s", "max_retry_wait_s")),
     Answer("one-byte-per-second", "slow_body", ("request_deadline_s", "within 3 s")),

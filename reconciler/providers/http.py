@@ -225,8 +225,11 @@ class VendorClient:
         retrying = AsyncRetrying(
             stop=stop_after_attempt(self.max_attempts - 1), reraise=True,
             retry=retry_if_exception_type(_Retryable),
-            wait=lambda state: self._delay(state.outcome.exception() if state.outcome else None,
-                                           state.attempt_number + 1))
+            # tenacity asks for the wait before it checks the stop: no wait (and no charge to
+            # the retry budget, no "waiting" line) after the last attempt
+            wait=lambda state: 0.0 if state.attempt_number >= self.max_attempts - 1 else
+            self._delay(state.outcome.exception() if state.outcome else None,
+                        state.attempt_number + 1))
         try:
             async for attempt in retrying:
                 with attempt:
