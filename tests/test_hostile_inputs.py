@@ -530,3 +530,31 @@ def test_postgres_unreachable(tmp_path: Path, pg_sandbox: RunningSandbox) -> Non
         url = f"postgresql://nobody@127.0.0.1:{sock.getsockname()[1]}/none"
         root, env = _pg_project(tmp_path, pg_sandbox, url)
         refused(cli("state", "list", str(root), env=env), "cannot connect to the PostgreSQL state")
+
+
+# ------------------------------------------------------------- the last resort ----
+
+def test_a_bug_is_one_line_and_its_trace_is_behind_verbose(capsys: pytest.CaptureFixture[str]) -> None:
+    """What no handler expects (a bug) is said in one line, exit 1; --verbose adds the trace."""
+    import typer
+
+    from reconciler.cli.app import VERBOSE, handled
+
+    @handled
+    def broken() -> None:
+        raise KeyError("secret-looking-value")
+
+    with pytest.raises(typer.Exit) as ended:
+        broken()
+    assert ended.value.exit_code == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1, err
+    assert "internal error (KeyError at " in err and "this is a bug" in err and "--verbose" in err
+    assert "Traceback" not in err and "secret-looking-value" not in err
+    VERBOSE.enabled = True
+    try:
+        with pytest.raises(typer.Exit):
+            broken()
+    finally:
+        VERBOSE.enabled = False
+    assert "Traceback" in capsys.readouterr().err
