@@ -132,7 +132,10 @@ def conninfo_secrets(conninfo: str) -> list[str]:
     """The passwords in a PostgreSQL connection string, in URL or keyword form (`host=...
     password=...`), as libpq itself reads them (psycopg's parser), plus the URL's own."""
     found: list[str] = []
-    parts = urlsplit(conninfo) if "://" in conninfo else None
+    try:
+        parts = urlsplit(conninfo) if "://" in conninfo else None
+    except ValueError:  # not a URL libpq can read either: connecting says so
+        parts = None
     if parts is not None and parts.password:
         found += [parts.password, unquote(parts.password)]
     try:

@@ -342,6 +342,12 @@ async def _next_cursor_loop(request: Request, vendor: HostileVendor) -> Response
     return _outreach_or(request, outreach_page([outreach_item(count, f"p{count}")], url))
 
 
+@mode("next_invalid")
+async def _next_invalid(request: Request, vendor: HostileVendor) -> Response:
+    """links.next that no URL parser accepts."""
+    return _outreach_or(request, outreach_page([outreach_item(1, "first")], "http://[::1/x"))
+
+
 @mode("next_endless")
 async def _next_endless(request: Request, vendor: HostileVendor) -> Response:
     """A new page, with a new cursor, for ever."""

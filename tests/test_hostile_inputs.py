@@ -106,6 +106,7 @@ ANSWERS = [
     Answer("corrupt-gzip", "corrupt_gzip", ("compressed body is corrupt",)),
     Answer("next-same-page", "next_same", ("pagination loops",)),
     Answer("next-same-cursor", "next_cursor_loop", ("pagination loops",)),
+    Answer("next-not-a-url", "next_invalid", ("not a valid URL",)),
     Answer("endless-pages", "next_endless", ("more than 40 items", "max_list_items"),
            settings="max_list_items: 40\n"),
     Answer("webex-endless-list", "huge_body", ("more than 1,000 items", "max_list_items"),
@@ -164,6 +165,19 @@ def test_reset_in_epoch_ms_is_not_a_120_s_stall(tmp_path: Path) -> None:
         result = cli("plan", str(root), bound=15)  # the old reading waited 120 s per try
     refused(result, "rate limit", "HTTP 429")
     assert len(vendor.requests) == 2
+
+
+@pytest.mark.parametrize("url", ["http://[::1", "https://host:port/api"], ids=["ipv6", "port"])
+def test_base_url_that_is_not_a_url(url: str, tmp_path: Path) -> None:
+    root = manifests(tmp_path / "m", {"outreach": "x"})
+    (root / "reconciler.yaml").write_text(config({"outreach": url}).replace(url + "/api/v2", url))
+    refused(cli("plan", str(root)), "reconciler.yaml:", "not a valid URL")
+
+
+def test_state_url_that_is_not_a_url(tmp_path: Path) -> None:
+    state = "state:\n  backend: postgres\n  url: 'postgresql://[::1'\n"
+    root = manifests(tmp_path / "m", {"outreach": "http://127.0.0.1:9"}, state=state)
+    refused(cli("state", "list", str(root)), "cannot connect to the PostgreSQL state")
 
 
 # ----------------------------------------------------------------------- files ----

@@ -191,7 +191,14 @@ def _check_provider(document: yamlsource.Document, name: str, provider: type[Pro
             try:
                 check_url(name, value, settings.allow_insecure_http)  # what the client will check
             except ConfigError:
-                parts = urlsplit(value)
+                try:
+                    parts = urlsplit(value)
+                    parts.port  # noqa: B018 (a port that is not a number raises here)
+                except ValueError as exc:
+                    problems.append(Diagnostic(yamlsource.locate(document, ("providers", name, field)),
+                                               f"providers.{name}.{field}: not a valid URL ({exc}); "
+                                               "write it as https://host/path"))
+                    continue
                 if parts.scheme in ("http", "https") and parts.hostname:
                     detail = (f"refusing plain http:// to {parts.hostname}; use https://, or set "
                               "allow_insecure_http: true for this provider if you really mean it")

@@ -99,7 +99,10 @@ def json_body(vendor: str, response: httpx.Response,
 
 def origin(url: str) -> tuple[str, str, int]:
     """(scheme, host, port) of a URL, with the scheme's default port filled in."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "", "", -1  # not a URL: an origin nothing equals
     scheme = parts.scheme.lower()
     try:
         port = parts.port
@@ -145,7 +148,12 @@ def check_headers(vendor: str, headers: dict[str, str]) -> None:
 
 
 def check_url(vendor: str, url: str, allow_insecure_http: bool) -> None:
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 (a port that is not a number raises here)
+    except ValueError as exc:
+        raise ConfigError(f"providers.{vendor}.base_url: not a valid URL ({exc}); write it as "
+                          "https://host/path") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConfigError(f"providers.{vendor}.base_url: {url!r} is not an http(s) URL")
     if parts.scheme == "http" and not allow_insecure_http and not _is_loopback(parts.hostname):
@@ -267,6 +275,9 @@ class VendorClient:
                                       self.bounds.deadline_error(method, url)) from None
                 raise AmbiguousWriteError(self.vendor, None, None,
                                           self.bounds.deadline_error(method, url)) from None
+            except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
+                raise VendorError(self.vendor, None, None, self.redact(clean(
+                    f"{method} {url[:120]}: not a URL that can be requested ({exc})"))) from None
             except httpx.DecodingError:
                 raise VendorError(self.vendor, None, None, (
                     f"{method} {url}: the answer's compressed body is corrupt (its "
@@ -285,7 +296,12 @@ class VendorClient:
     def _followed(self, method: str, url: str) -> str:
         """A URL the vendor gave us (links.next): followed only on the configured origin
         (scheme, host and port), so that the credentials never go anywhere else."""
-        parts = urlsplit(url)
+        try:
+            parts = urlsplit(url)
+        except ValueError:
+            raise VendorError(self.vendor, None, None, self.redact(clean(
+                f"{method}: the vendor's answer points to {url[:120]!r}, which is not a valid "
+                "URL; not followed"))) from None
         if not parts.scheme and not parts.netloc:
             return url  # relative: resolved against base_url
         found = origin(url if parts.scheme else f"{self.origin[0]}:{url}")

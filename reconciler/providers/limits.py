@@ -19,6 +19,7 @@ from urllib.parse import parse_qsl, urlsplit
 import httpx
 
 from reconciler.errors import VendorError
+from reconciler.redact import clean
 
 log = logging.getLogger("reconciler.http")
 
@@ -145,9 +146,14 @@ class Pages:
     def visit(self, url: str, params: dict[str, object] | None = None) -> None:
         """Record the page about to be asked for; raise VendorError if it was asked before."""
         absolute = self.base_url + url if url.startswith("/") else url
-        full = httpx.URL(absolute, params={k: str(v) for k, v in (params or {}).items()}) \
-            if params else httpx.URL(absolute)
-        parts = urlsplit(str(full))
+        try:
+            full = httpx.URL(absolute, params={k: str(v) for k, v in (params or {}).items()}) \
+                if params else httpx.URL(absolute)
+            parts = urlsplit(str(full))
+        except (ValueError, httpx.InvalidURL):
+            raise VendorError(self.vendor, None, None, (
+                f"the vendor's next page link {clean(url)[:120]!r} is not a valid URL; the list "
+                "cannot be read to its end")) from None
         query = tuple(sorted(parse_qsl(parts.query, keep_blank_values=True)))
         key = (parts.path.rstrip("/"), query)
         cursors = {(k, v) for k, v in query if _cursor_like(k)}

@@ -56,7 +56,10 @@ def redact_url(url: str, text: str | None = None) -> str:
     by psycopg's own conninfo parser, so that what libpq reads is what is hidden."""
     text = url if text is None else text
     if text is url and "://" in url:
-        parts = urlsplit(url)
+        try:
+            parts = urlsplit(url)
+        except ValueError:
+            return "the state.url of reconciler.yaml (not a valid URL)"
         if parts.password:
             netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
             text = urlunsplit(parts._replace(netloc=netloc))
@@ -243,7 +246,10 @@ class PostgresBackend(StateBackend):
         return PostgresWriter(doc, self, doc.stored_serial)
 
     def describe(self) -> str:
-        parts = urlsplit(self.url)
+        try:
+            parts = urlsplit(self.url)
+        except ValueError:
+            return f"postgres (state.url is not a valid URL) workspace {self.workspace}"
         return (f"postgres {parts.hostname or 'localhost'}:{parts.port or 5432}"
                 f"{parts.path or '/'} workspace {self.workspace}")
 

@@ -184,7 +184,11 @@ class CallPurposeKind(Kind):
                 raise VendorError("outreach", 200, None, f"GET /callPurposes: links.next is not "
                                                          f"a URL: {clean(repr(url))[:120]}")
             if url is not None:
-                url = here = urljoin(here, url)  # relative: against the page it came on
+                try:
+                    url = here = urljoin(here, url)  # relative: against the page it came on
+                except ValueError:
+                    raise VendorError("outreach", 200, None, f"GET /callPurposes: links.next is "
+                                      f"not a valid URL: {clean(url)[:120]!r}") from None
             query = None
         return found
 
