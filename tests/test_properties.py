@@ -261,7 +261,9 @@ DOCUMENT = st.one_of(
     st.fixed_dictionaries({"data": st.lists(ITEM, max_size=4) | JSONISH},
                           optional={"links": st.fixed_dictionaries({}, optional={
                               "next": st.none() | st.sampled_from(["/api/v2/callPurposes",
-                                                                   "http://elsewhere.invalid/x"])}),
+                                                                   "http://elsewhere.invalid/x",
+                                                                   "http://[::1/x", "//x:y/z"])
+                              | st.text(max_size=20) | st.integers()}),
                                     "errors": JSONISH}),
     st.lists(ITEM, max_size=4), JSONISH)
 
