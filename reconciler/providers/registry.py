@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import importlib
+from collections.abc import Iterator, Mapping
 from importlib.metadata import entry_points
 from typing import Any
 
@@ -29,8 +30,28 @@ def vendors() -> dict[str, Vendor]:
     return found
 
 
-def providers() -> dict[str, type[Provider]]:
-    return {name: vendor.load_provider() for name, vendor in vendors().items()}
+class _Providers(Mapping[str, type[Provider]]):
+    """Provider classes by vendor name, each imported on first use: a directory configuring
+    one vendor never loads the others' HTTP code (start-up)."""
+
+    def __init__(self, found: dict[str, Vendor]) -> None:
+        self._vendors = found
+        self._loaded: dict[str, type[Provider]] = {}
+
+    def __getitem__(self, name: str) -> type[Provider]:
+        if name not in self._loaded:
+            self._loaded[name] = self._vendors[name].load_provider()
+        return self._loaded[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._vendors)
+
+    def __len__(self) -> int:
+        return len(self._vendors)
+
+
+def providers() -> Mapping[str, type[Provider]]:
+    return _Providers(vendors())
 
 
 def kinds_by_collection(provider: type[Provider]) -> dict[str, type[Kind]]:
