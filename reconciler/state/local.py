@@ -31,6 +31,7 @@ from pydantic import Field, ValidationError
 from reconciler.errors import LockError, StateError
 from reconciler.files import check_writable_target, explain
 from reconciler.perf import paused_gc
+from reconciler.redact import redact
 from reconciler.state.base import (
     FORMAT_VERSION,
     NO_META,
@@ -47,7 +48,9 @@ from reconciler.state.settings import BackendSettings
 def atomic_write(path: Path, text: str, backup: bool = False, mode: int | None = None) -> None:
     """Temp file in the same directory, fsync, rename, fsync the directory: a crash or a full
     disk leaves the old file or the new one, never half of one. The file keeps its mode
-    (a new one gets `mode`, 0600 by default); `mode` given for an existing file wins."""
+    (a new one gets `mode`, 0600 by default); `mode` given for an existing file wins. What
+    is written (state, plan files, write-back) passes through the one redaction layer."""
+    text = redact(text)  # a no-op scan unless a credential of the run is in it
     check_writable_target(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     if mode is None:
