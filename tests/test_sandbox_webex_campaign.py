@@ -1,4 +1,4 @@
-"""The Webex Campaign sandbox answers as the vendor documents 000, 001 and 003 say."""
+"""The Webex Campaign sandbox answers as docs/vendors/webex_campaign.md says the vendor does."""
 
 from __future__ import annotations
 

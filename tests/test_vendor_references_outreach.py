@@ -108,7 +108,8 @@ def test_a_run_starts_from_a_refresh_token_and_renews_on_401(
         "state:\n  backend: local\n  path: state/default.json\nproviders:\n  outreach:\n"
         f"    base_url: {env['OUTREACH_BASE_URL']}\n    token_url: {env['OUTREACH_TOKEN_URL']}\n"
         "    refresh_token: ${OR_REFRESH}\n    client_id: ${OR_ID}\n"
-        "    client_secret: ${OR_SECRET}\n    page_size: 1\n")
+        "    client_secret: ${OR_SECRET}\n    page_size: 1\n"
+        "    concurrency: 1\n")  # a token expiring after N calls needs calls in order
     creds = {"OR_REFRESH": refresh, "OR_ID": client_id, "OR_SECRET": secret}
     project.write("p.yaml", purposes(A=1, B=2, C=3))
     applied = project.apply(env=creds)

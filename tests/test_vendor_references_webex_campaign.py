@@ -140,7 +140,8 @@ def test_client_credentials_tokens_minted_cached_and_renewed(
     env = webex.sandbox.env()
     block = (f"providers:\n  webex_campaign:\n    base_url: {env['WEBEX_CAMPAIGN_BASE_URL']}\n"
              f"    tenant_url: {env['WEBEX_CAMPAIGN_TENANT_URL']}\n"
-             "    client_id: ${WX_ID}\n    client_secret: ${WX_SECRET}\n    auth_key: ${WX_KEY}\n")
+             "    client_id: ${WX_ID}\n    client_secret: ${WX_SECRET}\n    auth_key: ${WX_KEY}\n"
+             "    concurrency: 1\n")  # a token expiring after N calls needs calls in order
     (webex.root / "reconciler.yaml").write_text(
         "state:\n  backend: local\n  path: state/default.json\n" + block)
     creds = {"WX_ID": client_id, "WX_SECRET": secret, "WX_KEY": auth_key}

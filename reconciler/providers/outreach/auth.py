@@ -106,12 +106,13 @@ class RefreshingClient(VendorClient):
         if self.refresher is None:
             return await send()
         await self._use()
+        used = self._sent  # a sibling may replace it meanwhile: only this one is stale
         try:
             return await send()
         except VendorError as exc:
             if exc.status != 401:
                 raise
-        await self._use(stale=self._sent)
+        await self._use(stale=used)
         return await send()
 
     async def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:

@@ -100,12 +100,13 @@ class TokenClient(VendorClient):
         if self.tokens is None:
             return await send()
         await self._use()
+        used = self._sent  # a sibling may replace it meanwhile: only this one is stale
         try:
             return await send()
         except VendorError as exc:
             if not self.expired(exc):
                 raise
-        await self._use(stale=self._sent)
+        await self._use(stale=used)
         return await send()
 
     async def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
