@@ -80,10 +80,14 @@ class ProviderConformance:
             raise NotImplementedError(f"{self.vendor} has no init example: override sample()")
         document = YAML(typ="safe").load(io.StringIO(example.replace("{header}", "")))
         first = dict(next(iter(document[self.vendor][kind.collection].values())))
-        unique = f"conformance {next(_serial)}"
-        key = first[kind.natural_key]
-        first[kind.natural_key] = f"{key} {unique}" if isinstance(key, str) else key
-        return kind.schema.model_validate(first).model_dump(exclude_none=True)
+        return kind.schema.model_validate(
+            self.unique(kind, first, f" conformance {next(_serial)}")).model_dump(exclude_none=True)
+
+    @staticmethod
+    def unique(kind: type[Kind], attributes: dict[str, Any], suffix: str) -> dict[str, Any]:
+        """The natural key, and a display name (which vendors often keep unique too), suffixed."""
+        return {k: v + suffix if k in (kind.natural_key, "name") and isinstance(v, str) else v
+                for k, v in attributes.items()}
 
     def changed(self, kind: type[Kind], attributes: dict[str, Any]) -> dict[str, Any]:
         """The same object with one updatable field changed (not the natural key): the last
@@ -166,7 +170,7 @@ class ProviderConformance:
             value = attributes[kind_class.natural_key]
             if not isinstance(value, str):
                 continue
-            longer = {**attributes, kind_class.natural_key: value + " and more"}
+            longer = self.unique(kind_class, attributes, " and more")
             identity = str(kind_class.identity(attributes))
 
             async def body(provider: Provider, kind_class: type[Kind] = kind_class,
