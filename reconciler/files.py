@@ -17,6 +17,7 @@ from reconciler.errors import ConfigError
 _HINTS = {
     errno.ENOENT: "the folder {parent} does not exist; create it or choose another path",
     errno.ENOTDIR: "a part of the path is a file, not a folder; choose another path",
+    errno.EEXIST: "it exists and is not a folder; choose another path",
     errno.EISDIR: "it is a directory; give a file name",
     errno.ENOSPC: "no space left on the device; free some space and run again",
     errno.EDQUOT: "the disk quota is exceeded; free some space and run again",
@@ -33,8 +34,10 @@ def explain(exc: OSError, path: Path | str | None = None) -> str:
     """One line: which file, what went wrong, what to do (never the Python exception)."""
     where = path if path is not None else exc.filename
     parent = Path(where).parent if where is not None else "the folder"
-    hint = _HINTS.get(exc.errno or 0, "{strerror}").format(
-        parent=parent, strerror=(exc.strerror or str(exc)).lower())
+    template = _HINTS.get(exc.errno or 0, "{strerror}")
+    if exc.errno == errno.ENOENT and where is not None and Path(parent).is_dir():
+        template = "cannot be created there ({strerror}); choose another path"
+    hint = template.format(parent=parent, strerror=(exc.strerror or str(exc)).lower())
     return f"{where}: {hint}" if where is not None else hint
 
 
