@@ -189,13 +189,16 @@ def test_forget_undeletable_setting_plans_a_forget(webex: Project) -> None:
 
 
 def test_conflict_on_create_adopts_by_name(webex: Project) -> None:
-    """A purpose created by someone else between plan and apply: the 409 is adopted."""
+    """A purpose created by someone else between plan and apply: the saved plan no longer
+    holds and is refused whole before any write (issue 12); applying again adopts it."""
     webex.write("purposes/webex.yaml", PURPOSES)
     plan_file = webex.root.parent / "plan.json"
     assert webex.plan("--out", str(plan_file)).code == 2
     made = hub(webex.sandbox, "POST", "/purposes", {"name": "Marketing_Purpose", "description": "hand made"})
     assert made.status_code == 200
-    applied = webex.cli("apply", str(plan_file))
+    refused = webex.cli("apply", str(plan_file))
+    assert refused.code == 1 and "planned create, now adopt" in refused.err, refused.text
+    applied = webex.apply()
     assert applied.code == 0, applied.text
     remote = remote_purposes(webex.sandbox)
     assert sorted(remote) == ["Marketing_Purpose", "Product_Updates"]  # no duplicate

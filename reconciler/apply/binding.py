@@ -52,8 +52,8 @@ def plan_target(settings: Settings, backend: StateBackend, sandbox: bool) -> dic
             "sandbox": sandbox, "endpoints": endpoints}
 
 
-def check_target(plan: Plan, here: Mapping[str, Any], desired: Desired) -> None:
-    """Refuse a plan made for another target, or from other manifests, naming what differs."""
+def check_target(plan: Plan, here: Mapping[str, Any]) -> None:
+    """Refuse a plan made for another target, naming what differs."""
     if not plan.target:
         raise PlanError("the plan file records no target (made by an older reconciler): make "
                         "a new one with `reconciler plan DIR --out FILE`")
@@ -67,6 +67,9 @@ def check_target(plan: Plan, here: Mapping[str, Any], desired: Desired) -> None:
                 if plan.target.get("sandbox") != here.get("sandbox") else "")
         raise PlanError("the plan was made for another target; nothing was applied:\n  "
                         + "\n  ".join(differences) + f"\nMake a new plan for this target{hint}.")
+
+
+def check_manifests(plan: Plan, desired: Desired) -> None:
     if plan.manifest_digest != desired.digest:
         raise PlanError(f"the manifests in {plan.target['directory']} changed since the plan was "
                         "made (their digest differs); nothing was applied: run plan again and "
@@ -86,13 +89,19 @@ def _flat(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
 async def holds(saved: Plan, here: Mapping[str, Any], settings: Settings,
                 kinds: Mapping[str, type[Kind]], providers: Providers, desired: Desired,
                 state: StateDoc) -> Plan:
-    """Every check of a saved plan, in the order that explains best: target, manifests, state,
+    """Every check of a saved plan, in the order that explains best: target, state, manifests,
     then the remote objects (before anything is written)."""
-    check_target(saved, here, desired)
-    if saved.lineage != state.lineage or saved.serial != state.serial:
-        raise PlanError(f"the state changed since the plan was made (lineage {saved.lineage or '-'}"
-                        f" serial {saved.serial}, now {state.lineage or '-'} serial "
-                        f"{state.serial}); nothing was applied: run plan again and review it")
+    check_target(saved, here)
+    if saved.lineage != state.lineage and not saved.lineage:
+        raise PlanError("the plan was made when no state existed yet, and a state was written "
+                        "since; run plan again")
+    if saved.lineage != state.lineage:
+        raise PlanError(f"the plan was made against another state (lineage {saved.lineage}, now "
+                        f"{state.lineage}); run plan again")
+    if saved.serial != state.serial:
+        raise PlanError(f"the state changed since the plan was made (serial {saved.serial}, now "
+                        f"{state.serial}); run plan again and review it")
+    check_manifests(saved, desired)
     return await recheck(saved, settings, kinds, providers, desired, state)
 
 
