@@ -390,8 +390,22 @@ def test_postgres_password_is_redacted(conninfo: str, tmp_path: Path, foreign: H
         "state:\n  backend: postgres\n  url: ${STATE_URL}\nproviders:\n" + CONFIG["outreach"])
     case.env["STATE_URL"] = conninfo
     case.scan.secrets.append(PG_PASSWORD)
-    result = case.cli("state", "list", str(case.root))
-    assert "cannot connect to the PostgreSQL state" in result.err and "***" in result.err, result.err
+    for command in ("state", "list"), ("plan",):  # offline, and with every check
+        result = case.cli(*command, str(case.root))
+        assert "cannot connect to the PostgreSQL state" in result.err and "***" in result.err, result.err
+    case.check(foreign)
+
+
+def test_postgres_url_with_a_trailing_newline_is_named_not_shown(tmp_path: Path,
+                                                                 foreign: HostileVendor) -> None:
+    case = hostile_case(tmp_path / "m", "outreach", foreign.url)
+    (case.root / "reconciler.yaml").write_text(
+        "state:\n  backend: postgres\n  url: ${STATE_URL}\nproviders:\n" + CONFIG["outreach"])
+    case.env["STATE_URL"] = CONNINFOS[0][1] + "\n"
+    case.scan.secrets.append(PG_PASSWORD)
+    result = case.plan()
+    assert "state.url: the connection string from the environment variable STATE_URL has a " \
+           "trailing newline; trimming it would fix it" in result.err, result.err
     case.check(foreign)
 
 

@@ -47,25 +47,27 @@ def credential_fields(settings: ProviderSettings) -> list[str]:
     return [name for name, value in settings if isinstance(value, str) and value in secrets]
 
 
-def malformed(value: str) -> str | None:
-    """What is wrong with a credential's characters, saying whether trimming would fix it."""
+def malformed(value: str, spaces: bool = False) -> str | None:
+    """What is wrong with a credential's characters, saying whether trimming would fix it.
+    `spaces`: spaces inside are fine (a libpq `host=... password=...` string)."""
     inner = value.strip()
     if inner != value:
         around = "a trailing newline" if value.endswith(("\n", "\r")) else "spaces or newlines around it"
-        if _bad(inner) is None:
+        if _bad(inner, spaces) is None:
             return f"has {around}; trimming it would fix it: set the variable again without them"
-        return f"has {around} and {_bad(inner)}; trimming would not fix it: copy the credential again"
-    if (problem := _bad(value)) is not None:
+        return (f"has {around} and {_bad(inner, spaces)}; trimming would not fix it: copy the "
+                "credential again")
+    if (problem := _bad(value, spaces)) is not None:
         return f"has {problem}; trimming would not fix it: copy the credential again"
     return None
 
 
-def _bad(value: str) -> str | None:
+def _bad(value: str, spaces: bool = False) -> str | None:
     if any(ord(c) < 32 or 127 <= ord(c) < 160 for c in value):
         return "control characters inside it"
-    if not value.isascii():
+    if not value.isascii() and not spaces:
         return "non-ASCII characters (HTTP headers carry ASCII only)"
-    if any(c.isspace() for c in value):
+    if not spaces and any(c.isspace() for c in value):
         return "spaces inside it"
     return None
 
@@ -92,7 +94,7 @@ def check(document: yamlsource.Document, providers: dict[str, ProviderSettings],
                 problems.append(Diagnostic(yamlsource.locate(document, path), (
                     f"providers.{name}.{field}: the credential from {variable_of(document, path)} "
                     f"{problem} (the value is not shown)")))
-    if hygiene and state_url and (problem := malformed(state_url)) is not None:
+    if hygiene and state_url and (problem := malformed(state_url, spaces=True)) is not None:
         problems.append(Diagnostic(yamlsource.locate(document, ("state", "url")), (
             f"state.url: the connection string from {variable_of(document, ('state', 'url'))} "
             f"{problem} (the value is not shown)")))
