@@ -42,13 +42,7 @@ Where the documents are silent, this sandbox chooses (the reconciler must not re
 
 from __future__ import annotations
 
-import asyncio
-import json
-import re
 import time
-import uuid
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from starlette.applications import Starlette
@@ -57,6 +51,23 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from reconciler.providers.webex_campaign.sandbox_tenant import _mint, _Tenant
+from reconciler.providers.webex_campaign.sandbox_wire import (
+    _EXCEPTION_HANDLERS,
+    DEFAULT_GROUP,
+    FIRST_PURPOSE_ID,
+    FORCEABLE_CODES,
+    TENANT_NAME,
+    TOKEN_PATH,
+    VENDOR,
+    WebexApps,
+    WebexSandboxConfig,
+    _is_default_group,
+    _now,
+    _object_body,
+    error,
+    fail,
+)
 from reconciler.sandbox.common import (
     FaultMiddleware,
     Faults,
@@ -66,123 +77,8 @@ from reconciler.sandbox.common import (
     Table,
     VendorSandbox,
     bearer_token,
-    json_body,
     json_response,
 )
-
-VENDOR = "webex_campaign"
-TENANT_NAME = "sandbox"
-FIRST_PURPOSE_ID = 700
-DEFAULT_GROUP = "Default"
-UNSPECIFIED_DATASTORE = "(unspecified)"
-TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
-NOTIFY_ERROR_STATUS = 200
-"""HTTP status of the notify codes 1101..1108: our assumption, the document leaves it blank."""
-FORCEABLE_CODES = frozenset({1102, 1103, 1104, 1105})
-
-DESCRIPTIONS: dict[int, str] = {
-    400: "Please enter the Purpose Name",
-    404: "Not found",
-    405: "Method not supported",
-    409: "This Purpose already exists. Please enter a different Purpose value to save.",
-    429: "Too many requests. Throttle limit reached for the time window.",
-    430: "Authorization failed. This resource is not allowed to access using this TOKEN or KEY",
-    498: "Invalid token or Access token expired",
-    499: "Request failed. Check the exact reason of failure in application code and "
-         "description of error stream.",
-    500: "Internal server error",
-    1001: "Invalid input JSON",
-    1002: "Mandatory field missing",
-    1010: "The request was not processed.",
-    1100: "The Response has been notified successfully",
-    1101: "Mandatory params cannot be null or empty",
-    1102: "No actions are mapped for the given deployment",
-    1103: "Action type(sync/async) is not present for the used action",
-    1104: "Only actions having async types can be used",
-    1105: "Only onetime and recurring deployments are allowed",
-    1108: "Only 531 and or 532 response status is allowed",
-}
-_HTTP_STATUS = {430: 401, 498: 401, 1001: 500, 1002: 500, 1010: 200,
-                **{code: NOTIFY_ERROR_STATUS for code in range(1101, 1109)}}
-BODY_ONLY_CODES = frozenset({1001, 1002, *range(1101, 1109)})
-"""Codes whose HTTP status the tables leave blank."""
-CLIENT_ID, CLIENT_SECRET, AUTH_KEY = ("sandbox-client", "sandbox-client-secret",
-                                      "sandbox-auth-key")
-TOKEN_PATH = "/oauth/token"
-_TIME_SHAPE = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}")
-
-
-@dataclass
-class WebexSandboxConfig:
-    """Credentials, limits, the tenant paths the vendor does not document, and one switch
-    per ambiguity of the references (see the module docstring)."""
-
-    api_keys: set[str]
-    expired_keys: set[str]
-    rate_limit: int = 0
-    rate_window_s: float = 1.0
-    datastore_path: str = "/datastore/records"
-    notify_path: str = "/notifytransactionstate"
-    apply_delay_s: float = 0.05
-    known_datastores: dict[str, set[str]] | None = None
-    deployments: dict[str, int] = field(default_factory=dict)
-    by_id: str = "object"
-    success_status: int = 200
-    body_code_status: int | None = None
-    duplicate_names: str = "exact"
-    group_case: str = "as_sent"
-    records: str = "append"
-    records_fail_after_write: int = 0
-    token_ttl_s: float = 3600.0
-    token_expiry_announced: bool = True
-    token_uses: int = 0
-    uses: dict[str, int] = field(default_factory=dict)
-    datastore_columns: dict[str, dict[str, int]] = field(default_factory=dict)
-    minted: dict[str, float] = field(default_factory=dict)
-
-
-@dataclass
-class WebexApps:
-    """The hub and tenant hosts (each its own ASGI app) plus the admin inspection routes."""
-
-    hub: ASGIApp
-    tenant: ASGIApp
-    admin: list[BaseRoute]
-    metadata: ASGIApp
-
-
-def error(status: int, message: str) -> Response:
-    """The vendor body for a status (used by FaultMiddleware): documented text when there is one."""
-    return json_response({"code": status, "description": DESCRIPTIONS.get(status, message)}, status)
-
-
-def fail(code: int, config: WebexSandboxConfig | None = None) -> Response:
-    """The vendor body for a documented code, with the HTTP status the tables give it (or
-    the one the `body_code_status` switch chooses for the body-only codes)."""
-    status = _HTTP_STATUS.get(code, code)
-    if config is not None and config.body_code_status and code in BODY_ONLY_CODES:
-        status = config.body_code_status
-    return json_response({"code": code, "description": DESCRIPTIONS[code]}, status)
-
-
-def _now() -> str:
-    return datetime.now(UTC).strftime(TIME_FORMAT)
-
-
-def _is_default_group(group: str) -> bool:
-    """The vendor treats group names case-insensitively: "DEFAULT" is the default group."""
-    return group.casefold() == DEFAULT_GROUP.casefold()
-
-
-async def _http_error(_: Request, exc: Exception) -> Response:
-    """Routing failures (404, 405) and crashes in the vendor's format instead of plain text."""
-    status = getattr(exc, "status_code", 500)
-    response = fail(status if status in (404, 405) else 500)
-    response.headers.update(getattr(exc, "headers", None) or {})
-    return response
-
-
-_EXCEPTION_HANDLERS = {404: _http_error, 405: _http_error, Exception: _http_error}
 
 
 class _BearerAuth:
@@ -214,26 +110,6 @@ class _BearerAuth:
         return not self.config.token_uses or used <= self.config.token_uses
 
 
-async def _mint(request: Request) -> Response:
-    """The API hub page's token endpoint: Basic <auth key>, isGoldenAuthkey: true, and the
-    client id and secret in the body."""
-    config: WebexSandboxConfig = request.app.state.config
-    body = await _object_body(request)
-    basic = request.headers.get("authorization", "")
-    if request.query_params.get("grant_type") != "client_credentials" or body is None \
-            or request.headers.get("isgoldenauthkey", "").lower() != "true":
-        return fail(1002)
-    if basic != f"Basic {AUTH_KEY}" or body.get("clientId") != CLIENT_ID \
-            or body.get("clientSecret") != CLIENT_SECRET:
-        return fail(430)
-    token = "minted-" + uuid.uuid4().hex
-    config.minted[token] = time.monotonic() + config.token_ttl_s
-    answer: dict[str, Any] = {"access_token": token, "token_type": "Bearer"}
-    if config.token_expiry_announced:
-        answer["expires_in"] = config.token_ttl_s
-    return json_response(answer)
-
-
 class _NoRetryAfterFaults(FaultMiddleware):
     """FaultMiddleware whose responses never carry Retry-After: Webex documents none."""
 
@@ -249,15 +125,6 @@ class _NoRetryAfterFaults(FaultMiddleware):
             await send(message)
 
         await super().__call__(scope, receive, stripped)
-
-
-async def _object_body(request: Request) -> dict[str, Any] | None:
-    """The JSON object sent, or None when the body is not one (the vendor's 1001)."""
-    try:
-        body = await json_body(request)
-    except ValueError:
-        return None
-    return body if isinstance(body, dict) else None
 
 
 class _Purposes:
@@ -350,169 +217,6 @@ class _Purposes:
         """Create and update answer alike, with the id as a STRING (unlike the GETs)."""
         return json_response({"id": str(record["id"]), "name": record["name"],
                               "message": "Purpose added/updated successfully."}, status)
-
-
-def _ident(value: Any) -> str | None:
-    """A datastore or feed id: the docs type them String; numbers are accepted as text."""
-    if isinstance(value, str) and value.strip():
-        return value
-    if isinstance(value, int) and not isinstance(value, bool):
-        return str(value)
-    return None
-
-
-def _flat_records(value: Any) -> list[dict[str, Any]] | None:
-    """The records as a list of flat objects of scalars, or None when they are anything else."""
-    scalar = (str, int, float, bool, type(None))
-    if not isinstance(value, list):
-        return None
-    if all(isinstance(row, dict) and all(isinstance(v, scalar) for v in row.values())
-           for row in value):
-        return value
-    return None
-
-
-def _upsert(rows: list[dict[str, Any]], record: dict[str, Any], upsert: bool) -> None:
-    """With `upsert`, merge into the row with the same msisdn; else append."""
-    key = record.get("msisdn")
-    if upsert and key is not None:
-        for row in rows:
-            if row.get("msisdn") == key:
-                row.update(record)
-                return
-    rows.append(dict(record))
-
-
-def _valid_time(value: Any) -> bool:
-    if value is None:
-        return True
-    if not isinstance(value, str) or not _TIME_SHAPE.fullmatch(value):
-        return False
-    try:
-        datetime.strptime(value, TIME_FORMAT)
-    except ValueError:
-        return False
-    return True
-
-
-def _valid_info(value: Any) -> bool:
-    """additionalInfo is a JSON *string* holding an object (responseCode, responseDesc)."""
-    if value is None:
-        return True
-    if not isinstance(value, str):
-        return False
-    try:
-        return isinstance(json.loads(value), dict)
-    except json.JSONDecodeError:
-        return False
-
-
-@dataclass(eq=False)
-class _Batch:
-    """Records waiting to be applied; compared by identity so equal batches both apply."""
-
-    datastore: str
-    feed: str
-    records: list[dict[str, Any]]
-    due: float
-
-
-class _Tenant:
-    """The tenant's datastore records (ACK now, apply later) and transaction notifications."""
-
-    def __init__(self, table: Table, config: WebexSandboxConfig) -> None:
-        self.table = table
-        self.config = config
-        self.pending: list[_Batch] = []
-        table.data.setdefault("datastores", {})
-        table.data.setdefault("notifications", [])
-
-    async def add_records(self, request: Request) -> Response:
-        body = await _object_body(request)
-        if body is None:
-            return fail(1001, self.config)
-        feed, datastore = _ident(body.get("feed-id")), _ident(body.get("datastore-id"))
-        if feed is None or (datastore is None and body.get("records") is None):
-            return fail(1002, self.config)
-        records = _flat_records(body.get("records", []))
-        if records is None:
-            return fail(499)
-        target = self._resolve(datastore, feed)
-        if target is None:
-            result = {"status": 1010, "description": DESCRIPTIONS[1010], "correlation_id": None}
-            return json_response({"statuscode": 1010, "description": DESCRIPTIONS[1010],
-                                  "result": result})
-        self._schedule(_Batch(target, feed, records, time.monotonic() + self.config.apply_delay_s))
-        if self.config.records_fail_after_write > 0:
-            self.config.records_fail_after_write -= 1
-            return fail(500)  # written, but the client cannot know: the ambiguous case
-        return json_response({"result": {"correlation_id": str(uuid.uuid4()), "description": "",
-                                         "status": 0},
-                              "statuscode": 0, "description": "", "trans_id": uuid.uuid4().hex},
-                             self.config.success_status)
-
-    async def columns(self, request: Request) -> Response:
-        """The datastore-attributes API: each column's name, datatype and max-length."""
-        known = self.config.datastore_columns.get(request.path_params["id"])
-        if known is None:
-            return fail(404)
-        return json_response([{"name": name, "datatype": "STRING", "max-length": limit}
-                              for name, limit in known.items()])
-
-    def _resolve(self, datastore: str | None, feed: str) -> str | None:
-        """The datastore the records go to, or None when the tenant has no such datastore/feed."""
-        known = self.config.known_datastores
-        if known is None:
-            return datastore or UNSPECIFIED_DATASTORE
-        if datastore is None:
-            return next((name for name, feeds in known.items() if feed in feeds), None)
-        return datastore if feed in known.get(datastore, set()) else None
-
-    def _schedule(self, batch: _Batch) -> None:
-        self.pending.append(batch)
-        asyncio.get_running_loop().call_later(self.config.apply_delay_s, self._apply, batch)
-
-    def _apply(self, batch: _Batch) -> None:
-        if batch not in self.pending:
-            return
-        self.pending.remove(batch)
-        feeds = self.table.data["datastores"].setdefault(batch.datastore, {})
-        rows = feeds.setdefault(batch.feed, [])
-        for record in batch.records:
-            _upsert(rows, record, self.config.records == "upsert")
-        self.table.save()
-
-    def apply_due(self) -> None:
-        """Apply overdue batches whose timer could not fire (e.g. its event loop has ended)."""
-        now = time.monotonic()
-        for batch in [b for b in self.pending if b.due <= now]:
-            self._apply(batch)
-
-    async def notify(self, request: Request) -> Response:
-        body = await _object_body(request)
-        if body is None:
-            return fail(1001, self.config)
-        if code := self._notify_error(body):
-            return fail(code, self.config)
-        transaction_id = uuid.uuid4().hex
-        self.table.data["notifications"].append(
-            {**body, "receivedAt": _now(), "transaction-id": transaction_id})
-        self.table.save()
-        return json_response({"code": 1100, "description": DESCRIPTIONS[1100],
-                              "transaction-id": transaction_id}, self.config.success_status)
-
-    def _notify_error(self, body: dict[str, Any]) -> int | None:
-        mandatory = [body.get(key) for key in ("responseState", "refTransId", "deploymentId")]
-        if any(value is None or not str(value).strip() for value in mandatory):
-            return 1101
-        if str(body["responseState"]) not in ("531", "532"):
-            return 1108
-        forced = self.config.deployments.get(str(body["deploymentId"]), 0)
-        if forced:
-            return forced
-        if not _valid_time(body.get("responseTime")) or not _valid_info(body.get("additionalInfo")):
-            return 1101
-        return None
 
 
 def _admin_routes(table: Table, tenant: _Tenant) -> list[BaseRoute]:
