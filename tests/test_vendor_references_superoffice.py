@@ -104,6 +104,23 @@ def test_apply_noop_update_saved_plan_and_revive(so: Project) -> None:
     assert so.plan().code == 0
 
 
+@pytest.mark.parametrize("sandbox_settings", [{"list_deleted": False, "mdo_deleted": False}],
+                         indirect=True)
+def test_a_deleted_purpose_no_call_shows_is_a_clear_error_not_a_loop(so: Project) -> None:
+    """The worst reading: neither list shows soft-deleted purposes, and the state no longer
+    records one: re-declaring it cannot be revived; the create's refusal says why, once."""
+    made = api(so.sandbox, "POST", body={"Name": "Events", "Key": ""}).json()
+    assert api(so.sandbox, "DELETE", f"/{made['ConsentPurposeId']}").status_code == 204
+    so.write("purposes.yaml", manifest())
+    before = so.sandbox.requests().get("superoffice POST", 0)
+    applied = so.apply()
+    assert applied.code == 1, applied.text
+    assert "no listed purpose holds this name or key; if a soft-deleted one does" in applied.text
+    assert so.sandbox.requests().get("superoffice POST", 0) - before == 2  # one per purpose
+    assert [(p["Name"], p["Deleted"]) for p in stored(so.sandbox)] == [
+        ("Events", True), ("Newsletter", False)]
+
+
 @pytest.mark.parametrize("sandbox_settings", [
     {"unique_status": 400, "unique_case": "insensitive"},
     {"unique_status": 500, "unique_case": "insensitive"},

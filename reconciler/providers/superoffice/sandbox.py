@@ -168,12 +168,14 @@ class SuperOfficeSandbox:
         return json_response([self.wire(r, request) for r in shown], media_type=MEDIA_TYPE)
 
     async def mdo_items(self, request: Request) -> Response:
-        """GET MDOItems?flat=true: every item, deleted ones included, with its Deleted flag
-        (the page's response has one; whether a real tenant lists deleted items here is
-        an assumption)."""
+        """GET MDOItems?flat=true: every item with its Deleted flag; deleted ones only with
+        the switch `mdo_deleted` (default true: the page's answer has the flag, but whether
+        a real tenant lists deleted items here is an assumption)."""
         if denied := self.authorize(request):
             return denied
-        records = sorted(self.purposes.values(), key=lambda r: int(r["ConsentPurposeId"]))
+        records = sorted((r for r in self.purposes.values()
+                          if self.config.mdo_deleted or not r.get("Deleted")),
+                         key=lambda r: int(r["ConsentPurposeId"]))
         language = request.headers.get("accept-language")
         return json_response([
             {"Id": r["ConsentPurposeId"], "Name": in_language(r["Name"], language),
@@ -318,6 +320,7 @@ def _mount(context: SandboxContext) -> list[BaseRoute]:
         bearer_tokens={TOKEN}, tickets={TICKET}, app_tokens={APP_TOKEN},
         basic_users={USER[0]: USER[1]}, read_only_bearer_tokens={READ_ONLY_TOKEN},
         list_deleted=context.option("list_deleted", False),
+        mdo_deleted=context.option("mdo_deleted", True),
         unique_status=context.option("unique_status", 400),
         unique_case=context.option("unique_case", "insensitive"))
     app = create_app(table, config, context.faults, context.log)
@@ -332,7 +335,8 @@ SANDBOX = VendorSandbox(
     name="superoffice", mount=_mount,
     overrides=lambda base_url: {"base_url": base_url + PREFIX, "auth": "bearer", "token": TOKEN,
                                 "ticket": "", "app_token": "", "username": "", "password": ""},
-    options=("builtins", "list_deleted", "unique_status", "unique_case", "moved"))
+    options=("builtins", "list_deleted", "mdo_deleted", "unique_status", "unique_case",
+             "moved"))
 
 
 __all__ = ["FIELD_PROPERTIES", "SANDBOX", "SANDBOX_ASSOCIATE", "SuperOfficeSandboxConfig",

@@ -76,6 +76,7 @@ class SuperOfficeSandboxConfig:
     basic_users: dict[str, str]
     read_only_bearer_tokens: set[str] = field(default_factory=set)
     list_deleted: bool = False
+    mdo_deleted: bool = True
     unique_status: int = 400
     unique_case: str = "insensitive"
     last_put: dict[str, Any] = field(default_factory=dict)
