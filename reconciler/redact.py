@@ -53,6 +53,7 @@ class Redactor:
         self.secrets: set[str] = set()
         self._forms: dict[str, list[str]] = {}  # head -> forms starting with it, longest first
         self._heads: re.Pattern[str] | None = None
+        self._byte_heads: re.Pattern[bytes] | None = None
         self.add(secrets)
 
     def add(self, secrets: Iterable[str]) -> None:
@@ -68,6 +69,7 @@ class Redactor:
             forms.sort(key=len, reverse=True)
         heads = sorted(self._forms, key=len, reverse=True)
         self._heads = re.compile("|".join(re.escape(h) for h in heads))
+        self._byte_heads = re.compile(b"|".join(re.escape(h.encode()) for h in heads))
 
     def __call__(self, text: str) -> str:
         if self._heads is None or not text:
@@ -104,6 +106,11 @@ class Redactor:
     def found(self, text: str) -> bool:
         """Whether `text` holds a credential (or a prefix of one)."""
         return self(text) != text
+
+    def found_in(self, data: bytes) -> bool:
+        """Whether UTF-8 (or ASCII) bytes hold a credential or a prefix of one, without
+        decoding them: a clean answer costs one scan."""
+        return self._byte_heads is not None and self._byte_heads.search(data) is not None
 
     def data(self, value: Any) -> Any:
         """A parsed JSON value with every string (keys too) redacted."""

@@ -171,6 +171,13 @@ async def _echo_json_unicode(request: Request, vendor: HostileVendor) -> Respons
     return PlainTextResponse(f'{{"you_sent": "{escaped}"}}', status_code=400)
 
 
+@mode("echo_utf16")
+async def _echo_utf16(request: Request, vendor: HostileVendor) -> Response:
+    """The echo in UTF-16, where a byte scan for an ASCII credential finds nothing."""
+    return Response(f"denied for {auth(request)}".encode("utf-16"), status_code=400,
+                    media_type="text/plain; charset=utf-16")
+
+
 @mode("echo_long")
 async def _echo_long(request: Request, vendor: HostileVendor) -> Response:
     """A text error over 300 characters that a client cuts inside the credential."""

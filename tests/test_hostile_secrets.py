@@ -142,6 +142,8 @@ ECHOES = [
     ("echo_url", "outreach", "HTTP 400"),
     ("echo_json_escaped", "outreach", "HTTP 400"),
     ("echo_json_unicode", "superoffice", "HTTP 400"),
+    ("echo_utf16", "outreach", "HTTP 400"),
+    ("echo_utf16", "superoffice", "HTTP 400"),
     ("echo_long", "outreach", "HTTP 400"),
     ("echo_long", "webex_campaign", "HTTP 400"),
     ("echo_long", "superoffice", "HTTP 400"),

@@ -66,8 +66,8 @@ class _ChunkReader:
         """Look for a credential (or a \\u escape that could spell one) as bytes go by,
         across chunk boundaries, so that a clean answer costs no per-item work."""
         if not self.suspect and REDACT.secrets and chunk:
-            window = (self._tail + chunk).decode("latin-1")  # credentials are ASCII
-            self.suspect = "\\u" in window or REDACT.found(window)
+            window = self._tail + chunk  # JSON read as bytes is UTF-8
+            self.suspect = b"\\u" in window or REDACT.found_in(window)
             self._tail = chunk[-64:]
         return chunk
 
@@ -116,6 +116,10 @@ def show_origin(value: tuple[str, str, int]) -> str:
     return f"{scheme}://{host}:{port}"
 
 
+_BYTE_SAFE = frozenset({"utf-8", "utf8", "ascii", "us-ascii", "iso-8859-1", "latin-1", "latin1"})
+"""Encodings in which an ASCII credential is the same bytes (others are decoded first)."""
+
+
 def scrubbed(response: httpx.Response) -> httpx.Response:
     """The answer with every credential it quotes redacted, before anything reads it: what a
     vendor echoes can then reach no message, plan, state, dump or manifest, whatever the
@@ -123,13 +127,17 @@ def scrubbed(response: httpx.Response) -> httpx.Response:
     JSON is redacted value by value, so escapes (\\u0041) hide nothing and it stays JSON."""
     if not REDACT.secrets or not response.content:
         return response
+    if (response.encoding or "utf-8").lower().replace("_", "-") in _BYTE_SAFE \
+            and b"\\u" not in response.content and not REDACT.found_in(response.content):
+        return response  # the common case: one scan of the bytes, nothing decoded
     text = response.text
     if "\\u" not in text and not REDACT.found(text):
         return response
+    encoding = response.encoding or "utf-8"  # the headers still name it
     try:
-        content = jsonlib.dumps(REDACT.data(jsonlib.loads(text))).encode()
+        content = jsonlib.dumps(REDACT.data(jsonlib.loads(text))).encode(encoding, "replace")
     except ValueError:
-        content = REDACT(text).encode()
+        content = REDACT(text).encode(encoding, "replace")
     headers = [(k, REDACT(v)) for k, v in response.headers.multi_items()
                if k.lower() not in ("content-encoding", "content-length")]
     return httpx.Response(response.status_code, headers=headers, content=content,
