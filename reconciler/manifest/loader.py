@@ -82,13 +82,14 @@ def address(vendor: str, kind: str, key: str) -> str:
     return f"{vendor}.{kind}.{key}"
 
 
-def manifest_files(directory: Path, skip: Path | None = None) -> list[Path]:
+def manifest_files(directory: Path, skip: Path | None = None, guard: bool = False) -> list[Path]:
     """Every *.yaml / *.yml below the directory, sorted; hidden files and folders (a leading
     '.') and the `skip` folder (the local state's) are left out. Symlinked folders are
     followed, and a folder reached twice (a loop) is an error, as is a manifest name that is
     not a readable regular file (a FIFO would hang the run, a device is never a manifest):
-    a manifest never silently vanishes."""
-    walk = _Walk(directory, skip)
+    a manifest never silently vanishes. With `guard` (loading), a `skip` folder holding
+    *.yaml files is an error too: they would vanish from the plan."""
+    walk = _Walk(directory, skip, guard)
     walk.folder(directory, ())
     if walk.problems:
         raise ManifestError(walk.problems)
@@ -96,8 +97,8 @@ def manifest_files(directory: Path, skip: Path | None = None) -> list[Path]:
 
 
 class _Walk:
-    def __init__(self, root: Path, skip: Path | None) -> None:
-        self.root, self.skip = root, skip
+    def __init__(self, root: Path, skip: Path | None, guard: bool) -> None:
+        self.root, self.skip, self.guard = root, skip, guard
         self.found: list[Path] = []
         self.problems: list[Diagnostic] = []
 
@@ -127,7 +128,8 @@ class _Walk:
                 is_dir = False
             if is_dir:
                 if self.skip is not None and child.resolve() == self.skip:
-                    self.state(child)
+                    if self.guard:
+                        self.state(child)
                 else:
                     self.folder(child, (*ancestors, here))
             elif entry.name.endswith((".yaml", ".yml")) and not (
@@ -175,7 +177,7 @@ def state_folder(settings: Settings) -> Path | None:
 
 def load_desired(settings: Settings, env: Mapping[str, str] | None = None) -> Desired:
     env = os.environ if env is None else env
-    files = manifest_files(settings.directory, state_folder(settings))
+    files = manifest_files(settings.directory, state_folder(settings), guard=True)
     digest = hashlib.sha256()
     for path in [settings.config_file, *files]:
         try:
