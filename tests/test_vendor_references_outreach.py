@@ -106,7 +106,7 @@ def test_a_run_starts_from_a_refresh_token_and_renews_on_401(
     client_id, secret, refresh = REFRESH
     (project.root / "reconciler.yaml").write_text(
         "state:\n  backend: local\n  path: state/default.json\nproviders:\n  outreach:\n"
-        f"    base_url: {env['OUTREACH_BASE_URL']}\n    token_url: {env['OUTREACH_TOKEN_URL']}\n"
+        f"    base_url: {env['OUTREACH_BASE_URL']}\n    token_endpoint: {env['OUTREACH_TOKEN_ENDPOINT']}\n"
         "    refresh_token: ${OR_REFRESH}\n    client_id: ${OR_ID}\n"
         "    client_secret: ${OR_SECRET}\n    page_size: 1\n"
         "    concurrency: 1\n")  # a token expiring after N calls needs calls in order
@@ -116,7 +116,7 @@ def test_a_run_starts_from_a_refresh_token_and_renews_on_401(
     assert applied.code == 0, applied.text
     assert sorted(names(project)) == [("A", 1), ("B", 2), ("C", 3)]
     assert project.plan(env=creds).code == 0
-    grants = project.sandbox.requests()["outreach POST"] - 3  # the rest went to token_url
+    grants = project.sandbox.requests()["outreach POST"] - 3  # the rest went to token_endpoint
     expiring = sandbox_settings.options["outreach"]["token_uses"] == 2
     assert grants >= 3 if expiring else grants == 2  # else one per run
     state = (project.root / "state" / "default.json").read_text()

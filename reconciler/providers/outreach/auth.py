@@ -1,7 +1,7 @@
 """Outreach access tokens from a refresh token (OAuth 2.0 refresh-token grant).
 
 Access tokens live about two hours, so CI runs hold a refresh token instead, as the public
-connectors do (singer-io/tap-outreach, Airbyte source-outreach): `POST {token_url}` with
+connectors do (singer-io/tap-outreach, Airbyte source-outreach): `POST {token_endpoint}` with
 `grant_type=refresh_token`, `client_id`, `client_secret`, `refresh_token` (and
 `redirect_uri` when set). The answer's `access_token` is used until a call is answered
 401, then refreshed once and the call sent again (a refused token means the call was not
@@ -69,7 +69,7 @@ class Refresher:
         except httpx.HTTPError as exc:
             raise VendorError(self.vendor, None, None, (
                 f"POST {self.token_url}: {type(exc).__name__}; check "
-                f"providers.{self.vendor}.token_url and the network")) from None
+                f"providers.{self.vendor}.token_endpoint and the network")) from None
         finally:
             await client.aclose()
         if response.status_code != 200:

@@ -44,7 +44,7 @@ FILTER_SYNTAX = (",", "..")
 class OutreachSettings(ProviderSettings):
     base_url: str = Field("https://api.outreach.io/api/v2", description="API v2 root")
     refresh_token: str | None = Field(None, description=(
-        "OAuth refresh token: access tokens are then obtained from token_url and renewed on "
+        "OAuth refresh token: access tokens are then obtained from token_endpoint and renewed on "
         "a 401 (they live about two hours); from an environment variable"))
     client_id: str | None = Field(None, description=(
         "OAuth application id, needed with refresh_token"))
@@ -52,7 +52,7 @@ class OutreachSettings(ProviderSettings):
         "OAuth application secret, needed with refresh_token; from an environment variable"))
     redirect_uri: str | None = Field(None, description=(
         "Redirect URI of the OAuth application, sent with the refresh grant when set"))
-    token_url: str = Field("https://api.outreach.io/oauth/token", description=(
+    token_endpoint: str = Field("https://api.outreach.io/oauth/token", description=(
         "Token endpoint of the refresh grant"))
     token: str | None = Field(None, min_length=1, validate_default=True, description=(
         "OAuth access token (Bearer); from an environment variable. Not needed with "
@@ -85,7 +85,7 @@ class OutreachSettings(ProviderSettings):
                 "client_secret": self.client_secret or "", "refresh_token": self.refresh_token}
         if self.redirect_uri:
             form["redirect_uri"] = self.redirect_uri
-        return Refresher("outreach", self.token_url, form, timeout_s=self.timeout_s,
+        return Refresher("outreach", self.token_endpoint, form, timeout_s=self.timeout_s,
                          allow_insecure_http=self.allow_insecure_http)
 
 

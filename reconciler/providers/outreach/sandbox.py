@@ -312,5 +312,5 @@ def _mount(context: SandboxContext) -> list[BaseRoute]:
 SANDBOX = VendorSandbox(
     name="outreach", mount=_mount,
     overrides=lambda base_url: {"base_url": base_url + PREFIX, "token": TOKEN,
-                                "token_url": base_url + PREFIX + TOKEN_ROUTE},
+                                "token_endpoint": base_url + PREFIX + TOKEN_ROUTE},
     options=("rate_limit", "rate_window_s", "name_max", *SWITCHES))
