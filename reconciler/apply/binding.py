@@ -23,6 +23,7 @@ from reconciler.errors import PlanError, SafetyError
 from reconciler.manifest.loader import Desired
 from reconciler.manifest.settings import Settings
 from reconciler.plan.model import Change, Plan
+from reconciler.plan.safety import assess
 from reconciler.plan.verb import build_plan, plan_options
 from reconciler.providers.base import Kind
 from reconciler.providers.connected import Providers
@@ -125,9 +126,9 @@ async def recheck(saved: Plan, settings: Settings, kinds: Mapping[str, type[Kind
     checked = Plan([now[c.address] for c in saved.changes], saved.unchanged, saved.lineage,
                    saved.serial, saved.manifest_digest, saved.directory, target=saved.target,
                    scope=saved.scope)
-    checked.refusals = [r for r in fresh.refusals if r.split(":", 1)[0] in now]
-    touched = {c.vendor for c in saved.changes}
-    checked.safety = [v for v in fresh.safety if v["vendor"] in touched]
+    for change in checked.changes:
+        change.safety = "ok"
+    assess(checked, state, settings.providers)  # the verdicts of now, on exactly these changes
     return checked
 
 
