@@ -462,6 +462,21 @@ def test_manifest_value_cannot_break_the_pull_request_comment(project: Project) 
     case.check()
 
 
+def test_remote_value_cannot_break_the_drift_comment(project: Project) -> None:
+    """A vendor-side rename full of HTML, reported by `drift --format markdown` (a scheduled
+    job may post it as an issue)."""
+    project.write("p.yaml", MANIFEST["outreach"])
+    case = sandbox_case(project)
+    case.cli("apply", str(case.root), "--auto-approve", expect=0)
+    remote = project.sandbox.outreach_purposes()[0]
+    project.sandbox.outreach("PATCH", f"/callPurposes/{remote['id']}", {"data": {
+        "type": "callPurpose", "id": remote["id"], "attributes": {"name": HOSTILE_MARKDOWN}}})
+    result = case.cli("drift", str(case.root), "--format", "markdown", expect=2)
+    assert "&lt;img" in result.out and "<img" not in result.out, result.out
+    assert result.out.count("</details>") == result.out.count("<details>"), result.out
+    case.check()
+
+
 # --- the sandbox on other interfaces ------------------------------------------------
 
 def test_sandbox_refuses_a_non_loopback_host() -> None:
