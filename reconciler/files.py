@@ -1,15 +1,18 @@
 """Writing the files a user asks for (plans, dumps, schemas), and saying clearly why one
 could not be written: a missing folder, a directory, a full disk, a read-only file system.
 
-Only regular files are written in place: a path naming a device, a FIFO or a directory is
-refused before anything is opened (an atomic rename would replace a device node).
+Regular files are replaced whole (temp file, fsync, rename): a full disk or a crash leaves
+the previous file. A path naming a device or a FIFO is written in place (an atomic rename
+would replace the device node); a directory is refused.
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import stat
+import tempfile
 from pathlib import Path
 
 from reconciler.errors import ConfigError
@@ -59,13 +62,39 @@ def write_output(path: Path, text: str, what: str) -> None:
     """Write `text` to `path` (a file a command was asked to produce), or raise ConfigError
     naming the file, the cause and the remedy."""
     try:
-        # A new file is the owner's only (0600): a dump or a plan may describe what a team
-        # keeps private; an existing file keeps its mode.
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            current = os.stat(path).st_mode
+        except FileNotFoundError:
+            current = None
+        if current is None or stat.S_ISREG(current):
+            # A new file is the owner's only (0600): a dump or a plan may describe what a team
+            # keeps private; an existing file keeps its mode. Whole or not at all: a full disk
+            # or a crash leaves the previous file.
+            replace_file(path, text, 0o600 if current is None else stat.S_IMODE(current))
+            return
+        fd = os.open(path, os.O_WRONLY | os.O_TRUNC)  # e.g. /dev/stdout: written in place
         with open(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
-            handle.flush()
-            if stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
-                os.fsync(handle.fileno())  # a full disk shows here, not after we said "Wrote"
     except OSError as exc:
         raise ConfigError(f"cannot write {what}: {explain(exc, path)}") from None
+
+
+def replace_file(path: Path, text: str, mode: int) -> None:
+    """Temp file beside `path`, fsync, rename over it, fsync the folder (raises OSError)."""
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        os.fchmod(fd, mode)
+        with open(fd, "w", encoding="utf-8", newline="") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())  # a full disk shows here, not after we said "Wrote"
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)
+        raise
+    folder = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(folder)
+    finally:
+        os.close(folder)

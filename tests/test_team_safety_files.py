@@ -219,6 +219,23 @@ def test_plan_file_is_private_and_atomic_and_state_keeps_its_mode(
     assert stat.S_IMODE(state.stat().st_mode) == 0o640
 
 
+def test_dump_under_a_full_disk_keeps_the_old_file(project: Project, sandbox: Sandbox, tmp_path: Path) -> None:
+    project.write("p.yaml", numbered(3))
+    assert project.apply().code == 0
+    dump = tmp_path / "dump.yaml"
+    assert project.cli("dump", str(project.root), "--vendor", "outreach", "--out", str(dump)).code == 0
+    dump.chmod(0o640)
+    before = dump.read_bytes()
+    for i in range(60):
+        post(sandbox, f"Extra {i}")  # the next dump is larger than the disk allows
+    limited = run_limited(project, len(before) + 50, "dump", str(project.root), "--vendor", "outreach",
+                          "--out", str(dump))
+    assert dump.read_bytes() == before, "the dump was half-written"
+    assert limited.code == 1 and "cannot write the dump" in limited.err, limited.text
+    assert project.cli("dump", str(project.root), "--vendor", "outreach", "--out", str(dump)).code == 0
+    assert b"Extra 59" in dump.read_bytes() and stat.S_IMODE(dump.stat().st_mode) == 0o640
+
+
 def _kill_when(proc: subprocess.Popen[bytes], ready: Callable[[], bool]) -> None:
     deadline = time.monotonic() + 60
     while not ready():

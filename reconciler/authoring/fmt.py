@@ -523,10 +523,13 @@ def _state_dir(directory: Path) -> Path | None:
 
 
 def _write(path: Path, text: str) -> None:
-    """Replace the file in one step, keeping its permissions."""
+    """Replace the file in one step, keeping its permissions; fsynced before the rename, so
+    that a crash leaves the old file or the new one, never an empty one."""
     temporary = path.with_name(f".{path.name}.fmt-tmp")
     with temporary.open("w", encoding="utf-8", newline="") as handle:
         handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
     shutil.copymode(path, temporary)
     os.replace(temporary, path)
 
