@@ -462,6 +462,19 @@ def test_manifest_value_cannot_break_the_pull_request_comment(project: Project) 
     case.check()
 
 
+def test_recorded_remote_id_cannot_drive_the_terminal(project: Project) -> None:
+    """Remote ids are the vendor's text: `state list` prints them without their escapes."""
+    project.write("p.yaml", MANIFEST["outreach"])
+    case = sandbox_case(project)
+    case.cli("apply", str(case.root), "--auto-approve", expect=0)
+    state = case.root / "state" / "default.json"
+    state.write_text(state.read_text().replace('"remote_id": "1"', '"remote_id": "1\\u001b[2J\\u202e"'))
+    listed = case.cli("state", "list", str(case.root), expect=0)
+    assert "outreach.call_purpose.intro\t1\n" in listed.out, repr(listed.out)
+    assert not any(e in listed.text for e in ESCAPES), repr(listed.text)
+    case.check()
+
+
 def test_remote_value_cannot_break_the_drift_comment(project: Project) -> None:
     """A vendor-side rename full of HTML, reported by `drift --format markdown` (a scheduled
     job may post it as an issue)."""

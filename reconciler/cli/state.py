@@ -18,6 +18,7 @@ from reconciler.cli.app import (
     state_app,
 )
 from reconciler.errors import ConfigError
+from reconciler.redact import clean
 
 if TYPE_CHECKING:
     from reconciler.cli.workspace import Workspace
@@ -36,7 +37,7 @@ def state_list(directory: Dir = Path(".")) -> None:
     """List the managed addresses."""
     doc = _open(directory).backend.read()
     for address, resource in sorted(doc.resources.items()):
-        typer.echo(f"{address}\t{resource.remote_id or '-'}")
+        typer.echo(f"{address}\t{clean(resource.remote_id or '-')}")  # the vendor's text
 
 
 @state_app.command("show")
