@@ -722,8 +722,8 @@ def test_state_path_is_a_directory(tmp_path: Path, shared_sandbox: Sandbox) -> N
     guard = Guard(project)
     result = project.cli("state", "list", str(project.root))
     guard.check(result)
-    assert f"{project.root / 'state' / 'default.json'}: cannot read: Is a directory" in result.err
-    assert "check that state.path in reconciler.yaml names a readable file" in result.err
+    assert f"{project.root / 'state' / 'default.json'}: not a regular file (a directory" in result.err
+    assert "state.path in reconciler.yaml must name a regular file" in result.err
 
 
 # --- plan files ----------------------------------------------------------------------------

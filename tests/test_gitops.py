@@ -178,7 +178,7 @@ def test_target_and_exclude_count_skipped(project: Project) -> None:
 
 def test_markdown_is_cut_below_the_comment_limit() -> None:
     changes = [Change(address=f"outreach.call_purpose.p{i}", vendor="outreach", kind="call_purpose",
-                      action=Action.UPDATE, reason="fields differ", diffs=[FieldDiff("name", "x" * 50, "y" * 50)])
+                      action=Action.UPDATE, reason="fields differ", diffs=[FieldDiff(("name",), "x" * 50, "y" * 50)])
                for i in range(3000)]
     plan = Plan(changes, 0, "lineage", 1, "digest", ".")
     text = plan_markdown(plan)

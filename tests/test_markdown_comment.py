@@ -16,7 +16,7 @@ from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
 from reconciler.drift.detect import DriftItem, DriftReport
-from reconciler.plan.model import Action, Change, FieldDiff, Plan
+from reconciler.plan.model import Action, Change, FieldDiff, Plan, Verdict
 from reconciler.render.drift import drift_markdown
 from reconciler.render.markdown import LIMIT, code, plan_markdown
 from tests.conftest import Project
@@ -59,7 +59,7 @@ def change(i: int, action: Action = Action.UPDATE, vendor: str = "outreach", **k
     kind = {"outreach": "call_purpose", "superoffice": "consent_purpose",
             "webex_campaign": "purpose"}[vendor]
     values: dict[str, object] = {"reason": "fields differ", "remote_id": str(i),
-                                 "diffs": [FieldDiff("name", f"old name {i}" * 3, f"new name {i}" * 3)]}
+                                 "diffs": [FieldDiff(("name",), f"old name {i}" * 3, f"new name {i}" * 3)]}
     values.update(kw)
     return Change(address=f"{vendor}.{kind}.p{i:05d}", vendor=vendor, kind=kind, action=action,
                   **values)  # type: ignore[arg-type]
@@ -99,9 +99,9 @@ def test_2000_refusals_keep_the_limit_and_deletes_stay_named() -> None:
 
 
 def test_blocked_safety_verdict_comes_before_the_changes() -> None:
-    plan = Plan([change(i) for i in range(3000)], 0, "l", 1, "d", "/m", safety=[{
-        "vendor": "outreach", "rule": "threshold", "blocked": True, "overridable": True,
-        "message": "outreach: 3000 update(s)/delete(s) of 3000 managed object(s): blocked"}])
+    plan = Plan([change(i) for i in range(3000)], 0, "l", 1, "d", "/m", safety=[Verdict(
+        "outreach", "threshold", True, True,
+        "outreach: 3000 update(s)/delete(s) of 3000 managed object(s): blocked")])
     text = plan_markdown(plan)
     assert len(text) <= LIMIT
     assert text.index("Blocked by a safety rail") < text.index("<details>")
@@ -152,7 +152,7 @@ def _yaml(text: str) -> str:
 
 def test_drift_markdown_escapes_and_keeps_the_limit() -> None:
     items = [DriftItem(f"outreach.call_purpose.p{i}", "outreach", "call_purpose", "changed", str(i),
-                       [FieldDiff("name", HOSTILE[i % len(HOSTILE)], "x" * 40)])
+                       [FieldDiff(("name",), HOSTILE[i % len(HOSTILE)], "x" * 40)])
              for i in range(3000)]
     text = drift_markdown(DriftReport(items=items, checked=3000))
     assert len(text) <= LIMIT and "more drifted object(s) not shown" in text

@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 from urllib.parse import urlsplit
 
 from reconciler.errors import PlanError, SafetyError
 from reconciler.manifest.loader import Desired
 from reconciler.manifest.settings import Settings
-from reconciler.plan.model import Change, Plan
+from reconciler.plan.model import Action, Change, Plan, Safety
 from reconciler.plan.safety import assess
 from reconciler.plan.verb import build_plan, plan_options
 from reconciler.providers.base import Kind
@@ -123,11 +124,10 @@ async def recheck(saved: Plan, settings: Settings, kinds: Mapping[str, type[Kind
         error = SafetyError if protected else PlanError  # an edited file lifting a rail: exit 3
         raise error("the saved plan no longer holds; nothing was applied:\n  "
                     + "\n  ".join(problems) + "\nRun plan again and review it.")
-    checked = Plan([now[c.address] for c in saved.changes], saved.unchanged, saved.lineage,
+    checked = Plan([replace(now[c.address], safety=Safety.OK) for c in saved.changes],
+                   saved.unchanged, saved.lineage,
                    saved.serial, saved.manifest_digest, saved.directory, target=saved.target,
                    scope=saved.scope)
-    for change in checked.changes:
-        change.safety = "ok"
     assess(checked, state, settings.providers)  # the verdicts of now, on exactly these changes
     return checked
 
@@ -138,6 +138,9 @@ def _why(saved: Change, current: Change | None) -> str | None:
     if _essence(saved) == _essence(current):
         return None
     refused = f"; now refused: {current.refused}" if current.refused else ""
+    if saved.remote_id and current.action is Action.CREATE:
+        return (f"{saved.address}: the remote object (id {saved.remote_id}) is gone since the plan "
+                f"was made ({current.reason})")
     if saved.fingerprint and current.fingerprint != saved.fingerprint:
         return (f"{saved.address}: the remote object changed since the plan was made "
                 f"(now: {current.action}, {current.reason}{refused})")

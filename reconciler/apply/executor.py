@@ -22,7 +22,7 @@ from reconciler.errors import (
 )
 from reconciler.manifest.loader import Desired
 from reconciler.plan.diff import field_diffs
-from reconciler.plan.model import Action, Change, Plan
+from reconciler.plan.model import Action, Change, Plan, counts
 from reconciler.providers.base import DeleteMode, Kind, RemoteObject, RemoteStatus
 from reconciler.providers.connected import Providers
 from reconciler.state.base import Pending, Resource, StateWriter, now
@@ -46,21 +46,14 @@ class ApplyResult:
     def tally(self) -> dict[str, int]:
         """What was done, honestly: a create that found its object is adopted, a deactivation
         is not a delete, a move is neither."""
-        counts = dict.fromkeys(("created", "updated", "deleted", "deactivated", "adopted",
-                                "moved", "pushed", "forgotten"), 0)
-        for change in self.applied:
-            if change.address in self.adopted:
-                counts["adopted"] += 1
-            elif change.action is Action.DELETE and change.delete_mode == "deactivate":
-                counts["deactivated"] += 1
-            else:
-                counts[_DONE[change.action]] += 1
-        return counts
+        done = counts(self.applied, self.adopted)
+        done["update"] += done.pop("state_only")  # applied: its record was written
+        del done["refused"]  # a refused change is never applied
+        return {_DONE[category]: n for category, n in done.items()}
 
 
-_DONE = {Action.CREATE: "created", Action.UPDATE: "updated", Action.DELETE: "deleted",
-         Action.ADOPT: "adopted", Action.MOVE: "moved", Action.PUSH: "pushed",
-         Action.FORGET: "forgotten", Action.NOOP: "updated"}
+_DONE = {"create": "created", "update": "updated", "delete": "deleted", "deactivate": "deactivated",
+         "adopt": "adopted", "move": "moved", "push": "pushed", "forget": "forgotten"}
 
 
 class Applier:
@@ -176,7 +169,11 @@ class Applier:
 
     async def _update(self, kind: Kind, change: Change) -> None:
         assert change.attributes is not None and change.remote_id is not None
-        current = RemoteObject(change.remote_id, {d.field: d.before for d in change.diffs})
+        # The object as observed at plan time, whole: a vendor whose update replaces the object
+        # (a PUT) must send back what it is not changing, never a partial object.
+        seen = change.before if change.before is not None else {
+            d.top: d.before for d in change.diffs if len(d.path) == 1}
+        current = RemoteObject(change.remote_id, dict(seen))
         if change.action is Action.ADOPT:
             # Managed from now on, recorded whole as observed: should the update below fail,
             # the state holds the object (natural key included), not the fields about to change.
@@ -191,7 +188,7 @@ class Applier:
             return
         if change.revive:
             current = await kind.read(change.remote_id) or current
-        changed = frozenset(d.field.split(".")[0].split("[")[0] for d in change.diffs)
+        changed = frozenset(d.top for d in change.diffs)
         updated = await kind.update(change.remote_id, change.attributes, changed, current)
         await self._record(change, updated)
 

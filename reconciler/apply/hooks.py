@@ -28,10 +28,7 @@ def summarise(result: ApplyResult | None, error: ReconcilerError | None) -> Outc
         return Outcome(False, "500", _cut(f"apply failed before any change: {error}"))
     if result is None:
         return Outcome(True, "204", "no changes")
-    counts: dict[str, int] = {}
-    for change in result.applied:
-        counts[str(change.action)] = counts.get(str(change.action), 0) + 1
-    done = ", ".join(f"{n} {a}" for a, n in sorted(counts.items())) or "nothing applied"
+    done = ", ".join(f"{n} {verb}" for verb, n in result.tally().items() if n) or "nothing applied"
     if result.ok:
         return Outcome(True, "200", _cut(f"applied: {done}"))
     return Outcome(False, "500", _cut(f"failed: {len(result.errors)} error(s), {done}; first "

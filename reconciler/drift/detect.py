@@ -91,7 +91,7 @@ def _compare(address: str, vendor: str, kind: str, remote_id: str | None,
     if not diffs:
         return None
     # field_diffs reports (remote -> recorded); drift reads (recorded -> remote).
-    flipped = [FieldDiff(d.field, d.after, d.before) for d in diffs]
+    flipped = [FieldDiff(d.path, d.after, d.before) for d in diffs]
     return DriftItem(address, vendor, kind, "changed", remote_id, flipped, dict(remote.attributes),
                      recorded=recorded)
 

@@ -59,7 +59,7 @@ def write_back(items: list[DriftItem], desired: Desired, kinds: dict[str, type[K
             continue
         collection = kinds[obj.kind_address].collection
         for diff in item.diffs:
-            name = diff.field.split(".")[0].split("[")[0]
+            name = diff.top
             edits[obj.source.file].append(((obj.vendor, collection, obj.key), name,
                                            item.remote.get(name)))
     from reconciler.authoring.fmt import field_orders

@@ -5,12 +5,12 @@ from __future__ import annotations
 import fnmatch
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 
 from reconciler.manifest.loader import Desired, DesiredObject
 from reconciler.plan.diff import field_diffs
-from reconciler.plan.model import Action, Change, Plan
+from reconciler.plan.model import Action, Change, Phase, Plan
 from reconciler.providers.base import DeleteMode, Kind, RemoteObject, RemoteStatus
 from reconciler.state import Pending, Resource, StateDoc
 
@@ -172,12 +172,11 @@ class _KindPlanner:
                             identity=self.kind.identity(obj.attributes), attributes=obj.attributes,
                             meta=obj.lifecycle.state_meta(), source=str(obj.source),
                             fingerprint=current.fingerprint(), before=current.attributes)
-        change.action, change.moved_from = Action.MOVE, old
-        change.state_only = not change.diffs and not change.revive
-        change.reason = (f"key renamed in the manifests ({old} -> {obj.address}); same "
-                         f"{self.kind.natural_key} {change.identity!r}, so the state entry moves"
-                         + ("" if change.state_only else " and the fields below are updated"))
-        return change
+        state_only = not change.diffs and not change.revive
+        return replace(change, action=Action.MOVE, moved_from=old, state_only=state_only, reason=(
+            f"key renamed in the manifests ({old} -> {obj.address}); same "
+            f"{self.kind.natural_key} {change.identity!r}, so the state entry moves"
+            + ("" if state_only else " and the fields below are updated")))
 
     def identity_refusal(self, address: str, resource: Resource, current: RemoteObject,
                          desired: str | None = None) -> str | None:
@@ -272,28 +271,28 @@ class _KindPlanner:
                 "removed from the manifests and already inactive remotely")))
             return
         change = base(action=Action.DELETE, reason="removed from the manifests",
-                        delete_mode=str(mode), fingerprint=current.fingerprint(),
-                        before=current.attributes)
+                      delete_mode=mode, fingerprint=current.fingerprint(),
+                      before=current.attributes)
         if (refusal := self.identity_refusal(address, resource, current)):
-            change.refused = refusal
+            change = replace(change, refused=refusal)
         elif resource.meta.get("prevent_destroy") or resource.prevent_destroy:
-            change.refused = ("prevent_destroy is set on it (kept in state after the manifest "
-                              "entry was removed); put the entry back, or set prevent_destroy: "
-                              "false and apply before removing it")
+            change = replace(change, refused=(
+                "prevent_destroy is set on it (kept in state after the manifest entry was "
+                "removed); put the entry back, or set prevent_destroy: false and apply before "
+                "removing it"))
+        elif mode is DeleteMode.UNSUPPORTED and self._forgettable(address, resource.vendor):
+            change = replace(change, action=Action.FORGET, delete_mode=None,
+                             reason=(f"removed from the manifests; {resource.vendor} has no delete "
+                                     "API, so it is only removed from state (the remote object stays)"))
         elif mode is DeleteMode.UNSUPPORTED:
-            if self._forgettable(address, resource.vendor):
-                change.action, change.delete_mode = Action.FORGET, None
-                change.reason = (f"removed from the manifests; {resource.vendor} has no delete "
-                                 "API, so it is only removed from state (the remote object stays)")
-            else:
-                change.refused = (f"cannot delete ({resource.vendor} has no delete API); keep it "
-                                  f"in the manifests, or stop managing it with --forget {address} "
-                                  "(the remote object stays untouched)")
+            change = replace(change, refused=(
+                f"cannot delete ({resource.vendor} has no delete API); keep it in the manifests, "
+                f"or stop managing it with --forget {address} (the remote object stays untouched)"))
         elif change.identity and change.identity in creates:
-            change.phase = 0
-            change.reason += f"; deleted first to free {self.kind.natural_key} {change.identity!r}"
+            change = replace(change, phase=Phase.FREE_KEY, reason=(
+                f"{change.reason}; deleted first to free {self.kind.natural_key} {change.identity!r}"))
         else:
-            change.phase = 2
+            change = replace(change, phase=Phase.DELETE)
         self.plan.changes.append(change)
 
     def plan_orphan(self, address: str, pending: Pending, by_identity: dict[str, RemoteObject],
@@ -309,8 +308,8 @@ class _KindPlanner:
             return
         self.plan.changes.append(Change(
             address=address, vendor=self.kind.vendor, kind=self.kind.name, action=Action.DELETE,
-            reason="created by an interrupted run and no longer declared", phase=2,
-            remote_id=twin.remote_id, identity=pending.identity, delete_mode=str(mode),
+            reason="created by an interrupted run and no longer declared", phase=Phase.DELETE,
+            remote_id=twin.remote_id, identity=pending.identity, delete_mode=mode,
             fingerprint=twin.fingerprint(), before=twin.attributes))
 
     def _delete_mode(self, resource: Resource) -> DeleteMode:
@@ -342,11 +341,11 @@ class _KindPlanner:
                     and in_scope(address, self.options):  # --target never prunes elsewhere
                 self.plan.changes.append(Change(
                     address=address, vendor=vendor,
-                    kind=self.kind.name, action=Action.DELETE, delete_mode=str(mode),
+                    kind=self.kind.name, action=Action.DELETE, delete_mode=mode,
                     remote_id=obj.remote_id,
                     identity=self.kind.identity(obj.attributes), fingerprint=obj.fingerprint(),
                     before=obj.attributes,
                     reason="never managed by reconciler, and the provider sets prune: true",
-                    phase=2))
+                    phase=Phase.DELETE))
             else:
                 self.plan.unmanaged.setdefault(vendor, []).append(label)

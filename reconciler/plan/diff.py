@@ -24,7 +24,7 @@ def field_diffs(desired: dict[str, Any], observed: dict[str, Any],
         if isinstance(want, dict | list) and isinstance(have, dict | list):
             diffs.extend(_nested(name, have, want))
         else:
-            diffs.append(FieldDiff(name, have, want))
+            diffs.append(FieldDiff((name,), have, want))
     return diffs
 
 
@@ -35,10 +35,9 @@ def _nested(name: str, before: Any, after: Any) -> list[FieldDiff]:
     found: list[FieldDiff] = []
     for items in tree.values():
         for item in items:
-            path = item.path(output_format="list")
-            label = name + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path)
-            found.append(FieldDiff(label, _value(item.t1), _value(item.t2)))
-    return found or [FieldDiff(name, before, after)]
+            path = (name, *item.path(output_format="list"))
+            found.append(FieldDiff(path, _value(item.t1), _value(item.t2)))
+    return found or [FieldDiff((name,), before, after)]
 
 
 def _value(value: Any) -> Any:

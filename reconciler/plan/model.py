@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
-from enum import StrEnum
+from collections.abc import Collection, Iterable
+from dataclasses import asdict, dataclass, field
+from enum import IntEnum, StrEnum
 from typing import Any
+
+from reconciler.providers.base import DeleteMode
 
 PLAN_FORMAT_VERSION = 1
 
@@ -22,14 +25,67 @@ class Action(StrEnum):
     NOOP = "no-op"
 
 
-@dataclass
+class Phase(IntEnum):
+    """When a change runs: deletes that free a natural key a create needs, then every
+    write, then the other deletes."""
+
+    FREE_KEY = 0
+    WRITE = 1
+    DELETE = 2
+
+
+class Safety(StrEnum):
+    """A change's verdict from the safety rails (plan.safety says why, per vendor)."""
+
+    OK = "ok"
+    THRESHOLD = "blocked: threshold"
+    PREVENT_DESTROY = "blocked: prevent_destroy"
+
+
+Path = tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
 class FieldDiff:
-    field: str
+    """One differing value: `path` is where it is (`("records", 0, "msisdn")`), as data."""
+
+    path: Path
     before: Any
     after: Any
 
+    @property
+    def field(self) -> str:
+        """The path as people read it: `records[0].msisdn`."""
+        head, *rest = self.path
+        return str(head) + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in rest)
 
-@dataclass
+    @property
+    def top(self) -> str:
+        """The manifest field the difference is in."""
+        return str(self.path[0])
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"field": self.field, "path": list(self.path), "before": self.before, "after": self.after}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> FieldDiff:
+        path = data.get("path") or [data["field"]]  # plan files before paths: the label whole
+        return cls(tuple(path), data.get("before"), data.get("after"))
+
+
+@dataclass(frozen=True)
+class Verdict:
+    vendor: str
+    rule: str  # "threshold" | "prevent_destroy"
+    blocked: bool
+    overridable: bool
+    message: str
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
 class Change:
     address: str
     vendor: str
@@ -40,14 +96,14 @@ class Change:
     identity: str | None = None
     attributes: dict[str, Any] | None = None  # desired, for create / update / adopt / push
     diffs: list[FieldDiff] = field(default_factory=list)
-    delete_mode: str | None = None
+    delete_mode: DeleteMode | None = None
     fingerprint: str | None = None  # of the remote object as observed at plan time
     revive: bool = False  # the remote twin is soft-deleted or inactive
     refused: str | None = None  # why this change must not be applied as planned
-    phase: int = 1  # 0: deletes freeing a key a create needs, 1: writes, 2: other deletes
+    phase: Phase = Phase.WRITE
     meta: dict[str, Any] = field(default_factory=dict)  # kept in state (prevent_destroy, on_delete)
     source: str | None = None
-    safety: str = "ok"  # or "blocked: <rule>"
+    safety: Safety = Safety.OK
     before: dict[str, Any] | None = None  # the remote object (or last push) as seen at plan time
     moved_from: str | None = None  # MOVE: the address the state entry had before the rename
     state_only: bool = False  # changes only the state (lifecycle settings, a move): no vendor call
@@ -55,15 +111,44 @@ class Change:
     def to_dict(self) -> dict[str, Any]:
         data = dict(vars(self))  # shallow: values are JSON data already, and only read
         data["action"] = str(self.action)
-        data["diffs"] = [vars(d).copy() for d in self.diffs]
+        data["diffs"] = [d.to_dict() for d in self.diffs]
         return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Change:
         values = dict(data)
         values["action"] = Action(values["action"])
-        values["diffs"] = [FieldDiff(**d) for d in values.get("diffs", [])]
+        values["diffs"] = [FieldDiff.from_dict(d) for d in values.get("diffs", [])]
+        values["phase"] = Phase(values.get("phase", Phase.WRITE))
+        values["safety"] = Safety(values.get("safety", Safety.OK))
+        mode = values.get("delete_mode")
+        values["delete_mode"] = None if mode is None else DeleteMode(mode)
         return cls(**values)
+
+
+COUNTED = ("create", "update", "delete", "deactivate", "adopt", "move", "push", "forget",
+           "state_only", "refused")
+"""What plans and applies count, in the order summaries name them."""
+
+
+def counts(changes: Iterable[Change], adopted: Collection[str] = ()) -> dict[str, int]:
+    """The one count of changes, honest: a refused change is counted as refused, not as
+    what it would have done; a deactivation as a deactivation, not a delete; a lifecycle-only
+    edit as state-only, not an update; a create that found its object (`adopted`) as an
+    adoption."""
+    found = dict.fromkeys(COUNTED, 0)
+    for change in changes:
+        if change.refused:
+            found["refused"] += 1
+        elif change.address in adopted:
+            found["adopt"] += 1
+        elif change.state_only and change.action is Action.UPDATE:
+            found["state_only"] += 1  # lifecycle settings: no vendor call
+        elif change.action is Action.DELETE and change.delete_mode == DeleteMode.DEACTIVATE:
+            found["deactivate"] += 1
+        elif change.action is not Action.NOOP:
+            found[str(change.action)] += 1
+    return found
 
 
 @dataclass
@@ -79,7 +164,7 @@ class Plan:
     skipped: int = 0
     refusals: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
-    safety: list[dict[str, Any]] = field(default_factory=list)
+    safety: list[Verdict] = field(default_factory=list)
     format_version: int = PLAN_FORMAT_VERSION
     # What the plan was made against (absolute directory, state backend, vendor endpoints,
     # sandbox or not): a saved plan applies there and nowhere else.
@@ -87,21 +172,7 @@ class Plan:
     scope: dict[str, list[str]] = field(default_factory=dict)  # --target/--exclude/--forget used
 
     def counts(self) -> dict[str, int]:
-        """Honest totals: a refused change is counted as refused, not as what it would have
-        done; a deactivation as a deactivation, not a delete; a lifecycle-only edit as a
-        state-only change, not an update."""
-        counts = {str(a): 0 for a in Action if a is not Action.NOOP}
-        counts.update(deactivate=0, refused=0, state_only=0)
-        for change in self.changes:
-            if change.refused:
-                counts["refused"] += 1
-            elif change.state_only and change.action is Action.UPDATE:
-                counts["state_only"] += 1  # lifecycle settings: no vendor call
-            elif change.action is Action.DELETE and change.delete_mode == "deactivate":
-                counts["deactivate"] += 1
-            else:
-                counts[str(change.action)] += 1
-        return counts
+        return counts(self.changes)
 
     @property
     def has_changes(self) -> bool:
@@ -119,7 +190,7 @@ class Plan:
             "unmanaged": self.unmanaged,
             "not_observable": self.not_observable,
             "refusals": self.refusals,
-            "safety": self.safety,
+            "safety": [v.to_dict() for v in self.safety],
             "warnings": self.warnings,
             "target": self.target,
             "scope": self.scope,
@@ -143,7 +214,8 @@ class Plan:
             manifest_digest=data["manifest_digest"], directory=data["directory"],
             unmanaged=data.get("unmanaged", {}), not_observable=data.get("not_observable", []),
             skipped=int(summary.get("skipped", 0)), refusals=data.get("refusals", []),
-            warnings=data.get("warnings", []), safety=data.get("safety", []),
+            warnings=data.get("warnings", []),
+            safety=[Verdict(**v) for v in data.get("safety", [])],
             format_version=int(data.get("format_version", PLAN_FORMAT_VERSION)),
             target=data.get("target") or {}, scope=data.get("scope") or {},
         )

@@ -13,24 +13,12 @@
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import asdict, dataclass
+from dataclasses import replace
 
 from reconciler.errors import SafetyError
-from reconciler.plan.model import Action, Change, Plan
+from reconciler.plan.model import Action, Change, Plan, Safety, Verdict
 from reconciler.providers.base import ProviderSettings
 from reconciler.state import StateDoc
-
-
-@dataclass
-class Verdict:
-    vendor: str
-    rule: str  # "threshold" | "prevent_destroy"
-    blocked: bool
-    overridable: bool
-    message: str
-
-    def to_dict(self) -> dict[str, object]:
-        return asdict(self)
 
 
 def assess(plan: Plan, state: StateDoc, settings: dict[str, ProviderSettings]) -> None:
@@ -40,23 +28,28 @@ def assess(plan: Plan, state: StateDoc, settings: dict[str, ProviderSettings]) -
     risky = Counter(c.vendor for c in counted)
     unmanaged = Counter(c.vendor for c in counted
                         if c.action is Action.DELETE and c.address not in state.resources)
+    blocked_vendors: set[str] = set()
     for vendor, count in sorted(risky.items()):
         config = settings.get(vendor)
         if config is None:
             continue
         verdict = _threshold(vendor, count, managed[vendor], unmanaged[vendor], config)
-        plan.safety.append(verdict.to_dict())
+        plan.safety.append(verdict)
         if verdict.blocked:
-            for change in counted:
-                if change.vendor == vendor:
-                    change.safety = "blocked: threshold"
+            blocked_vendors.add(vendor)
+    over = {c.address for c in counted if c.vendor in blocked_vendors}
+    judged: list[Change] = []
     for change in plan.changes:
+        if change.address in over:
+            change = replace(change, safety=Safety.THRESHOLD)
         if change.refused and change.refused.startswith("prevent_destroy"):
-            change.safety = "blocked: prevent_destroy"
+            change = replace(change, safety=Safety.PREVENT_DESTROY)
             plan.safety.append(Verdict(change.vendor, "prevent_destroy", True, False,
-                                       f"{change.address}: {change.refused}").to_dict())
+                                       f"{change.address}: {change.refused}"))
         elif change.refused:
             plan.refusals.append(f"{change.address}: {change.refused}")
+        judged.append(change)
+    plan.changes = judged
 
 
 def _risky(change: Change) -> bool:
@@ -85,9 +78,9 @@ def _threshold(vendor: str, count: int, managed: int, unmanaged: int,
 
 
 def enforce(plan: Plan, force: bool) -> None:
-    blocked = [v for v in plan.safety if v["blocked"]]
-    hard = [v for v in blocked if not v["overridable"]]
+    blocked = [v for v in plan.safety if v.blocked]
+    hard = [v for v in blocked if not v.overridable]
     if hard or (blocked and not force):
-        lines = "\n  ".join(str(v["message"]) for v in (hard or blocked))
+        lines = "\n  ".join(v.message for v in (hard or blocked))
         hint = "" if hard else "\nRe-run with --force if this is intended."
         raise SafetyError(f"a safety rail blocked the apply:\n  {lines}{hint}")

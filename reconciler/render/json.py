@@ -57,7 +57,7 @@ def dumps(document: dict[str, Any]) -> str:
 def plan_document(plan: Plan) -> dict[str, Any]:
     """`plan --format json` and `show --format json PLANFILE`."""
     write_only = set(plan.not_observable)
-    blocked = any(v["blocked"] for v in plan.safety)
+    blocked = any(v.blocked for v in plan.safety)
     return {
         "format_version": FORMAT_VERSION,
         "reconciler_version": __version__,
@@ -69,7 +69,7 @@ def plan_document(plan: Plan) -> dict[str, Any]:
         "change_details": {c.address: _details(c) for c in plan.changes},
         "moves": [_move(c) for c in plan.changes if str(c.action) == "move"],
         "refusals": [_refusal(r) for r in plan.refusals],
-        "safety": plan.safety,
+        "safety": [v.to_dict() for v in plan.safety],
         "unmanaged": unmanaged_objects(plan.unmanaged),
         "not_observable": plan.not_observable,
         "warnings": plan.warnings,

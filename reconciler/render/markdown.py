@@ -108,9 +108,9 @@ def _section(title: str, full: list[str], names: list[str], budget: Budget, what
 
 
 def _verdicts(plan: Plan, budget: Budget) -> list[str]:
-    blocked = [v for v in plan.safety if v["blocked"]]
-    full = [f"- :no_entry: {escape(str(v['message']))}" for v in blocked]
-    names = [escape(f"{v['vendor']}: {v['rule']}") for v in blocked]
+    blocked = [v for v in plan.safety if v.blocked]
+    full = [f"- :no_entry: {escape(v.message)}" for v in blocked]
+    names = [escape(f"{v.vendor}: {v.rule}") for v in blocked]
     return _section("#### :no_entry: Blocked by a safety rail", full, names, budget, "verdict(s)")
 
 

@@ -111,8 +111,8 @@ def plan_lines(plan: Plan, checksum: bool = True) -> list[Line]:
     if checksum and plan.changes:
         lines.append([("dim", f"Plan checksum: {plan.checksum()}")])
     for verdict in plan.safety:
-        if verdict["blocked"]:
-            lines.append([("bold red", f"Safety: {verdict['message']}")])
+        if verdict.blocked:
+            lines.append([("bold red", f"Safety: {verdict.message}")])
     for refusal in plan.refusals:
         lines.append([("bold red", f"Error: {refusal}")])
     return lines

@@ -9,11 +9,13 @@ so that the next run converges.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from reconciler.manifest.loader import Desired, Lifecycle
 from reconciler.plan.builder import PlanOptions
-from reconciler.plan.model import Action, Change
+from reconciler.plan.model import Action, Change, Phase
 from reconciler.providers.base import RemoteObject, RemoteStatus
 from reconciler.state import StateDoc
 from tests.unit.conftest import Pipeline
@@ -105,8 +107,8 @@ def test_the_same_plan_in_the_wrong_order_would_lose_the_object(pipeline: Pipeli
     name (409), adopts the object about to be deleted, and the delete then removes it."""
     wanted = _freeing_a_name(pipeline, store)
     plan = pipeline.plan(wanted)
-    for change in plan.changes:
-        change.phase = 2 if change.action is Action.DELETE else 1
+    plan.changes = [replace(c, phase=Phase.DELETE if c.action is Action.DELETE else Phase.WRITE)
+                    for c in plan.changes]
     assert pipeline.apply(plan, wanted).ok
     assert live(store, G, "OLD") == []
     assert actions(pipeline, wanted) == {f"{G}.b": "create"}  # the next run must create it again
