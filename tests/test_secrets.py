@@ -187,7 +187,7 @@ def test_wrong_token_is_not_echoed(vendor: str, commands: tuple[str, ...], proje
 
 @pytest.mark.skipif(not HAVE_SUPEROFFICE, reason="no SuperOffice provider")
 def test_wrong_basic_password_is_not_echoed(project: Project) -> None:
-    from reconciler.sandbox.server import SUPEROFFICE_USER
+    from reconciler.providers.superoffice.sandbox import USER as SUPEROFFICE_USER
 
     user, password = SUPEROFFICE_USER[0], "S3CR3T-password-5be1"
     project.configure(("outreach",), extra=(
