@@ -223,7 +223,15 @@ class Applier:
         if obj is None or kind.state_attributes(obj.attributes) != change.attributes:
             raise PlanError("its content in the manifests changed since the plan was made; "
                             "run plan again")
-        pushed = await kind.push(obj.attributes)
+        await self.writer.intend(change.address, Pending(
+            vendor=change.vendor, kind=change.kind, action="push", started_at=now()))
+        try:
+            pushed = await kind.push(obj.attributes)
+        except AmbiguousWriteError:
+            raise  # the intent stays: the next plan says the records may have been written
+        except ReconcilerError:
+            await self.writer.resolve(change.address)  # refused: nothing was written
+            raise
         meta = {**{k: v for k, v in change.meta.items() if v}, **pushed.meta}
         await self.writer.put(change.address, Resource(
             vendor=change.vendor, kind=change.kind, remote_id=None,

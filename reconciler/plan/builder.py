@@ -84,7 +84,10 @@ def make_plan(desired: Desired, state: StateDoc, observed: Observed,
             continue
         interrupted = {a: p for a, p in state.pending.items()
                        if f"{p.vendor}.{p.kind}" == kind_address and a not in state.resources}
-        _KindPlanner(kind, kind_address, plan, options).run(
+        planner = _KindPlanner(kind, kind_address, plan, options)
+        planner.maybe_pushed = {a for a, p in state.pending.items()
+                                if p.action == "push" and f"{p.vendor}.{p.kind}" == kind_address}
+        planner.run(
             wanted.get(kind_address, []), managed.get(kind_address, {}),
             observed.get(kind_address, []), interrupted)
     plan.changes.sort(key=lambda c: (c.phase, c.address))
@@ -98,6 +101,7 @@ class _KindPlanner:
         self.plan = plan
         self.options = options
         self.ignore = options.ignore.get(kind_address, ())
+        self.maybe_pushed: set[str] = set()  # write-only pushes whose outcome is unknown
 
     def run(self, wanted: list[DesiredObject], managed: dict[str, Resource],
             remote: list[RemoteObject], interrupted: dict[str, Pending]) -> None:
@@ -206,6 +210,9 @@ class _KindPlanner:
             if resource is not None and resource.attributes == pushed:
                 return None
             reason = "content changed since the last push" if resource else "never pushed"
+            if obj.address in self.maybe_pushed:
+                reason = ("an earlier push may have been written (its answer was lost); pushing "
+                          "again may write records twice: check the vendor first")
             return base(action=Action.PUSH, reason=reason, remote_id=None, attributes=pushed,
                         diffs=field_diffs(pushed, resource.attributes if resource else {}),
                         before=resource.attributes if resource else None)
