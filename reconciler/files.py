@@ -16,6 +16,7 @@ import tempfile
 from pathlib import Path
 
 from reconciler.errors import ConfigError
+from reconciler.redact import redact
 
 _HINTS = {
     errno.ENOENT: "the folder {parent} does not exist; create it or choose another path",
@@ -70,7 +71,7 @@ def write_output(path: Path, text: str, what: str) -> None:
             # A new file is the owner's only (0600): a dump or a plan may describe what a team
             # keeps private; an existing file keeps its mode. Whole or not at all: a full disk
             # or a crash leaves the previous file.
-            replace_file(path, text, 0o600 if current is None else stat.S_IMODE(current))
+            atomic_write(path, text)
             return
         fd = os.open(path, os.O_WRONLY | os.O_TRUNC)  # e.g. /dev/stdout: written in place
         with open(fd, "w", encoding="utf-8") as handle:
@@ -79,8 +80,20 @@ def write_output(path: Path, text: str, what: str) -> None:
         raise ConfigError(f"cannot write {what}: {explain(exc, path)}") from None
 
 
-def replace_file(path: Path, text: str, mode: int) -> None:
-    """Temp file beside `path`, fsync, rename over it, fsync the folder (raises OSError)."""
+def atomic_write(path: Path, text: str, backup: bool = False, mode: int | None = None) -> None:
+    """Temp file in the same directory, fsync, rename, fsync the directory: a crash or a full
+    disk leaves the old file or the new one, never half of one. The file keeps its mode
+    (a new one gets `mode`, 0600 by default); `mode` given for an existing file wins. What
+    is written (state, plan files, write-back, dumps) passes through the one redaction layer.
+    Raises OSError; `write_output` says it in words."""
+    text = redact(text)  # a no-op scan unless a credential of the run is in it
+    check_writable_target(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if mode is None:
+        try:
+            mode = stat.S_IMODE(os.stat(path).st_mode)
+        except FileNotFoundError:
+            mode = 0o600
     fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         os.fchmod(fd, mode)
@@ -88,6 +101,8 @@ def replace_file(path: Path, text: str, mode: int) -> None:
             handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())  # a full disk shows here, not after we said "Wrote"
+        if backup and path.exists():
+            os.replace(path, path.with_name(path.name + ".backup"))
         os.replace(temporary, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):

@@ -94,17 +94,22 @@ async def holds(saved: Plan, here: Mapping[str, Any], settings: Settings,
     """Every check of a saved plan, in the order that explains best: target, state, manifests,
     then the remote objects (before anything is written)."""
     check_target(saved, here)
-    if saved.lineage != state.lineage and not saved.lineage:
-        raise PlanError("the plan was made when no state existed yet, and a state was written "
-                        "since; run plan again")
-    if saved.lineage != state.lineage:
-        raise PlanError(f"the plan was made against another state (lineage {saved.lineage}, now "
-                        f"{state.lineage}); run plan again")
-    if saved.serial != state.serial:
-        raise PlanError(f"the state changed since the plan was made (serial {saved.serial}, now "
-                        f"{state.serial}); run plan again and review it")
+    check_state(saved, state)
     check_manifests(saved, desired)
     return await recheck(saved, settings, kinds, providers, desired, state)
+
+
+def check_state(plan: Plan, state: StateDoc) -> None:
+    """The plan was made against this very state: same lineage, same serial."""
+    if plan.lineage != state.lineage and not plan.lineage:
+        raise PlanError("the plan was made when no state existed yet, and a state was written "
+                        "since; run plan again")
+    if plan.lineage != state.lineage:
+        raise PlanError(f"the plan was made against another state (lineage {plan.lineage}, now "
+                        f"{state.lineage}); run plan again")
+    if plan.serial != state.serial:
+        raise PlanError(f"the state changed since the plan was made (serial {plan.serial}, now "
+                        f"{state.serial}); run plan again and review it")
 
 
 async def recheck(saved: Plan, settings: Settings, kinds: Mapping[str, type[Kind]],

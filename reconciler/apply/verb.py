@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from reconciler.apply.binding import check_state
 from reconciler.apply.executor import Applier, ApplyResult, Progress
 from reconciler.errors import PlanError, RefusedError
 from reconciler.manifest.loader import Desired
@@ -19,7 +20,7 @@ from reconciler.state.base import StateBackend
 def save_plan(plan: Plan, path: Path) -> None:
     """Write the plan file (its format: reconciler/plan/planfile.py), atomically and readable
     by its owner only (0600): it names the targets and holds the planned values."""
-    from reconciler.state.local import atomic_write
+    from reconciler.files import atomic_write
 
     try:
         atomic_write(path, planfile.encode(plan), mode=0o600)
@@ -39,15 +40,7 @@ def load_plan(path: Path) -> Plan:
 def check_applicable(plan: Plan, state: StateDoc, force: bool) -> None:
     if plan.refusals:
         raise RefusedError("the plan cannot be applied:\n  " + "\n  ".join(plan.refusals))
-    if plan.lineage != state.lineage and not plan.lineage:
-        raise PlanError("the plan was made when no state existed yet, and a state was written "
-                        "since; run plan again")
-    if plan.lineage != state.lineage:
-        raise PlanError(f"the plan was made against another state (lineage {plan.lineage}, now "
-                        f"{state.lineage}); run plan again")
-    if plan.serial != state.serial:
-        raise PlanError(f"the state changed since the plan was made (serial {plan.serial}, now "
-                        f"{state.serial}); run plan again and review it")
+    check_state(plan, state)
     enforce(plan, force)
 
 

@@ -11,10 +11,10 @@ from ruamel.yaml import YAML
 
 from reconciler.drift.detect import DriftItem
 from reconciler.errors import ConfigError
+from reconciler.files import atomic_write
 from reconciler.manifest.loader import Desired
 from reconciler.manifest.source import literal
 from reconciler.providers.base import Kind
-from reconciler.state.local import atomic_write
 
 
 def round_trip_yaml() -> YAML:

@@ -17,7 +17,6 @@ import os
 import socket
 import stat
 import sys
-import tempfile
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -29,9 +28,8 @@ from filelock import FileLock, Timeout
 from pydantic import Field, ValidationError
 
 from reconciler.errors import LockError, StateError
-from reconciler.files import check_writable_target, explain
+from reconciler.files import atomic_write, explain
 from reconciler.perf import paused_gc
-from reconciler.redact import redact
 from reconciler.state.base import (
     FORMAT_VERSION,
     NO_META,
@@ -43,41 +41,6 @@ from reconciler.state.base import (
     StateWriter,
 )
 from reconciler.state.settings import BackendSettings
-
-
-def atomic_write(path: Path, text: str, backup: bool = False, mode: int | None = None) -> None:
-    """Temp file in the same directory, fsync, rename, fsync the directory: a crash or a full
-    disk leaves the old file or the new one, never half of one. The file keeps its mode
-    (a new one gets `mode`, 0600 by default); `mode` given for an existing file wins. What
-    is written (state, plan files, write-back) passes through the one redaction layer."""
-    text = redact(text)  # a no-op scan unless a credential of the run is in it
-    check_writable_target(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if mode is None:
-        try:
-            mode = stat.S_IMODE(os.stat(path).st_mode)
-        except FileNotFoundError:
-            mode = 0o600
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.fchmod(fd, mode)
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        if backup and path.exists():
-            os.replace(path, path.with_name(path.name + ".backup"))
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
-
 
 Declared = Mapping[str, dict[str, Any]]
 """Address -> attributes the manifests declare; a recorded copy equal to them is shared."""
