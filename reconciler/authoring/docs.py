@@ -25,7 +25,7 @@ from reconciler.authoring.schema import (
 )
 from reconciler.manifest.loader import KEY_PATTERN, LIFECYCLE_FIELDS, Lifecycle
 from reconciler.manifest.settings import CONFIG_FILE
-from reconciler.providers.base import DeleteMode, Kind, Provider, ProviderSettings
+from reconciler.providers.base import DeleteMode, KindSpec, Provider, ProviderSettings
 from reconciler.providers.registry import builtin_providers, kinds_by_collection
 from reconciler.providers.registry import providers as provider_registry
 from reconciler.state.registry import BACKENDS, DEFAULT
@@ -115,7 +115,7 @@ def _vendor(name: str, provider: type[Provider]) -> str:
     return "\n".join(text)
 
 
-def _kind(vendor: str, provider: type[Provider], kind: type[Kind]) -> str:
+def _kind(vendor: str, provider: type[Provider], kind: type[KindSpec]) -> str:
     body = model_schema(kind.schema)
     facts = [
         ("address", f"`{vendor}.{kind.name}.<key>`"),
@@ -134,7 +134,7 @@ def _kind(vendor: str, provider: type[Provider], kind: type[Kind]) -> str:
             f"{_fields_table(body)}")
 
 
-def _removal(provider: type[Provider], kind: type[Kind]) -> str:
+def _removal(provider: type[Provider], kind: type[KindSpec]) -> str:
     if not kind.observable:
         return "only removed from state: a write-only API cannot delete what it pushed"
     try:
@@ -148,7 +148,7 @@ def _removal(provider: type[Provider], kind: type[Kind]) -> str:
     return f"{text} by default; `on_delete` accepts {' or '.join(f'`{v}`' for v in values)}"
 
 
-def _natural_key(kind: type[Kind]) -> str:
+def _natural_key(kind: type[KindSpec]) -> str:
     if kind.identity({kind.natural_key: "probe"}) is None:
         return "none: there is nothing remote to adopt"
     unique = "; the vendor refuses two objects with one" if kind.unique_natural_key else ""

@@ -5,13 +5,14 @@ from __future__ import annotations
 import io
 import json
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from reconciler import SCHEMA_BASE_URL
 from reconciler.authoring.fmt import field_orders, format_text
 from reconciler.drift.writeback import round_trip_yaml
 from reconciler.manifest.source import literal
-from reconciler.providers.base import Kind, RemoteObject, RemoteStatus
+from reconciler.providers.base import KindSpec, RemoteObject, RemoteStatus
 
 
 def slug(text: str) -> str:
@@ -20,7 +21,7 @@ def slug(text: str) -> str:
     return key or "item"
 
 
-def dump_document(vendor: str, listed: dict[type[Kind], list[RemoteObject]],
+def dump_document(vendor: str, listed: Mapping[type[KindSpec], list[RemoteObject]],
                   schema_hint: str | None = SCHEMA_BASE_URL + "manifest.schema.json") -> str:
     """Declare every live remote object of a vendor, keyed by its natural key (stable across
     runs), laid out as `fmt` lays it out, so the file passes `fmt --check` and `validate`."""
@@ -62,7 +63,7 @@ def dump_document(vendor: str, listed: dict[type[Kind], list[RemoteObject]],
     return format_text(out.getvalue(), field_orders())
 
 
-def adoptable(kind: type[Kind], objects: list[RemoteObject]) -> dict[str, RemoteObject]:
+def adoptable(kind: type[KindSpec], objects: list[RemoteObject]) -> dict[str, RemoteObject]:
     """Per natural key, the object `plan` adopts when several share it (the planner's rule:
     the last live one listed, else the first), so the dumped file plans no field change."""
     chosen: dict[str, RemoteObject] = {}
@@ -73,7 +74,7 @@ def adoptable(kind: type[Kind], objects: list[RemoteObject]) -> dict[str, Remote
     return chosen
 
 
-def _twin_note(kind: type[Kind], obj: RemoteObject, identity: str) -> str:
+def _twin_note(kind: type[KindSpec], obj: RemoteObject, identity: str) -> str:
     """One comment line; json.dumps (ASCII) so no line break in a vendor's text ends it."""
     return (f"{kind.vendor}.{kind.name} id={json.dumps(obj.remote_id)} has the same "
             f"{kind.natural_key} {json.dumps(identity)}")

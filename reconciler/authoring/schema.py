@@ -27,7 +27,7 @@ from pydantic.json_schema import models_json_schema
 from reconciler import SCHEMA_BASE_URL
 from reconciler.manifest.loader import KEY_PATTERN, LIFECYCLE_FIELDS, Lifecycle
 from reconciler.manifest.settings import ConfigFile
-from reconciler.providers.base import DeleteMode, Kind, Provider
+from reconciler.providers.base import DeleteMode, KindSpec, Provider
 from reconciler.providers.registry import kinds_by_collection
 from reconciler.providers.registry import providers as provider_registry
 from reconciler.state.registry import BACKENDS, DEFAULT
@@ -42,7 +42,7 @@ _NAMED_SCHEMAS = frozenset({"properties", "$defs", "definitions", "patternProper
 Registry = Mapping[str, type[Provider]]
 
 
-def on_delete_values(kind: type[Kind]) -> list[str]:
+def on_delete_values(kind: type[KindSpec]) -> list[str]:
     """The `on_delete` values the loader accepts for `kind` (as manifest.py checks them)."""
     values = []
     if {DeleteMode.HARD, DeleteMode.SOFT} & set(kind.delete_modes):
@@ -129,7 +129,7 @@ def _narrow_enum(node: dict[str, Any], allowed: list[str]) -> dict[str, Any]:
     return node
 
 
-def lifecycle_properties(kind: type[Kind], models: _Models) -> dict[str, Any]:
+def lifecycle_properties(kind: type[KindSpec], models: _Models) -> dict[str, Any]:
     """Lifecycle's fields, narrowed to what the loader accepts on an object of `kind`."""
     properties: dict[str, Any] = models.schema(Lifecycle)["properties"]
     fields = list(kind.schema.model_fields)
@@ -142,7 +142,7 @@ def lifecycle_properties(kind: type[Kind], models: _Models) -> dict[str, Any]:
     return {name: properties[name] for name in LIFECYCLE_FIELDS}
 
 
-def object_schema(kind: type[Kind], models: _Models) -> dict[str, Any]:
+def object_schema(kind: type[KindSpec], models: _Models) -> dict[str, Any]:
     """One object of `kind` as written in a manifest: its fields, then the lifecycle fields."""
     body = models.schema(kind.schema)
     body["properties"] = {**body.get("properties", {}), **lifecycle_properties(kind, models)}
@@ -150,7 +150,7 @@ def object_schema(kind: type[Kind], models: _Models) -> dict[str, Any]:
     return body
 
 
-def collection_schema(kind: type[Kind], models: _Models) -> dict[str, Any]:
+def collection_schema(kind: type[KindSpec], models: _Models) -> dict[str, Any]:
     return {
         "type": "object",
         "description": (f"{kind.vendor}.{kind.name} objects by key; the key names the object "

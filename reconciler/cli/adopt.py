@@ -23,7 +23,7 @@ from reconciler.errors import ConfigError
 from reconciler.files import write_output
 
 if TYPE_CHECKING:
-    from reconciler.providers.base import Kind, RemoteObject
+    from reconciler.providers.base import KindSpec, RemoteObject
 
 
 @app.command("import")
@@ -82,7 +82,7 @@ def dump(
                               f"{configured})")
         kinds = [k for k in ws.kinds().values() if k.vendor == vendor and k.observable]
 
-        async def run() -> dict[type[Kind], list[RemoteObject]]:
+        async def run() -> dict[type[KindSpec], list[RemoteObject]]:
             async with ws.connect() as providers:
                 observed = await providers.observe({f"{k.vendor}.{k.name}" for k in kinds})
             return {k: observed.get(f"{k.vendor}.{k.name}", []) for k in kinds}

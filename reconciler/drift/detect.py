@@ -15,7 +15,7 @@ from typing import Any
 from reconciler.plan.builder import Observed, ignored_unmanaged
 from reconciler.plan.diff import field_diffs
 from reconciler.plan.model import FieldDiff
-from reconciler.providers.base import Kind, RemoteObject, RemoteStatus
+from reconciler.providers.base import KindSpec, RemoteObject, RemoteStatus
 from reconciler.state import StateDoc
 from reconciler.state.base import StateBackend
 
@@ -45,7 +45,7 @@ class DriftReport:
         return bool(self.items or self.unmanaged)
 
 
-def detect_drift(state: StateDoc, observed: Observed, kinds: dict[str, type[Kind]],
+def detect_drift(state: StateDoc, observed: Observed, kinds: Mapping[str, type[KindSpec]],
                  ignore: dict[str, tuple[str, ...]],
                  ignore_unmanaged: Mapping[str, Sequence[str]] | None = None) -> DriftReport:
     """`ignore_unmanaged` (vendor -> natural key globs): unmanaged objects not reported."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 from collections import defaultdict
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,7 @@ from reconciler.errors import ConfigError
 from reconciler.files import atomic_write
 from reconciler.manifest.loader import Desired
 from reconciler.manifest.source import literal
-from reconciler.providers.base import Kind
+from reconciler.providers.base import KindSpec
 
 
 def round_trip_yaml() -> YAML:
@@ -50,7 +51,7 @@ def keep_formatted(original: str, written: str, display: str) -> str:
         return written
 
 
-def write_back(items: list[DriftItem], desired: Desired, kinds: dict[str, type[Kind]]) -> list[str]:
+def write_back(items: list[DriftItem], desired: Desired, kinds: Mapping[str, type[KindSpec]]) -> list[str]:
     """Set each drifted field in the manifest entry that declares it; returns the files changed."""
     edits: dict[str, list[tuple[tuple[str, str, str], str, Any]]] = defaultdict(list)
     for item in items:

@@ -24,7 +24,7 @@ from reconciler.manifest.settings import CONFIG_FILE, Settings
 from reconciler.manifest.source import Document, locate
 from reconciler.manifest.validation import describe, errors, suggest
 from reconciler.perf import paused_gc
-from reconciler.providers.base import DeleteMode, Kind
+from reconciler.providers.base import DeleteMode, KindSpec
 from reconciler.providers.registry import kinds_by_collection
 from reconciler.providers.registry import providers as provider_registry
 
@@ -258,7 +258,7 @@ class _Loader:
                 for key, body in entries.items():
                     self.add_object(document, kind, collection, str(key), body)
 
-    def add_object(self, document: Document, kind: type[Kind], collection: str, key: str,
+    def add_object(self, document: Document, kind: type[KindSpec], collection: str, key: str,
                    body: Any) -> None:
         path = (kind.vendor, collection, key)
         where = f"{collection}.{key}"
@@ -298,7 +298,7 @@ class _Loader:
                             lifecycle)
         self.register(document, kind, obj, path)
 
-    def lifecycle(self, document: Document, kind: type[Kind], path: tuple[Any, ...],
+    def lifecycle(self, document: Document, kind: type[KindSpec], path: tuple[Any, ...],
                   body: dict[str, Any]) -> Lifecycle | None:
         given = {k: body[k] for k in LIFECYCLE_FIELDS if k in body}
         if not given:
@@ -323,7 +323,7 @@ class _Loader:
             return None
         return None if unknown else lifecycle
 
-    def register(self, document: Document, kind: type[Kind], obj: DesiredObject,
+    def register(self, document: Document, kind: type[KindSpec], obj: DesiredObject,
                  path: tuple[Any, ...]) -> None:
         if (other := self.objects.get(obj.address)) is not None:
             self.error(document, path, f"{obj.address}: declared twice (also at {other.source}); "
@@ -341,7 +341,7 @@ class _Loader:
         self.objects[obj.address] = obj
 
 
-def _on_delete_message(kind: type[Kind], wanted: str) -> str:
+def _on_delete_message(kind: type[KindSpec], wanted: str) -> str:
     """on_delete names the manifest's values (delete, deactivate), never the internal modes."""
     values = sorted({"deactivate" if m is DeleteMode.DEACTIVATE else "delete"
                      for m in kind.delete_modes if m is not DeleteMode.UNSUPPORTED})

@@ -11,7 +11,7 @@ from functools import partial
 from reconciler.manifest.loader import Desired, DesiredObject
 from reconciler.plan.diff import field_diffs
 from reconciler.plan.model import Action, Change, Phase, Plan
-from reconciler.providers.base import DeleteMode, Kind, RemoteObject, RemoteStatus
+from reconciler.providers.base import DeleteMode, KindSpec, RemoteObject, RemoteStatus
 from reconciler.state import Pending, Resource, StateDoc
 
 Observed = dict[str, list[RemoteObject]]
@@ -30,7 +30,7 @@ class PlanOptions:
     ignore_unmanaged: dict[str, tuple[str, ...]] = field(default_factory=dict)  # vendor -> globs
 
 
-def ignored_unmanaged(kind: type[Kind], obj: RemoteObject, patterns: Sequence[str]) -> bool:
+def ignored_unmanaged(kind: type[KindSpec], obj: RemoteObject, patterns: Sequence[str]) -> bool:
     """An unmanaged object the provider settings leave unreported (ignore_unmanaged): a glob
     matching its natural key's value (`#Process`) or its identity (`name:Rogue`)."""
     if not patterns:
@@ -64,7 +64,7 @@ def in_scope(address: str, options: PlanOptions) -> bool:
 
 
 def make_plan(desired: Desired, state: StateDoc, observed: Observed,
-              kinds: dict[str, type[Kind]], options: PlanOptions, directory: str) -> Plan:
+              kinds: dict[str, type[KindSpec]], options: PlanOptions, directory: str) -> Plan:
     plan = Plan([], 0, state.lineage, state.serial, desired.digest, directory)
     wanted: dict[str, list[DesiredObject]] = defaultdict(list)
     for obj in desired.objects.values():
@@ -95,7 +95,7 @@ def make_plan(desired: Desired, state: StateDoc, observed: Observed,
 
 
 class _KindPlanner:
-    def __init__(self, kind: type[Kind], kind_address: str, plan: Plan, options: PlanOptions) -> None:
+    def __init__(self, kind: type[KindSpec], kind_address: str, plan: Plan, options: PlanOptions) -> None:
         self.kind = kind
         self.kind_address = kind_address
         self.plan = plan

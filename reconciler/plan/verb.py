@@ -11,11 +11,11 @@ from reconciler.manifest.settings import Settings
 from reconciler.plan.builder import PlanOptions, make_plan, unmatched_patterns
 from reconciler.plan.model import Plan
 from reconciler.plan.safety import assess
-from reconciler.providers.base import DeleteMode, Kind
+from reconciler.providers.base import DeleteMode, KindSpec
 from reconciler.providers.connected import Providers
 from reconciler.state import StateDoc
 
-Kinds = Mapping[str, type[Kind]]
+Kinds = Mapping[str, type[KindSpec]]
 
 
 def plan_options(settings: Settings, kinds: Kinds, targets: list[str], excludes: list[str],

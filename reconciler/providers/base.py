@@ -87,7 +87,11 @@ class PushResult:
     meta: dict[str, Any] = field(default_factory=dict)
 
 
-class Kind(ABC):
+class KindSpec:
+    """The pure half of a kind: what its objects are and how their values compare. The
+    loader, the planner, drift detection and the docs read only this half; nothing in it
+    does I/O, so they never load an HTTP client."""
+
     vendor: ClassVar[str]
     name: ClassVar[str]  # singular, in addresses: outreach.call_purpose.<key>
     collection: ClassVar[str]  # plural, in manifests: outreach: {call_purposes: {...}}
@@ -97,10 +101,6 @@ class Kind(ABC):
     delete_modes: ClassVar[tuple[DeleteMode, ...]] = (DeleteMode.HARD,)
     observable: ClassVar[bool] = True  # False for write-only APIs: no list, no drift
     unique_natural_key: ClassVar[bool] = False  # the vendor refuses two objects with one key
-
-    def __init__(self, client: VendorClient, settings: ProviderSettings) -> None:
-        self.client = client
-        self.settings = settings
 
     @classmethod
     def identity(cls, attributes: dict[str, Any]) -> str | None:
@@ -134,6 +134,15 @@ class Kind(ABC):
     def state_attributes(cls, attributes: dict[str, Any]) -> dict[str, Any]:
         """What the state remembers of the desired attributes after a write."""
         return attributes
+
+
+class Kind(KindSpec, ABC):
+    """The I/O half: list, read, create, update, delete through the vendor's client, called
+    only by the observer and the executor. What each failure means: see the module docstring."""
+
+    def __init__(self, client: VendorClient, settings: ProviderSettings) -> None:
+        self.client = client
+        self.settings = settings
 
     @abstractmethod
     async def list(self) -> list[RemoteObject]: ...
@@ -200,7 +209,7 @@ class ProviderSettings(BaseModel):
         """Every credential value, so that messages can be scrubbed of them."""
         return []
 
-    def default_delete_mode(self, kind: type[Kind]) -> DeleteMode | None:
+    def default_delete_mode(self, kind: type[KindSpec]) -> DeleteMode | None:
         """What removing an object of `kind` does unless the object says (on_delete); None: the
         kind's first delete mode."""
         return None

@@ -12,7 +12,7 @@ import httpx
 from pydantic import Field, PrivateAttr, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
-from reconciler.providers.base import DeleteMode, Kind, ProviderSettings
+from reconciler.providers.base import DeleteMode, KindSpec, ProviderSettings
 from reconciler.providers.http import ErrorParser
 from reconciler.providers.superoffice.client import STATE_API
 
@@ -111,7 +111,7 @@ class SuperOfficeSettings(ProviderSettings):
             found.append(_basic(self.username, self.password))
         return found
 
-    def default_delete_mode(self, kind: type[Kind]) -> DeleteMode | None:
+    def default_delete_mode(self, kind: type[KindSpec]) -> DeleteMode | None:
         """Deactivate unless told otherwise: SuperOffice recommends it, and consents already
         given for a purpose keep pointing at a live item."""
         return DeleteMode.SOFT if self.on_delete == "delete" else DeleteMode.DEACTIVATE
