@@ -80,15 +80,18 @@ def write_output(path: Path, text: str, what: str) -> None:
         raise ConfigError(f"cannot write {what}: {explain(exc, path)}") from None
 
 
-def atomic_write(path: Path, text: str, backup: bool = False, mode: int | None = None) -> None:
+def atomic_write(path: Path, text: str, backup: bool = False, mode: int | None = None,
+                 make_folder: bool = False) -> None:
     """Temp file in the same directory, fsync, rename, fsync the directory: a crash or a full
     disk leaves the old file or the new one, never half of one. The file keeps its mode
     (a new one gets `mode`, 0600 by default); `mode` given for an existing file wins. What
     is written (state, plan files, write-back, dumps) passes through the one redaction layer.
-    Raises OSError; `write_output` says it in words."""
+    A missing folder is created only with `make_folder` (the state's own folder); a file a
+    user named goes nowhere it was not asked to. Raises OSError; `write_output` says it in words."""
     text = redact(text)  # a no-op scan unless a credential of the run is in it
     check_writable_target(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if make_folder:
+        path.parent.mkdir(parents=True, exist_ok=True)
     if mode is None:
         try:
             mode = stat.S_IMODE(os.stat(path).st_mode)

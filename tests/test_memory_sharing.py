@@ -7,8 +7,11 @@ from __future__ import annotations
 import asyncio
 import json
 from pathlib import Path
+from typing import Any
 
-from reconciler.providers.base import RECORDED, RemoteObject
+from reconciler.perf import Sharing
+from reconciler.providers.base import Kind, RemoteObject, Schema
+from reconciler.providers.connected import _listed
 from reconciler.state.base import NO_META
 from reconciler.state.local import parse_document
 
@@ -29,8 +32,8 @@ def state_file(tmp_path: Path) -> Path:
 def test_state_shares_equal_declared_attributes_only(tmp_path: Path) -> None:
     declared_a = {"name": "A", "order": 1}
     declared_b = {"name": "B", "order": 3}  # changed in the manifests: must not be shared
-    doc = parse_document(state_file(tmp_path), "state.json",
-                         {"outreach.call_purpose.a": declared_a, "outreach.call_purpose.b": declared_b})
+    doc = parse_document(state_file(tmp_path), "state.json", Sharing(
+        {"outreach.call_purpose.a": declared_a, "outreach.call_purpose.b": declared_b}))
     a, b = doc.resources["outreach.call_purpose.a"], doc.resources["outreach.call_purpose.b"]
     assert a.attributes is declared_a
     assert b.attributes == {"name": "B", "order": 2} and b.attributes is not declared_b
@@ -43,14 +46,27 @@ def test_the_same_document_from_bytes_and_from_the_file(tmp_path: Path) -> None:
     assert parse_document(path.read_bytes(), "s").model_dump() == parse_document(path, "s").model_dump()
 
 
-def test_listed_objects_share_equal_recorded_attributes_only() -> None:
-    recorded = {"1": {"name": "A", "order": 1}, "2": {"name": "B", "order": 2}}
+class _Listing(Kind):
+    """A vendor double that lists two objects (the observer under test is ours, and real)."""
 
-    async def listing() -> list[RemoteObject]:
-        RECORDED.set(recorded)
+    vendor, name, collection, schema, natural_key = "v", "thing", "things", Schema, "name"
+
+    async def list(self) -> list[RemoteObject]:
+        assert self.recorded, "the observer hands the kind what the state records"
         return [RemoteObject("1", {"name": "A", "order": 1}), RemoteObject("2", {"name": "B", "order": 9})]
 
-    same, changed = asyncio.run(listing())
+    async def create(self, attributes: dict[str, Any]) -> RemoteObject:
+        raise NotImplementedError
+
+    async def update(self, remote_id: str, attributes: dict[str, Any], changed: frozenset[str],
+                     current: RemoteObject | None) -> RemoteObject:
+        raise NotImplementedError
+
+
+def test_listed_objects_share_equal_recorded_attributes_only() -> None:
+    recorded = {"1": {"name": "A", "order": 1}, "2": {"name": "B", "order": 2}}
+    kind = _Listing(None, None)  # type: ignore[arg-type]  # never connects
+    same, changed = asyncio.run(_listed(kind, recorded))
     assert same.attributes is recorded["1"]
     assert changed.attributes == {"name": "B", "order": 9}
-    assert RemoteObject("1", {"name": "A", "order": 1}).attributes is not recorded["1"]  # outside a listing
+    assert RemoteObject("1", {"name": "A", "order": 1}).attributes is not recorded["1"]  # no magic

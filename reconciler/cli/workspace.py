@@ -13,6 +13,7 @@ from typing import Any
 
 from reconciler.manifest.loader import Desired, load_desired
 from reconciler.manifest.settings import Settings, load_settings
+from reconciler.perf import Sharing
 from reconciler.plan.builder import PlanOptions
 from reconciler.plan.verb import plan_options
 from reconciler.providers.base import Kind
@@ -45,7 +46,8 @@ class Workspace:
 
     def state(self, desired: Desired) -> StateDoc:
         """The state, sharing the declared attribute dicts where nothing changed."""
-        return self.backend.read({a: o.attributes for a, o in desired.objects.items()})
+        self.backend.sharing = Sharing({a: o.attributes for a, o in desired.objects.items()})
+        return self.backend.read()
 
     def kinds(self) -> dict[str, type[Kind]]:
         """Kind classes of every configured provider, by kind address."""

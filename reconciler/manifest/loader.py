@@ -10,7 +10,6 @@ import hashlib
 import os
 import re
 import stat
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,12 +17,13 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from reconciler import perf
 from reconciler.errors import ConfigError, Diagnostic, ManifestError, Source
 from reconciler.manifest import source as yamlsource
 from reconciler.manifest.settings import CONFIG_FILE, Settings
 from reconciler.manifest.source import Document, locate
 from reconciler.manifest.validation import describe, errors, suggest
-from reconciler.perf import paused_gc
+from reconciler.perf import Repeated, paused_gc
 from reconciler.providers.base import DeleteMode, KindSpec
 from reconciler.providers.registry import kinds_by_collection
 from reconciler.providers.registry import providers as provider_registry
@@ -205,12 +205,7 @@ class _Loader:
         self.diagnostics: list[Diagnostic] = []
         self.identities: dict[tuple[str, str], DesiredObject] = {}
         self.unresolved: set[tuple[Any, ...]] = set()  # values with an unset ${VAR}, already reported
-        self.strings: dict[str, str] = {}  # one object per distinct text, for the load only
-
-    def shared(self, attributes: dict[str, Any]) -> dict[str, Any]:
-        """Values many purposes repeat (a group, a privacy URL) kept once, not per purpose."""
-        return {k: self.strings.setdefault(v, v) if isinstance(v, str) else v
-                for k, v in attributes.items()}
+        self.repeated = Repeated()  # one object per distinct text, for the load only
 
     def error(self, document: Document, path: tuple[Any, ...], message: str, key: bool = False) -> None:
         self.diagnostics.append(Diagnostic(locate(document, path, key), message))
@@ -292,8 +287,8 @@ class _Loader:
             self.error(document, path, f"{where}: {problem}")
         if problems:
             return
-        obj = DesiredObject(sys.intern(address(kind.vendor, kind.name, key)), kind.vendor, kind.name,
-                            self.shared(kind.normalise(values)),
+        obj = DesiredObject(perf.key(address(kind.vendor, kind.name, key)), kind.vendor, kind.name,
+                            self.repeated.values(kind.normalise(values)),
                             document.marks.get(path) or locate(document, path),
                             lifecycle)
         self.register(document, kind, obj, path)

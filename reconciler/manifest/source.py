@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import re
 import stat
-import sys
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +23,7 @@ from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from ruamel.yaml.reader import ReaderError
 from ruamel.yaml.resolver import VersionedResolver
 
+from reconciler import perf
 from reconciler.errors import Diagnostic, Source
 
 _VAR = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -276,7 +276,7 @@ class _Converter:
             if not isinstance(key_node, ScalarNode):
                 self.error(key_node, "keys must be plain scalars, not mappings or lists")
                 continue
-            key = sys.intern(str(key_node.value))  # field names repeat in every object
+            key = perf.key(str(key_node.value))  # field names repeat in every object
             if key in first_seen:
                 line = first_seen[key].start_mark.line + 1
                 self.error(key_node, f"duplicate key '{key}' (first defined at line {line}); "

@@ -21,12 +21,13 @@ import hashlib
 import json
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
-from contextvars import ContextVar
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from reconciler.perf import EMPTY
 
 if TYPE_CHECKING:  # the HTTP client (httpx) is loaded by commands that connect, not by validate
     from reconciler.providers.http import VendorClient
@@ -45,12 +46,6 @@ class RemoteStatus(StrEnum):
     DELETED = "deleted"  # soft-deleted: still listed by the vendor, not a live object
 
 
-RECORDED: ContextVar[Mapping[str, dict[str, Any]] | None] = ContextVar("recorded", default=None)
-"""While a kind is listed: remote id -> attributes the state recorded for it. A listed
-object equal to its record shares that dict, so a large no-op plan holds one copy of
-each object's values, not one per source."""
-
-
 @dataclass(frozen=True, slots=True)
 class RemoteObject:
     """A vendor object in manifest terms: snake_case fields, normalised values."""
@@ -58,12 +53,6 @@ class RemoteObject:
     remote_id: str
     attributes: dict[str, Any]
     status: RemoteStatus = RemoteStatus.PRESENT
-
-    def __post_init__(self) -> None:
-        known = RECORDED.get()
-        recorded = known.get(self.remote_id) if known else None
-        if recorded is not None and recorded is not self.attributes and recorded == self.attributes:
-            object.__setattr__(self, "attributes", recorded)
 
     def fingerprint(self) -> str:
         return fingerprint(self.attributes, self.status)
@@ -143,6 +132,10 @@ class Kind(KindSpec, ABC):
     def __init__(self, client: VendorClient, settings: ProviderSettings) -> None:
         self.client = client
         self.settings = settings
+        # What the state records of this kind (remote id -> attributes), set by the observer
+        # before it lists: a kind may use it to find what a list leaves out, or to keep a
+        # recorded spelling. Read-only here.
+        self.recorded: Mapping[str, dict[str, Any]] = EMPTY
 
     @abstractmethod
     async def list(self) -> list[RemoteObject]: ...

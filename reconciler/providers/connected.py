@@ -6,8 +6,8 @@ import asyncio
 from collections.abc import Mapping
 from typing import Any
 
-from reconciler.perf import paused_gc
-from reconciler.providers.base import RECORDED, Kind, Provider, RemoteObject
+from reconciler.perf import Sharing, paused_gc
+from reconciler.providers.base import Kind, Provider, RemoteObject
 
 
 class Providers:
@@ -49,5 +49,12 @@ class Providers:
 
 
 async def _listed(kind: Kind, recorded: Mapping[str, dict[str, Any]]) -> list[RemoteObject]:
-    RECORDED.set(recorded)  # gather runs this in its own task, with its own context
-    return await kind.list()
+    """The kind's objects, each equal to its record sharing the record's dict (perf.Sharing)."""
+    kind.recorded = recorded
+    sharing = Sharing(recorded)
+    listed = await kind.list()
+    for i, obj in enumerate(listed):
+        shared = sharing.share(obj.remote_id, obj.attributes)
+        if shared is not obj.attributes:
+            listed[i] = RemoteObject(obj.remote_id, shared, obj.status)
+    return listed

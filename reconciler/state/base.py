@@ -19,17 +19,17 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, PrivateAttr
 from pydantic.dataclasses import dataclass as pydantic_dataclass
+
+from reconciler.perf import EMPTY, NO_SHARING, Sharing
 
 FORMAT_VERSION = 1
 
 
-NO_META: dict[str, Any] = {}
-"""Shared by every resource without lifecycle settings (most of them). Resources are
-replaced, never changed in place, so nothing writes to it."""
+NO_META = EMPTY  # every resource without lifecycle settings (most of them) shares it: read-only
 
 
 @pydantic_dataclass(slots=True, config=ConfigDict(extra="forbid"))
@@ -43,12 +43,12 @@ class Resource:
     kind: str
     remote_id: str | None = None
     attributes: dict[str, Any] = field(default_factory=dict)
-    meta: dict[str, Any] = field(default_factory=dict)
+    meta: Annotated[Mapping[str, Any], PlainSerializer(dict)] = field(default_factory=dict)
     prevent_destroy: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return {"vendor": self.vendor, "kind": self.kind, "remote_id": self.remote_id,
-                "attributes": self.attributes, "meta": self.meta,
+                "attributes": self.attributes, "meta": dict(self.meta),
                 "prevent_destroy": self.prevent_destroy}
 
 
@@ -208,10 +208,13 @@ class StateBackend(ABC):
         """Raise LockError unless the lock this process took is still the current one: a run
         whose lock was taken over (force-unlock --force) stops before its next write."""
 
+    sharing: Sharing = NO_SHARING
+    """Set before `read` to let each record equal to what the manifests declare share the
+    declared dict (reconciler.perf: one copy of each object's values, not two)."""
+
     @abstractmethod
-    def read(self, declared: Mapping[str, dict[str, Any]] | None = None) -> StateDoc:
-        """The state; `declared` (address -> attributes in the manifests) lets a resource
-        recorded with the same attributes share that dict instead of holding a copy."""
+    def read(self) -> StateDoc:
+        """The state, every record passed through `self.sharing` as it is built."""
 
     @abstractmethod
     def writer(self, doc: StateDoc) -> StateWriter: ...

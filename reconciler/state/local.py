@@ -16,9 +16,8 @@ import json
 import os
 import socket
 import stat
-import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, BinaryIO, Literal
@@ -29,7 +28,7 @@ from pydantic import Field, ValidationError
 
 from reconciler.errors import LockError, StateError
 from reconciler.files import atomic_write, explain
-from reconciler.perf import paused_gc
+from reconciler.perf import NO_SHARING, Sharing, key, paused_gc
 from reconciler.state.base import (
     FORMAT_VERSION,
     NO_META,
@@ -42,12 +41,9 @@ from reconciler.state.base import (
 )
 from reconciler.state.settings import BackendSettings
 
-Declared = Mapping[str, dict[str, Any]]
-"""Address -> attributes the manifests declare; a recorded copy equal to them is shared."""
-
 
 def parse_document(data: str | bytes | Path, origin: str,
-                   declared: Declared | None = None) -> StateDoc:
+                   sharing: Sharing = NO_SHARING) -> StateDoc:
     """Build resources one at a time as the parser reaches them (from the file itself when
     given a path), and let a resource whose recorded attributes equal the declared ones
     share the declared dict: in the common case (nothing changed) a state of 300,000
@@ -56,7 +52,7 @@ def parse_document(data: str | bytes | Path, origin: str,
     precisely what is wrong with it."""
     try:
         with paused_gc():
-            doc = _stream(data, declared or {})
+            doc = _stream(data, sharing)
     except OSError as exc:
         raise StateError(f"{origin}: cannot read: {exc.strerror or exc}; check that state.path "
                          "in reconciler.yaml names a readable file") from None
@@ -85,7 +81,7 @@ def _opened(data: str | bytes | Path) -> Iterator[BinaryIO]:
         yield io.BytesIO(data.encode() if isinstance(data, str) else data)
 
 
-def _stream(data: str | bytes | Path, declared: Declared) -> StateDoc:
+def _stream(data: str | bytes | Path, sharing: Sharing) -> StateDoc:
     head: dict[str, Any] = {}
     keys: list[str] = []
     with _opened(data) as handle:
@@ -109,12 +105,10 @@ def _stream(data: str | bytes | Path, declared: Declared) -> StateDoc:
     with _opened(data) as handle:
         for address, body in ijson.kvitems(handle, "resources", use_float=True):
             resource = Resource(**body)  # validation copies the attributes
-            wanted = declared.get(address)
-            if wanted is not None and resource.attributes == wanted:
-                resource.attributes = wanted
+            resource.attributes = sharing.share(address, resource.attributes)
             if not resource.meta:
                 resource.meta = NO_META
-            doc.resources[sys.intern(address)] = resource  # the manifests' address string
+            doc.resources[key(address)] = resource  # the manifests' address string
     with _opened(data) as handle:
         for address, body in ijson.kvitems(handle, "pending", use_float=True):
             doc.pending[address] = Pending.model_validate(body)
@@ -209,7 +203,7 @@ class LocalWriter(StateWriter):
         if self.backend is not None:
             self.backend.fence()
         with writing(self.path, "the state", _JOURNAL_KEPT):
-            atomic_write(self.path, self.doc.model_dump_json(indent=1), backup=True)
+            atomic_write(self.path, self.doc.model_dump_json(indent=1), backup=True, make_folder=True)
         if self._journal is not None:
             self._journal.close()
             self._journal = None
@@ -238,10 +232,10 @@ class LocalBackend(StateBackend):
         self.lock_path = path.with_name(path.name + ".lock")
         self.holder_path = path.with_name(path.name + ".lock.json")
 
-    def read(self, declared: Declared | None = None) -> StateDoc:
+    def read(self) -> StateDoc:
         for path in (self.path, self.journal_path):
             _regular_or_absent(path)
-        doc = parse_document(self.path, str(self.path), declared) if self.path.exists() \
+        doc = parse_document(self.path, str(self.path), self.sharing) if self.path.exists() \
             else StateDoc()
         if self.journal_path.exists():
             self._replay(doc)
@@ -324,7 +318,7 @@ class LocalBackend(StateBackend):
         info = LockInfo(command=command)
         try:
             with writing(self.holder_path, "the state lock", "nothing was changed"):
-                atomic_write(self.holder_path, info.model_dump_json(), mode=0o600)
+                atomic_write(self.holder_path, info.model_dump_json(), mode=0o600, make_folder=True)
         except StateError:
             lock.release()
             raise

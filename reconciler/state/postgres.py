@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 import time
 import zlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal
@@ -221,18 +221,17 @@ class PostgresBackend(StateBackend):
                 "VALUES (%s, %s, 0, %s) ON CONFLICT (workspace) DO NOTHING",
                 (self.workspace, doc.lineage, Jsonb(StateDoc(lineage=doc.lineage).model_dump())))
 
-    def read(self, declared: Mapping[str, dict[str, Any]] | None = None) -> StateDoc:
+    def read(self) -> StateDoc:
         with self.reading("reading the state") as conn:
-            return StateDoc() if conn is None else self._read(conn, declared)
+            return StateDoc() if conn is None else self._read(conn)
 
-    def _read(self, conn: psycopg.Connection[Any],
-              declared: Mapping[str, dict[str, Any]] | None) -> StateDoc:
+    def _read(self, conn: psycopg.Connection[Any]) -> StateDoc:
         with conn.transaction():
             conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
             # As text: the loader streams it, rather than psycopg building the whole tree first.
             row = conn.execute("SELECT document::text FROM reconciler_state WHERE workspace = %s",
                                (self.workspace,)).fetchone()
-            doc = (parse_document(row[0], f"postgres workspace {self.workspace!r}", declared)
+            doc = (parse_document(row[0], f"postgres workspace {self.workspace!r}", self.sharing)
                    if row else StateDoc())
             journal = conn.execute(
                 "SELECT entry FROM reconciler_journal WHERE workspace = %s AND serial > %s "

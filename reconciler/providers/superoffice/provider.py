@@ -36,7 +36,6 @@ from pydantic_core import PydanticCustomError
 
 from reconciler.errors import AmbiguousWriteError, ConflictError, VendorError
 from reconciler.providers.base import (
-    RECORDED,
     DeleteMode,
     Kind,
     Provider,
@@ -230,7 +229,7 @@ class ConsentPurposeKind(Kind):
         listed = await self.client.get_array(ITEMS, lambda item: remote(item) if isinstance(
             item, dict) and item.get("ConsentPurposeId") is not None else None)
         seen = {o.remote_id for o in listed}
-        missing = {rid for rid in (RECORDED.get() or {}) if rid not in seen}
+        missing = {rid for rid in self.recorded if rid not in seen}
         if not any(o.status is RemoteStatus.DELETED for o in listed):
             missing |= await self._hidden(seen)
         found = await asyncio.gather(*(self.read(rid) for rid in sorted(missing, key=_numeric)))

@@ -39,6 +39,7 @@ are parsed leniently (int or string, missing fields, non-JSON bodies).
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import httpx
@@ -46,8 +47,8 @@ from pydantic import Field, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
 from reconciler.errors import AmbiguousWriteError, ConflictError, VendorError
+from reconciler.perf import EMPTY
 from reconciler.providers.base import (
-    RECORDED,
     DeleteMode,
     Kind,
     Provider,
@@ -206,9 +207,10 @@ def spelled(group: Any, recorded: Any = None) -> str:
     return found
 
 
-def _remote_purpose(item: dict[str, Any]) -> RemoteObject:
-    known = RECORDED.get()
-    recorded = (known.get(str(item["id"])) or {}) if known else {}
+def _remote_purpose(item: dict[str, Any],
+                    known: Mapping[str, dict[str, Any]] = EMPTY) -> RemoteObject:
+    """`known`: what the state records (while listing), whose spelling of a group is kept."""
+    recorded = known.get(str(item["id"])) or {}
     description = item.get("description")
     return RemoteObject(str(item["id"]), {
         "name": item.get("name"), "group": spelled(item.get("group"), recorded.get("group")),
@@ -267,8 +269,8 @@ class PurposeKind(Kind):
         return out
 
     async def list(self) -> list[RemoteObject]:
-        return await self.client.get_array(PURPOSES, lambda item: _remote_purpose(item) if isinstance(
-            item, dict) and item.get("id") is not None else None)
+        return await self.client.get_array(PURPOSES, lambda item: _remote_purpose(
+            item, self.recorded) if isinstance(item, dict) and item.get("id") is not None else None)
 
     async def read(self, remote_id: str) -> RemoteObject | None:
         response = await self.client.request("GET", f"{PURPOSES}/{remote_id}", ok=(*OK, 404))
