@@ -80,7 +80,7 @@ from reconciler.providers.webex_campaign.datastore import (
 
 PURPOSES = "/purposes"
 DEFAULT_GROUP = "DEFAULT"
-__all__ = ["HINTS", "DatastoreRecordsKind", "PurposeKind", "WebexCampaignProvider",
+__all__ = ["DECLARED_GROUPS", "HINTS", "DatastoreRecordsKind", "PurposeKind", "WebexCampaignProvider",
            "WebexCampaignSettings", "body_code", "check_body", "make_body_check", "make_parser",
            "parse_error", "vendor_client"]
 """What other modules (notify, outcome, tests) import from here."""
@@ -190,7 +190,9 @@ class Purpose(Schema):
 
 DECLARED_GROUPS: dict[str, str] = {}
 """Group spellings the manifests use, by casefold: an observed group is spelled the same way,
-so that a vendor storing "SALES" for "Sales" shows no change (groups ignore case)."""
+so that a vendor storing "SALES" for "Sales" shows no change (groups ignore case). Filled
+while the manifests load, for the rest of the process (one CLI run); a process that loads
+several manifest sets (tests) clears it in between."""
 
 
 def spelled(group: Any, recorded: Any = None) -> str:
