@@ -167,7 +167,7 @@ async def _webex_create(client: httpx.AsyncClient, o: dict[str, Any], i: int) ->
 
 def _superoffice_fields(i: int) -> dict[str, Any]:
     return {"name": f"Purpose {i:06d}", "key": f"#bench{i:06d}", "consent_text": f"Consent {i}",
-            "form_text": f"Form text {i}", "tooltip": f"Tooltip {i}", "active": True, "rank": i,
+            "form_text": f"Form text {i}", "tooltip": f"Tooltip {i}", "active": True, "rank": i % 65536,
             "privacy_statement_desc": "Privacy statement",
             "privacy_statement_url": "https://example.com/privacy"}
 
