@@ -95,7 +95,8 @@ def test_unreachable_tenant_returns_a_failure_instead_of_raising() -> None:
     outcome = notify(settings, "API_1", "T1")
     assert (outcome.ok, outcome.code, outcome.transaction_id) == (False, None, None)
     assert "failed: webex_campaign refused the request (no response): POST /notifytransactionstate: " \
-           "cannot connect: ConnectError" in outcome.message
+           "cannot connect to http://127.0.0.1:" in outcome.message  # the host is named
+    assert "check providers.webex_campaign.tenant_url" in outcome.message  # the setting it used
 
 
 def test_empty_ids_are_not_sent(sandbox: Sandbox) -> None:

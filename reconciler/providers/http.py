@@ -185,8 +185,10 @@ class VendorClient:
                  check_body: BodyCheck | None = None, concurrency: int = 8,
                  timeout_s: float = 30.0, max_attempts: int = 8,
                  allow_insecure_http: bool = False,
-                 transport: httpx.AsyncBaseTransport | None = None) -> None:
+                 transport: httpx.AsyncBaseTransport | None = None,
+                 url_setting: str = "base_url") -> None:
         check_url(vendor, base_url, allow_insecure_http)
+        self.url_setting = url_setting  # what a connection error tells the user to check
         check_headers(vendor, headers)
         self.vendor = vendor
         register(secrets)
@@ -292,7 +294,7 @@ class VendorClient:
                     "Content-Encoding does not decode); try again later")) from None
             except _NOT_SENT as exc:
                 raise _Retryable(f"cannot connect to {show_origin(self.origin)} "
-                                 f"({type(exc).__name__}); check providers.{self.vendor}.base_url "
+                                 f"({type(exc).__name__}); check providers.{self.vendor}.{self.url_setting} "
                                  "and the network") from None
             except _SENT_UNKNOWN as exc:
                 reason = f"connection lost after sending ({type(exc).__name__})"

@@ -12,13 +12,12 @@ the run; every token is registered as a secret, so none reaches a message.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import httpx
 
 from reconciler.errors import VendorError
-from reconciler.providers.http import VendorClient, check_headers
+from reconciler.providers.http import VendorClient
 from reconciler.redact import register
 
 T = TypeVar("T")
@@ -83,42 +82,3 @@ class Refresher:
         except ValueError:
             body = None
         return body if isinstance(body, dict) else {}
-
-
-class RefreshingClient(VendorClient):
-    """A VendorClient that sends the Refresher's token and refreshes it once on a 401."""
-
-    def __init__(self, *args: Any, refresher: Refresher | None, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.refresher = refresher
-        self._sent: str | None = None
-
-    async def _use(self, stale: str | None = None) -> None:
-        assert self.refresher is not None
-        token = await self.refresher.current(stale)
-        if token != self._sent:
-            header = f"Bearer {token}"
-            check_headers(self.vendor, {"Authorization": header})
-            self.http.headers["Authorization"] = header
-            self._sent = token
-
-    async def _refreshing(self, send: Callable[[], Awaitable[T]]) -> T:
-        if self.refresher is None:
-            return await send()
-        await self._use()
-        used = self._sent  # a sibling may replace it meanwhile: only this one is stale
-        try:
-            return await send()
-        except VendorError as exc:
-            if exc.status != 401:
-                raise
-        await self._use(stale=used)
-        return await send()
-
-    async def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
-        send = super().request
-        return await self._refreshing(lambda: send(method, url, **kwargs))
-
-    async def get_array(self, url: str, convert: Callable[[Any], T | None]) -> list[T]:
-        send = super().get_array
-        return await self._refreshing(lambda: send(url, convert))

@@ -32,7 +32,8 @@ from reconciler.providers.base import (
 )
 from reconciler.providers.http import VendorClient, json_body
 from reconciler.providers.limits import Pages, too_many_items
-from reconciler.providers.outreach.auth import Refresher, RefreshingClient
+from reconciler.providers.outreach.auth import Refresher
+from reconciler.providers.tokens import TokenClient
 from reconciler.redact import clean
 
 MEDIA_TYPE = "application/vnd.api+json"
@@ -242,8 +243,9 @@ class OutreachProvider(Provider):
         headers = {"Content-Type": MEDIA_TYPE, "Accept": MEDIA_TYPE}
         if refresher is None:
             headers["Authorization"] = f"Bearer {settings.token}"
-        return RefreshingClient(
+        return TokenClient(
             "outreach", settings.base_url, headers, secrets=settings.secrets(),
             parse_error=parse_error, concurrency=settings.concurrency,
             timeout_s=settings.timeout_s, max_attempts=settings.max_attempts,
-            allow_insecure_http=settings.allow_insecure_http, refresher=refresher)
+            allow_insecure_http=settings.allow_insecure_http, tokens=refresher,
+            expired=lambda exc: exc.status == 401)  # a refresh token's access token lapsed

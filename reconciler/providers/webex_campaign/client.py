@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from reconciler.providers.http import BodyCheck, ErrorParser, VendorClient
-from reconciler.providers.webex_campaign.auth import TokenClient, TokenSource, is_expired
+from reconciler.providers.tokens import TokenClient
+from reconciler.providers.webex_campaign.auth import TokenSource, is_expired
 from reconciler.providers.webex_campaign.datastore import OK
 
 if TYPE_CHECKING:
@@ -192,4 +193,5 @@ def vendor_client(settings: WebexCampaignSettings, base_url: str, *,
         check_body=make_body_check(parse), concurrency=settings.concurrency,
         timeout_s=settings.timeout_s, max_attempts=settings.max_attempts,
         allow_insecure_http=settings.allow_insecure_http, transport=transport,
-        tokens=tokens or token_source(settings, transport), expired=is_expired)
+        tokens=tokens or token_source(settings, transport), expired=is_expired,
+        url_setting="tenant_url" if base_url == settings.tenant_url else "base_url")
