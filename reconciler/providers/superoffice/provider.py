@@ -237,16 +237,18 @@ class ConsentPurposeKind(Kind):
 
     async def _hidden(self, seen: set[str]) -> set[str]:
         """Ids of soft-deleted purposes a list without deleted rows hides: the MDO list
-        (`MDOItems?flat=true`) carries a `Deleted` flag for each item."""
-        response = await self.client.request("GET", MDO_ITEMS, params={"flat": "true"},
-                                             ok=(200, 404))
+        (`MDOItems?flat=true`) carries a `Deleted` flag for each item. Streamed item by item,
+        as the list is: a tenant's whole MDO list is never held in memory."""
+        def deleted(item: Any) -> str | None:
+            ok = isinstance(item, dict) and item.get("Deleted") is True and item.get("Id") is not None
+            return str(item["Id"]) if ok and str(item["Id"]) not in seen else None
+
         try:
-            items = response.json() if response.status_code == 200 else []
-        except ValueError:
-            items = []
-        return {str(i["Id"]) for i in items if isinstance(i, dict) and i.get("Deleted") is True
-                and i.get("Id") is not None and str(i["Id"]) not in seen} \
-            if isinstance(items, list) else set()
+            return set(await self.client.get_array(f"{MDO_ITEMS}?flat=true", deleted))
+        except VendorError as exc:
+            if exc.status == 404:  # a tenant without the MDO list: nothing more to find
+                return set()
+            raise
 
     async def lookup(self, identity: str) -> RemoteObject | None:
         """After an ambiguous create: prefer a live match, then the newest one."""
