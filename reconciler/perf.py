@@ -38,10 +38,12 @@ def paused_gc() -> Iterator[None]:
 # declare it, as the state records it, as the vendor lists it. When they are equal, the
 # state's and the listing's copies are dropped for the declared one. The state shares as
 # each record is parsed; a listing shares once the kind has listed (an explicit step of the
-# observer, where a context variable used to swap dicts inside RemoteObject). Measured with
+# observer, where a context variable used to swap dicts inside RemoteObject; the bundled
+# kinds share as each listed object is built, with Kind.shared). Measured with
 # `python bench/run.py --sizes 100000 --vendors outreach --plan-only --skip drift`, 100,000
-# purposes, no-op plan: peak RSS 204 MB sharing inside RemoteObject, 233 MB sharing after
-# each list (the listed dicts live until the list ends), plan time 8.0 s both.
+# purposes, no-op plan: peak RSS 204 MB sharing inside RemoteObject (the old way), 233 MB
+# sharing only after each list (the listed dicts live until the list ends), 208 MB sharing
+# as each object is built (Kind.shared); plan time 8.0 s in all three.
 # ---------------------------------------------------------------------------------------------
 
 EMPTY: Mapping[str, Any] = MappingProxyType({})

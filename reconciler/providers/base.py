@@ -137,6 +137,15 @@ class Kind(KindSpec, ABC):
         # recorded spelling. Read-only here.
         self.recorded: Mapping[str, dict[str, Any]] = EMPTY
 
+    def shared(self, obj: RemoteObject) -> RemoteObject:
+        """`obj`, holding its record's dict when they are equal (reconciler.perf): a kind
+        calls it on each object as it lists, so a long list never holds a second copy of
+        what the state holds (the observer does it after the list for kinds that do not)."""
+        record = self.recorded.get(obj.remote_id)
+        if record is not None and record is not obj.attributes and record == obj.attributes:
+            return RemoteObject(obj.remote_id, record, obj.status)
+        return obj
+
     @abstractmethod
     async def list(self) -> list[RemoteObject]: ...
 

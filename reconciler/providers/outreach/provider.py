@@ -176,7 +176,7 @@ class CallPurposeKind(Kind):
                 raise VendorError("outreach", 200, None, (
                     f"GET {url}: expected data to be a list of callPurpose resources, got "
                     f"{clean(repr(data))[:120]}"))
-            found.extend(_remote(item, f"GET {url}") for item in data)
+            found.extend(self.shared(_remote(item, f"GET {url}")) for item in data)
             if len(found) + len(pages.seen) > self.client.bounds.max_list_items:
                 raise too_many_items(self.client.bounds, "/callPurposes")  # or endless empty pages
             links = body.get("links")

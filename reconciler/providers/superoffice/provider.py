@@ -226,7 +226,7 @@ class ConsentPurposeKind(Kind):
     async def list(self) -> list[RemoteObject]:
         """The list, plus the purposes the state records that it leaves out (a list may
         hide soft-deleted rows), read by id so that they can be revived, not twinned."""
-        listed = await self.client.get_array(ITEMS, lambda item: remote(item) if isinstance(
+        listed = await self.client.get_array(ITEMS, lambda item: self.shared(remote(item)) if isinstance(
             item, dict) and item.get("ConsentPurposeId") is not None else None)
         seen = {o.remote_id for o in listed}
         missing = {rid for rid in self.recorded if rid not in seen}

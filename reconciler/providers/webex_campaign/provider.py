@@ -271,8 +271,8 @@ class PurposeKind(Kind):
         return out
 
     async def list(self) -> list[RemoteObject]:
-        return await self.client.get_array(PURPOSES, lambda item: _remote_purpose(
-            item, self.recorded) if isinstance(item, dict) and item.get("id") is not None else None)
+        return await self.client.get_array(PURPOSES, lambda item: self.shared(_remote_purpose(
+            item, self.recorded)) if isinstance(item, dict) and item.get("id") is not None else None)
 
     async def read(self, remote_id: str) -> RemoteObject | None:
         response = await self.client.request("GET", f"{PURPOSES}/{remote_id}", ok=(*OK, 404))
