@@ -122,3 +122,15 @@ def test_a_run_starts_from_a_refresh_token_and_renews_on_401(
     state = (project.root / "state" / "default.json").read_text()
     for value in (secret, refresh):
         assert value not in applied.text + state
+
+
+def test_the_list_asks_for_no_count(project: Project, tmp_path: Path) -> None:
+    """As the Airbyte connector does: `count=false` and the largest page on the first page."""
+    from tests.hostile_vendor import HostileVendor
+
+    project.write("p.yaml", purposes(a=1))
+    with HostileVendor("ok") as vendor:
+        result = project.plan(env={"OUTREACH_BASE_URL": vendor.url + "/api/v2"})
+    assert result.code == 2, result.text
+    first = next(r for r in vendor.requests if r.path.endswith("/callPurposes"))
+    assert "count=false" in first.query and "page%5Bsize%5D=1000" in first.query, first.query
