@@ -191,6 +191,8 @@ def load_desired(settings: Settings, env: Mapping[str, str] | None = None) -> De
             loader.add(yamlsource.load(path, yamlsource.display_path(path), env,
                                        variables=settings.variables,
                                        credentials=settings.secrets))
+    for provider in settings.providers.values():
+        provider.loaded()
     if loader.diagnostics:
         raise ManifestError(loader.diagnostics)
     return Desired(loader.objects, digest.hexdigest(), loader.documents)

@@ -211,6 +211,11 @@ class ProviderSettings(BaseModel):
         """Every credential value, so that messages can be scrubbed of them."""
         return []
 
+    def loaded(self) -> None:
+        """Called once every manifest is checked: drop what `Kind.check` kept to compare
+        objects with each other (it is not needed after loading, and a plan's peak memory
+        comes later, while the state and the vendors' lists are read)."""
+
     def default_delete_mode(self, kind: type[KindSpec]) -> DeleteMode | None:
         """What removing an object of `kind` does unless the object says (on_delete); None: the
         kind's first delete mode."""

@@ -82,6 +82,9 @@ class SuperOfficeSettings(ProviderSettings):
         return (self.state_api or STATE_API).replace("{environment}", self.environment) \
             .replace("{tenant}", self.tenant)
 
+    def loaded(self) -> None:
+        self._claims.clear()  # 200,000 entries for 100,000 purposes: about 44 MB
+
     def claim(self, field: str, value: str, identity: str | None) -> str | None:
         """Who else declared this unique value (None: nobody, or this same purpose)."""
         owner = self._claims.setdefault((field, value.casefold()), identity)
