@@ -51,6 +51,11 @@ EMPTY: Mapping[str, Any] = MappingProxyType({})
 read-only, so sharing it can never leak a write from one record into another."""
 
 
+def prefer(mine: dict[str, Any] | None, value: dict[str, Any]) -> dict[str, Any]:
+    """`mine` when it is an equal, distinct copy of `value`; else `value`."""
+    return mine if mine is not None and mine is not value and mine == value else value
+
+
 class Sharing:
     """Attribute dicts by key (an address, a remote id) that an equal copy gives way to."""
 
@@ -58,8 +63,7 @@ class Sharing:
         self.known = known
 
     def share(self, key: str, value: dict[str, Any]) -> dict[str, Any]:
-        mine = self.known.get(key)
-        return mine if mine is not None and mine is not value and mine == value else value
+        return prefer(self.known.get(key), value)
 
 
 NO_SHARING = Sharing()

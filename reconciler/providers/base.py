@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from reconciler.perf import EMPTY
+from reconciler.perf import EMPTY, prefer
 
 if TYPE_CHECKING:  # the HTTP client (httpx) is loaded by commands that connect, not by validate
     from reconciler.providers.http import VendorClient
@@ -141,10 +141,9 @@ class Kind(KindSpec, ABC):
         """`obj`, holding its record's dict when they are equal (reconciler.perf): a kind
         calls it on each object as it lists, so a long list never holds a second copy of
         what the state holds (the observer does it after the list for kinds that do not)."""
-        record = self.recorded.get(obj.remote_id)
-        if record is not None and record is not obj.attributes and record == obj.attributes:
-            return RemoteObject(obj.remote_id, record, obj.status)
-        return obj
+        attributes = prefer(self.recorded.get(obj.remote_id), obj.attributes)
+        return obj if attributes is obj.attributes else RemoteObject(obj.remote_id, attributes,
+                                                                      obj.status)
 
     @abstractmethod
     async def list(self) -> list[RemoteObject]: ...

@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Mapping
 from typing import Any
 
-from reconciler.perf import Sharing, paused_gc
+from reconciler.perf import paused_gc
 from reconciler.providers.base import Kind, Provider, RemoteObject
 
 
@@ -49,12 +49,7 @@ class Providers:
 
 
 async def _listed(kind: Kind, recorded: Mapping[str, dict[str, Any]]) -> list[RemoteObject]:
-    """The kind's objects, each equal to its record sharing the record's dict (perf.Sharing)."""
+    """The kind's objects, each equal to its record sharing the record's dict: the bundled
+    kinds do it as they list (Kind.shared); for the others it is done here."""
     kind.recorded = recorded
-    sharing = Sharing(recorded)
-    listed = await kind.list()
-    for i, obj in enumerate(listed):
-        shared = sharing.share(obj.remote_id, obj.attributes)
-        if shared is not obj.attributes:
-            listed[i] = RemoteObject(obj.remote_id, shared, obj.status)
-    return listed
+    return [kind.shared(obj) for obj in await kind.list()]
