@@ -64,9 +64,14 @@ def apply(
         help="The transaction id (refTransId) to report on")] = None,
 ) -> None:
     """Make the changes."""
+    from functools import partial
+
     from reconciler.apply.hooks import prepare, summarise
     from reconciler.apply.verb import load_plan
+    from reconciler.cli.history import remember
+    from reconciler.history import from_apply, utc_now
 
+    started = utc_now()
     saved = load_plan(target_path) if target_path.is_file() else None
     if saved is not None and (target or exclude or forget):
         raise ConfigError("--target/--exclude/--forget cannot change a saved plan: it applies "
@@ -83,8 +88,12 @@ def apply(
                                           force, ws.plan_options(target, exclude, forget))
         except ReconcilerError as exc:
             _notify(reports, summarise(None, exc))
+            remember(ws, partial(from_apply, None, None, started_at=started,
+                                 directory=ws.settings.directory, error=exc))
             raise
         _notify(reports, summarise(result, None))
+        remember(ws, lambda: from_apply(the_plan, result, started_at=started,
+                                        directory=ws.settings.directory))
     if result is None:
         _show(the_plan)
         return

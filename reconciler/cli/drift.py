@@ -36,11 +36,14 @@ def drift(
     """Compare the remote objects with the last applied state; sends no write to any vendor."""
     import asyncio
 
+    from reconciler.cli.history import remember
     from reconciler.drift.detect import DriftReport, accept_drift, detect_drift
     from reconciler.drift.writeback import write_back as write_back_manifests
+    from reconciler.history import from_drift, utc_now
     from reconciler.render import emit
     from reconciler.render.drift import drift_lines, drift_markdown
 
+    started = utc_now()
     with workspace(directory, sandbox) as ws:
         state = ws.backend.read()
 
@@ -52,6 +55,7 @@ def drift(
                                 options.ignore_unmanaged)
 
         report = asyncio.run(run())
+        remember(ws, lambda: from_drift(report, started_at=started, directory=ws.settings.directory))
         if fmt is Format.json:
             from reconciler.render.json import drift_document, dumps
 

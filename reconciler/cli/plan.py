@@ -89,8 +89,11 @@ def plan(
     import asyncio
 
     from reconciler.apply.verb import save_plan
+    from reconciler.cli.history import remember
+    from reconciler.history import from_plan, utc_now
     from reconciler.plan.verb import build_plan
 
+    started = utc_now()
     with workspace(directory, sandbox) as ws:
         desired = ws.desired()
         state = ws.state(desired)
@@ -102,6 +105,7 @@ def plan(
 
         result = asyncio.run(run())
         result.target = ws.target()  # a saved plan applies to this target only
+        remember(ws, lambda: from_plan(result, started_at=started, directory=ws.settings.directory))
     print_plan(result, fmt)
     if out is not None:
         save_plan(result, out)
