@@ -295,6 +295,8 @@ def test_postgres_dashboard_queries(pg_store: Any) -> None:
     assert [r.kind for r in pg_store.latest_per_environment(kind="drift")] == ["drift", "drift"]
     series = pg_store.drift_series("prod")
     assert [p.drifted for p in series] == [0, 1, 2]
+    assert [p.drifted for p in pg_store.drift_series("prod", bucket="day")] == [0, 1, 2]
+    assert len(pg_store.drift_series(None, bucket="week")) <= 4  # one point per environment and week
     recent = pg_store.runs(Query(limit=2))
     assert [r.kind for r in recent] == ["plan", "drift"] and recent[0].changes
     touched = pg_store.runs(Query(address="outreach.call_purpose.x"))

@@ -71,17 +71,17 @@ def _store(directory: Path, sandbox: bool) -> HistoryStore | None:
     credentials needed, no sandbox started."""
     from reconciler.history import history_store
     from reconciler.manifest.settings import load_settings
+    from reconciler.state.registry import BACKENDS
 
+    settings = load_settings(directory, offline=True, need_state=not sandbox)
     if sandbox:
         from reconciler.cli.app import SANDBOX_STATE
         from reconciler.state.local import LocalBackend
 
-        settings = load_settings(directory, offline=True, need_state=False)
         return history_store(LocalBackend(settings.sandbox_data / SANDBOX_STATE), settings.history)
-    from reconciler.cli.workspace import Workspace
-
-    ws = Workspace.open(directory, offline=True)
-    return history_store(ws.backend, ws.settings.history)
+    # Not the Workspace: reading history needs no vendor client (start-up: no httpx).
+    backend = BACKENDS[settings.state.backend].open(settings.state, settings.directory)
+    return history_store(backend, settings.history)
 
 
 @app.command()
