@@ -14,6 +14,10 @@
    per environment, the 50 most recent runs (with their changes), one address's history,
    one environment's drift counts over 90 days, and every environment's.
 4. Recording one run (3 changes, retention pruning on) into the loaded tables: p50 / p95.
+5. With --cost N: what recording costs a run. `apply --sandbox` of N Outreach creates, then
+   a no-op `plan --sandbox` and a `drift --sandbox`, each in a fresh directory with
+   `history: {enabled: true}` and with `enabled: false`, interleaved, --cost-repeat times:
+   the medians of wall and CPU time, and their ratios (goal: recording < 5 % of a run).
 """
 
 from __future__ import annotations
@@ -145,8 +149,18 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=10, help="`history --address` processes")
     parser.add_argument("--queries", type=int, default=50, help="repetitions of each query")
     parser.add_argument("--json", type=Path, help="write the results")
+    parser.add_argument("--cost", type=int, default=0, metavar="N",
+                        help="also measure recording's cost on runs of N creates (local backend)")
+    parser.add_argument("--cost-repeat", type=int, default=3)
+    parser.add_argument("--skip-fleet", action="store_true", help="only --cost")
     args = parser.parse_args()
 
+    results: dict[str, Any] = {}
+    if args.cost:
+        results["recording_cost"] = cost(args.cost, args.cost_repeat)
+    if args.skip_fleet:
+        print(json.dumps(results, indent=2))
+        return
     server = None
     url = args.url
     if url is None:
@@ -155,7 +169,7 @@ def main() -> None:
         server = PostgresServer().start()
         url = server.url
     try:
-        results = run(url, args)
+        results.update(run(url, args))
     finally:
         if server is not None:
             server.stop()
@@ -220,6 +234,35 @@ def run(url: str, args: argparse.Namespace) -> dict[str, Any]:
 
     results["record_one_run"] = repeat(record, args.queries)
     return results
+
+
+def cost(size: int, times: int) -> dict[str, Any]:
+    """The same runs with history on and off, interleaved; medians of each command."""
+    samples: dict[tuple[str, bool], list[tuple[float, float]]] = {}
+    purposes = "".join(f"    p{i}:\n      name: Purpose {i}\n      order: {i}\n" for i in range(size))
+    for _ in range(times):
+        for enabled in (True, False):
+            with tempfile.TemporaryDirectory(prefix="reconciler-history-cost-") as work:
+                directory = Path(work)
+                (directory / "reconciler.yaml").write_text(
+                    "state:\n  backend: local\n  path: state/default.json\nproviders:\n"
+                    "  outreach:\n    token: ${OUTREACH_TOKEN}\n"
+                    f"history:\n  enabled: {str(enabled).lower()}\n")
+                (directory / "purposes.yaml").write_text("outreach:\n  call_purposes:\n" + purposes)
+                out = directory / "out.log"
+                for name, command in (("apply", ["apply", "--auto-approve"]), ("plan", ["plan"]),
+                                      ("drift", ["drift"])):
+                    samples.setdefault((name, enabled), []).append(measured(
+                        [*reconciler(), command[0], str(directory), "--sandbox", *command[1:]], out))
+    found: dict[str, Any] = {"creates": size, "repeat": times}
+    for name in ("apply", "plan", "drift"):
+        on, off = samples[(name, True)], samples[(name, False)]
+        wall = (statistics.median(w for w, _ in on), statistics.median(w for w, _ in off))
+        cpu = (statistics.median(c for _, c in on), statistics.median(c for _, c in off))
+        found[name] = {"wall_s_on_off": [round(x, 3) for x in wall],
+                       "cpu_s_on_off": [round(x, 3) for x in cpu],
+                       "wall_ratio": round(wall[0] / wall[1], 3), "cpu_ratio": round(cpu[0] / cpu[1], 3)}
+    return found
 
 
 def _env() -> dict[str, str]:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from reconciler.cli.app import Dir, SandboxOpt, app, err, handled
+from reconciler.cli.app import Dir, app, err, handled
 from reconciler.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -100,7 +100,8 @@ def history(
         "--limit", metavar="N", min=1, help="At most N runs (newest first)")] = None,
     fmt: Annotated[HistoryFormat, typer.Option(
         "--format", metavar="text|json|csv", help="Output format")] = HistoryFormat.text,
-    sandbox: SandboxOpt = False,
+    sandbox: Annotated[bool, typer.Option(
+        "--sandbox", help="The history of the --sandbox runs (kept in state/sandbox/)")] = False,
 ) -> None:
     """Show the recorded plan, apply and drift runs, newest first: who, when, which commit,
     what changed."""
