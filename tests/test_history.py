@@ -344,3 +344,13 @@ def test_a_role_that_cannot_record_still_plans_and_is_told_why(project: Project,
     assert "Warning: this run was not recorded in the history" in result.err
     assert "the role needs" in result.err and "INSERT on reconciler_runs" in result.err
     assert [r["kind"] for r in _history(project)] == ["apply"]  # reading needs SELECT only
+
+
+def test_a_blocked_apply_is_recorded_as_blocked(project: Project) -> None:
+    project.write("p.yaml", "outreach:\n  call_purposes:\n    intro: {name: Intro, prevent_destroy: true}\n"
+                            "    other: {name: Other}\n")
+    assert project.apply().code == 0
+    project.write("p.yaml", "outreach:\n  call_purposes:\n    other: {name: Other}\n")
+    assert project.apply().code == 3
+    blocked = _history(project, "--kind", "apply")[0]
+    assert blocked["outcome"] == "blocked" and "prevent_destroy" in blocked["error"]
