@@ -87,8 +87,8 @@ def load(url: str, environments: int, days: int, seed: int = 7) -> dict[str, int
                         "commit": "0" * 40, "branch": "main", "counts": counts, "error": None,
                         "workspace": WORKSPACE, "version": 1}
                 run_rows.write("\t".join((run_id, WORKSPACE, env, "drift", at, finished, outcome,
-                                          "scheduler", "0" * 40, "main", _copy(counts), "\\N",
-                                          _copy(body))) + "\n")
+                                          "scheduler", "0" * 40, "main", _copy(counts),
+                                          str(len(drifted)), "0", "0", "\\N", _copy(body))) + "\n")
                 for seq, address in enumerate(drifted):
                     change = {"address": address, "action": "drift", "status": "changed",
                               "remote_id": str(seq + 1), "note": "",
@@ -100,8 +100,8 @@ def load(url: str, environments: int, days: int, seed: int = 7) -> dict[str, int
                 runs += 1
             with conn.cursor() as cur:
                 with cur.copy("COPY reconciler_runs (id, workspace, environment, kind, started_at, "
-                              "finished_at, outcome, actor, git_commit, git_branch, counts, error, "
-                              "record) FROM STDIN") as copy:
+                              "finished_at, outcome, actor, git_commit, git_branch, counts, drifted, "
+                              "missing, unmanaged, error, record) FROM STDIN") as copy:
                     copy.write(run_rows.getvalue())
                 with cur.copy("COPY reconciler_run_changes (run_id, seq, address, started_at, "
                               "action, status, change) FROM STDIN") as copy:
