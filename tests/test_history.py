@@ -354,3 +354,16 @@ def test_a_blocked_apply_is_recorded_as_blocked(project: Project) -> None:
     assert project.apply().code == 3
     blocked = _history(project, "--kind", "apply")[0]
     assert blocked["outcome"] == "blocked" and "prevent_destroy" in blocked["error"]
+
+
+def test_local_queries_by_address_since_and_kind(tmp_path: Path) -> None:
+    store = JsonLinesHistory(tmp_path / "default.history.jsonl", max_bytes=1_500, keep_files=10)
+    for days, address in ((30, NEWSLETTER), (20, "outreach.call_purpose.intro"), (10, NEWSLETTER),
+                          (1, "outreach.call_purpose.intro")):
+        store.append(_run(days_ago=days, address=address), retention_days=None)
+    store.append(_run(kind="plan", address=NEWSLETTER), retention_days=None)
+    assert len(list(tmp_path.glob("default.history.jsonl.*"))) > 1  # read across rotated files
+    recent = store.runs(Query(address=NEWSLETTER, since=datetime.now(UTC) - timedelta(days=15)))
+    assert [r.kind for r in recent] == ["plan", "drift"]
+    assert all(c.address == NEWSLETTER for r in recent for c in r.changes)
+    assert len(store.runs(Query(address=NEWSLETTER, kind="drift"))) == 2
