@@ -11,10 +11,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from reconciler.errors import ConfigError, RefusedError, StateError
+from reconciler.errors import ConfigError, ReconcilerError, RefusedError, StateError
 from reconciler.manifest.loader import Desired, load_desired
 from reconciler.manifest.settings import Settings, load_settings
 from reconciler.perf import Sharing
@@ -30,6 +31,7 @@ from reconciler.state.registry import BACKENDS
 if TYPE_CHECKING:
     from reconciler.apply.executor import ApplyResult, Progress
     from reconciler.drift.detect import DriftReport
+    from reconciler.history.model import RunRecord
 
 Notice = Callable[[str], None]
 """Where a run says what people should know while it waits (a lock held, a stale lock)."""
@@ -81,8 +83,10 @@ class Applied:
 
 class Workspace:
     def __init__(self, settings: Settings, backend: StateBackend, sandbox: bool = False,
-                 notice: Notice = _quiet, env: Mapping[str, str] | None = None) -> None:
+                 notice: Notice = _quiet, env: Mapping[str, str] | None = None,
+                 environment: str | None = None) -> None:
         self.settings = settings
+        self.environment = environment  # its name where reconciler.yaml declares environments
         self.env = env  # where the manifests' variables come from; None: the process environment
         self.backend = backend
         self.sandbox = sandbox  # run against sandboxes started by the caller, with their own state
@@ -200,16 +204,28 @@ class Workspace:
                     = resource.attributes
         return await providers.observe(kind_addresses, recorded)
 
-    async def plan(self, scope: Scope = Scope(), *, providers: Providers | None = None,
-                   state: StateDoc | None = None) -> Plan:
+    async def plan(self, scope: Scope = Scope()) -> Plan:
         """Observe the vendors and build the plan, with its safety verdicts; the plan is
-        bound to this workspace's target."""
+        bound to this workspace's target. Recorded in the run history."""
+        from reconciler.history import failed, from_plan, utc_now
+
+        started = utc_now()
+        try:
+            made = await self._plan(scope)
+        except ReconcilerError as exc:
+            self._remember(partial(failed, "plan", exc, **self._run(started)))
+            raise
+        self._remember(lambda: from_plan(made, **self._run(started)))
+        return made
+
+    async def _plan(self, scope: Scope = Scope(), *, providers: Providers | None = None,
+                    state: StateDoc | None = None) -> Plan:
         desired = self.desired()
         if state is None:
             state = self.read_state(desired)
         if providers is None:
             async with self.connect(desired) as live:
-                return await self.plan(scope, providers=live, state=state)
+                return await self._plan(scope, providers=live, state=state)
         options = self.plan_options(scope)
         if options.targets or options.excludes:
             unmatched = unmatched_patterns(options, [*desired.objects, *state.resources])
@@ -232,7 +248,21 @@ class Workspace:
         """Under the lock: plan now (or re-check `saved`, a plan file's plan, against now),
         refuse what a rail blocks, let `confirm` see the plan (it raises to cancel), execute.
         `plan`, a plan made by this workspace moments ago, is checked against the state as
-        it is under the lock (same lineage and serial)."""
+        it is under the lock (same lineage and serial). Recorded in the run history."""
+        from reconciler.history import from_apply, utc_now
+
+        started = utc_now()
+        try:
+            applied = await self._apply(plan, saved, scope, force, confirm, progress, lock_timeout)
+        except ReconcilerError as exc:
+            self._remember(partial(from_apply, None, None, error=exc, **self._run(started)))
+            raise
+        self._remember(lambda: from_apply(applied.plan, applied.result, **self._run(started)))
+        return applied
+
+    async def _apply(self, plan: Plan | None, saved: Plan | None, scope: Scope, force: bool,
+                     confirm: Callable[[Plan], None] | None, progress: Progress | None,
+                     lock_timeout: float) -> Applied:
         if saved is not None:
             scope.refuse_for_saved()
         with self.lock("apply", lock_timeout):
@@ -244,7 +274,7 @@ class Workspace:
                 elif plan is not None:
                     current = plan
                 else:
-                    current = await self.plan(scope, providers=providers, state=state)
+                    current = await self._plan(scope, providers=providers, state=state)
                 check_applicable(current, state, force)
                 if not current.has_changes:
                     return Applied(current, None)
@@ -264,11 +294,24 @@ class Workspace:
         check_target(saved, self.target())
         check_state(saved, state)
         check_manifests(saved, self.desired())
-        fresh = await self.plan(Scope.saved(saved), providers=providers, state=state)
+        fresh = await self._plan(Scope.saved(saved), providers=providers, state=state)
         return still_holds(saved, fresh, state, self.settings.providers)
 
     async def drift(self) -> DriftReport:
-        """Compare the remote objects with the last applied state; writes nothing anywhere."""
+        """Compare the remote objects with the last applied state; writes nothing but the
+        run's record in the history."""
+        from reconciler.history import failed, from_drift, utc_now
+
+        started = utc_now()
+        try:
+            report = await self._drift()
+        except ReconcilerError as exc:
+            self._remember(partial(failed, "drift", exc, **self._run(started)))
+            raise
+        self._remember(lambda: from_drift(report, **self._run(started)))
+        return report
+
+    async def _drift(self) -> DriftReport:
         from reconciler.drift.detect import detect_drift
 
         state = self.read_state()
@@ -305,6 +348,23 @@ class Workspace:
             resource = import_object(state, desired, address, remote, remote_id, kind.schema_version)
             self.backend.write(state)
         return resource
+
+    # ---------------------------------------------------------------- history ----
+
+    def _run(self, started: str) -> dict[str, Any]:
+        """What every run record of this workspace says of where it ran."""
+        return {"started_at": started, "directory": self.settings.directory,
+                "environment": self.environment}
+
+    def _remember(self, build: Callable[[], RunRecord]) -> None:
+        """Record a run in the history; a history that cannot be written is a notice, never
+        a failed run."""
+        try:
+            from reconciler.history import record
+
+            record(self.backend, build(), self.settings.history)
+        except Exception as exc:  # the run succeeded or failed on its own
+            self.notice(f"Warning: this run was not recorded in the history: {exc}")
 
 
 def upgrade_state(state: StateDoc, kinds: Mapping[str, type[KindSpec]]) -> StateDoc:
