@@ -86,7 +86,7 @@ def test_apply_noop_update_saved_plan_and_revive(so: Project) -> None:
     assert api(so.sandbox, "DELETE", f"/{news}").status_code == 204  # behind the tool's back
     revive = so.plan()
     assert revive.code == 2 and "revive: remote object is deleted" in revive.out, revive.out
-    assert "0 to create" in revive.out
+    assert "0 to add" in revive.out
     assert so.apply().code == 0
     assert summary(so.sandbox)[1] == ("#News", "Newsletter", "Weekly", 1, False)
 
@@ -97,7 +97,7 @@ def test_apply_noop_update_saved_plan_and_revive(so: Project) -> None:
     assert summary(so.sandbox)[0] == ("", "Events", "", 1, True)
     so.write("purposes.yaml", manifest())
     back = so.plan()
-    assert back.code == 2 and "revive" in back.out and "0 to create" in back.out, back.out
+    assert back.code == 2 and "revive" in back.out and "0 to add" in back.out, back.out
     assert so.apply().code == 0
     assert summary(so.sandbox) == [("", "Events", "", 1, False),
                                    ("#News", "Newsletter", "Monthly", 1, False)]
