@@ -38,8 +38,12 @@ class _Walk(HTMLParser):
         self.in_code = 0
         self.text: list[str] = []
         self.comments: list[str] = []
+        self.links: list[str] = []
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "a":
+            self.links.append(dict(attrs).get("href") or "")
+            return
         self.tags.append(tag)
         if tag == "details":
             self.open.append(tag)
@@ -71,8 +75,9 @@ class _Walk(HTMLParser):
         self.comments.append(data)
 
 
-def assert_comment(text: str) -> str:
-    """Every check above; returns the rendered HTML for further checks."""
+def assert_comment(text: str, links: tuple[str, ...] = ()) -> str:
+    """Every check above; the only links are the comment's own (`links`: their prefixes).
+    Returns the rendered HTML for further checks."""
     assert len(text) < GITHUB_LIMIT, len(text)
     hidden = [f"U+{ord(ch):04X}" for ch in text
               if ch not in "\n\t" and unicodedata.category(ch)[0] in "CZ" and ch != " "]
@@ -83,6 +88,8 @@ def assert_comment(text: str) -> str:
     walk.close()
     assert set(walk.tags) <= OWN_TAGS, set(walk.tags) - OWN_TAGS
     assert not walk.comments, walk.comments[:3]
+    stray = [href for href in walk.links if not href.startswith(links) or not links]
+    assert not stray, stray[:3]
     assert walk.open == [], "a <details> is never closed"
     assert text.count("<details>") == text.count("</details>")
     broken = [row for row in walk.rows if row[0] != row[1]]
