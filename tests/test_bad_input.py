@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.cli.workspace import Workspace
+from reconciler.engine import Workspace
 from reconciler.errors import ReconcilerError
 from reconciler.providers.registry import providers as provider_registry
 from reconciler.sandbox.server import RunningSandbox, SandboxSettings

@@ -23,9 +23,12 @@ RULES: dict[str, tuple[str, ...]] = {
                              "reconciler.authoring"),
     "reconciler.plan": ("reconciler.apply", "reconciler.cli", "reconciler.render", "reconciler.drift",
                         "reconciler.authoring", "reconciler.sandbox"),
-    "reconciler.drift": ("reconciler.apply", "reconciler.cli", "reconciler.render", "reconciler.sandbox"),
+    # write-back edits manifests: that is authoring, which drift never imports
+    "reconciler.drift": ("reconciler.apply", "reconciler.cli", "reconciler.render", "reconciler.sandbox",
+                         "reconciler.authoring"),
+    # the state knows nothing of manifests (importing an object is the engine's)
     "reconciler.state": ("reconciler.plan", "reconciler.apply", "reconciler.cli", "reconciler.render",
-                         "reconciler.drift", "reconciler.sandbox"),
+                         "reconciler.drift", "reconciler.sandbox", "reconciler.manifest"),
     # the settings know the backends by their registry only, never a backend itself
     "reconciler.manifest": ("reconciler.plan", "reconciler.apply", "reconciler.cli", "reconciler.render",
                             "reconciler.drift", "reconciler.state.base", "reconciler.state.local",
@@ -35,7 +38,8 @@ RULES: dict[str, tuple[str, ...]] = {
     "reconciler.apply": ("reconciler.cli", "reconciler.render", "reconciler.sandbox"),
     "reconciler.authoring": ("reconciler.cli", "reconciler.apply"),
     "reconciler.sandbox": ("reconciler.cli", "reconciler.plan", "reconciler.apply", "reconciler.state",
-                           "reconciler.manifest"),
+                           "reconciler.manifest", "reconciler.engine"),
+    "reconciler.engine": ("reconciler.cli", "reconciler.render"),
 }
 PURE = ("reconciler.plan.builder", "reconciler.plan.model", "reconciler.plan.diff", "reconciler.plan.safety",
         "reconciler.drift.detect", "reconciler.manifest.loader")
@@ -58,8 +62,9 @@ def imports(path: Path) -> set[str]:
     return found
 
 
-def within(name: str, package: str) -> bool:
-    return name == package or name.startswith(package + ".")
+def within(name: str, package: str | tuple[str, ...]) -> bool:
+    packages = (package,) if isinstance(package, str) else package
+    return any(name == p or name.startswith(p + ".") for p in packages)
 
 
 def test_nothing_imports_upwards() -> None:
@@ -73,10 +78,11 @@ def test_nothing_imports_upwards() -> None:
     assert not broken, "\n".join(broken)
 
 
-def test_only_the_cli_sees_the_workspace() -> None:
+def test_only_front_ends_use_the_engine() -> None:
+    """The engine sits under the front ends (the CLI, later the service) and over the rest."""
     users = [module_name(p) for p in PACKAGE.rglob("*.py")
-             if any(within(n, "reconciler.cli.workspace") for n in imports(p))]
-    assert all(within(u, "reconciler.cli") for u in users), users
+             if any(within(n, "reconciler.engine") for n in imports(p))]
+    assert all(within(u, ("reconciler.cli", "reconciler.engine")) for u in users), users
 
 
 @pytest.mark.parametrize("module", PURE)

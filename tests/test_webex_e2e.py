@@ -13,9 +13,8 @@ from typing import Any
 import httpx
 import pytest
 
-from reconciler.cli.workspace import Workspace
+from reconciler.engine import Workspace
 from reconciler.plan.model import Action, Plan
-from reconciler.plan.verb import build_plan
 from tests.conftest import Project, Sandbox
 
 ADMIN = "/_sandbox/webex_campaign"
@@ -69,14 +68,7 @@ def datastore_rows(sandbox: Sandbox, datastore: str, feed: str, expect: int) -> 
 def plan_in_process(project: Project) -> Plan:
     """The plan the CLI would make, without a subprocess."""
     env = {**os.environ, **project.sandbox.env()}
-    ws = Workspace.open(project.root, env=env)
-    desired, state = ws.desired(env), ws.backend.read()
-
-    async def run() -> Plan:
-        async with ws.connect() as providers:
-            return await build_plan(ws.settings, ws.kinds(), providers, desired, state, ws.plan_options())
-
-    return asyncio.run(run())
+    return asyncio.run(Workspace.open(project.root, env=env).plan())
 
 
 @pytest.fixture
@@ -175,14 +167,14 @@ def test_forget_undeletable_setting_plans_a_forget(webex: Project) -> None:
     webex.write("purposes/webex.yaml", PURPOSES)
     assert webex.apply().code == 0
     webex.write("purposes/webex.yaml", PURPOSES.split("    product_updates:")[0])
-    assert plan_in_process(webex).refusals == [
+    assert list(plan_in_process(webex).refusals) == [
         "webex_campaign.purpose.product_updates: cannot delete (webex_campaign has no delete API); "
         "keep it in the manifests, or stop managing it with --forget "
         "webex_campaign.purpose.product_updates (the remote object stays untouched)"]
     webex.extra_provider_settings["webex_campaign"] = "    forget_undeletable: true\n"
     webex.configure(vendors=("webex_campaign",))
     plan = plan_in_process(webex)
-    assert plan.refusals == []
+    assert not plan.refusals
     assert [(c.address, c.action) for c in plan.changes] == [
         ("webex_campaign.purpose.product_updates", Action.FORGET)]
     assert "webex_campaign has no delete API, so it is only removed from state" in plan.changes[0].reason

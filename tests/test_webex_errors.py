@@ -15,7 +15,6 @@ import pytest
 
 from reconciler.errors import AmbiguousWriteError, ConfigError, ConflictError, VendorError
 from reconciler.providers.webex_campaign.provider import (
-    DECLARED_GROUPS,
     DatastoreRecordsKind,
     PurposeKind,
     WebexCampaignProvider,
@@ -67,15 +66,6 @@ def failure(settings: WebexCampaignSettings,
         raise AssertionError("no error")
 
     return with_provider(settings, expect)
-
-
-@pytest.fixture(autouse=True)
-def no_declared_groups() -> Iterator[None]:
-    """The group spellings manifests declare live for one process (one CLI run); these
-    tests use providers in-process, after other tests loaded other manifests."""
-    DECLARED_GROUPS.clear()
-    yield
-    DECLARED_GROUPS.clear()
 
 
 @pytest.fixture

@@ -23,15 +23,13 @@ from urllib.parse import urlsplit
 from reconciler.errors import PlanError, SafetyError
 from reconciler.manifest.loader import Desired
 from reconciler.manifest.settings import Settings
-from reconciler.plan.model import Action, Change, Plan, Safety
+from reconciler.plan.model import Action, Change, Plan, Refusal, Safety
 from reconciler.plan.safety import assess
-from reconciler.plan.verb import build_plan, plan_options
-from reconciler.providers.base import Kind
-from reconciler.providers.connected import Providers
+from reconciler.providers.base import ProviderSettings
 from reconciler.state import StateDoc
 from reconciler.state.base import StateBackend
 
-_IGNORED = ("reason", "source", "safety", "before")  # wording and display, not what is done
+_IGNORED = ("reason", "why", "source", "safety", "before")  # wording and display, not what is done
 _WHERE = ("url", "tenant", "environment", "state_api")  # provider settings naming where it writes
 
 
@@ -88,17 +86,6 @@ def _flat(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     return flat
 
 
-async def holds(saved: Plan, here: Mapping[str, Any], settings: Settings,
-                kinds: Mapping[str, type[Kind]], providers: Providers, desired: Desired,
-                state: StateDoc) -> Plan:
-    """Every check of a saved plan, in the order that explains best: target, state, manifests,
-    then the remote objects (before anything is written)."""
-    check_target(saved, here)
-    check_state(saved, state)
-    check_manifests(saved, desired)
-    return await recheck(saved, settings, kinds, providers, desired, state)
-
-
 def check_state(plan: Plan, state: StateDoc) -> None:
     """The plan was made against this very state: same lineage, same serial."""
     if plan.lineage != state.lineage and not plan.lineage:
@@ -112,29 +99,23 @@ def check_state(plan: Plan, state: StateDoc) -> None:
                         f"{state.serial}); run plan again and review it")
 
 
-async def recheck(saved: Plan, settings: Settings, kinds: Mapping[str, type[Kind]],
-                  providers: Providers, desired: Desired, state: StateDoc) -> Plan:
-    """Plan again, now; the saved plan holds only if every change it makes is planned the same.
-    Returns the saved plan carrying the verdicts and refusals of now."""
-    scope = saved.scope
-    options = plan_options(settings, kinds, list(scope.get("targets", [])),
-                           list(scope.get("excludes", [])), list(scope.get("forget", [])))
-    fresh = await build_plan(settings, kinds, providers, desired, state, options)
+def still_holds(saved: Plan, fresh: Plan, state: StateDoc,
+                settings: Mapping[str, ProviderSettings]) -> Plan:
+    """The saved plan holds only if `fresh` (planned now, same scope) plans every change it
+    makes the same. Returns the saved changes as planned now, with the verdicts of now."""
     now = {c.address: c for c in fresh.changes}
     stale = [_why(change, now.get(change.address)) for change in saved.changes]
     problems = [p for p in stale if p]
     if problems:
-        refused = [now[c.address].refused or "" for c in saved.changes if c.address in now]
-        protected = any(r.startswith("prevent_destroy") for r in refused)
+        protected = any(now[c.address].refusal is Refusal.PREVENT_DESTROY
+                        for c in saved.changes if c.address in now)
         error = SafetyError if protected else PlanError  # an edited file lifting a rail: exit 3
         raise error("the saved plan no longer holds; nothing was applied:\n  "
                     + "\n  ".join(problems) + "\nRun plan again and review it.")
-    checked = Plan([replace(now[c.address], safety=Safety.OK) for c in saved.changes],
-                   saved.unchanged, saved.lineage,
-                   saved.serial, saved.manifest_digest, saved.directory, target=saved.target,
-                   scope=saved.scope)
-    assess(checked, state, settings.providers)  # the verdicts of now, on exactly these changes
-    return checked
+    checked = Plan(tuple(replace(now[c.address], safety=Safety.OK) for c in saved.changes),
+                   saved.unchanged, saved.lineage, saved.serial, saved.manifest_digest,
+                   saved.directory, target=saved.target, scope=saved.scope)
+    return assess(checked, state, settings)  # the verdicts of now, on exactly these changes
 
 
 def _why(saved: Change, current: Change | None) -> str | None:

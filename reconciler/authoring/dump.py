@@ -10,7 +10,7 @@ from typing import Any
 
 from reconciler import SCHEMA_BASE_URL
 from reconciler.authoring.fmt import field_orders, format_text
-from reconciler.drift.writeback import round_trip_yaml
+from reconciler.authoring.writeback import round_trip_yaml
 from reconciler.manifest.source import literal
 from reconciler.providers.base import KindSpec, RemoteObject, RemoteStatus
 

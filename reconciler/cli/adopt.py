@@ -16,7 +16,6 @@ from reconciler.cli.app import (
     check_order,
     err,
     handled,
-    locked,
     workspace,
 )
 from reconciler.errors import ConfigError
@@ -35,24 +34,9 @@ def import_(directory: Dir, address: Address,
     """Adopt one existing remote object under an address declared in the manifests."""
     import asyncio
 
-    from reconciler.state.importer import import_object
-
     check_order(directory, address, "reconciler import DIR ADDR ID")
     with workspace(directory, sandbox) as ws:
-        desired = ws.desired()
-        obj = desired.objects.get(address)
-        if obj is None:
-            raise ConfigError(f"{address}: not declared in the manifests; declare it first, then import")
-
-        async def read() -> RemoteObject | None:
-            async with ws.connect() as providers:
-                return await providers.kind(obj.vendor, obj.kind).read(remote_id)
-
-        remote = asyncio.run(read())
-        with locked(ws, "import", lock_timeout):
-            state = ws.backend.read()
-            import_object(state, desired, address, remote, remote_id)
-            ws.backend.write(state)
+        asyncio.run(ws.import_object(address, remote_id, lock_timeout))
     typer.echo(f"Imported {address} (remote id {remote_id}); run plan to see any differences.")
 
 
@@ -84,7 +68,7 @@ def dump(
 
         async def run() -> dict[type[KindSpec], list[RemoteObject]]:
             async with ws.connect() as providers:
-                observed = await providers.observe({f"{k.vendor}.{k.name}" for k in kinds})
+                observed = await ws.observe({f"{k.vendor}.{k.name}" for k in kinds}, providers)
             return {k: observed.get(f"{k.vendor}.{k.name}", []) for k in kinds}
 
         text = dump_document(vendor, asyncio.run(run()))

@@ -24,7 +24,7 @@ from reconciler.redact import clean
 if TYPE_CHECKING:  # start-up: each command imports what it uses, when it runs
     from rich.console import Console
 
-    from reconciler.cli.workspace import Workspace
+    from reconciler.engine import Workspace
 
 
 class ReconcilerCommand(TyperCommand):
@@ -254,46 +254,25 @@ def _innermost(exc: BaseException) -> str:
         f"{os.path.basename(frame.filename)}:{frame.lineno}"
 
 
-SANDBOX_STATE = "reconciler-state.json"
-"""`--sandbox` runs keep their state here, inside the sandboxes' data folder."""
+def notice(message: str) -> None:
+    """The engine's notices (lock waits, stale locks) go to stderr."""
+    err.print(message, markup=False)
 
 
 @contextmanager
 def workspace(directory: Path, sandbox: bool) -> Iterator[Workspace]:
-    """Open the directory; with --sandbox, first start the sandboxes its data lives in."""
-    from reconciler.cli.workspace import Workspace
+    """Open the directory for one command; with --sandbox, on sandboxes started for it."""
+    from reconciler.engine import Workspace
 
-    if not sandbox:
-        yield Workspace.open(directory)
-        return
-    from reconciler.manifest.settings import load_settings
-    from reconciler.sandbox.server import RunningSandbox, SandboxSettings  # only when asked for
-    from reconciler.state.local import LocalBackend
-
-    probe = load_settings(directory, _placeholder_overrides(), need_state=False)
-    data = probe.sandbox_data
-    with RunningSandbox(SandboxSettings(data_dir=data)) as running:
-        # The sandboxes' ids live in a state of their own beside their data, never in the
-        # configured backend: sandbox and real ids must never meet in one state.
-        settings = load_settings(directory, running.overrides, need_state=False)
-        yield Workspace(settings, LocalBackend(data / SANDBOX_STATE), sandbox=True)
+    with Workspace.session(directory, sandbox, notice=notice) as ws:
+        yield ws
 
 
-@contextmanager
-def locked(ws: Workspace, command: str, timeout_s: float) -> Iterator[None]:
-    """Take the workspace lock, saying so when it takes over from a run that died."""
-    stale = ws.backend.stale_holder()
-    holder = None if stale is not None or timeout_s <= 0 else ws.backend.lock_holder()
-    if stale is not None:
-        err.print(f"Note: taking over a stale lock ({stale.describe()}; that process is gone).",
-                  markup=False)
-    elif holder is not None:  # Terraform's "Acquiring state lock", said only when it waits
-        err.print(f"Acquiring state lock… waiting up to {timeout_s:g}s for the {holder.describe()}",
-                  markup=False)
-    with ws.backend.lock(command, timeout_s):
-        if holder is not None:
-            err.print("State lock acquired.", markup=False)
-        yield
+def offline_workspace(directory: Path) -> Workspace:
+    """The state needs no vendor credentials: the workspace is opened offline."""
+    from reconciler.engine import Workspace
+
+    return Workspace.open(directory, offline=True, notice=notice)
 
 
 def check_order(directory: Path, address: str, usage: str) -> None:
@@ -304,12 +283,6 @@ def check_order(directory: Path, address: str, usage: str) -> None:
     if not directory.is_dir() and Path(address).is_dir():
         raise ConfigError(f"{directory} is not a directory but {address} is: the arguments are "
                           f"swapped; the order is `{usage}`")
-
-
-def _placeholder_overrides() -> dict[str, dict[str, Any]]:
-    from reconciler.sandbox.server import provider_overrides
-
-    return provider_overrides("http://127.0.0.1:1")
 
 
 @app.callback()

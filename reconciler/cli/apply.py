@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -19,7 +19,6 @@ from reconciler.cli.app import (
     app,
     err,
     handled,
-    locked,
     use_color,
     workspace,
 )
@@ -27,8 +26,6 @@ from reconciler.errors import ConfigError, ReconcilerError
 
 if TYPE_CHECKING:  # start-up: imported where used
     from reconciler.apply.executor import ApplyResult
-    from reconciler.cli.workspace import Workspace
-    from reconciler.plan.builder import PlanOptions
     from reconciler.plan.model import Change, Plan
     from reconciler.providers.plugin import Outcome, Report
 
@@ -64,31 +61,45 @@ def apply(
         help="The transaction id (refTransId) to report on")] = None,
 ) -> None:
     """Make the changes."""
+    import asyncio
+
     from reconciler.apply.hooks import prepare, summarise
-    from reconciler.apply.verb import load_plan
+    from reconciler.engine import Scope
+    from reconciler.plan.planfile import load_plan
 
     saved = load_plan(target_path) if target_path.is_file() else None
-    if saved is not None and (target or exclude or forget):
-        raise ConfigError("--target/--exclude/--forget cannot change a saved plan: it applies "
-                          "as reviewed; make a new plan with them instead")
     directory = Path(saved.target.get("directory") or saved.directory) if saved else target_path
+    scope = Scope.of(target, exclude, forget)
+    if saved is not None:
+        scope.refuse_for_saved()
     with workspace(directory, sandbox) as ws:
         # The two --notify-webex-* flags (public since the first round) are that vendor's
         # after-apply hook options; every hook is prepared here, before any write.
         reports = prepare(ws.settings.providers, {"webex_campaign": {
             "deployment": notify_deployment, "transaction": notify_transaction}})
+
+        def review(plan: Plan) -> None:
+            """Show the plan, then ask; a saved plan was reviewed already: shown, not asked."""
+            if saved is not None:
+                typer.echo(f"Applying the plan saved in {target_path}:\n")
+            _show(plan)
+            if saved is None:
+                confirm(auto_approve)
+            report.start(plan)
+
         try:
-            with locked(ws, "apply", lock_timeout):
-                the_plan, result = _apply(ws, target_path if saved else None, saved, auto_approve,
-                                          force, ws.plan_options(target, exclude, forget))
+            with progress_reporter() as report:
+                applied = asyncio.run(ws.apply(saved=saved, scope=scope, force=force,
+                                               confirm=review, progress=report,
+                                               lock_timeout=lock_timeout))
         except ReconcilerError as exc:
             _notify(reports, summarise(None, exc))
             raise
-        _notify(reports, summarise(result, None))
-    if result is None:
-        _show(the_plan)
+        _notify(reports, summarise(applied.result, None))
+    if applied.result is None:
+        _show(applied.plan)
         return
-    _report(the_plan, result)
+    _report(applied.plan, applied.result)
 
 
 def _show(plan: Plan) -> None:
@@ -96,38 +107,6 @@ def _show(plan: Plan) -> None:
     from reconciler.render.text import plan_lines
 
     emit(plan_lines(plan), use_color())
-
-
-def _apply(ws: Workspace, saved_from: Path | None, saved: Plan | None, auto_approve: bool,
-           force: bool, options: PlanOptions) -> tuple[Plan, ApplyResult | None]:
-    """Plan (or take the saved plan), show it, ask, apply; a saved plan is shown, not asked."""
-    import asyncio
-
-    from reconciler.apply.binding import holds
-    from reconciler.apply.verb import check_applicable, run_apply
-    from reconciler.plan.verb import build_plan
-
-    desired = ws.desired()
-    state = ws.state(desired)
-
-    async def run() -> tuple[Plan, ApplyResult | None]:
-        async with ws.connect() as providers:
-            the_plan = await holds(saved, ws.target(), ws.settings, ws.kinds(), providers, desired,
-                                   state) if saved else await build_plan(
-                ws.settings, ws.kinds(), providers, desired, state, options)
-            check_applicable(the_plan, state, force)
-            if not the_plan.has_changes:
-                return the_plan, None
-            if saved_from is not None:
-                typer.echo(f"Applying the plan saved in {saved_from}:\n")
-            _show(the_plan)
-            if saved is None:
-                confirm(auto_approve)
-            with progress_reporter(the_plan) as report:
-                return the_plan, await run_apply(the_plan, state, desired, ws.backend, providers,
-                                                 report, verify=saved is not None)
-
-    return asyncio.run(run())
 
 
 def _notify(reports: list[Report], outcome: Outcome) -> None:
@@ -142,42 +121,59 @@ VERBS = {"create": "created", "update": "updated", "delete": "deleted",  # by Ac
          "adopt": "adopted", "push": "pushed", "forget": "forgotten", "move": "moved"}
 
 
-@contextmanager
-def progress_reporter(plan: Plan) -> Iterator[Callable[[Change, str | None], None]]:
-    """A Rich progress bar on a terminal for long runs; plain lines otherwise."""
-    total = len(plan.changes)
-    if not use_color() or total <= 20:
-        yield _plain_progress(total)
-        return
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+class Reporter:
+    """Per-change progress: plain lines, or a Rich bar on a terminal for long runs; it
+    starts once the plan to apply is known (after the lock, the re-check and the prompt)."""
 
-    with Progress(TextColumn("Applying"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=Console(highlight=False, force_terminal=True)) as bar:
-        task = bar.add_task("apply", total=total)
+    def __init__(self) -> None:
+        self.total = 0
+        self.done = 0
+        self._bar: Any = None
+        self._task: Any = None
 
-        def report(change: Change, error: str | None) -> None:
-            bar.advance(task)
+    def start(self, plan: Plan) -> None:
+        self.total = len(plan.changes)
+        if use_color() and self.total > 20:
+            from rich.console import Console
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeElapsedColumn,
+            )
+
+            self._bar = Progress(TextColumn("Applying"), BarColumn(), MofNCompleteColumn(),
+                                 TimeElapsedColumn(),
+                                 console=Console(highlight=False, force_terminal=True))
+            self._bar.start()
+            self._task = self._bar.add_task("apply", total=self.total)
+
+    def __call__(self, change: Change, error: str | None) -> None:
+        self.done += 1
+        if self._bar is not None:
+            self._bar.advance(self._task)
             if error:
-                bar.console.print(f"{change.address}: failed", markup=False, style="red")
-
-        yield report
-
-
-def _plain_progress(total: int) -> Callable[[Change, str | None], None]:
-    done = 0
-
-    def report(change: Change, error: str | None) -> None:
-        nonlocal done
-        done += 1
-        if error:
+                self._bar.console.print(f"{change.address}: failed", markup=False, style="red")
+        elif error:
             err.print(f"{change.address}: failed", markup=False)
-        elif total <= 100:
+        elif self.total <= 100:
             typer.echo(f"{change.address}: {VERBS.get(change.action, change.action)}")
-        elif done % max(total // 10, 1) == 0:
-            typer.echo(f"... {done}/{total} changes applied")
+        elif self.done % max(self.total // 10, 1) == 0:
+            typer.echo(f"... {self.done}/{self.total} changes applied")
 
-    return report
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+
+
+@contextmanager
+def progress_reporter() -> Iterator[Reporter]:
+    reporter = Reporter()
+    try:
+        yield reporter
+    finally:
+        reporter.close()
 
 
 def _report(plan: Plan, result: ApplyResult) -> None:

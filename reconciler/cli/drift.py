@@ -15,7 +15,6 @@ from reconciler.cli.app import (
     app,
     err,
     handled,
-    locked,
     use_color,
     workspace,
 )
@@ -36,22 +35,11 @@ def drift(
     """Compare the remote objects with the last applied state; sends no write to any vendor."""
     import asyncio
 
-    from reconciler.drift.detect import DriftReport, accept_drift, detect_drift
-    from reconciler.drift.writeback import write_back as write_back_manifests
     from reconciler.render import emit
     from reconciler.render.drift import drift_lines, drift_markdown
 
     with workspace(directory, sandbox) as ws:
-        state = ws.backend.read()
-
-        async def run() -> DriftReport:
-            async with ws.connect() as providers:
-                observed = await providers.observe(set(ws.kinds()))
-            options = ws.plan_options()
-            return detect_drift(state, observed, ws.kinds(), options.ignore,
-                                options.ignore_unmanaged)
-
-        report = asyncio.run(run())
+        report = asyncio.run(ws.drift())
         if fmt is Format.json:
             from reconciler.render.json import drift_document, dumps
 
@@ -61,12 +49,9 @@ def drift(
         else:
             emit(drift_lines(report), use_color())
         if report.items and (accept or write_back):
-            desired = ws.desired() if write_back else None
-            with locked(ws, "drift", lock_timeout):
-                if desired is not None:
-                    for file in write_back_manifests(report.items, desired, ws.kinds()):
-                        err.print(f"Wrote the remote values into {file}", markup=False)
-                accepted = accept_drift(ws.backend, report.items)
+            files, accepted = ws.accept_drift(report, write_back, lock_timeout)
+            for file in files:
+                err.print(f"Wrote the remote values into {file}", markup=False)
             err.print(f"Recorded {accepted} remote change(s) into the state.", markup=False)
             return
     if report.has_drift:

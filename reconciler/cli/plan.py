@@ -88,20 +88,11 @@ def plan(
     """Show what apply would change."""
     import asyncio
 
-    from reconciler.apply.verb import save_plan
-    from reconciler.plan.verb import build_plan
+    from reconciler.engine import Scope
+    from reconciler.plan.planfile import save_plan
 
     with workspace(directory, sandbox) as ws:
-        desired = ws.desired()
-        state = ws.state(desired)
-        options = ws.plan_options(target, exclude, forget)
-
-        async def run() -> Plan:
-            async with ws.connect() as providers:
-                return await build_plan(ws.settings, ws.kinds(), providers, desired, state, options)
-
-        result = asyncio.run(run())
-        result.target = ws.target()  # a saved plan applies to this target only
+        result = asyncio.run(ws.plan(Scope.of(target, exclude, forget)))
     print_plan(result, fmt)
     if out is not None:
         save_plan(result, out)

@@ -19,7 +19,7 @@ def show(
         "--format", metavar="text|json|markdown", help="Output format")] = Format.text,
 ) -> None:
     """Show a saved plan as it will be applied (checksum verified); talks to no vendor."""
-    from reconciler.apply.verb import load_plan
     from reconciler.cli.plan import print_plan
+    from reconciler.plan.planfile import load_plan
 
     print_plan(load_plan(plan_file), fmt)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
@@ -14,21 +14,13 @@ from reconciler.cli.app import (
     app,
     check_order,
     handled,
-    locked,
+    offline_workspace,
     state_app,
 )
 from reconciler.errors import ConfigError
 from reconciler.redact import clean
 
-if TYPE_CHECKING:
-    from reconciler.cli.workspace import Workspace
-
-
-def _open(directory: Path) -> Workspace:
-    """The state needs no vendor credentials: the workspace is opened offline."""
-    from reconciler.cli.workspace import Workspace
-
-    return Workspace.open(directory, offline=True)
+_open = offline_workspace
 
 
 @state_app.command("list")
@@ -61,7 +53,7 @@ def state_rm(address: Address, directory: Dir = Path("."),
     """Stop managing an address; the remote object is left untouched."""
     check_order(directory, address, "reconciler state rm ADDR DIR")
     ws = _open(directory)
-    with locked(ws, "state rm", lock_timeout):
+    with ws.lock("state rm", lock_timeout):
         doc = ws.backend.read()
         if doc.resources.pop(address, None) is None:
             raise ConfigError(f"{address}: not in the state; see `reconciler state list`")
@@ -87,7 +79,7 @@ def state_mv(
         raise ConfigError(f"{destination}: must be {source.rpartition('.')[0]}.<key> (same vendor "
                           "and kind; keys are lower-case letters, digits, '_' and '-')")
     ws = _open(directory)
-    with locked(ws, "state mv", lock_timeout):
+    with ws.lock("state mv", lock_timeout):
         doc = ws.backend.read()
         if source not in doc.resources:
             raise ConfigError(f"{source}: not in the state; see `reconciler state list`")

@@ -7,10 +7,11 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from functools import partial
+from typing import Any
 
 from reconciler.manifest.loader import Desired, DesiredObject
 from reconciler.plan.diff import field_diffs
-from reconciler.plan.model import Action, Change, Phase, Plan
+from reconciler.plan.model import Action, Change, Phase, Plan, Reason, Refusal
 from reconciler.providers.base import DeleteMode, KindSpec, RemoteObject, RemoteStatus
 from reconciler.state import Pending, Resource, StateDoc
 
@@ -18,8 +19,11 @@ Observed = dict[str, list[RemoteObject]]
 """kind address ("outreach.call_purpose") -> every remote object of that kind."""
 
 
-@dataclass
+@dataclass(frozen=True)
 class PlanOptions:
+    """Everything that shapes a plan besides its three inputs; scope included, so a plan is
+    scoped as it is built, never trimmed afterwards."""
+
     targets: Sequence[str] = ()
     excludes: Sequence[str] = ()
     forget: Sequence[str] = ()  # addresses to stop managing when the vendor cannot delete
@@ -63,9 +67,22 @@ def in_scope(address: str, options: PlanOptions) -> bool:
     return not any(fnmatch.fnmatchcase(address, p) for p in options.excludes)
 
 
+@dataclass
+class _Draft:
+    """The plan while it is built; make_plan hands out a frozen Plan made from it."""
+
+    changes: list[Change] = field(default_factory=list)
+    unchanged: int = 0
+    skipped: int = 0
+    unmanaged: dict[str, list[str]] = field(default_factory=dict)
+    not_observable: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
 def make_plan(desired: Desired, state: StateDoc, observed: Observed,
-              kinds: dict[str, type[KindSpec]], options: PlanOptions, directory: str) -> Plan:
-    plan = Plan([], 0, state.lineage, state.serial, desired.digest, directory)
+              kinds: dict[str, type[KindSpec]], options: PlanOptions, directory: str,
+              target: dict[str, Any] | None = None) -> Plan:
+    plan = _Draft()
     wanted: dict[str, list[DesiredObject]] = defaultdict(list)
     for obj in desired.objects.values():
         wanted[obj.kind_address].append(obj)
@@ -91,11 +108,17 @@ def make_plan(desired: Desired, state: StateDoc, observed: Observed,
             wanted.get(kind_address, []), managed.get(kind_address, {}),
             observed.get(kind_address, []), interrupted)
     plan.changes.sort(key=lambda c: (c.phase, c.address))
-    return plan
+    scope = {"targets": tuple(options.targets), "excludes": tuple(options.excludes),
+             "forget": tuple(options.forget)}
+    return Plan(tuple(plan.changes), plan.unchanged, state.lineage, state.serial, desired.digest,
+                directory, unmanaged={v: tuple(x) for v, x in plan.unmanaged.items()},
+                not_observable=tuple(plan.not_observable),
+                skipped=plan.skipped, warnings=tuple(plan.warnings), target=target or {},
+                scope=scope)
 
 
 class _KindPlanner:
-    def __init__(self, kind: type[KindSpec], kind_address: str, plan: Plan, options: PlanOptions) -> None:
+    def __init__(self, kind: type[KindSpec], kind_address: str, plan: _Draft, options: PlanOptions) -> None:
         self.kind = kind
         self.kind_address = kind_address
         self.plan = plan
@@ -173,11 +196,13 @@ class _KindPlanner:
             current = by_id[resource.remote_id]
             change = Change(address=obj.address, vendor=obj.vendor, kind=obj.kind,
                             action=Action.MOVE, reason="", remote_id=resource.remote_id,
+                            why=Reason.MOVE_KEY_RENAMED,
                             identity=self.kind.identity(obj.attributes), attributes=obj.attributes,
                             meta=obj.lifecycle.state_meta(), source=str(obj.source),
                             fingerprint=current.fingerprint(), before=current.attributes)
         state_only = not change.diffs and not change.revive
-        return replace(change, action=Action.MOVE, moved_from=old, state_only=state_only, reason=(
+        return replace(change, action=Action.MOVE, moved_from=old, state_only=state_only,
+                       why=Reason.MOVE_KEY_RENAMED, reason=(
             f"key renamed in the manifests ({old} -> {obj.address}); same "
             f"{self.kind.natural_key} {change.identity!r}, so the state entry moves"
             + ("" if state_only else " and the fields below are updated")))
@@ -210,10 +235,12 @@ class _KindPlanner:
             if resource is not None and resource.attributes == pushed:
                 return None
             reason = "content changed since the last push" if resource else "never pushed"
+            why = Reason.PUSH_CONTENT_CHANGED if resource else Reason.PUSH_NEVER_PUSHED
             if obj.address in self.maybe_pushed:
                 reason = ("an earlier push may have been written (its answer was lost); pushing "
                           "again may write records twice: check the vendor first")
-            return base(action=Action.PUSH, reason=reason, remote_id=None, attributes=pushed,
+                why = Reason.PUSH_MAYBE_WRITTEN
+            return base(action=Action.PUSH, reason=reason, why=why, remote_id=None, attributes=pushed,
                         diffs=field_diffs(pushed, resource.attributes if resource else {}),
                         before=resource.attributes if resource else None)
         current = by_id.get(resource.remote_id or "") if resource else None
@@ -224,13 +251,15 @@ class _KindPlanner:
                 return self._adopt(obj, twin, base)
             reason = ("recorded in state but gone remotely (deleted outside reconciler)"
                       if resource else "declared in the manifests; no remote object")
-            return base(action=Action.CREATE, reason=reason)
+            return base(action=Action.CREATE, reason=reason, why=Reason.CREATE_DELETED_REMOTELY
+                        if resource else Reason.CREATE_NO_REMOTE_OBJECT)
         ignore = (*self.ignore, *obj.lifecycle.ignore_changes)
         diffs = field_diffs(obj.attributes, current.attributes, ignore)
         revive = self.kind.needs_revive(obj.attributes, current)
         assert resource is not None
         if (refusal := self.identity_refusal(obj.address, resource, current, identity)):
             return base(action=Action.UPDATE, reason="recorded id now names another object",
+                        why=Reason.UPDATE_IDENTITY_CHANGED, refusal=Refusal.IDENTITY_CHANGED,
                         remote_id=current.remote_id, diffs=diffs, fingerprint=current.fingerprint(),
                         before=current.attributes, refused=refusal)
         state_meta_changed = resource is not None and any(
@@ -238,12 +267,14 @@ class _KindPlanner:
         if not diffs and not revive:
             if state_meta_changed:
                 return base(action=Action.UPDATE, reason="lifecycle settings changed (state only)",
+                            why=Reason.UPDATE_LIFECYCLE_ONLY,
                               remote_id=current.remote_id, fingerprint=current.fingerprint(),
                               state_only=True,
                               before=current.attributes)
             return None
         reason = f"revive: remote object is {current.status}" if revive else "fields differ"
         return base(action=Action.UPDATE, reason=reason, remote_id=current.remote_id,
+                    why=Reason.UPDATE_REVIVE if revive else Reason.UPDATE_FIELDS_DIFFER,
                       diffs=diffs, fingerprint=current.fingerprint(), revive=revive,
                       before=current.attributes)
 
@@ -254,6 +285,7 @@ class _KindPlanner:
         if revive:
             reason += f" ({twin.status}: it will be revived)"
         return base(action=Action.ADOPT, reason=reason, remote_id=twin.remote_id,
+                    why=Reason.ADOPT_NATURAL_KEY_MATCH,
                       diffs=field_diffs(obj.attributes, twin.attributes, ignore),
                       fingerprint=twin.fingerprint(), revive=revive, before=twin.attributes)
 
@@ -264,39 +296,41 @@ class _KindPlanner:
                        identity=self.kind.identity(resource.attributes), meta=dict(resource.meta),
                        before=resource.attributes)
         if not self.kind.observable:
-            self.plan.changes.append(base(action=Action.FORGET, reason=(
+            self.plan.changes.append(base(action=Action.FORGET, why=Reason.FORGET_WRITE_ONLY, reason=(
                 "removed from the manifests; a write-only API cannot delete what it pushed, so "
                 "it is only removed from state")))
             return
         if current is None or current.status is RemoteStatus.DELETED:
-            self.plan.changes.append(base(action=Action.FORGET, reason=(
+            self.plan.changes.append(base(action=Action.FORGET, why=Reason.FORGET_GONE_REMOTELY, reason=(
                 "removed from the manifests and already gone remotely")))
             return
         mode = self._delete_mode(resource)
         if mode is DeleteMode.DEACTIVATE and current.status is RemoteStatus.INACTIVE:
-            self.plan.changes.append(base(action=Action.FORGET, reason=(
+            self.plan.changes.append(base(action=Action.FORGET, why=Reason.FORGET_INACTIVE, reason=(
                 "removed from the manifests and already inactive remotely")))
             return
         change = base(action=Action.DELETE, reason="removed from the manifests",
+                      why=Reason.DELETE_NO_RESOURCE_CONFIG,
                       delete_mode=mode, fingerprint=current.fingerprint(),
                       before=current.attributes)
         if (refusal := self.identity_refusal(address, resource, current)):
-            change = replace(change, refused=refusal)
+            change = replace(change, refused=refusal, refusal=Refusal.IDENTITY_CHANGED)
         elif resource.meta.get("prevent_destroy") or resource.prevent_destroy:
-            change = replace(change, refused=(
+            change = replace(change, refusal=Refusal.PREVENT_DESTROY, refused=(
                 "prevent_destroy is set on it (kept in state after the manifest entry was "
                 "removed); put the entry back, or set prevent_destroy: false and apply before "
                 "removing it"))
         elif mode is DeleteMode.UNSUPPORTED and self._forgettable(address, resource.vendor):
             change = replace(change, action=Action.FORGET, delete_mode=None,
+                             why=Reason.FORGET_NO_DELETE_API,
                              reason=(f"removed from the manifests; {resource.vendor} has no delete "
                                      "API, so it is only removed from state (the remote object stays)"))
         elif mode is DeleteMode.UNSUPPORTED:
-            change = replace(change, refused=(
+            change = replace(change, refusal=Refusal.NO_DELETE_API, refused=(
                 f"cannot delete ({resource.vendor} has no delete API); keep it in the manifests, "
                 f"or stop managing it with --forget {address} (the remote object stays untouched)"))
         elif change.identity and change.identity in creates:
-            change = replace(change, phase=Phase.FREE_KEY, reason=(
+            change = replace(change, phase=Phase.FREE_KEY, why=Reason.DELETE_FREES_KEY, reason=(
                 f"{change.reason}; deleted first to free {self.kind.natural_key} {change.identity!r}"))
         else:
             change = replace(change, phase=Phase.DELETE)
@@ -316,6 +350,7 @@ class _KindPlanner:
         self.plan.changes.append(Change(
             address=address, vendor=self.kind.vendor, kind=self.kind.name, action=Action.DELETE,
             reason="created by an interrupted run and no longer declared", phase=Phase.DELETE,
+            why=Reason.DELETE_INTERRUPTED_RUN,
             remote_id=twin.remote_id, identity=pending.identity, delete_mode=mode,
             fingerprint=twin.fingerprint(), before=twin.attributes))
 
@@ -353,6 +388,7 @@ class _KindPlanner:
                     identity=self.kind.identity(obj.attributes), fingerprint=obj.fingerprint(),
                     before=obj.attributes,
                     reason="never managed by reconciler, and the provider sets prune: true",
+                    why=Reason.DELETE_UNMANAGED_PRUNE,
                     phase=Phase.DELETE))
             else:
                 self.plan.unmanaged.setdefault(vendor, []).append(label)

@@ -13,7 +13,7 @@ from reconciler.plan.model import FieldDiff
 
 
 def field_diffs(desired: dict[str, Any], observed: dict[str, Any],
-                ignore: Collection[str] = ()) -> list[FieldDiff]:
+                ignore: Collection[str] = ()) -> tuple[FieldDiff, ...]:
     diffs: list[FieldDiff] = []
     for name, want in desired.items():
         if name in ignore:
@@ -25,7 +25,7 @@ def field_diffs(desired: dict[str, Any], observed: dict[str, Any],
             diffs.extend(_nested(name, have, want))
         else:
             diffs.append(FieldDiff((name,), have, want))
-    return diffs
+    return tuple(diffs)
 
 
 def _nested(name: str, before: Any, after: Any) -> list[FieldDiff]:

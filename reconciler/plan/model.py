@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from enum import IntEnum, StrEnum
 from typing import Any
@@ -32,6 +32,39 @@ class Phase(IntEnum):
     FREE_KEY = 0
     WRITE = 1
     DELETE = 2
+
+
+class Reason(StrEnum):
+    """Why the builder planned a change: set once, looked up by renderers (never parsed from
+    the prose in `Change.reason`, which is for people)."""
+
+    CREATE_NO_REMOTE_OBJECT = "create_because_no_remote_object"
+    CREATE_DELETED_REMOTELY = "create_because_deleted_remotely"
+    UPDATE_FIELDS_DIFFER = "update_because_fields_differ"
+    UPDATE_REVIVE = "update_because_revive"
+    UPDATE_LIFECYCLE_ONLY = "update_because_lifecycle_only"
+    UPDATE_IDENTITY_CHANGED = "update_because_identity_changed"
+    ADOPT_NATURAL_KEY_MATCH = "import_because_natural_key_match"
+    PUSH_NEVER_PUSHED = "push_because_never_pushed"
+    PUSH_CONTENT_CHANGED = "push_because_content_changed"
+    PUSH_MAYBE_WRITTEN = "push_because_maybe_written"
+    DELETE_NO_RESOURCE_CONFIG = "delete_because_no_resource_config"
+    DELETE_FREES_KEY = "delete_because_frees_natural_key"
+    DELETE_UNMANAGED_PRUNE = "delete_because_unmanaged_prune"
+    DELETE_INTERRUPTED_RUN = "delete_because_interrupted_run"
+    FORGET_NO_DELETE_API = "forget_because_no_delete_api"
+    FORGET_GONE_REMOTELY = "forget_because_gone_remotely"
+    FORGET_WRITE_ONLY = "forget_because_write_only"
+    FORGET_INACTIVE = "forget_because_inactive"
+    MOVE_KEY_RENAMED = "move_because_key_renamed"
+
+
+class Refusal(StrEnum):
+    """Why a change must not be applied as planned (`Change.refused` says it to people)."""
+
+    PREVENT_DESTROY = "prevent_destroy"
+    NO_DELETE_API = "no_delete_api"
+    IDENTITY_CHANGED = "identity_changed"
 
 
 class Safety(StrEnum):
@@ -95,7 +128,7 @@ class Change:
     remote_id: str | None = None
     identity: str | None = None
     attributes: dict[str, Any] | None = None  # desired, for create / update / adopt / push
-    diffs: list[FieldDiff] = field(default_factory=list)
+    diffs: tuple[FieldDiff, ...] = ()
     delete_mode: DeleteMode | None = None
     fingerprint: str | None = None  # of the remote object as observed at plan time
     revive: bool = False  # the remote twin is soft-deleted or inactive
@@ -107,22 +140,32 @@ class Change:
     before: dict[str, Any] | None = None  # the remote object (or last push) as seen at plan time
     moved_from: str | None = None  # MOVE: the address the state entry had before the rename
     state_only: bool = False  # changes only the state (lifecycle settings, a move): no vendor call
+    why: Reason = Reason.UPDATE_FIELDS_DIFFER  # the typed twin of `reason`
+    refusal: Refusal | None = None  # the typed twin of `refused`
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "diffs", tuple(self.diffs))
 
     def to_dict(self) -> dict[str, Any]:
         data = dict(vars(self))  # shallow: values are JSON data already, and only read
         data["action"] = str(self.action)
         data["diffs"] = [d.to_dict() for d in self.diffs]
+        data["why"] = str(self.why)
+        data["refusal"] = None if self.refusal is None else str(self.refusal)
         return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Change:
         values = dict(data)
         values["action"] = Action(values["action"])
-        values["diffs"] = [FieldDiff.from_dict(d) for d in values.get("diffs", [])]
+        values["diffs"] = tuple(FieldDiff.from_dict(d) for d in values.get("diffs", []))
         values["phase"] = Phase(values.get("phase", Phase.WRITE))
         values["safety"] = Safety(values.get("safety", Safety.OK))
         mode = values.get("delete_mode")
         values["delete_mode"] = None if mode is None else DeleteMode(mode)
+        values["why"] = Reason(values.get("why", Reason.UPDATE_FIELDS_DIFFER))
+        refusal = values.get("refusal")
+        values["refusal"] = None if refusal is None else Refusal(refusal)
         return cls(**values)
 
 
@@ -151,25 +194,34 @@ def counts(changes: Iterable[Change], adopted: Collection[str] = ()) -> dict[str
     return found
 
 
-@dataclass
+@dataclass(frozen=True)
 class Plan:
-    changes: list[Change]
+    """Immutable once built: assessment and scoping make new plans, never edit one."""
+
+    changes: tuple[Change, ...]
     unchanged: int
     lineage: str
     serial: int
     manifest_digest: str
     directory: str
-    unmanaged: dict[str, list[str]] = field(default_factory=dict)
-    not_observable: list[str] = field(default_factory=list)
+    unmanaged: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    not_observable: tuple[str, ...] = ()
     skipped: int = 0
-    refusals: list[str] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-    safety: list[Verdict] = field(default_factory=list)
+    refusals: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
+    safety: tuple[Verdict, ...] = ()
     format_version: int = PLAN_FORMAT_VERSION
     # What the plan was made against (absolute directory, state backend, vendor endpoints,
     # sandbox or not): a saved plan applies there and nowhere else.
-    target: dict[str, Any] = field(default_factory=dict)
-    scope: dict[str, list[str]] = field(default_factory=dict)  # --target/--exclude/--forget used
+    target: Mapping[str, Any] = field(default_factory=dict)
+    scope: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # --target/--exclude/--forget
+
+    def __post_init__(self) -> None:
+        """Sequences given as lists are kept as tuples: nobody appends to a built plan."""
+        for name in ("changes", "not_observable", "refusals", "warnings", "safety"):
+            object.__setattr__(self, name, tuple(getattr(self, name)))
+        object.__setattr__(self, "unmanaged", {v: tuple(x) for v, x in self.unmanaged.items()})
+        object.__setattr__(self, "scope", {k: tuple(v) for k, v in self.scope.items()})
 
     def counts(self) -> dict[str, int]:
         return counts(self.changes)
@@ -187,13 +239,13 @@ class Plan:
             "directory": self.directory,
             "summary": {**self.counts(), "unchanged": self.unchanged, "skipped": self.skipped},
             "changes": [c.to_dict() for c in self.changes],
-            "unmanaged": self.unmanaged,
-            "not_observable": self.not_observable,
-            "refusals": self.refusals,
+            "unmanaged": {v: list(x) for v, x in self.unmanaged.items()},
+            "not_observable": list(self.not_observable),
+            "refusals": list(self.refusals),
             "safety": [v.to_dict() for v in self.safety],
-            "warnings": self.warnings,
-            "target": self.target,
-            "scope": self.scope,
+            "warnings": list(self.warnings),
+            "target": dict(self.target),
+            "scope": {k: list(v) for k, v in self.scope.items()},
         }
 
     def checksum(self) -> str:
@@ -208,14 +260,14 @@ class Plan:
     def from_dict(cls, data: dict[str, Any]) -> Plan:
         summary = data.get("summary", {})
         return cls(
-            changes=[Change.from_dict(c) for c in data["changes"]],
+            changes=tuple(Change.from_dict(c) for c in data["changes"]),
             unchanged=int(summary.get("unchanged", 0)),
             lineage=data["lineage"], serial=int(data["serial"]),
             manifest_digest=data["manifest_digest"], directory=data["directory"],
-            unmanaged=data.get("unmanaged", {}), not_observable=data.get("not_observable", []),
-            skipped=int(summary.get("skipped", 0)), refusals=data.get("refusals", []),
-            warnings=data.get("warnings", []),
-            safety=[Verdict(**v) for v in data.get("safety", [])],
+            unmanaged=data.get("unmanaged", {}), not_observable=tuple(data.get("not_observable", [])),
+            skipped=int(summary.get("skipped", 0)), refusals=tuple(data.get("refusals", [])),
+            warnings=tuple(data.get("warnings", [])),
+            safety=tuple(Verdict(**v) for v in data.get("safety", [])),
             format_version=int(data.get("format_version", PLAN_FORMAT_VERSION)),
             target=data.get("target") or {}, scope=data.get("scope") or {},
         )

@@ -83,3 +83,23 @@ def _newer(path: Path, versions: str, data: dict[str, Any]) -> None:
     by = f"; made by reconciler {made_by}" if isinstance(made_by, str) else ""
     raise PlanError(f"{path}: made by a newer reconciler ({versions}){by}; apply it with that "
                     "version, or make a new plan")
+
+
+def save_plan(plan: Plan, path: Path) -> None:
+    """Write the plan file atomically and readable by its owner only (0600): it names the
+    targets and holds the planned values."""
+    from reconciler.files import atomic_write
+
+    try:
+        atomic_write(path, encode(plan), mode=0o600)
+    except OSError as exc:
+        raise PlanError(f"{path}: cannot write the plan file: {exc.strerror or exc}") from None
+
+
+def load_plan(path: Path) -> Plan:
+    """Read a plan file back, refusing anything that is not one, or that was edited."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise PlanError(f"{path}: cannot read the plan file: {exc.strerror or exc}") from None
+    return decode(raw, path)

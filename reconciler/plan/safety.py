@@ -13,43 +13,45 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import replace
 
 from reconciler.errors import SafetyError
-from reconciler.plan.model import Action, Change, Plan, Safety, Verdict
+from reconciler.plan.model import Action, Change, Plan, Refusal, Safety, Verdict
 from reconciler.providers.base import ProviderSettings
 from reconciler.state import StateDoc
 
 
-def assess(plan: Plan, state: StateDoc, settings: dict[str, ProviderSettings]) -> None:
-    """Fill plan.safety and each change's verdict."""
+def assess(plan: Plan, state: StateDoc, settings: Mapping[str, ProviderSettings]) -> Plan:
+    """The plan with its verdicts: plan.safety, each change's Safety and the refusals."""
     managed = Counter(r.vendor for r in state.resources.values())
     counted = [c for c in plan.changes if _risky(c)]
     risky = Counter(c.vendor for c in counted)
     unmanaged = Counter(c.vendor for c in counted
                         if c.action is Action.DELETE and c.address not in state.resources)
+    verdicts: list[Verdict] = []
+    refusals: list[str] = []
     blocked_vendors: set[str] = set()
     for vendor, count in sorted(risky.items()):
         config = settings.get(vendor)
         if config is None:
             continue
         verdict = _threshold(vendor, count, managed[vendor], unmanaged[vendor], config)
-        plan.safety.append(verdict)
+        verdicts.append(verdict)
         if verdict.blocked:
             blocked_vendors.add(vendor)
     over = {c.address for c in counted if c.vendor in blocked_vendors}
     judged: list[Change] = []
     for change in plan.changes:
-        if change.address in over:
-            change = replace(change, safety=Safety.THRESHOLD)
-        if change.refused and change.refused.startswith("prevent_destroy"):
+        change = replace(change, safety=Safety.THRESHOLD if change.address in over else Safety.OK)
+        if change.refusal is Refusal.PREVENT_DESTROY:
             change = replace(change, safety=Safety.PREVENT_DESTROY)
-            plan.safety.append(Verdict(change.vendor, "prevent_destroy", True, False,
-                                       f"{change.address}: {change.refused}"))
+            verdicts.append(Verdict(change.vendor, "prevent_destroy", True, False,
+                                    f"{change.address}: {change.refused}"))
         elif change.refused:
-            plan.refusals.append(f"{change.address}: {change.refused}")
+            refusals.append(f"{change.address}: {change.refused}")
         judged.append(change)
-    plan.changes = judged
+    return replace(plan, changes=tuple(judged), safety=tuple(verdicts), refusals=tuple(refusals))
 
 
 def _risky(change: Change) -> bool:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -136,6 +136,10 @@ class Kind(KindSpec, ABC):
         # before it lists: a kind may use it to find what a list leaves out, or to keep a
         # recorded spelling. Read-only here.
         self.recorded: Mapping[str, dict[str, Any]] = EMPTY
+        # What the manifests of this run declare of this kind (normalised attributes), set
+        # when the providers connect: a kind may use it to show what it reads the way the
+        # manifests spell it. Per instance, so two runs in one process never share it.
+        self.declared: Sequence[Mapping[str, Any]] = ()
 
     def shared(self, obj: RemoteObject) -> RemoteObject:
         """`obj`, holding its record's dict when they are equal (reconciler.perf): a kind
@@ -219,6 +223,11 @@ class ProviderSettings(BaseModel):
         """What removing an object of `kind` does unless the object says (on_delete); None: the
         kind's first delete mode."""
         return None
+
+    def forgets_undeletable(self) -> bool:
+        """Whether removing an object the vendor cannot delete only forgets it (a provider
+        whose kinds cannot delete declares a setting for it); else such a plan is refused."""
+        return False
 
 
 class Provider(ABC):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from reconciler.perf import paused_gc
@@ -13,8 +13,13 @@ from reconciler.providers.base import Kind, Provider, RemoteObject
 class Providers:
     """Live provider instances (with open HTTP clients) for one command."""
 
-    def __init__(self, by_name: dict[str, Provider]) -> None:
+    def __init__(self, by_name: dict[str, Provider],
+                 declared: Mapping[str, Sequence[Mapping[str, Any]]] | None = None) -> None:
+        """`declared`: kind address -> the attributes this run's manifests declare (Kind.declared)."""
         self.by_name = by_name
+        for vendor, provider in by_name.items():
+            for name, kind in provider.kind_objects.items():
+                kind.declared = (declared or {}).get(f"{vendor}.{name}", ())
 
     def kind(self, vendor: str, name: str) -> Kind:
         return self.by_name[vendor].kind_objects[name]

@@ -23,10 +23,11 @@ from __future__ import annotations
 import ast
 import json
 import re
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from reconciler import SCHEMA_BASE_URL, __version__
-from reconciler.plan.model import Action, Change, Plan
+from reconciler.plan.model import Action, Change, Plan, Reason
 
 if TYPE_CHECKING:
     from reconciler.drift.detect import DriftItem, DriftReport
@@ -239,34 +240,16 @@ def _action_reason(change: Change) -> str | None:
 
 
 def reason_code(change: Change) -> str:
-    """A code from ACTION_REASONS: the planner's reason, kept machine-readable. (Derived from
-    the change's fields and reason text until the planner carries a typed reason.)"""
-    action, reason = change.action, change.reason
-    if action is Action.MOVE:
-        return "move_because_key_renamed"
-    if action is Action.DELETE:
-        if ".~" in change.address:
-            return "delete_because_unmanaged_prune"
-        if reason.startswith("created by an interrupted run"):
-            return "delete_because_interrupted_run"
-        return "delete_because_no_resource_config"
-    if action is Action.CREATE:
-        return ("create_because_deleted_remotely" if "gone remotely" in reason
-                else "create_because_no_remote_object")
-    if action is Action.ADOPT:
-        return "import_because_natural_key_match"
-    if action is Action.PUSH:
-        return "push_because_never_pushed" if change.before is None else "push_because_content_changed"
-    if action is Action.FORGET:
-        for needle, code in (("write-only", "forget_because_write_only"),
-                             ("already gone", "forget_because_gone_remotely"),
-                             ("already inactive", "forget_because_inactive")):
-            if needle in reason:
-                return code
-        return "forget_because_no_delete_api"
-    if change.revive:
-        return "update_because_revive"
-    return "update_because_fields_differ" if change.diffs else "update_because_lifecycle_only"
+    """A code from ACTION_REASONS: the builder's typed reason, looked up (never parsed)."""
+    return _REASON_CODES.get(change.why, str(change.why))
+
+
+# Reasons the display folds into a broader documented code.
+_REASON_CODES = {
+    Reason.UPDATE_IDENTITY_CHANGED: "update_because_fields_differ",
+    Reason.PUSH_MAYBE_WRITTEN: "push_because_content_changed",
+    Reason.DELETE_FREES_KEY: "delete_because_no_resource_config",
+}
 
 
 def _previous_address(change: Change) -> str | None:
@@ -296,7 +279,7 @@ def _refusal(text: str) -> dict[str, Any]:
     return {"address": None, "message": text}
 
 
-def unmanaged_objects(unmanaged: dict[str, list[str]]) -> list[dict[str, Any]]:
+def unmanaged_objects(unmanaged: Mapping[str, Sequence[str]]) -> list[dict[str, Any]]:
     """`kind id=ID 'natural key'` labels as objects (the planner keeps them as display labels)."""
     found: list[dict[str, Any]] = []
     for vendor, labels in sorted(unmanaged.items()):

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from reconciler.apply.executor import ApplyResult, Progress
-from reconciler.apply.verb import check_applicable, run_apply
+from reconciler.apply.verb import run_apply
+from reconciler.engine.workspace import check_applicable
 from reconciler.manifest.loader import Desired
 from reconciler.plan.builder import PlanOptions, make_plan
 from reconciler.plan.model import Plan
@@ -48,9 +49,7 @@ class Pipeline:
                 observed = await providers.observe(set(KINDS))
             return make_plan(desired, state, observed, KINDS, options or PlanOptions(), "/d")
 
-        plan = asyncio.run(observe())
-        assess(plan, state, self.settings)
-        return plan
+        return assess(asyncio.run(observe()), state, self.settings)
 
     def apply(self, plan: Plan, desired: Desired, verify: bool = False,
               progress: Progress | None = None) -> ApplyResult:

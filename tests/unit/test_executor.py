@@ -64,7 +64,7 @@ def test_creates_and_updates_run_before_deletes(pipeline: Pipeline, store: Memor
 
     wanted = gadgets(a="green", b="red", d="red", e="red")  # c removed, a changed
     plan = pipeline.plan(wanted)
-    plan.changes.reverse()  # the delete first in the list: order comes from phases, not position
+    plan = replace(plan, changes=plan.changes[::-1])  # the delete first: order comes from phases
     result = pipeline.apply(plan, wanted)
     assert result.ok and result.tally()["created"] == 2 and result.tally()["deleted"] == 1
     assert store.writes()[-1] == ("delete:hard", c_id)
@@ -107,8 +107,9 @@ def test_the_same_plan_in_the_wrong_order_would_lose_the_object(pipeline: Pipeli
     name (409), adopts the object about to be deleted, and the delete then removes it."""
     wanted = _freeing_a_name(pipeline, store)
     plan = pipeline.plan(wanted)
-    plan.changes = [replace(c, phase=Phase.DELETE if c.action is Action.DELETE else Phase.WRITE)
-                    for c in plan.changes]
+    plan = replace(plan, changes=tuple(
+        replace(c, phase=Phase.DELETE if c.action is Action.DELETE else Phase.WRITE)
+        for c in plan.changes))
     assert pipeline.apply(plan, wanted).ok
     assert live(store, G, "OLD") == []
     assert actions(pipeline, wanted) == {f"{G}.b": "create"}  # the next run must create it again

@@ -39,7 +39,7 @@ are parsed leniently (int or string, missing fields, non-JSON bodies).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, ClassVar
 
 import httpx
@@ -80,7 +80,7 @@ from reconciler.providers.webex_campaign.datastore import (
 
 PURPOSES = "/purposes"
 DEFAULT_GROUP = "DEFAULT"
-__all__ = ["DECLARED_GROUPS", "HINTS", "DatastoreRecordsKind", "PurposeKind", "WebexCampaignProvider",
+__all__ = ["HINTS", "DatastoreRecordsKind", "PurposeKind", "WebexCampaignProvider",
            "WebexCampaignSettings", "body_code", "check_body", "make_body_check", "make_parser",
            "parse_error", "vendor_client"]
 """What other modules (notify, outcome, tests) import from here."""
@@ -165,6 +165,9 @@ class WebexCampaignSettings(ProviderSettings):
             headers["Authorization"] = f"Bearer {self.token}"
         return headers
 
+    def forgets_undeletable(self) -> bool:
+        return self.forget_undeletable
+
 
 def _json(response: httpx.Response, expect: type[dict[str, Any]] | type[list[Any]]) -> Any:
     return json_body(VENDOR, response, expect, _where(response))
@@ -188,34 +191,36 @@ class Purpose(Schema):
     _names = field_validator("name", "group")(not_blank)
 
 
-DECLARED_GROUPS: dict[str, str] = {}
-"""Group spellings the manifests use, by casefold: an observed group is spelled the same way,
-so that a vendor storing "SALES" for "Sales" shows no change (groups ignore case). Filled
-while the manifests load, for the rest of the process (one CLI run); a process that loads
-several manifest sets (tests) clears it in between."""
+def declared_groups(declared: Iterable[Mapping[str, Any]]) -> dict[str, str]:
+    """Group spellings the manifests use, by casefold: an observed group is spelled the same
+    way, so that a vendor storing "SALES" for "Sales" shows no change (groups ignore case).
+    Made per run from that run's manifests (Kind.declared), never kept across runs."""
+    return {str(a["group"]).casefold(): str(a["group"]) for a in declared if a.get("group")}
 
 
-def spelled(group: Any, recorded: Any = None) -> str:
+def spelled(group: Any, recorded: Any = None, declared: Mapping[str, str] = EMPTY) -> str:
     """The observed group as the manifests spell it, else as the state does, else as read
     (a missing group is the default group)."""
     found = str(group or DEFAULT_GROUP)
     folded = found.casefold()
     if folded == DEFAULT_GROUP.casefold():
         found = DEFAULT_GROUP  # the list leaves the default group out; a read by id names it
-    if folded in DECLARED_GROUPS:
-        return DECLARED_GROUPS[folded]
+    if folded in declared:
+        return declared[folded]
     if isinstance(recorded, str) and recorded.casefold() == folded:
         return recorded
     return found
 
 
-def _remote_purpose(item: dict[str, Any],
-                    known: Mapping[str, dict[str, Any]] = EMPTY) -> RemoteObject:
-    """`known`: what the state records (while listing), whose spelling of a group is kept."""
+def _remote_purpose(item: dict[str, Any], known: Mapping[str, dict[str, Any]] = EMPTY,
+                    groups: Mapping[str, str] = EMPTY) -> RemoteObject:
+    """`known`: what the state records (while listing), whose spelling of a group is kept;
+    `groups`: the spellings the manifests declare (declared_groups)."""
     recorded = known.get(str(item["id"])) or {}
     description = item.get("description")
     return RemoteObject(str(item["id"]), {
-        "name": item.get("name"), "group": spelled(item.get("group"), recorded.get("group")),
+        "name": item.get("name"),
+        "group": spelled(item.get("group"), recorded.get("group"), groups),
         "description": "" if description is None else description})
 
 
@@ -261,24 +266,26 @@ class PurposeKind(Kind):
 
     @classmethod
     def normalise(cls, attributes: dict[str, Any]) -> dict[str, Any]:
-        """A null description is "" (see the module); a declared group's spelling is
-        remembered, so the observed group is shown the same way."""
+        """A null description is "" (see the module)."""
         out = dict(attributes)
-        if out.get("group"):
-            DECLARED_GROUPS[str(out["group"]).casefold()] = str(out["group"])
         if "description" in out and out["description"] is None:
             out["description"] = ""
         return out
 
+    @property
+    def groups(self) -> Mapping[str, str]:
+        return declared_groups(self.declared)
+
     async def list(self) -> list[RemoteObject]:
+        groups = self.groups
         return await self.client.get_array(PURPOSES, lambda item: self.shared(_remote_purpose(
-            item, self.recorded)) if isinstance(item, dict) and item.get("id") is not None else None)
+            item, self.recorded, groups)) if isinstance(item, dict) and item.get("id") is not None else None)
 
     async def read(self, remote_id: str) -> RemoteObject | None:
         response = await self.client.request("GET", f"{PURPOSES}/{remote_id}", ok=(*OK, 404))
         if response.status_code == 404:
             return None
-        return _remote_purpose({**_single(response), "id": remote_id})
+        return _remote_purpose({**_single(response), "id": remote_id}, groups=self.groups)
 
     async def create(self, attributes: dict[str, Any]) -> RemoteObject:
         """POST; a 409 (the name is taken) is a ConflictError, so the applier adopts by exact
@@ -296,7 +303,7 @@ class PurposeKind(Kind):
             raise AmbiguousWriteError(VENDOR, response.status_code, None, (
                 f"{_where(response)}the answer has no id"))
         return _remote_purpose({**body, "name": saved.get("name") or body["name"],
-                                "id": saved["id"]})
+                                "id": saved["id"]}, groups=self.groups)
 
     async def _conflict(self, name: str, exc: VendorError) -> None:
         """Exact match: the applier adopts it. A match in another case: say which."""
@@ -324,7 +331,7 @@ class PurposeKind(Kind):
         body = _purpose_wire(attributes, now)
         response = await self.client.request("PUT", f"{PURPOSES}/{remote_id}", json=body, ok=OK)
         _json(response, dict)
-        return _remote_purpose({**body, "id": remote_id})
+        return _remote_purpose({**body, "id": remote_id}, groups=self.groups)
 
 
 class WebexCampaignProvider(Provider):
