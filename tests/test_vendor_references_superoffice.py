@@ -5,6 +5,7 @@ without regard to case, a tenant that moved to another host."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -195,6 +196,8 @@ def test_the_tenant_root_is_resolved_and_followed_on_421(
     assert sorted(p["Name"] for p in stored(so.sandbox)) == ["Events", "Newsletter"]
 
 
+@pytest.mark.parametrize("sandbox_settings", [{"links": True}, {"links": False}], indirect=True,
+                         ids=["links", "no-links"])
 def test_accept_language_and_puts_that_keep_multi_language_values(so: Project) -> None:
     """Read in English (Accept-Language: en); a PUT starts from the item read without it,
     so an unmanaged multi-language tooltip is sent back whole, and echoes no server-owned
@@ -212,3 +215,14 @@ def test_accept_language_and_puts_that_keep_multi_language_values(so: Project) -
     put = httpx.get(so.sandbox.url + ADMIN + "/last_put").json()
     assert not {"_Links", "UpdatedBy", "UpdatedDate", "TableRight", "FieldProperties"} & set(put)
     assert so.plan().code == 0
+
+
+def test_sandbox_defaults_are_the_references_readings(so: Project) -> None:
+    """Items carry no `_Links` unless the switch asks (no response table lists it); the
+    state API's answer carries `ValidUntil`."""
+    made = api(so.sandbox, "POST", body={"Name": "News", "Key": "#News"})
+    assert made.status_code == 200 and "_Links" not in made.json()
+    assert all("_Links" not in item for item in api(so.sandbox, "GET").json())
+    state = httpx.get(so.sandbox.url + "/superoffice/api/state/Cust12345").json()
+    assert state["Api"].endswith("/api") and re.fullmatch(
+        r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", state["ValidUntil"])
