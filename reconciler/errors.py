@@ -44,6 +44,13 @@ class Diagnostic:
 class ReconcilerError(Exception):
     exit_code = 1
 
+    def at(self, address: str) -> ReconcilerError:
+        """The same error, of the same type, said about one address."""
+        placed = Exception.__new__(type(self))  # the type (and its exit code), not its __init__
+        Exception.__init__(placed, f"{address}: {self}")
+        placed.__dict__.update(self.__dict__)
+        return placed
+
 
 class ManifestError(ReconcilerError):
     def __init__(self, diagnostics: list[Diagnostic]) -> None:
@@ -97,7 +104,7 @@ class VendorError(ReconcilerError):
         return f"{where}{self.vendor} refused the request ({status}{code}): {self.detail}"
 
     def at(self, address: str) -> VendorError:
-        return VendorError(self.vendor, self.status, self.code, self.detail, address)
+        return type(self)(self.vendor, self.status, self.code, self.detail, address)
 
 
 class AmbiguousWriteError(VendorError):
@@ -115,6 +122,3 @@ class OriginError(VendorError):
     def render(self) -> str:
         where = f"{self.address}: " if self.address else ""
         return f"{where}{self.vendor}: {self.detail}"
-
-    def at(self, address: str) -> VendorError:
-        return OriginError(self.vendor, self.status, self.code, self.detail, address)

@@ -242,3 +242,166 @@ class ProviderConformance:
             credentials = {name: "wrong-credential" for name in ("token", "api_key", "password")
                            if name in running.overrides[self.vendor]}
             self.run(running, refused, **credentials)
+
+
+_HOLDER = """
+import json, sys, time
+from pathlib import Path
+from reconciler.state.registry import BACKENDS
+name, settings, directory, seconds = sys.argv[1], json.loads(sys.argv[2]), sys.argv[3], sys.argv[4]
+backend_type = BACKENDS[name]
+backend = backend_type.open(backend_type.settings_model().model_validate(settings), Path(directory))
+with backend.lock("holder", 0) as info:
+    print(info.id, flush=True)
+    time.sleep(float(seconds))
+"""
+
+
+class StateBackendConformance:
+    """The state-backend conformance kit: what every backend (bundled or installed through the
+    `reconciler.state_backends` entry points) holds to. A backend author writes::
+
+        class TestMyBackend(StateBackendConformance):
+            backend = "mybackend"
+
+            def settings(self, tmp_path, request):
+                return {"backend": "mybackend", "dsn": ...}
+
+    and pytest runs journal, serial, lock, stale-lock and force-unlock cases; the lock cases
+    hold the lock from another process, opened through the registry like any command."""
+
+    backend: ClassVar[str]
+
+    def settings(self, tmp_path: Path, request: Any) -> dict[str, Any]:
+        """`state:` as reconciler.yaml would give it (one fresh workspace per test)."""
+        raise NotImplementedError
+
+    def open(self, tmp_path: Path, request: Any) -> tuple[Any, dict[str, Any]]:
+        from reconciler.state.registry import BACKENDS
+
+        settings = self.settings(tmp_path, request)
+        backend_type = BACKENDS[self.backend]
+        model = backend_type.settings_model().model_validate(settings)
+        return backend_type.open(model, tmp_path), settings
+
+    # ---------------------------------------------------------------- helpers ----
+
+    @staticmethod
+    def _resource(remote_id: str) -> Any:
+        from reconciler.state.base import Resource
+
+        return Resource(vendor="outreach", kind="call_purpose", remote_id=remote_id,
+                        attributes={"name": remote_id})
+
+    def _record(self, backend: Any, doc: Any, addresses: list[str], checkpoint: bool) -> None:
+        async def record() -> None:
+            writer = backend.writer(doc)
+            await asyncio.gather(*(writer.put(a, self._resource(a)) for a in addresses))
+            if checkpoint:
+                writer.checkpoint()
+
+        asyncio.run(record())
+
+    def _holder(self, settings: dict[str, Any], tmp_path: Path, seconds: float) -> tuple[Any, str]:
+        import json
+        import subprocess
+        import sys
+
+        proc = subprocess.Popen([sys.executable, "-c", _HOLDER, self.backend, json.dumps(settings),
+                                 str(tmp_path), str(seconds)], stdout=subprocess.PIPE, text=True)
+        assert proc.stdout is not None
+        return proc, proc.stdout.readline().strip()
+
+    # ---------------------------------------------------------------- cases ----
+
+    def test_journal_entries_survive_without_checkpoint(self, tmp_path: Path, request: Any) -> None:
+        backend, _ = self.open(tmp_path, request)
+        doc = backend.read()
+        assert doc.serial == 0 and doc.lineage == ""
+        self._record(backend, doc, ["a", "b", "c"], checkpoint=False)
+        recovered = backend.read()  # as after a crash: nothing folded in yet
+        assert sorted(recovered.resources) == ["a", "b", "c"]
+        assert recovered.serial == 3 and recovered.lineage == doc.lineage
+        self._record(backend, recovered, ["d"], checkpoint=True)
+        final = backend.read()
+        assert sorted(final.resources) == ["a", "b", "c", "d"] and final.serial == 4
+        assert final.lineage == doc.lineage
+
+    def test_whole_document_write_bumps_serial(self, tmp_path: Path, request: Any) -> None:
+        backend, _ = self.open(tmp_path, request)
+        self._record(backend, backend.read(), ["a"], checkpoint=True)
+        doc = backend.read()
+        del doc.resources["a"]
+        backend.write(doc)
+        again = backend.read()
+        assert again.resources == {} and again.serial == 2
+
+    def test_lock_names_its_holder_and_force_unlock(self, tmp_path: Path, request: Any) -> None:
+        import os
+
+        import pytest
+
+        from reconciler.errors import LockError
+
+        backend, _ = self.open(tmp_path, request)
+        with backend.lock("apply", 0) as info:
+            with pytest.raises(LockError) as caught, backend.lock("apply", 0.3):
+                pass
+            message = str(caught.value)
+            assert info.id in message and f"pid {os.getpid()}" in message
+            holder = backend.lock_holder()
+            assert holder is not None and holder.id == info.id
+            with pytest.raises(LockError, match="no lock nope to remove"):
+                backend.force_unlock("nope")
+        assert backend.lock_holder() is None
+
+    def test_second_writer_waits_for_the_lock(self, tmp_path: Path, request: Any) -> None:
+        import time
+
+        backend, settings = self.open(tmp_path, request)
+        proc, lock_id = self._holder(settings, tmp_path, 1.0)
+        try:
+            start = time.monotonic()
+            with backend.lock("apply", 20) as info:
+                assert info.id != lock_id
+            assert time.monotonic() - start > 0.3
+        finally:
+            proc.wait(10)
+
+    def test_lock_of_a_killed_process_is_stale_and_taken_over(self, tmp_path: Path,
+                                                               request: Any) -> None:
+        import os
+        import signal
+        import time
+
+        backend, settings = self.open(tmp_path, request)
+        proc, lock_id = self._holder(settings, tmp_path, 60)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+        deadline = time.monotonic() + 10
+        stale = backend.stale_holder()
+        while stale is None and time.monotonic() < deadline:  # a server notices the closed session
+            time.sleep(0.1)
+            stale = backend.stale_holder()
+        assert stale is not None and stale.id == lock_id and stale.pid == proc.pid
+        with backend.lock("apply", 5) as info:
+            assert backend.lock_holder() == info
+
+    def test_force_unlock_from_elsewhere_frees_a_live_holder(self, tmp_path: Path,
+                                                             request: Any) -> None:
+        import pytest
+
+        from reconciler.errors import LockError
+
+        backend, settings = self.open(tmp_path, request)
+        proc, lock_id = self._holder(settings, tmp_path, 60)
+        try:
+            with pytest.raises(LockError, match="the holder is alive"):
+                backend.force_unlock(lock_id)  # refused while it runs: two writers duplicate
+            released = backend.force_unlock(lock_id, force=True, wait_s=0.2)
+            assert released.id == lock_id
+            with backend.lock("apply", 5):
+                pass
+        finally:
+            proc.kill()
+            proc.wait(10)

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from reconciler.entrypoints import group
 from reconciler.providers.registry import vendors
 
 PLUGINS = Path(__file__).resolve().parent / "plugins"
@@ -28,8 +29,10 @@ def installed(site: Path) -> Iterator[None]:
     paths = install(site).split(":")
     sys.path[:0] = paths
     vendors.cache_clear()
+    group.cache_clear()
     try:
         yield
     finally:
         del sys.path[:len(paths)]
         vendors.cache_clear()
+        group.cache_clear()

@@ -110,3 +110,37 @@ def test_a_saved_plan_rechecked_by_the_engine(tenants: tuple[Tenant, Tenant]) ->
     applied = asyncio.run(a.workspace().apply(saved=saved))
     assert applied.result is not None and applied.result.ok
     assert asyncio.run(a.workspace().plan()).changes == ()
+
+
+def test_vendor_options_are_offered_by_the_cli_generically(tmp_path: Path) -> None:
+    """`--outreach-rate-limit` is declared by the Outreach vendor (Vendor.cli_options), not by
+    cli/sandbox.py: the sandbox it starts enforces the given limit."""
+    import subprocess
+    import sys
+    import time
+
+    from reconciler.sandbox.server import free_port, provider_overrides
+    from tests.conftest import REPO
+
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "-m", "reconciler", "sandbox", "--port", str(port),
+                               "--outreach-rate-limit", "2"], cwd=REPO,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        outreach = provider_overrides(f"http://127.0.0.1:{port}")["outreach"]
+        headers = {"Authorization": f"Bearer {outreach['token']}"}
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                first = httpx.get(outreach["base_url"] + "/callPurposes", headers=headers)
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline and server.poll() is None, "sandbox did not start"
+                time.sleep(0.1)
+        statuses = [first.status_code] + [
+            httpx.get(outreach["base_url"] + "/callPurposes", headers=headers).status_code
+            for _ in range(2)]
+        assert statuses == [200, 200, 429], statuses
+    finally:
+        server.terminate()
+        server.wait(timeout=10)

@@ -18,7 +18,6 @@ from reconciler.errors import (
     ConflictError,
     PlanError,
     ReconcilerError,
-    VendorError,
 )
 from reconciler.manifest.loader import Desired
 from reconciler.plan.diff import field_diffs
@@ -100,8 +99,7 @@ class Applier:
         try:
             await self.execute(change)
         except ReconcilerError as exc:
-            error = exc.at(change.address) if isinstance(exc, VendorError) else ReconcilerError(
-                f"{change.address}: {exc}")
+            error = exc.at(change.address)
             failed.append(error)
             result.errors.append(error)
             self._report(change, str(error))
@@ -137,7 +135,8 @@ class Applier:
         await self.writer.put(change.address, Resource(
             vendor=change.vendor, kind=change.kind, remote_id=remote.remote_id,
             attributes=remote.attributes, meta={k: v for k, v in change.meta.items() if v},
-            prevent_destroy=bool(change.meta.get("prevent_destroy"))))
+            prevent_destroy=bool(change.meta.get("prevent_destroy")),
+            schema_version=self.providers.kind(change.vendor, change.kind).schema_version))
 
     async def _create(self, kind: Kind, change: Change) -> None:
         assert change.attributes is not None
@@ -203,7 +202,8 @@ class Applier:
         await self.writer.move(change.moved_from, change.address, Resource(
             vendor=change.vendor, kind=change.kind, remote_id=change.remote_id,
             attributes=old.attributes, meta={k: v for k, v in change.meta.items() if v},
-            prevent_destroy=bool(change.meta.get("prevent_destroy"))))
+            prevent_destroy=bool(change.meta.get("prevent_destroy")),
+            schema_version=old.schema_version))
         if not change.state_only:
             await self._update(kind, change)
 
@@ -236,7 +236,8 @@ class Applier:
         await self.writer.put(change.address, Resource(
             vendor=change.vendor, kind=change.kind, remote_id=None,
             attributes=dict(change.attributes), meta=meta,
-            prevent_destroy=bool(change.meta.get("prevent_destroy"))))
+            prevent_destroy=bool(change.meta.get("prevent_destroy")),
+            schema_version=kind.schema_version))
 
 
 async def exact_lookup(kind: Kind, identity: str) -> RemoteObject | None:

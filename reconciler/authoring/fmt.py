@@ -28,9 +28,7 @@ from __future__ import annotations
 
 import functools
 import io
-import os
 import re
-import shutil
 from collections import Counter, OrderedDict
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -52,6 +50,7 @@ from ruamel.yaml.scalarstring import (
 )
 
 from reconciler.errors import ConfigError, Diagnostic, ManifestError, Source
+from reconciler.files import atomic_write
 from reconciler.manifest import source as yamlsource
 from reconciler.manifest.loader import LIFECYCLE_FIELDS, manifest_files
 from reconciler.manifest.settings import CONFIG_FILE
@@ -523,13 +522,7 @@ def _state_dir(directory: Path) -> Path | None:
 
 
 def _write(path: Path, text: str) -> None:
-    """Replace the file in one step, keeping its permissions; fsynced before the rename, so
-    that a crash leaves the old file or the new one, never an empty one."""
-    temporary = path.with_name(f".{path.name}.fmt-tmp")
-    with temporary.open("w", encoding="utf-8", newline="") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    shutil.copymode(path, temporary)
-    os.replace(temporary, path)
+    """Replace the file in one step, keeping its permissions (files.atomic_write): a crash
+    leaves the old file or the new one, never an empty one."""
+    atomic_write(path, text)
 

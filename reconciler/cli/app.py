@@ -55,6 +55,7 @@ class ReconcilerGroup(TyperGroup):
     def get_command(self, ctx: Any, cmd_name: str) -> Any:
         command = super().get_command(ctx, cmd_name)
         if command is not None and not getattr(command, "_reconciler_common", False):
+            command.params.extend(_vendor_params(cmd_name))
             command.params.extend(_common_params())
             command._reconciler_common = True  # type: ignore[attr-defined]
             if type(command) is TyperCommand:  # every command reads its help the same way
@@ -194,6 +195,49 @@ def _common_params() -> list[Any]:
     holder = typer.Typer(add_completion=False)
     holder.command()(_common)
     return list(typer.main.get_command(holder).params)
+
+
+def _vendor_params(command: str) -> list[Any]:
+    """The options vendors add to this command (Vendor.cli_options); each value is kept for
+    the command under the vendor's name (vendor_options())."""
+    import inspect
+
+    from reconciler.providers.registry import vendors
+
+    parameters = []
+    for vendor in vendors().values():
+        for option in vendor.cli_options.get(command, ()):
+            declared = typer.Option(option.flag, metavar=option.metavar, help=option.help,
+                                    callback=_keeper(vendor.name, option.key), expose_value=False)
+            name = option.flag.lstrip("-").replace("-", "_")
+            parameters.append(inspect.Parameter(
+                name, inspect.Parameter.KEYWORD_ONLY, default=option.default,
+                annotation=Annotated[option.type | None, declared]))
+    if not parameters:
+        return []
+
+    def holder(**_: Any) -> None:
+        """Carries the vendors' options."""
+
+    holder.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
+    carrier = typer.Typer(add_completion=False)
+    carrier.command()(holder)
+    return list(typer.main.get_command(carrier).params)
+
+
+_VENDOR_OPTIONS = "reconciler.vendor_options"
+
+
+def _keeper(vendor: str, key: str) -> Callable[[typer.Context, Any], None]:
+    def keep(ctx: typer.Context, value: Any) -> None:
+        ctx.meta.setdefault(_VENDOR_OPTIONS, {}).setdefault(vendor, {})[key] = value
+
+    return keep
+
+
+def vendor_options(ctx: typer.Context) -> dict[str, dict[str, Any]]:
+    """The values of the vendors' own options given to the running command, by vendor."""
+    return dict(ctx.meta.get(_VENDOR_OPTIONS, {}))
 
 
 def handled(func: F) -> F:

@@ -20,6 +20,7 @@ from reconciler.cli.app import (
     err,
     handled,
     use_color,
+    vendor_options,
     workspace,
 )
 from reconciler.errors import ConfigError, ReconcilerError
@@ -45,6 +46,7 @@ def confirm(auto_approve: bool) -> None:
 @app.command()
 @handled
 def apply(
+    ctx: typer.Context,
     target_path: Annotated[Path, typer.Argument(
         metavar="DIR|PLANFILE", help="Manifest directory, or a plan saved with plan --out")] = Path("."),
     auto_approve: Annotated[bool, typer.Option(
@@ -53,12 +55,6 @@ def apply(
         "--force", help="Apply even past the change threshold (safety rail)")] = False,
     target: TargetOpt = None, exclude: ExcludeOpt = None, forget: ForgetOpt = None,
     lock_timeout: LockTimeoutOpt = 0.0, sandbox: SandboxOpt = False,
-    notify_deployment: Annotated[str | None, typer.Option(
-        "--notify-webex-deployment", metavar="ID",
-        help="Report the outcome to this Webex Campaign deployment")] = None,
-    notify_transaction: Annotated[str | None, typer.Option(
-        "--notify-webex-transaction", metavar="ID",
-        help="The transaction id (refTransId) to report on")] = None,
 ) -> None:
     """Make the changes."""
     import asyncio
@@ -73,10 +69,9 @@ def apply(
     if saved is not None:
         scope.refuse_for_saved()
     with workspace(directory, sandbox) as ws:
-        # The two --notify-webex-* flags (public since the first round) are that vendor's
-        # after-apply hook options; every hook is prepared here, before any write.
-        reports = prepare(ws.settings.providers, {"webex_campaign": {
-            "deployment": notify_deployment, "transaction": notify_transaction}})
+        # Vendors' own apply options (e.g. --notify-webex-*) feed their after-apply hooks;
+        # every hook is prepared here, before any write.
+        reports = prepare(ws.settings.providers, vendor_options(ctx))
 
         def review(plan: Plan) -> None:
             """Show the plan, then ask; a saved plan was reviewed already: shown, not asked."""

@@ -35,19 +35,11 @@ def drift(
     """Compare the remote objects with the last applied state; sends no write to any vendor."""
     import asyncio
 
-    from reconciler.render import emit
-    from reconciler.render.drift import drift_lines, drift_markdown
+    from reconciler.render import show
 
     with workspace(directory, sandbox) as ws:
         report = asyncio.run(ws.drift())
-        if fmt is Format.json:
-            from reconciler.render.json import drift_document, dumps
-
-            typer.echo(dumps(drift_document(report)))
-        elif fmt is Format.markdown:
-            typer.echo(drift_markdown(report))
-        else:
-            emit(drift_lines(report), use_color())
+        show(report, fmt, use_color())
         if report.items and (accept or write_back):
             files, accepted = ws.accept_drift(report, write_back, lock_timeout)
             for file in files:

@@ -57,19 +57,9 @@ def validate(
 
 def print_plan(plan: Plan, fmt: Format) -> None:
     """The one place a plan is printed, for plan and show alike."""
-    if fmt is Format.json:
-        from reconciler.render.json import dumps, plan_document
+    from reconciler.render import show
 
-        typer.echo(dumps(plan_document(plan)))
-    elif fmt is Format.markdown:
-        from reconciler.render.markdown import plan_markdown
-
-        typer.echo(plan_markdown(plan))
-    else:
-        from reconciler.render import emit
-        from reconciler.render.text import plan_lines
-
-        emit(plan_lines(plan), use_color())
+    show(plan, fmt, use_color())
 
 
 @app.command()

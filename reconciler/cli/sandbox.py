@@ -13,6 +13,7 @@ import typer
 from reconciler.cli.app import (
     app,
     handled,
+    vendor_options,
 )
 from reconciler.errors import ConfigError
 
@@ -20,14 +21,12 @@ from reconciler.errors import ConfigError
 @app.command()
 @handled
 def sandbox(
+    ctx: typer.Context,
     host: Annotated[str, typer.Option(metavar="HOST", help="Address to listen on (loopback)")] = "127.0.0.1",
     port: Annotated[int, typer.Option(metavar="PORT", help="Port", min=1, max=65535)] = 8765,
     data: Annotated[Path | None, typer.Option(metavar="DIR", help="Persist the vendors' data here")] = None,
     faults: Annotated[str, typer.Option(
         metavar="SPEC", help="Faults to inject, e.g. 429=0.2,500=0.1,drop=0.05,latency=20")] = "",
-    outreach_rate_limit: Annotated[int, typer.Option(
-        metavar="N",
-        help="Outreach requests allowed per hour (the vendor's 10,000; 0 = unlimited)")] = 10_000,
     allow_remote: Annotated[bool, typer.Option(
         "--allow-remote", help="Allow a --host that is not loopback (the sandboxes accept "
                                "well-known tokens: anyone who reaches them can use them)")] = False,
@@ -38,7 +37,7 @@ def sandbox(
     from reconciler.sandbox.server import SandboxSettings, provider_overrides, serve
 
     parsed = _faults(faults, Faults.parse)
-    settings = SandboxSettings(data_dir=data, faults=parsed, outreach_rate_limit=outreach_rate_limit)
+    settings = SandboxSettings(data_dir=data, faults=parsed, options=vendor_options(ctx))
     _check_free(host, port)  # before printing URLs as if it had started
     base = f"http://{host}:{port}"
     for vendor, values in provider_overrides(base).items():

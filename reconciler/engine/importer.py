@@ -9,7 +9,7 @@ from reconciler.state import Resource, StateDoc
 
 
 def import_object(state: StateDoc, desired: Desired, address: str, remote: RemoteObject | None,
-                  remote_id: str) -> Resource:
+                  remote_id: str, schema_version: int = 0) -> Resource:
     obj = desired.objects.get(address)
     if obj is None:
         raise ConfigError(f"{address}: not declared in the manifests; declare it first, then import")
@@ -26,6 +26,6 @@ def import_object(state: StateDoc, desired: Desired, address: str, remote: Remot
     meta = {k: v for k, v in obj.lifecycle.state_meta().items() if v}
     resource = Resource(vendor=obj.vendor, kind=obj.kind, remote_id=remote.remote_id,
                         attributes=dict(remote.attributes), meta=meta,
-                        prevent_destroy=obj.lifecycle.prevent_destroy)
+                        prevent_destroy=obj.lifecycle.prevent_destroy, schema_version=schema_version)
     state.resources[address] = resource
     return resource

@@ -14,14 +14,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from reconciler.errors import ConfigError, RefusedError
+from reconciler.errors import ConfigError, RefusedError, StateError
 from reconciler.manifest.loader import Desired, load_desired
 from reconciler.manifest.settings import Settings, load_settings
 from reconciler.perf import Sharing
 from reconciler.plan.builder import Observed, PlanOptions, make_plan, unmatched_patterns
 from reconciler.plan.model import Plan
 from reconciler.plan.safety import assess, enforce
-from reconciler.providers.base import DeleteMode, Kind
+from reconciler.providers.base import DeleteMode, Kind, KindSpec
 from reconciler.providers.connected import Providers
 from reconciler.providers.registry import providers as provider_registry
 from reconciler.state.base import Resource, StateBackend, StateDoc
@@ -131,7 +131,7 @@ class Workspace:
         """The state; given the manifests, sharing their attribute dicts where nothing changed."""
         if desired is not None:
             self.backend.sharing = Sharing({a: o.attributes for a, o in desired.objects.items()})
-        return self.backend.read()
+        return upgrade_state(self.backend.read(), self.kinds())
 
     def kinds(self) -> dict[str, type[Kind]]:
         """Kind classes of every configured provider, by kind address."""
@@ -298,12 +298,31 @@ class Workspace:
         if obj is None:
             raise ConfigError(f"{address}: not declared in the manifests; declare it first, then import")
         async with self.connect(desired) as providers:
-            remote = await providers.kind(obj.vendor, obj.kind).read(remote_id)
+            kind = providers.kind(obj.vendor, obj.kind)
+            remote = await kind.read(remote_id)
         with self.lock("import", lock_timeout):
-            state = self.backend.read()
-            resource = import_object(state, desired, address, remote, remote_id)
+            state = self.read_state()
+            resource = import_object(state, desired, address, remote, remote_id, kind.schema_version)
             self.backend.write(state)
         return resource
+
+
+def upgrade_state(state: StateDoc, kinds: Mapping[str, type[KindSpec]]) -> StateDoc:
+    """Records of an older kind schema are read in today's shape (KindSpec.upgrade), in
+    memory: the next write of each records the current version. A record newer than the
+    kind installed here is refused, never guessed at."""
+    for address, resource in state.resources.items():
+        kind = kinds.get(f"{resource.vendor}.{resource.kind}")
+        if kind is None or resource.schema_version == kind.schema_version:
+            continue
+        if resource.schema_version > kind.schema_version:
+            raise StateError(
+                f"{address}: recorded with schema version {resource.schema_version} of "
+                f"{resource.vendor}.{resource.kind}, newer than this reconciler's "
+                f"({kind.schema_version}); upgrade reconciler (or the vendor's plug-in)")
+        resource.attributes = kind.upgrade(dict(resource.attributes), resource.schema_version)
+        resource.schema_version = kind.schema_version
+    return state
 
 
 def check_applicable(plan: Plan, state: StateDoc, force: bool) -> None:

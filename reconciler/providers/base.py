@@ -90,6 +90,10 @@ class KindSpec:
     delete_modes: ClassVar[tuple[DeleteMode, ...]] = (DeleteMode.HARD,)
     observable: ClassVar[bool] = True  # False for write-only APIs: no list, no drift
     unique_natural_key: ClassVar[bool] = False  # the vendor refuses two objects with one key
+    # What the state records of this kind changes shape with this number; a state recorded
+    # at an older version is passed through `upgrade` when read (Terraform's
+    # UpgradeResourceState), and records the current version at its next write.
+    schema_version: ClassVar[int] = 0
 
     @classmethod
     def identity(cls, attributes: dict[str, Any]) -> str | None:
@@ -122,6 +126,12 @@ class KindSpec:
     @classmethod
     def state_attributes(cls, attributes: dict[str, Any]) -> dict[str, Any]:
         """What the state remembers of the desired attributes after a write."""
+        return attributes
+
+    @classmethod
+    def upgrade(cls, attributes: dict[str, Any], version: int) -> dict[str, Any]:
+        """Recorded attributes of schema `version` (< schema_version) in today's shape; a
+        kind that changes what it records raises schema_version and says how here."""
         return attributes
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
@@ -46,6 +46,20 @@ when nobody asked for one; raises ConfigError when asked for but not possible.""
 
 
 @dataclass(frozen=True)
+class CliOption:
+    """A command-line option a vendor offers on one of the commands (`--notify-webex-deployment
+    ID` on apply, `--outreach-rate-limit N` on sandbox): the CLI adds it to the command and
+    hands the value to the vendor under `key` (after-apply hook options, sandbox switches)."""
+
+    flag: str
+    key: str
+    help: str
+    metavar: str = "VALUE"
+    type: type[str] | type[int] = str
+    default: str | int | None = None
+
+
+@dataclass(frozen=True)
 class Vendor:
     name: str  # the key under `providers:` in reconciler.yaml and the first part of addresses
     provider: str | type[Provider]  # "module:ProviderClass" (or the class itself)
@@ -53,6 +67,9 @@ class Vendor:
     example: str | None = None  # the manifest `init` writes ({header} is replaced); else a template
     title: str = ""  # how people call it: "Outreach", "Webex Campaign"
     after_apply: str | None = None  # "module:factory", a reconciler.apply.hooks.HookFactory
+    # Options the vendor adds to commands, by command name ("apply": its hook's options,
+    # "sandbox": its sandbox's switches); the CLI offers them, so no vendor word is in cli/.
+    cli_options: Mapping[str, tuple[CliOption, ...]] = field(default_factory=dict)
 
     def load_provider(self) -> type[Provider]:
         found = load(self.provider) if isinstance(self.provider, str) else self.provider

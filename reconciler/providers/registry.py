@@ -1,14 +1,16 @@
-"""Vendors by name: the bundled ones, then third parties' through the `reconciler.providers`
-entry-point group. An entry point names a `Vendor` (or, as before, a `Provider` class)."""
+"""Vendors by name, through the `reconciler.providers` entry-point group, the bundled ones
+included (pyproject.toml registers them like any third party's). An entry point names a
+`Vendor` (or, as before, a `Provider` class). A bundled name is never taken by another
+distribution; a source tree run without installed metadata still finds the bundled ones."""
 
 from __future__ import annotations
 
 import functools
 import importlib
 from collections.abc import Iterator, Mapping
-from importlib.metadata import entry_points
 from typing import Any
 
+from reconciler.entrypoints import group
 from reconciler.providers.base import Kind, Provider
 from reconciler.providers.plugin import Vendor
 
@@ -19,15 +21,20 @@ BUNDLED = ("reconciler.providers.outreach", "reconciler.providers.superoffice",
 
 @functools.cache
 def vendors() -> dict[str, Vendor]:
+    entries = sorted(group("reconciler.providers"),
+                     key=lambda e: (e.value.partition(":")[0] not in BUNDLED, e.name))
     found: dict[str, Vendor] = {}
-    for package in BUNDLED:
-        vendor: Vendor = importlib.import_module(package).VENDOR
-        found[vendor.name] = vendor
-    for entry in entry_points(group="reconciler.providers"):
+    for entry in entries:  # the bundled first: their names are theirs
         if entry.name not in found:
             declared = entry.load()
             found[entry.name] = declared if isinstance(declared, Vendor) else Vendor(entry.name, declared)
-    return found
+    for package in BUNDLED:  # not installed (a bare source tree): found by package
+        vendor: Vendor = importlib.import_module(package).VENDOR
+        found.setdefault(vendor.name, vendor)
+    return dict(sorted(found.items(), key=lambda item: (item[0] not in _BUNDLED_NAMES, item[0])))
+
+
+_BUNDLED_NAMES = tuple(package.rpartition(".")[2] for package in BUNDLED)  # package = vendor name
 
 
 class _Providers(Mapping[str, type[Provider]]):

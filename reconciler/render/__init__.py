@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import sys
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from reconciler.redact import clean
+
+if TYPE_CHECKING:
+    from reconciler.drift.detect import DriftReport
+    from reconciler.plan.model import Plan
 
 Segment = tuple[str, str]  # (rich style or "", text)
 Line = list[Segment]
@@ -27,3 +31,29 @@ def emit(lines: list[Line], color: bool, stream: TextIO | None = None) -> None:
     console = Console(file=stream, highlight=False, soft_wrap=True, force_terminal=True)
     for line in lines:
         console.print(Text.assemble(*((clean(text), style) for style, text in line)))
+
+
+def show(subject: Plan | DriftReport, fmt: str, color: bool, stream: TextIO | None = None) -> None:
+    """The one place a plan or a drift report is printed, in the format asked for (text,
+    json, markdown); each renderer is imported only when used."""
+    from reconciler.plan.model import Plan
+
+    stream = stream or sys.stdout
+    if fmt == "json":
+        from reconciler.render.json import drift_document, dumps, plan_document
+
+        document = plan_document(subject) if isinstance(subject, Plan) else drift_document(subject)
+        stream.write(dumps(document) + "\n")
+    elif fmt == "markdown":
+        from reconciler.render.drift import drift_markdown
+        from reconciler.render.markdown import plan_markdown
+
+        text = plan_markdown(subject) if isinstance(subject, Plan) else drift_markdown(subject)
+        stream.write(text + "\n")
+    else:
+        from reconciler.render.drift import drift_lines
+        from reconciler.render.text import plan_lines
+
+        emit(plan_lines(subject) if isinstance(subject, Plan) else drift_lines(subject), color, stream)
+        return
+    stream.flush()

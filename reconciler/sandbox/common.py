@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import random
-import tempfile
 import threading
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -22,6 +20,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from reconciler.files import atomic_write
 
 ErrorBody = Callable[[int, str], Response]
 """(status, message) -> a response in the vendor's own error format."""
@@ -120,11 +120,7 @@ class Table:
             return
         with self._lock:
             self._dirty = False
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=self.path.name, suffix=".tmp")
-            with os.fdopen(fd, "w") as handle:
-                json.dump(self.data, handle)
-            os.replace(tmp, self.path)
+            atomic_write(self.path, json.dumps(self.data), make_folder=True)
 
 
 @dataclass

@@ -45,11 +45,12 @@ class Resource:
     attributes: dict[str, Any] = field(default_factory=dict)
     meta: Annotated[Mapping[str, Any], PlainSerializer(dict)] = field(default_factory=dict)
     prevent_destroy: bool = False
+    schema_version: int = 0  # of the kind's recorded attributes (KindSpec.schema_version)
 
     def to_dict(self) -> dict[str, Any]:
         return {"vendor": self.vendor, "kind": self.kind, "remote_id": self.remote_id,
                 "attributes": self.attributes, "meta": dict(self.meta),
-                "prevent_destroy": self.prevent_destroy}
+                "prevent_destroy": self.prevent_destroy, "schema_version": self.schema_version}
 
 
 class Pending(BaseModel):

@@ -4,7 +4,7 @@ Everything reconciler knows about this vendor is in this package; `VENDOR` is wh
 declares to the registry (see reconciler.providers.plugin).
 """
 
-from reconciler.providers.plugin import Vendor
+from reconciler.providers.plugin import CliOption, Vendor
 
 EXAMPLE = """\
 # Outreach call purposes: what a sales rep picks when logging a call.
@@ -25,4 +25,8 @@ VENDOR = Vendor(
     provider="reconciler.providers.outreach.provider:OutreachProvider",
     sandbox="reconciler.providers.outreach.sandbox:SANDBOX",
     example=EXAMPLE,
+    cli_options={"sandbox": (
+        CliOption("--outreach-rate-limit", "rate_limit", metavar="N", type=int, default=10_000,
+                  help="Outreach requests allowed per hour (the vendor's 10,000; 0 = unlimited)"),
+    )},
 )

@@ -4,7 +4,7 @@ Everything reconciler knows about this vendor is in this package; `VENDOR` is wh
 declares to the registry (see reconciler.providers.plugin).
 """
 
-from reconciler.providers.plugin import Vendor
+from reconciler.providers.plugin import CliOption, Vendor
 
 EXAMPLE = """\
 # Webex Campaign purposes: why a contact may be messaged (a campaign picks one).
@@ -33,4 +33,10 @@ VENDOR = Vendor(
     sandbox="reconciler.providers.webex_campaign.sandbox:SANDBOX",
     example=EXAMPLE,
     after_apply="reconciler.providers.webex_campaign.outcome:after_apply",
+    cli_options={"apply": (
+        CliOption("--notify-webex-deployment", "deployment", metavar="ID",
+                  help="Report the outcome to this Webex Campaign deployment"),
+        CliOption("--notify-webex-transaction", "transaction", metavar="ID",
+                  help="The transaction id (refTransId) to report on"),
+    )},
 )
