@@ -15,6 +15,9 @@ collection, made unique per case); override `sample` and `changed` when that is 
 What the cases hold a provider to is the contract in reconciler.providers.base: a failed
 create created nothing (except AmbiguousWriteError), delete of a missing object succeeds,
 `lookup` returns only an exact natural-key match, errors are ReconcilerErrors.
+
+pytest runs the kit but importing it does not need pytest (a plain install can import it):
+pytest is imported when a case runs, and `pip install 'purpose-reconciler[testing]'` brings it.
 """
 
 from __future__ import annotations
@@ -26,7 +29,6 @@ from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
-import pytest
 from ruamel.yaml import YAML
 
 from reconciler.errors import AmbiguousWriteError, ReconcilerError
@@ -36,7 +38,18 @@ from reconciler.sandbox.common import Faults
 from reconciler.sandbox.server import RunningSandbox, SandboxSettings
 
 T = TypeVar("T")
+F = TypeVar("F", bound=Callable[..., Any])
 _serial = itertools.count(1)
+
+
+def _fixture(function: F) -> F:
+    """pytest's fixture where pytest is installed (it runs the kit); without it, the plain
+    method, so that `import reconciler.testing` works in a plain install."""
+    try:
+        import pytest
+    except ImportError:
+        return function
+    return pytest.fixture(function)  # type: ignore[return-value]
 
 
 class ProviderConformance:
@@ -45,7 +58,7 @@ class ProviderConformance:
 
     # ---------------------------------------------------------------- fixtures ----
 
-    @pytest.fixture
+    @_fixture
     def running(self, tmp_path: Path) -> Iterator[RunningSandbox]:
         settings = SandboxSettings(data_dir=tmp_path / "sandbox", faults=Faults(),
                                    options={self.vendor: dict(self.sandbox_options)})
@@ -187,6 +200,8 @@ class ProviderConformance:
             self.run(running, body)
 
     def test_ambiguous_create_is_found_again(self, running: RunningSandbox) -> None:
+        import pytest
+
         for kind_class in self.kinds():
             attributes = self.sample(kind_class)
             key = str(kind_class.identity(attributes))
@@ -213,6 +228,8 @@ class ProviderConformance:
             self.run(running, adopt)
 
     def test_errors_are_reconciler_errors(self, running: RunningSandbox) -> None:
+        import pytest
+
         for kind_class in self.kinds():
             async def unknown(provider: Provider, kind_class: type[Kind] = kind_class) -> None:
                 assert await provider.kind_objects[kind_class.name].read("987654321") is None

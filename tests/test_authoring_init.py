@@ -49,7 +49,7 @@ def test_init_writes_a_directory_that_validates_and_plans_against_the_sandboxes(
     assert validated.code == 0, validated.text
     planned = run_cli("plan", str(root), "--detailed-exitcode", env=sandbox.env())
     assert planned.code == 2, planned.text
-    assert "Plan: 4 to create, 0 to update, 0 to delete" in planned.out
+    assert "Plan: 4 to add, 0 to change, 0 to destroy" in planned.out
     assert sandbox.writes() == 0
 
     again = run_cli("init", str(root), "--vendor", "outreach")

@@ -126,7 +126,7 @@ AGREE: list[tuple[str, bool, str]] = [
               on_delete: delete
         """),
     ("null-optional", True, "outreach: {call_purposes: {a: {name: A, on_delete: null}}}"),
-    ("null-order", False, "outreach: {call_purposes: {a: {name: A, order: null}}}"),
+    ("null-order", True, "outreach: {call_purposes: {a: {name: A, order: null}}}"),  # nullable
     ("empty-collection", True, "outreach: {call_purposes: {}}"),
     ("empty-document-mapping", True, "{}"),
     ("superoffice", True, """\

@@ -150,7 +150,7 @@ def test_show_prints_a_saved_plan_in_every_format(project: Project, tmp_path: Pa
     text = run_cli("show", str(saved))
     assert text.code == 0, text.text
     assert "+ outreach.call_purpose.intro" in text.out
-    assert "Plan: 1 to create, 0 to update, 0 to delete, 0 to adopt." in text.out
+    assert "Plan: 1 to add, 0 to change, 0 to destroy." in text.out
     as_json = run_cli("show", str(saved), "--format", "json")
     assert as_json.code == 0 and "outreach.call_purpose.intro" in json.dumps(json.loads(as_json.out))
     markdown = run_cli("show", str(saved), "--format", "markdown")
@@ -177,7 +177,7 @@ def test_the_plan_has_a_legend_for_the_symbols_it_uses(project: Project) -> None
                              {"data": {"type": "callPurpose", "attributes": {"name": "Rogue"}}})
     out = project.plan().out
     assert "Symbols: + create, <= adopt an existing remote object (not Terraform's read)\n" in out
-    assert out.index("Symbols:") < out.index("Plan: 1 to create")
+    assert out.index("Symbols:") < out.index("Plan: 1 to import, 1 to add")
 
 
 @pytest.mark.parametrize("option", ["--target", "--exclude"])

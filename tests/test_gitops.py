@@ -47,7 +47,7 @@ def test_drift_reports_changed_missing_and_unmanaged_without_writing(project: Pr
     assert "! outreach.call_purpose.initial_contact" in result.out and "deleted outside reconciler" in result.out
     assert "'Rogue'" in result.out
     body = json.loads(project.cli("drift", str(project.root), "--format", "json").out)
-    assert body["format_version"] == "2.0" and body["drifted"] == 2
+    assert body["format_version"] == "1.2" and body["drifted"] == 2
     assert {d["status"] for d in body["drift_details"].values()} == {"changed", "missing"}
     assert sorted(d["change"]["actions"][0] for d in body["resource_drift"]) == ["delete", "update"]
     assert project.cli("drift", str(project.root), "--format", "markdown").out.startswith("### reconciler drift")
@@ -170,7 +170,7 @@ def test_prevent_destroy_survives_removal_of_the_entry(project: Project) -> None
 def test_target_and_exclude_count_skipped(project: Project) -> None:
     project.write("p.yaml", MANIFEST)
     targeted = project.plan("--target", "outreach.call_purpose.follow_*")
-    assert "Plan: 1 to create" in targeted.out and "Skipped 1 object(s)" in targeted.out
+    assert "Plan: 1 to add" in targeted.out and "Skipped 1 object(s)" in targeted.out
     excluded = project.apply("--exclude", "*.follow_up")
     assert excluded.code == 0 and "1 created" in excluded.out
     assert [p["attributes"]["name"] for p in project.sandbox.outreach_purposes()] == ["Initial Contact"]

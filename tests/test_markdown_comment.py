@@ -1,4 +1,5 @@
-"""The pull-request comment read by a CommonMark parser: size limit, what comes first, no raw HTML.
+"""The pull-request comment as GitHub renders it (cmark-gfm): size limit, what comes first, no
+raw HTML, no live mention, no invisible character, every fold closed and every row intact.
 
 Big plans are built in-process (a Plan of 2,000 changes is data, not a mock); the
 hostile-value plan is made by the real CLI against the Outreach sandbox, with purpose names
@@ -19,6 +20,7 @@ from reconciler.drift.detect import DriftItem, DriftReport
 from reconciler.plan.model import Action, Change, FieldDiff, Plan, Verdict
 from reconciler.render.drift import drift_markdown
 from reconciler.render.markdown import LIMIT, code, plan_markdown
+from tests.comment_checks import assert_comment
 from tests.conftest import Project
 
 GITHUB_LIMIT = 65_536
@@ -31,6 +33,9 @@ HOSTILE = [
     "<!-- hidden --><script>alert(2)</script>",
     "&lt;already escaped&gt; &amp;",
     "*bold* _em_ ~~gone~~ # not a heading",
+    "ping @octocat and @acme/security-team",
+    "bidi \u202eevil\u202c zero\u200bwidth csi\u009b[31m",
+    "pipe | in | cells \\| and a backslash",
 ]
 
 
@@ -48,11 +53,12 @@ def html_tokens(tokens: list[Token]) -> list[str]:
 
 
 def assert_no_raw_html(text: str) -> str:
-    """Only the comment's own tags are HTML; returns the rendered HTML for further checks."""
+    """Only the comment's own tags are HTML, for two parsers (CommonMark's reference rules in
+    markdown-it, and GitHub's cmark-gfm with every other comment check); returns GitHub's HTML."""
     md = parser()
     stray = [t for t in html_tokens(md.parse(text)) if not ALLOWED_HTML.match(t.strip())]
     assert stray == [], stray[:5]
-    return md.render(text)
+    return assert_comment(text)
 
 
 def change(i: int, action: Action = Action.UPDATE, vendor: str = "outreach", **kw: object) -> Change:
@@ -140,14 +146,15 @@ def test_hostile_values_from_the_sandbox_are_text(project: Project) -> None:
     rendered = assert_no_raw_html(result.out)
     assert "<img" not in rendered and "<script" not in rendered and "<b>" not in rendered
     assert 'href="javascript' not in rendered and "<a " not in rendered
-    text = html.unescape(re.sub(r"<[^>]+>", "", rendered))
+    text = html.unescape(re.sub(r"<[^>]+>", "", rendered)).replace("@\u200b", "@").replace(":\u200b//", "://")  # defused
     for name in HOSTILE:
         assert json.dumps(name + " (new)")[1:-1] in text, name  # shown as typed, never interpreted
     assert rendered.count("<details>") == rendered.count("</details>") == 1
 
 
 def _yaml(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+    quoted = text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    return '"' + "".join(ch if ch.isprintable() else f"\\u{ord(ch):04x}" for ch in quoted) + '"'
 
 
 def test_drift_markdown_escapes_and_keeps_the_limit() -> None:

@@ -23,7 +23,7 @@ def test_plan_apply_plan_converges(project: Project) -> None:
     first = project.plan()
     assert first.code == 2, first.text
     assert "+ outreach.call_purpose.initial_contact" in first.out
-    assert "Plan: 2 to create, 0 to update, 0 to delete, 0 to adopt." in first.out
+    assert "Plan: 2 to add, 0 to change, 0 to destroy." in first.out
 
     applied = project.apply()
     assert applied.code == 0, applied.text
@@ -48,7 +48,7 @@ def test_update_changes_only_the_changed_field(project: Project) -> None:
     assert plan.code == 2
     assert "~ outreach.call_purpose.follow_up" in plan.out
     assert "~ order: 2 -> 7" in plan.out
-    assert "Plan: 0 to create, 1 to update, 0 to delete, 0 to adopt." in plan.out
+    assert "Plan: 0 to add, 1 to change, 0 to destroy." in plan.out
     assert project.apply().code == 0
     after = {p["attributes"]["name"]: p for p in project.sandbox.outreach_purposes()}
     assert after["Follow Up"]["attributes"]["order"] == 7
@@ -64,7 +64,7 @@ def test_delete_removes_only_managed_objects(project: Project) -> None:
     project.write("purposes/outreach.yaml", PURPOSES.split("    follow_up:")[0])
     plan = project.plan()
     assert "- outreach.call_purpose.follow_up" in plan.out
-    assert "Plan: 0 to create, 0 to update, 1 to delete, 0 to adopt." in plan.out
+    assert "Plan: 0 to add, 0 to change, 1 to destroy." in plan.out
     assert "Unmanaged: 1 outreach object(s)" in plan.out and "'Hand Made'" in plan.out
     assert project.apply().code == 0
     names = sorted(p["attributes"]["name"] for p in project.sandbox.outreach_purposes())
@@ -79,7 +79,7 @@ def test_existing_remote_object_is_adopted_not_duplicated(project: Project) -> N
     plan = project.plan()
     assert "<= outreach.call_purpose.follow_up" in plan.out
     assert "~ order: 9 -> 2" in plan.out
-    assert "Plan: 1 to create, 0 to update, 0 to delete, 1 to adopt." in plan.out
+    assert "Plan: 1 to import, 1 to add, 0 to change, 0 to destroy." in plan.out
     assert project.apply().code == 0
     remote = project.sandbox.outreach_purposes()
     assert len(remote) == 2
@@ -128,7 +128,7 @@ def test_saved_plan_applies_and_cannot_be_replayed(project: Project) -> None:
 def test_formats_json_and_markdown(project: Project) -> None:
     project.write("purposes/outreach.yaml", PURPOSES)
     body = json.loads(project.plan("--format", "json").out)
-    assert body["format_version"] == "2.0" and body["checksum"].startswith("sha256:")
+    assert body["format_version"] == "1.2" and body["checksum"].startswith("sha256:")
     assert body["summary"]["create"] == 2
     markdown = project.plan("--format", "markdown").out
     assert markdown.startswith("### reconciler plan")

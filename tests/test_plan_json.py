@@ -1,9 +1,10 @@
 """`plan --format json`, `show --format json` and `drift --format json` as policy tools read them.
 
-Checked three ways against real plans made over HTTP with the sandboxes: the published
-JSON Schema (schema/plan.schema.json), the field list Terraform documents for
-`resource_changes` (encoded below from Terraform's "JSON Output Format" page and its
-jsonplan source), and the meaning of each action.
+Checked against real plans made over HTTP with the sandboxes: the published JSON Schema
+(schema/plan.schema.json), a JSON Schema of Terraform's plan format written from Terraform's
+"JSON Output Format" documentation (tests/terraform/plan-format-1.schema.json), the field list
+Terraform documents for `resource_changes`, and the meaning of each action. The readers
+written for Terraform plans (terrasafe, flatplan, checkov) run in tests/test_terraform_readers.py.
 """
 
 from __future__ import annotations
@@ -16,16 +17,18 @@ import jsonschema
 import pytest
 
 from reconciler import SCHEMA_BASE_URL
-from reconciler.render.json import ACTION_REASONS
+from reconciler.render.json import ACTION_REASONS, FORMAT_VERSION
 from tests.conftest import REPO, Project, run_cli
 
 SCHEMA = json.loads((REPO / "schema" / "plan.schema.json").read_text())
+TERRAFORM_SCHEMA = json.loads((REPO / "tests" / "terraform" / "plan-format-1.schema.json").read_text())
 
 # developer.hashicorp.com/terraform/internals/json-format, "Plan Representation": the keys of
 # one element of resource_changes (and resource_drift, "the same object structure").
 TF_RESOURCE_CHANGE_KEYS = {"address", "previous_address", "module_address", "mode", "type", "name",
                            "index", "deposed", "change", "action_reason", "provider_name"}
 TF_REQUIRED = {"address", "mode", "type", "name", "provider_name", "change"}
+TF_ACTION_REASONS = set(TERRAFORM_SCHEMA["$defs"]["resource_change"]["properties"]["action_reason"]["enum"])
 # "Change Representation": the keys of `change` (importing and generated_config since 1.5).
 TF_CHANGE_KEYS = {"actions", "before", "after", "after_unknown", "before_sensitive", "after_sensitive",
                   "replace_paths", "importing", "generated_config"}
@@ -61,12 +64,16 @@ MANIFESTS = {
 
 
 def assert_terraform_shape(rc: dict[str, Any]) -> None:
-    assert set(rc) <= TF_RESOURCE_CHANGE_KEYS, set(rc) - TF_RESOURCE_CHANGE_KEYS
+    ours = {k for k in rc if k.startswith("reconciler_")}
+    assert set(rc) - ours <= TF_RESOURCE_CHANGE_KEYS, set(rc) - ours - TF_RESOURCE_CHANGE_KEYS
     assert set(rc) >= TF_REQUIRED
     assert set(rc["change"]) <= TF_CHANGE_KEYS, set(rc["change"]) - TF_CHANGE_KEYS
     assert rc["change"]["actions"] in TF_ACTIONS
-    assert rc["type"] == rc["address"].rsplit(".", 1)[0].replace(".", "_")
-    assert rc["address"].endswith("." + rc["name"]) and rc["mode"] == "managed"
+    assert rc["address"] == f"{rc['type']}.{rc['name']}" and rc["mode"] == "managed"  # Terraform's form
+    assert rc["type"] == rc["reconciler_address"].rsplit(".", 1)[0].replace(".", "_")
+    vendor = rc["reconciler_address"].split(".", 1)[0]
+    assert rc["provider_name"] == "registry.terraform.io/reconciler/" + vendor.replace("_", "-")
+    assert rc.get("action_reason", "delete_because_no_resource_config") in TF_ACTION_REASONS
     change = rc["change"]
     if change["actions"] == ["create"]:
         assert change["before"] is None and change["after"] is not None
@@ -75,7 +82,9 @@ def assert_terraform_shape(rc: dict[str, Any]) -> None:
 
 
 def validate(document: dict[str, Any]) -> None:
+    """Our published schema, and Terraform's format as its documentation describes it."""
     jsonschema.Draft202012Validator(SCHEMA).validate(document)
+    jsonschema.Draft202012Validator(TERRAFORM_SCHEMA).validate(document)
 
 
 @pytest.fixture
@@ -104,11 +113,13 @@ def test_plan_json_has_terraforms_shape_and_validates(changed: Project) -> None:
     assert result.code == 2, result.text
     document = json.loads(result.out)
     validate(document)
-    assert document["format_version"] == "2.0" and document["reconciler_version"]
-    changes = {rc["address"]: rc for rc in document["resource_changes"]}
+    assert document["format_version"] == FORMAT_VERSION == "1.2" and document["reconciler_version"]
+    assert document["terraform_version"] == document["reconciler_version"]
+    changes = {rc["reconciler_address"]: rc for rc in document["resource_changes"]}
     for rc in changes.values():
         assert_terraform_shape(rc)
-        assert rc["action_reason"] in ACTION_REASONS
+        assert document["change_details"][rc["reconciler_address"]]["reason_code"] in ACTION_REASONS
+    assert changes["outreach.call_purpose.change_me"]["address"] == "outreach_call_purpose.change_me"
     update = changes["outreach.call_purpose.change_me"]["change"]
     assert update["actions"] == ["update"]
     assert update["before"]["order"] == 2 and update["after"]["order"] == 20
@@ -119,7 +130,8 @@ def test_plan_json_has_terraforms_shape_and_validates(changed: Project) -> None:
     assert delete["action_reason"] == "delete_because_no_resource_config"
     deactivate = changes["superoffice.consent_purpose.newsletter"]
     assert deactivate["change"]["actions"] == ["delete"]
-    assert document["change_details"][deactivate["address"]]["delete_mode"] == "deactivate"
+    assert document["change_details"][deactivate["reconciler_address"]]["delete_mode"] == "deactivate"
+    assert "action_reason" not in changes["outreach.call_purpose.change_me"]  # none of Terraform's fits
     adopt = changes["outreach.call_purpose.found"]["change"]
     assert adopt["importing"] == {"id": adopt["before"]["id"]} and adopt["actions"] == ["no-op"]
     push = changes["webex_campaign.datastore_records.contacts"]["change"]
@@ -172,7 +184,7 @@ def test_drift_json_is_terraforms_resource_drift(project: Project) -> None:
     assert result.code == 2, result.text
     document = json.loads(result.out)
     validate(document)
-    drift = {rc["address"]: rc for rc in document["resource_drift"]}
+    drift = {rc["reconciler_address"]: rc for rc in document["resource_drift"]}
     for rc in drift.values():
         assert_terraform_shape(rc)
     keep = drift["outreach.call_purpose.keep"]["change"]
@@ -183,8 +195,11 @@ def test_drift_json_is_terraforms_resource_drift(project: Project) -> None:
 def test_schema_is_published_and_lists_every_reason() -> None:
     jsonschema.Draft202012Validator.check_schema(SCHEMA)
     assert SCHEMA["$id"] == SCHEMA_BASE_URL + "plan.schema.json"
-    reasons = SCHEMA["$defs"]["resource_change"]["properties"]["action_reason"]["enum"]
+    jsonschema.Draft202012Validator.check_schema(TERRAFORM_SCHEMA)
+    reasons = SCHEMA["$defs"]["change_details"]["properties"]["reason_code"]["enum"]
     assert sorted(reasons) == sorted(ACTION_REASONS)
+    terraform = SCHEMA["$defs"]["resource_change"]["properties"]["action_reason"]["enum"]
+    assert set(terraform) == TF_ACTION_REASONS  # Terraform's documented list, no code of ours
 
 
 def test_validate_github_annotations(tmp_path: Path, project: Project) -> None:
@@ -214,9 +229,12 @@ def test_a_renamed_key_is_a_move_with_its_previous_address(project: Project) -> 
     validate(document)
     [move] = document["resource_changes"]
     assert_terraform_shape(move)
-    assert move["address"] == "outreach.call_purpose.kept"
-    assert move["previous_address"] == "outreach.call_purpose.keep"
-    assert move["change"]["actions"] == ["no-op"] and move["action_reason"] == "move_because_key_renamed"
+    assert move["address"] == "outreach_call_purpose.kept"
+    assert move["previous_address"] == "outreach_call_purpose.keep"
+    assert move["reconciler_address"] == "outreach.call_purpose.kept"
+    assert move["reconciler_previous_address"] == "outreach.call_purpose.keep"
+    assert move["change"]["actions"] == ["no-op"] and "action_reason" not in move
+    assert document["change_details"]["outreach.call_purpose.kept"]["reason_code"] == "move_because_key_renamed"
     assert document["moves"] == [{"from": "outreach.call_purpose.keep",
                                   "to": "outreach.call_purpose.kept",
                                   "remote_id": move["change"]["before"]["id"]}]

@@ -98,6 +98,12 @@ def test_no_more_than_n_changes_without_the_label(project: Project) -> None:
         "once reviewed"]
     labelled = {**SETTINGS, "pull_request": {"labels": ["large-change-approved"]}}
     assert deny("change_budget.rego", big, labelled) == []
+    # GitHub's pull_request event gives label objects: the event's pull_request passes as is
+    event = {**SETTINGS, "pull_request": {"number": 7, "labels": [
+        {"id": 1, "name": "bug", "color": "d73a4a"}, {"id": 2, "name": "large-change-approved"}]}}
+    assert deny("change_budget.rego", big, event) == []
+    other = {**SETTINGS, "pull_request": {"labels": [{"id": 1, "name": "bug"}]}}
+    assert deny("change_budget.rego", big, other) != []
     project.write("p.yaml", outreach(5))
     assert deny("change_budget.rego", plan_json(project)) == []
 

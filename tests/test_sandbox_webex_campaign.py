@@ -95,7 +95,7 @@ def test_list_uses_numeric_ids_created_date_and_omits_the_default_group(client: 
 
 def test_get_uses_the_table_form_with_group_and_created_on(client: TestClient) -> None:
     create(client, name="A", description="d")
-    item = client.get(f"{HUB}/purposes/700").json()
+    [item] = client.get(f"{HUB}/purposes/700").json()  # by default, the page's one-element array
     assert item["id"] == 700 and item["group"] == "Default" and item["description"] == "d"
     assert STAMP.match(item["createdOn"]) and "createdDate" not in item
     stored = client.get(f"{ADMIN}/purposes").json()
@@ -110,7 +110,7 @@ def test_put_renames_and_an_absent_group_is_the_default(client: TestClient) -> N
     assert response.status_code == 200
     assert response.json() == {"id": "700", "name": "B",
                                "message": "Purpose added/updated successfully."}
-    item = client.get(f"{HUB}/purposes/700").json()
+    [item] = client.get(f"{HUB}/purposes/700").json()
     assert item["name"] == "B" and item["group"] == "Default"
 
 

@@ -70,7 +70,7 @@ def test_create_update_noop_keeps_unmanaged_fields(superoffice: Project) -> None
     first = superoffice.plan()
     assert first.code == 2, first.text
     assert "+ superoffice.consent_purpose.emarketing" in first.out
-    assert "Plan: 2 to create, 0 to update, 0 to delete, 0 to adopt." in first.out
+    assert "Plan: 2 to add, 0 to change, 0 to destroy." in first.out
     assert superoffice.apply().code == 0
     remote = items(superoffice.sandbox)
     emarketing = remote["#Emarketing"]
@@ -88,7 +88,7 @@ def test_create_update_noop_keeps_unmanaged_fields(superoffice: Project) -> None
     superoffice.write("purposes/superoffice.yaml", PURPOSES + "      rank: 9\n")
     plan = superoffice.plan()
     assert "~ superoffice.consent_purpose.newsletter" in plan.out and "~ rank: 0 -> 9" in plan.out
-    assert "Plan: 0 to create, 1 to update, 0 to delete, 0 to adopt." in plan.out
+    assert "Plan: 0 to add, 1 to change, 0 to destroy." in plan.out
     assert superoffice.apply().code == 0
     after = items(superoffice.sandbox)
     assert after["Newsletter"]["Rank"] == 9 and after["Newsletter"]["Tooltip"] == "Set by hand"

@@ -202,7 +202,7 @@ def test_renamed_key_is_a_move_without_vendor_call_outreach(project: Project, sa
     planned = project.plan()
     assert planned.code == 2, planned.text
     assert "outreach.call_purpose.initial -> outreach.call_purpose.first_touch" in planned.out
-    assert "1 to move" in planned.out and "0 to create" in planned.out and "0 to delete" in planned.out
+    assert "1 to move" in planned.out and "0 to add" in planned.out and "0 to destroy" in planned.out
     writes = sandbox.writes()
     applied = project.apply()
     assert applied.code == 0 and "1 moved" in applied.out, applied.text
@@ -259,7 +259,7 @@ def test_recorded_id_naming_another_object_is_refused(project: Project, sandbox:
     assert planned.code == 1, planned.text
     assert "now has name 'Unrelated', not 'Alpha'" in planned.out
     assert "now has name \"Someone else's\"" in planned.out
-    assert "0 to delete" in planned.out and "2 refused" in planned.out
+    assert "0 to destroy" in planned.out and "2 refused" in planned.out
     writes = sandbox.writes()
     assert project.apply().code == 1
     assert sandbox.writes() == writes

@@ -192,7 +192,7 @@ def test_write_back_under_a_full_disk_keeps_the_manifest(project: Project, sandb
     assert path.read_bytes() == before, "the manifest was half-written"
     assert result.code == 1 and "p.yaml" in result.err and "unchanged" in result.err, result.text
     after = project.plan()  # the drift only: nothing would be deleted
-    assert after.code == 2 and "1 to update, 0 to delete" in after.out, after.text
+    assert after.code == 2 and "1 to change, 0 to destroy" in after.out, after.text
     path.chmod(0o640)
     written = project.cli("drift", str(project.root), "--write-back")
     assert written.code == 0, written.text
@@ -284,7 +284,7 @@ def test_plan_accounting_is_honest(project: Project, sandbox: Sandbox) -> None:
     project.write("p.yaml", "outreach:\n  call_purposes:\n" + protected + rest + keep)
     planned = project.plan()  # 6 lifecycle-only edits of 11 managed: no vendor call, no threshold
     assert planned.code == 2, planned.text
-    assert "0 to update" in planned.out and "6 state-only" in planned.out
+    assert "0 to change" in planned.out and "6 state-only" in planned.out
     assert "threshold" not in planned.out
     writes = sandbox.writes()
     applied = project.apply()
@@ -292,7 +292,7 @@ def test_plan_accounting_is_honest(project: Project, sandbox: Sandbox) -> None:
     assert sandbox.writes() == writes
     project.write("p.yaml", "outreach:\n  call_purposes:\n" + protected + rest)
     removal = project.plan()  # the protected one removed: refused, not counted as a delete
-    assert "0 to delete" in removal.out and "1 refused" in removal.out, removal.text
+    assert "0 to destroy" in removal.out and "1 refused" in removal.out, removal.text
     refused = project.apply()
     assert refused.code == 3 and "prevent_destroy" in refused.err, refused.text
     assert sandbox.writes() == writes and "Keep" in names(sandbox)
@@ -304,6 +304,6 @@ def test_deactivation_is_reported_as_such(project: Project, sandbox: Sandbox) ->
     assert project.apply().code == 0
     project.write("p.yaml", "superoffice: {}\n")
     planned = project.plan()
-    assert "0 to delete" in planned.out and "1 to deactivate" in planned.out, planned.text
+    assert "1 to destroy" in planned.out and "1 of the destroys deactivate" in planned.out, planned.text
     applied = project.apply()
     assert applied.code == 0 and "0 deleted" in applied.out and "1 deactivated" in applied.out, applied.text

@@ -31,7 +31,7 @@ def test_quickstart_plan_is_readable_in_colour(tmp_path: Path) -> None:
     assert "+ outreach.call_purpose.initial_contact" in screen
     assert "<= superoffice.consent_purpose.emarketing" in screen
     assert "Symbols: + create, <= adopt an existing remote object (not Terraform's read)" in screen
-    assert re.search(r"^Plan: \d+ to create, 0 to update, 0 to delete, 2 to adopt(, \d+ to push)?\.$", screen, re.M)
+    assert re.search(r"^Plan: 2 to import, \d+ to add, 0 to change, 0 to destroy\.( Also: \d+ to push\.)?$", screen, re.M)
     applied = TerminalRun("apply", str(target), "--sandbox", "--auto-approve", env={}, cwd=tmp_path)
     assert applied.finish() == 0, applied.screen()
     assert "\x1b[" in applied.raw.decode(errors="replace")
@@ -54,7 +54,7 @@ def test_apply_prompt_on_a_terminal(project: Project) -> None:
     assert "+ outreach.call_purpose.intro" in before
     assert not STYLE_WORDS.search(before), before
     assert "Symbols: + create\n" in before
-    assert "Plan: 1 to create, 0 to update, 0 to delete, 0 to adopt." in before
+    assert "Plan: 1 to add, 0 to change, 0 to destroy." in before
     run.type("yes\n")
     assert run.finish() == 0, run.screen()
     assert "Apply complete! Changes: 1 created, 0 updated, 0 deleted, 0 adopted." in run.screen()
@@ -87,7 +87,7 @@ def test_a_150_change_apply_shows_a_progress_bar(project: Project) -> None:
     assert not STYLE_WORDS.search(screen), screen
     for i in range(150):
         assert f"+ outreach.call_purpose.p{i:03d} " in screen
-    assert "Plan: 150 to create, 0 to update, 0 to delete, 0 to adopt." in screen
+    assert "Plan: 150 to add, 0 to change, 0 to destroy." in screen
     assert re.search(r"Applying .*150/150", screen), screen[-2000:]
     assert "Apply complete! Changes: 150 created, 0 updated, 0 deleted, 0 adopted." in screen
 

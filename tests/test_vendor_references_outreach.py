@@ -56,13 +56,18 @@ def test_lifecycle_over_pages_whatever_links_next_looks_like(project: Project) -
     assert project.plan().code == 0
 
 
-def test_order_null_is_refused_while_loading(project: Project) -> None:
-    project.write("p.yaml", "outreach:\n  call_purposes:\n    a:\n      name: A\n"
+def test_order_null_clears_the_order(project: Project) -> None:
+    """`order` is nullable (the vendor's OpenAPI description): `order: null` is a value to
+    declare, sent as null, and then matches."""
+    project.write("p.yaml", purposes(A=5))
+    assert project.apply().code == 0
+    project.write("p.yaml", "outreach:\n  call_purposes:\n    p0:\n      name: A\n"
                             "      order: null\n")
-    result = project.plan()
-    assert result.code == 1, result.text
-    assert "p.yaml:5:" in result.text and "order cannot be null" in result.text
-    assert project.sandbox.requests() == {}  # nothing was sent
+    planned = project.plan()
+    assert planned.code == 2 and "order: 5 -> null" in planned.out, planned.text
+    assert project.apply().code == 0
+    assert names(project) == [("A", None)]
+    assert project.plan().code == 0
 
 
 @pytest.mark.parametrize("sandbox_settings", [

@@ -5,6 +5,7 @@ without regard to case, a tenant that moved to another host."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -86,7 +87,7 @@ def test_apply_noop_update_saved_plan_and_revive(so: Project) -> None:
     assert api(so.sandbox, "DELETE", f"/{news}").status_code == 204  # behind the tool's back
     revive = so.plan()
     assert revive.code == 2 and "revive: remote object is deleted" in revive.out, revive.out
-    assert "0 to create" in revive.out
+    assert "0 to add" in revive.out
     assert so.apply().code == 0
     assert summary(so.sandbox)[1] == ("#News", "Newsletter", "Weekly", 1, False)
 
@@ -97,7 +98,7 @@ def test_apply_noop_update_saved_plan_and_revive(so: Project) -> None:
     assert summary(so.sandbox)[0] == ("", "Events", "", 1, True)
     so.write("purposes.yaml", manifest())
     back = so.plan()
-    assert back.code == 2 and "revive" in back.out and "0 to create" in back.out, back.out
+    assert back.code == 2 and "revive" in back.out and "0 to add" in back.out, back.out
     assert so.apply().code == 0
     assert summary(so.sandbox) == [("", "Events", "", 1, False),
                                    ("#News", "Newsletter", "Monthly", 1, False)]
@@ -195,6 +196,8 @@ def test_the_tenant_root_is_resolved_and_followed_on_421(
     assert sorted(p["Name"] for p in stored(so.sandbox)) == ["Events", "Newsletter"]
 
 
+@pytest.mark.parametrize("sandbox_settings", [{"links": True}, {"links": False}], indirect=True,
+                         ids=["links", "no-links"])
 def test_accept_language_and_puts_that_keep_multi_language_values(so: Project) -> None:
     """Read in English (Accept-Language: en); a PUT starts from the item read without it,
     so an unmanaged multi-language tooltip is sent back whole, and echoes no server-owned
@@ -212,3 +215,14 @@ def test_accept_language_and_puts_that_keep_multi_language_values(so: Project) -
     put = httpx.get(so.sandbox.url + ADMIN + "/last_put").json()
     assert not {"_Links", "UpdatedBy", "UpdatedDate", "TableRight", "FieldProperties"} & set(put)
     assert so.plan().code == 0
+
+
+def test_sandbox_defaults_are_the_references_readings(so: Project) -> None:
+    """Items carry no `_Links` unless the switch asks (no response table lists it); the
+    state API's answer carries `ValidUntil`."""
+    made = api(so.sandbox, "POST", body={"Name": "News", "Key": "#News"})
+    assert made.status_code == 200 and "_Links" not in made.json()
+    assert all("_Links" not in item for item in api(so.sandbox, "GET").json())
+    state = httpx.get(so.sandbox.url + "/superoffice/api/state/Cust12345").json()
+    assert state["Api"].endswith("/api") and re.fullmatch(
+        r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", state["ValidUntil"])

@@ -213,8 +213,12 @@ def test_records_are_never_resent_after_an_ambiguous_failure(
 
 
 @pytest.mark.parametrize("sandbox_settings", [
-    {"datastore_columns": {"1466": {"msisdn": 15, "firstname": 5}}}], indirect=True)
+    {"datastore_columns": {"1466": {"msisdn": 15, "firstname": 5}}},
+    {"datastore_columns": {"1466": {"msisdn": 15, "firstname": 5}}, "datastore_attributes": "list"}],
+    indirect=True, ids=["object", "list"])
 def test_records_checked_against_the_datastore_columns_before_sending(webex: Project) -> None:
+    """The datastore-attributes answer is the reference's object (`datastore-id`,
+    `datastore-name`, `columns`), or a list of them (the one asked for is read)."""
     env = webex.sandbox.env()
     metadata = env["WEBEX_CAMPAIGN_TENANT_URL"].replace("/resources/v3", "/metadata/v3/datastore")
     webex.extra_provider_settings["webex_campaign"] = f"    datastore_metadata: {metadata}\n"
@@ -255,3 +259,17 @@ def test_duplicate_names_exact_then_ignoring_case(webex: Project,
         assert applied.code == 0, applied.text
         assert names == ["BETA", "Alpha", "Beta"]
     assert webex.plan().code == 0
+
+
+def test_datastore_attributes_are_read_as_the_reference_documents_them() -> None:
+    from reconciler.providers.webex_campaign.datastore import columns
+
+    cols = [{"datatype": "STRING", "id": "1", "name": "msisdn", "max-length": 15},
+            {"datatype": "STRING", "id": "2", "name": "firstname", "max-length": "5"}]
+    found = {"datastore-id": "1466", "datastore-name": "Contacts", "columns": cols}
+    assert columns(found, "1466") == {"msisdn": 15, "firstname": 5}
+    other = {"datastore-id": 9, "datastore-name": "Other", "columns": [{"name": "x"}]}
+    assert columns([other, {**found, "datastore-id": 1466}], "1466") == {"msisdn": 15, "firstname": 5}
+    assert columns(cols, "1466") is None  # a bare list is not the columns
+    assert columns(other, "1466") is None  # another datastore's
+    assert columns([other], "1466") is None

@@ -84,7 +84,7 @@ def test_create_update_noop(webex: Project) -> None:
     assert "+ webex_campaign.purpose.marketing" in first.out
     groups = re.findall(r'\+ group\s+= "(\w+)"', first.out)
     assert groups == ["Default", "product"]  # sent as declared
-    assert "Plan: 2 to create, 0 to update, 0 to delete, 0 to adopt." in first.out
+    assert "Plan: 2 to add, 0 to change, 0 to destroy." in first.out
 
     applied = webex.apply()
     assert applied.code == 0, applied.text
@@ -106,7 +106,7 @@ def test_create_update_noop(webex: Project) -> None:
     update = webex.apply()  # prints its plan first
     assert update.code == 0, update.text
     assert '~ description: "Marketing purpose" -> "Offers and news"' in update.out
-    assert "Plan: 0 to create, 1 to update, 0 to delete, 0 to adopt." in update.out
+    assert "Plan: 0 to add, 1 to change, 0 to destroy." in update.out
     after = remote_purposes(webex.sandbox)
     assert after["Marketing_Purpose"]["description"] == "Offers and news"
     assert after["Marketing_Purpose"]["id"] == remote["Marketing_Purpose"]["id"]
@@ -129,7 +129,7 @@ def test_default_group_in_any_case_is_no_diff(webex: Project) -> None:
     plan_file = webex.root.parent / "plan.json"
     plan = webex.plan("--format", "json", "--out", str(plan_file))
     assert plan.code == 2, plan.text
-    changes = {c["address"]: c["change"] for c in json.loads(plan.out)["resource_changes"]}
+    changes = {c["reconciler_address"]: c["change"] for c in json.loads(plan.out)["resource_changes"]}
     assert {a: (c["actions"], "importing" in c) for a, c in changes.items()} == {
         "webex_campaign.purpose.newsletter": (["no-op"], True),
         "webex_campaign.purpose.webinars": (["no-op"], True)}

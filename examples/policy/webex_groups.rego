@@ -12,12 +12,13 @@ approved := {upper(g) | some g in groups}
 
 deny contains msg if {
 	some rc in input.resource_changes
+	address := object.get(rc, "reconciler_address", rc.address)
 	rc.type == "webex_campaign_purpose"
 	rc.change.after != null
 	group := upper(object.get(rc.change.after, "group", "DEFAULT"))
 	not approved[group]
 	msg := concat("", [
-		rc.address, ": group '", group, "' is not an approved Webex Campaign group (approved: ",
+		address, ": group '", group, "' is not an approved Webex Campaign group (approved: ",
 		concat(", ", sort(approved)), ")",
 	])
 }

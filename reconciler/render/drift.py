@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from reconciler.drift.detect import DriftReport
 from reconciler.render import Line
-from reconciler.render.markdown import LIMIT, Budget, code, escape
+from reconciler.render.markdown import LIMIT, Budget, cell, code, escape
 from reconciler.render.text import value
 
 
@@ -49,7 +49,7 @@ def drift_markdown(report: DriftReport, limit: int = LIMIT) -> str:
     for item in report.items:
         fields = "<br>".join(f"{code(d.field)}: {escape(value(d.before))} → "
                              f"{escape(value(d.after))}" for d in item.diffs) or escape(item.note)
-        if not budget.take(row := f"| {code(item.address)} | {item.status} | {fields} |"):
+        if not budget.take(row := f"| {cell(code(item.address))} | {item.status} | {cell(fields)} |"):
             break
         out.append(row)
         shown += 1

@@ -1,13 +1,21 @@
-"""A Plan or a DriftReport as the JSON that pipelines and policy tools read, in Terraform's shape.
+"""A Plan or a DriftReport as the JSON that Terraform 1.x's `terraform show -json` emits.
 
-`terraform show -json` is what OPA/conftest policies, tfcmt and tf-summarize are written
-against, so the public JSON follows it: `resource_changes[]` (and `resource_drift[]`) with
-`address`, `mode`, `type`, `name`, `provider_name`, `change.actions`, full `change.before` /
-`change.after` and `action_reason`. What Terraform has no word for (safety verdicts,
-refusals, unmanaged objects, moves, per-change details) sits under keys of our own at the
-top level, so a resource change holds only fields Terraform documents. This is a display
-format: the saved plan file is another, separately versioned document
-(reconciler/plan/planfile.py).
+Tools written for Terraform plans (terraform-json, terrasafe, checkov's terraform_plan
+framework, flatplan, OPA/conftest policies) read this document unchanged, so it is
+Terraform's JSON output format 1.2, field for field where Terraform has the field:
+`format_version`, `terraform_version` (the reconciler's version: no Terraform runs),
+`planned_values`, `prior_state`, `configuration` and `resource_changes` (or
+`resource_drift`), each resource addressed as Terraform addresses it (`type.name`, e.g.
+`outreach_call_purpose.follow_up`) and served by a provider named in Terraform's full form
+(`registry.terraform.io/reconciler/<vendor>`). `action_reason` holds only codes from
+Terraform's documented list. What Terraform has no word for (our address, our own reason
+codes, safety verdicts, refusals, unmanaged objects, moves, summary counts) sits under keys
+Terraform does not use: `reconciler_address` on each resource, and top-level keys of our
+own. This is a display format: the saved plan file is another, separately versioned
+document (reconciler/plan/planfile.py).
+
+The plan lists only objects it changes: `planned_values`, `prior_state` and `configuration`
+hold those, and the unchanged ones are only counted (`summary.unchanged`).
 """
 
 from __future__ import annotations
@@ -24,11 +32,20 @@ from reconciler.plan.model import Action, Change, Plan, Reason
 if TYPE_CHECKING:
     from reconciler.drift.detect import DriftItem, DriftReport
 
-FORMAT_VERSION = "2.0"  # major: incompatible changes; minor: additions (Terraform's rule)
+# Terraform's JSON output format, whose rule is that a reader rejects another major version.
+# (The second round's "2.0" made every Terraform-plan reader reject the document.)
+FORMAT_VERSION = "1.2"
+STATE_FORMAT_VERSION = "1.0"  # of `prior_state`, Terraform's state representation
+PROVIDER_HOST = "registry.terraform.io/reconciler"  # full provider names: <host>/<namespace>/<type>
 SCHEMA_ID = SCHEMA_BASE_URL + "plan.schema.json"
 
+# Terraform's documented `action_reason` values that can mean something here: the object has
+# no manifest entry any more (removed, never declared and pruned, or left by an interrupted
+# run). Every other change carries no action_reason, as in Terraform.
+TERRAFORM_REASONS = frozenset({"delete_because_no_resource_config"})
+
 ACTION_REASONS: dict[str, str] = {
-    # Terraform's own code, same meaning: the manifests no longer declare the object.
+    # reconciler's own reason codes (`change_details[ADDRESS].reason_code`).
     "delete_because_no_resource_config": "removed from the manifests",
     "delete_because_unmanaged_prune": "never managed, and the provider sets prune: true",
     "delete_because_interrupted_run": "created by an interrupted run and no longer declared",
@@ -46,6 +63,9 @@ ACTION_REASONS: dict[str, str] = {
     "forget_because_inactive": "removed from the manifests and already inactive remotely",
     "move_because_key_renamed": "the manifest key was renamed; only the state changes",
 }
+_TO_TERRAFORM = {"delete_because_no_resource_config": "delete_because_no_resource_config",
+                 "delete_because_unmanaged_prune": "delete_because_no_resource_config",
+                 "delete_because_interrupted_run": "delete_because_no_resource_config"}
 _LABEL = re.compile(r"^(?P<kind>[A-Za-z0-9_]+\.[A-Za-z0-9_]+) id=(?P<id>\S*) (?P<key>.*)$")
 
 
@@ -55,20 +75,42 @@ def dumps(document: dict[str, Any]) -> str:
     return json.dumps(document, ensure_ascii=False, separators=(",", ":"), default=str)
 
 
+def provider_key(vendor: str) -> str:
+    """The provider's local name: Terraform's provider types take dashes, not underscores."""
+    return vendor.replace("_", "-")
+
+
+def provider_name(vendor: str) -> str:
+    """Terraform's full provider address, e.g. registry.terraform.io/reconciler/outreach."""
+    return f"{PROVIDER_HOST}/{provider_key(vendor)}"
+
+
 def plan_document(plan: Plan) -> dict[str, Any]:
     """`plan --format json` and `show --format json PLANFILE`."""
     write_only = set(plan.not_observable)
     blocked = any(v.blocked for v in plan.safety)
+    changes = [resource_change(c, write_only) for c in plan.changes]
     return {
         "format_version": FORMAT_VERSION,
-        "reconciler_version": __version__,
+        "terraform_version": __version__,
+        "planned_values": {"root_module": {"resources": [
+            _state_resource(rc, rc["change"]["after"], rc["change"]["after_sensitive"])
+            for rc in changes if rc["change"]["after"] is not None]}},
+        "resource_changes": changes,
+        "prior_state": {"format_version": STATE_FORMAT_VERSION, "terraform_version": __version__,
+                        "values": {"root_module": {"resources": [
+                            _state_resource(rc, rc["change"]["before"],
+                                            rc["change"]["before_sensitive"])
+                            for rc in changes if rc["change"]["before"] is not None]}}},
+        "configuration": _configuration(plan, changes, write_only),
         "applyable": plan.has_changes and not plan.refusals and not blocked,
         "complete": True,
         "errored": False,
-        "resource_changes": [resource_change(c, write_only) for c in plan.changes],
+        # reconciler's own keys, which Terraform does not use:
+        "reconciler_version": __version__,
         "summary": {**plan.counts(), "unchanged": plan.unchanged, "skipped": plan.skipped},
         "change_details": {c.address: _details(c) for c in plan.changes},
-        "moves": [_move(c) for c in plan.changes if str(c.action) == "move"],
+        "moves": [_move(c) for c in plan.changes if c.action is Action.MOVE],
         "refusals": [_refusal(r) for r in plan.refusals],
         "safety": [v.to_dict() for v in plan.safety],
         "unmanaged": unmanaged_objects(plan.unmanaged),
@@ -86,9 +128,13 @@ def drift_document(report: DriftReport) -> dict[str, Any]:
     """`drift --format json`: Terraform's `resource_drift`, the state's view against the vendor's."""
     return {
         "format_version": FORMAT_VERSION,
-        "reconciler_version": __version__,
+        "terraform_version": __version__,
         "resource_drift": [drift_change(item) for item in report.items],
         "resource_changes": [],
+        "applyable": False,
+        "complete": True,
+        "errored": False,
+        "reconciler_version": __version__,
         "drift_details": {i.address: {"status": i.status, "note": i.note, "remote_id": i.remote_id,
                                       "diffs": [{"field": d.field, "before": d.before,
                                                  "after": d.after} for d in i.diffs]}
@@ -101,10 +147,42 @@ def drift_document(report: DriftReport) -> dict[str, Any]:
 
 
 def _identity(address: str, vendor: str, kind: str) -> dict[str, Any]:
+    """Terraform's address (`type.name`), and ours under `reconciler_address`."""
     prefix = f"{vendor}.{kind}."
     name = address[len(prefix):] if address.startswith(prefix) else address
-    return {"address": address, "mode": "managed", "type": f"{vendor}_{kind}", "name": name,
-            "provider_name": vendor}
+    kind_type = f"{vendor}_{kind}"
+    return {"address": f"{kind_type}.{name}", "mode": "managed", "type": kind_type, "name": name,
+            "provider_name": provider_name(vendor), "reconciler_address": address}
+
+
+def _state_resource(rc: dict[str, Any], values: dict[str, Any],
+                    sensitive: dict[str, Any] | bool) -> dict[str, Any]:
+    """A resource of Terraform's values representation (planned_values, prior_state)."""
+    return {"address": rc["address"], "mode": "managed", "type": rc["type"], "name": rc["name"],
+            "provider_name": rc["provider_name"], "schema_version": 0, "values": values,
+            "sensitive_values": sensitive if isinstance(sensitive, dict) else {},
+            "reconciler_address": rc["reconciler_address"]}
+
+
+def _configuration(plan: Plan, changes: list[dict[str, Any]],
+                   write_only: set[str]) -> dict[str, Any]:
+    """Terraform's configuration representation: the providers by name only (their settings
+    hold credentials), and each declared object's values as constant expressions."""
+    vendors = sorted({c.vendor for c in plan.changes})
+    resources = []
+    for change, rc in zip(plan.changes, changes, strict=True):
+        if change.attributes is None or rc["change"]["after"] is None:
+            continue
+        hidden = f"{change.vendor}.{change.kind}" in write_only
+        resources.append({
+            "address": rc["address"], "mode": "managed", "type": rc["type"], "name": rc["name"],
+            "provider_config_key": provider_key(change.vendor), "schema_version": 0,
+            "expressions": {k: {"constant_value": v} for k, v in change.attributes.items()
+                            if not (hidden and k == "records")},
+        })
+    return {"provider_config": {provider_key(v): {"name": provider_key(v),
+                                                  "full_name": provider_name(v)} for v in vendors},
+            "root_module": {"resources": resources}}
 
 
 def resource_change(change: Change, write_only: set[str]) -> dict[str, Any]:
@@ -114,7 +192,7 @@ def resource_change(change: Change, write_only: set[str]) -> dict[str, Any]:
     body: dict[str, Any] = {
         "actions": actions, "before": before, "after": after,
         "after_unknown": {"id": True} if after is not None and change.remote_id is None
-        and change.action is not Action.PUSH else {},
+        and change.action is not Action.PUSH and not change.refused else {},
         "before_sensitive": sensitive if before is not None else False,
         "after_sensitive": sensitive if after is not None else False,
     }
@@ -123,16 +201,23 @@ def resource_change(change: Change, write_only: set[str]) -> dict[str, Any]:
     rc = _identity(change.address, change.vendor, change.kind)
     previous = _previous_address(change)
     if previous:
-        rc["previous_address"] = previous
-    return {**rc, "change": body, "action_reason": action_reason(change)}
+        moved = _identity(previous, change.vendor, change.kind)
+        rc = {**rc, "previous_address": moved["address"], "reconciler_previous_address": previous}
+    rc["change"] = body
+    if (reason := _action_reason(change)) is not None:
+        rc["action_reason"] = reason
+    return rc
 
 
 def _values(change: Change) -> tuple[list[str], dict[str, Any] | None, dict[str, Any] | None]:
-    """actions, before and after: full objects, the remote id as `id` like Terraform's."""
+    """actions, before and after: full objects, the remote id as `id` like Terraform's. A
+    refused change does nothing: it is a no-op (never a delete), whatever it would have done."""
     ident = {"id": change.remote_id} if change.remote_id is not None else {}
     before = {**change.before, **ident} if change.before is not None else None
     desired = dict(change.attributes or {})
     action = change.action
+    if change.refused:
+        return ["no-op"], before, before
     if action is Action.CREATE:
         return ["create"], None, desired
     if action is Action.DELETE:
@@ -143,12 +228,18 @@ def _values(change: Change) -> tuple[list[str], dict[str, Any] | None, dict[str,
         after = {**desired, "records": None}
         return (["update"] if before else ["create"]), before, after
     after = {**(before or {}), **desired, **ident}
-    if getattr(change, "state_only", False) or (not change.diffs and not change.revive):
+    if change.state_only or (not change.diffs and not change.revive):
         return ["no-op"], before, after  # adopt as is, state-only or move: no vendor write
     return ["update"], before, after
 
 
-def action_reason(change: Change) -> str:
+def _action_reason(change: Change) -> str | None:
+    """Terraform's `action_reason`, only from Terraform's documented list (or none)."""
+    reason = _TO_TERRAFORM.get(reason_code(change))
+    return reason if reason in TERRAFORM_REASONS and not change.refused else None
+
+
+def reason_code(change: Change) -> str:
     """A code from ACTION_REASONS: the builder's typed reason, looked up (never parsed)."""
     return _REASON_CODES.get(change.why, str(change.why))
 
@@ -162,11 +253,8 @@ _REASON_CODES = {
 
 
 def _previous_address(change: Change) -> str | None:
-    for name in ("previous_address", "moved_from", "from_address"):
-        value = getattr(change, name, None)
-        if isinstance(value, str) and value and value != change.address:
-            return value
-    return None
+    value = change.moved_from
+    return value if value and value != change.address else None
 
 
 def _move(change: Change) -> dict[str, Any]:
@@ -174,10 +262,10 @@ def _move(change: Change) -> dict[str, Any]:
 
 
 def _details(change: Change) -> dict[str, Any]:
-    """What Terraform has no field for, keyed by address in `change_details`."""
+    """What Terraform has no field for, keyed by our address in `change_details`."""
     return {
-        "action": str(change.action), "reason": change.reason, "remote_id": change.remote_id,
-        "natural_key": change.identity, "source": change.source,
+        "action": str(change.action), "reason": change.reason, "reason_code": reason_code(change),
+        "remote_id": change.remote_id, "natural_key": change.identity, "source": change.source,
         "delete_mode": change.delete_mode, "revive": change.revive, "safety": change.safety,
         "refused": change.refused, "lifecycle": change.meta,
         "diffs": [{"field": d.field, "before": d.before, "after": d.after} for d in change.diffs],

@@ -1,4 +1,4 @@
-"""A Plan as Markdown for a pull-request comment: what can hurt first, details folded, size-capped.
+r"""A Plan as Markdown for a pull-request comment: what can hurt first, details folded, size-capped.
 
 Order: the summary, then blocked safety verdicts, deletes and refusals, which are never
 crowded out by the rest (when even their one-line forms do not fit, every name that fits
@@ -8,14 +8,21 @@ LIMIT (GitHub refuses a comment over 65,536 characters).
 
 Every value that comes from a manifest, a vendor or the state is escaped: HTML (`<`, `>`,
 `&`, quotes) so that `</details>` or `<img>` is shown, never rendered, and Markdown
-punctuation so that `[link](...)`, `![image](...)`, `|` or `*` stay text. Code spans take a
-fence longer than any backtick run in their content.
+punctuation so that `[link](...)`, `![image](...)` or `*` stay text. Code spans take a
+fence longer than any backtick run in their content. `|` is escaped once, in table cells
+only (GitHub's renderer, cmark-gfm, takes `\|` out of a cell before reading it, code spans
+included; elsewhere a `\|` would show its backslash). `@user` and `@org/team` get a
+zero-width space entity after the `@` (as Renovate does), so a name never notifies anyone;
+a bare `https://` URL gets one after its colon, so a name never becomes a link.
+Invisible and direction-changing characters (U+202E, U+200B, C1 controls such as U+009B)
+are shown as `\u202e`, never raw.
 """
 
 from __future__ import annotations
 
 import html
 import re
+import unicodedata
 from collections import defaultdict
 from collections.abc import Iterable
 
@@ -24,20 +31,42 @@ from reconciler.render.text import SYMBOLS, summary, value
 
 LIMIT = 65_000  # GitHub refuses comments over 65,536 characters; the rest is margin
 CELL = 120  # characters of one value shown in a table cell, before escaping
-_MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|~])")
+_MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!~])")
+_MENTION = re.compile(r"@(?=[A-Za-z0-9])")  # GitHub links @user and @org/team
+_AUTOLINK = re.compile(r"(?i)\b(https?|ftp):(?=//)")  # GitHub links bare URLs, escapes or not
+_ZWSP_ENTITY = "&#8203;"  # an entity, not the character: the source has no invisible text
 _BACKTICKS = re.compile(r"`+")
 _DELETE_VERBS = {"soft": "will be soft-deleted", "deactivate": "will be deactivated"}
 
 
+def visible(text: str) -> str:
+    """Control, format (bidi, zero-width) and separator characters as `\\uXXXX` text: a
+    name cannot reorder, hide or split what the reviewer reads."""
+    if text.isascii() and text.isprintable():
+        return text
+    return "".join(ch if ch == " " or unicodedata.category(ch)[0] not in "CZ"
+                   else f"\\u{ord(ch):04x}" for ch in text)
+
+
 def escape(text: str) -> str:
-    """Text shown as typed: Markdown punctuation backslash-escaped, then HTML-escaped."""
+    """Text shown as typed: lines joined, invisible characters made visible, Markdown
+    punctuation backslash-escaped, HTML-escaped, then mentions defused."""
     flat = " ".join(text.splitlines()) if ("\n" in text or "\r" in text) else text
-    return html.escape(_MARKDOWN.sub(r"\\\1", flat), quote=False)  # never in an attribute
+    escaped = html.escape(_MARKDOWN.sub(r"\\\1", visible(flat)), quote=False)  # never in an attribute
+    if "@" in escaped:
+        escaped = _MENTION.sub("@" + _ZWSP_ENTITY, escaped)
+    return _AUTOLINK.sub(r"\1:" + _ZWSP_ENTITY, escaped) if "//" in escaped else escaped
+
+
+def cell(markdown: str) -> str:
+    """Finished Markdown put in a table cell: its pipes escaped once, code spans included."""
+    return markdown.replace("|", "\\|")
 
 
 def code(text: str) -> str:
-    """An inline code span that no backtick in `text` can close early."""
-    flat = " ".join(text.splitlines())
+    """An inline code span that no backtick in `text` can close early (mentions are not
+    linked in code)."""
+    flat = visible(" ".join(text.splitlines()))
     runs = [len(r) for r in _BACKTICKS.findall(flat)]
     fence = "`" * (max(runs, default=0) + 1)
     pad = " " if flat.startswith(("`", " ")) or flat.endswith(("`", " ")) else ""
@@ -199,5 +228,5 @@ def _row(change: Change) -> str:
     address = code(change.address)
     if change.moved_from:
         address = f"{code(change.moved_from)} → {address}"
-    return (f"| {code(symbol)} | {address} | {escape(str(change.action))} | "
-            f"{escape(change.reason)} | {fields} |")
+    return (f"| {code(symbol)} | {cell(address)} | {escape(str(change.action))} | "
+            f"{cell(escape(change.reason))} | {cell(fields)} |")

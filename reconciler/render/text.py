@@ -63,13 +63,22 @@ def change_lines(change: Change) -> list[Line]:
 
 
 def summary(plan: Plan) -> str:
+    """Terraform's closing line, in its words, so that tools that read it (Atlantis, tfcmt)
+    count right: `Plan: 1 to import, 2 to add, 1 to change, 1 to destroy.` ("to import" only
+    when there are imports, ", N to forget" only when there are forgets, as Terraform 1.5+ and
+    1.7+ print them). A deactivation is counted as a destroy (the JSON shows it as a delete);
+    our own counts (moves, pushes, state-only edits, refusals) follow in a second sentence."""
     counts = plan.counts()
-    text = (f"Plan: {counts['create']} to create, {counts['update']} to update, "
-            f"{counts['delete']} to delete, {counts['adopt']} to adopt")
-    extras = [f"{counts[a]} to {a}" for a in ("move", "deactivate", "push", "forget") if counts[a]]
+    destroy = counts["delete"] + counts["deactivate"]
+    text = "Plan: " + (f"{counts['adopt']} to import, " if counts["adopt"] else "")
+    text += f"{counts['create']} to add, {counts['update']} to change, {destroy} to destroy"
+    text += f", {counts['forget']} to forget." if counts["forget"] else "."
+    extras = [f"{counts[a]} to {a}" for a in ("move", "push") if counts[a]]
     extras += [f"{counts['state_only']} state-only"] if counts["state_only"] else []
     extras += [f"{counts['refused']} refused"] if counts["refused"] else []
-    return ", ".join([text, *extras]) + "."
+    if counts["deactivate"]:
+        extras.append(f"{counts['deactivate']} of the destroys deactivate (kept, switched off)")
+    return f"{text} Also: {', '.join(extras)}." if extras else text
 
 
 def legend(plan: Plan) -> Line:

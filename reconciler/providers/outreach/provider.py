@@ -95,19 +95,10 @@ class CallPurpose(Schema):
 
     name: Annotated[str, Field(min_length=1, max_length=255,
                                description="Display name (Outreach `name`, at most 255 characters)")]
-    order: Annotated[int, Field(None, ge=0, le=2_147_483_647, description=(
-        "Display order (Outreach `order`, an integer that cannot be null); left out, the "
-        "vendor's is kept"))]
-
-    @field_validator("order", mode="before")
-    @classmethod
-    def _not_null(cls, value: Any) -> Any:
-        """`order: null` would be sent as null, which Outreach refuses (422)."""
-        if value is None:
-            raise PydanticCustomError("null_order", (
-                "must be an integer: Outreach's order cannot be null; leave order out to keep "
-                "the vendor's"))
-        return value
+    # Nullable in the vendor's own OpenAPI description (`{"type": "integer", "nullable": true}`).
+    order: Annotated[int | None, Field(None, ge=0, le=2_147_483_647, description=(
+        "Display order (Outreach `order`, a nullable integer): `order: null` clears it; left "
+        "out, the vendor's is kept"))]
 
 
 def parse_error(response: httpx.Response) -> tuple[str | None, str]:

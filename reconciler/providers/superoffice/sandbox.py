@@ -14,7 +14,9 @@ a reconciler has to cope with it on a real tenant:
   whole;
 * the tenant moves (switch `moved`): the old root answers 421 Misdirected Request, and the
   state API (`/superoffice/api/state/{tenant}`) gives the new one in `Api`;
-* answers carry `_Links`;
+* answers carry no `_Links` by default (no response table of the reference lists it;
+  switch `links`: true adds them, as the REST reference's samples show);
+* the state API's answer carries `ValidUntil` (how long its answer holds);
 * DELETE is a soft delete (`Deleted: true`) and a PUT with `Deleted: false` revives;
 * PUT is a full replace: a field missing from the body falls back to its default;
 * `Active` is an int32, not a bool;
@@ -33,6 +35,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from starlette.applications import Starlette
@@ -111,16 +114,16 @@ class SuperOfficeSandbox:
         return bool(colon) and user in self.config.basic_users \
             and self.config.basic_users[user] == password
 
-    @staticmethod
-    def wire(record: dict[str, Any], request: Request | None = None) -> dict[str, Any]:
+    def wire(self, record: dict[str, Any], request: Request | None = None) -> dict[str, Any]:
         """A stored item as the API returns it, in the language asked for, with the
-        response-only rights and links attached."""
+        response-only rights (and, with the switch `links`, `_Links`) attached."""
         language = request.headers.get("accept-language") if request is not None else None
         shown = {k: in_language(v, language) if k in STRING_FIELDS else v
                  for k, v in record.items()}
-        links = {"Self": f"List/ConsentPurpose/Items/{record['ConsentPurposeId']}"}
-        return {**shown, "TableRight": dict(TABLE_RIGHT), "FieldProperties": FIELD_PROPERTIES,
-                "_Links": links}
+        shown = {**shown, "TableRight": dict(TABLE_RIGHT), "FieldProperties": FIELD_PROPERTIES}
+        if self.config.links:
+            shown["_Links"] = {"Self": f"List/ConsentPurpose/Items/{record['ConsentPurposeId']}"}
+        return shown
 
     def _taken(self, fields: dict[str, Any], own: int | None) -> Response | None:
         """The unique indexes on Name and Key, soft-deleted rows included."""
@@ -292,9 +295,11 @@ def _state_api(moved: bool) -> Route:
         if tenant != TENANT:
             return json_response({"ContextIdentifier": tenant, "State": "Unknown"}, 404)
         root = str(request.base_url).rstrip("/") + (MOVED_PREFIX if moved else PREFIX)
+        valid = datetime.now(UTC).replace(microsecond=0) + timedelta(hours=1)
         return json_response({"ContextIdentifier": TENANT, "State": "Running",
                               "Endpoint": root.removesuffix("/api/v1"),
-                              "Api": root.removesuffix("/v1"), "IsRunning": True})
+                              "Api": root.removesuffix("/v1"), "IsRunning": True,
+                              "ValidUntil": valid.isoformat().replace("+00:00", "Z")})
 
     return Route(STATE_PATH, state, methods=["GET"])
 
@@ -322,7 +327,8 @@ def _mount(context: SandboxContext) -> list[BaseRoute]:
         list_deleted=context.option("list_deleted", False),
         mdo_deleted=context.option("mdo_deleted", True),
         unique_status=context.option("unique_status", 400),
-        unique_case=context.option("unique_case", "insensitive"))
+        unique_case=context.option("unique_case", "insensitive"),
+        links=bool(context.option("links", False)))
     app = create_app(table, config, context.faults, context.log)
     moved = bool(context.option("moved", False))
     served = [Mount(MOVED_PREFIX, app),
@@ -336,7 +342,7 @@ SANDBOX = VendorSandbox(
     overrides=lambda base_url: {"base_url": base_url + PREFIX, "auth": "bearer", "token": TOKEN,
                                 "ticket": "", "app_token": "", "username": "", "password": ""},
     options=("builtins", "list_deleted", "mdo_deleted", "unique_status", "unique_case",
-             "moved"))
+             "moved", "links"))
 
 
 __all__ = ["FIELD_PROPERTIES", "SANDBOX", "SANDBOX_ASSOCIATE", "SuperOfficeSandboxConfig",

@@ -79,6 +79,7 @@ class SuperOfficeSandboxConfig:
     mdo_deleted: bool = True
     unique_status: int = 400
     unique_case: str = "insensitive"
+    links: bool = False
     last_put: dict[str, Any] = field(default_factory=dict)
 
 

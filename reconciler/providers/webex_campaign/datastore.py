@@ -97,16 +97,21 @@ def check_limits(attributes: dict[str, Any], settings: WebexCampaignSettings) ->
                               f"providers.{VENDOR}.max_record_bytes ({settings.max_record_bytes})")
 
 
-def columns(answer: Any) -> dict[str, int | None] | None:
-    """Column name -> max-length from a datastore-attributes answer (a list of columns, or an
-    object holding one under `attributes`, `columns` or `data`); None when unreadable."""
-    if isinstance(answer, dict):
-        answer = next((answer[k] for k in ("attributes", "columns", "data")
-                       if isinstance(answer.get(k), list)), None)
-    if not isinstance(answer, list):
+def columns(answer: Any, datastore_id: str) -> dict[str, int | None] | None:
+    """Column name -> max-length from a datastore-attributes answer, read as the reference
+    documents it: a datastore object (`datastore-id`, `datastore-name`, `columns`), or a
+    list of such objects (the one whose id was asked for). A bare list is not read as the
+    columns (the reference never shows one). None when unreadable."""
+    if isinstance(answer, list):
+        answer = next((item for item in answer if isinstance(item, dict)
+                       and isinstance(item.get("columns"), list)
+                       and str(item.get("datastore-id")) == str(datastore_id)), None)
+    if not isinstance(answer, dict) or not isinstance(answer.get("columns"), list):
         return None
+    if answer.get("datastore-id") not in (None, "") and str(answer["datastore-id"]) != str(datastore_id):
+        return None  # another datastore's columns
     found: dict[str, int | None] = {}
-    for column in answer:
+    for column in answer["columns"]:
         if isinstance(column, dict) and isinstance(column.get("name"), str):
             limit = column.get("max-length", column.get("maxLength"))
             found[column["name"]] = int(limit) if isinstance(limit, int | str) and str(
@@ -194,7 +199,7 @@ class DatastoreRecordsKind(Kind):
             return
         response = await self.metadata.request("GET", f"/{attributes['datastore_id']}", ok=OK)
         try:
-            known = columns(response.json())
+            known = columns(response.json(), str(attributes["datastore_id"]))
         except ValueError:
             known = None
         if not known:

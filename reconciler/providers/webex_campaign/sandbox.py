@@ -12,8 +12,8 @@ Where the documents are silent, this sandbox chooses (the reconciler must not re
   500 and the notify codes with 200;
 - the success status of create, update, add-records and notify (switch `success_status`,
   200 or 201): no page states it;
-- a read by id answers an object or, like the GET page's example, a one-element array
-  (switch `by_id`: "object" or "array");
+- a read by id answers, like the GET page's example, a one-element array (the default) or
+  an object (switch `by_id`: "array" or "object");
 - whether duplicate names ignore case (switch `duplicate_names`: "exact" or "casefold"),
   and whether groups are stored as sent or upper-cased (switch `group_case`);
 - client-credentials tokens (POST {tenant}/oauth/token, Basic auth key, isGoldenAuthkey)
@@ -32,7 +32,9 @@ Where the documents are silent, this sandbox chooses (the reconciler must not re
   `records`: "append", the default, since nothing documents an upsert) or upserted by
   `msisdn` ("upsert"). `records_fail_after_write` makes that many add-records calls store
   their records and then answer 500: the ambiguous failure a client must not resend.
-  The datastore-attributes API lists the columns of `datastore_columns` (by datastore id).
+  The datastore-attributes API answers the reference's datastore object (`datastore-id`,
+  `datastore-name`, `columns`) for `datastore_columns` (by datastore id), or a list of
+  such objects (switch `datastore_attributes`: "object", the default, or "list").
   A request without datastore-id is filed under the datastore whose feeds contain the
   feed-id (or `UNSPECIFIED_DATASTORE` when any datastore is accepted);
 - the trans_id / transaction-id are random hex strings; request Content-Type is not
@@ -301,11 +303,11 @@ def _mount(context: SandboxContext) -> list[BaseRoute]:
 
 
 SWITCHES: dict[str, Any] = {
-    "by_id": "object", "success_status": 200, "body_code_status": None,
+    "by_id": "array", "success_status": 200, "body_code_status": None,
     "duplicate_names": "exact", "group_case": "as_sent", "records": "append",
     "records_fail_after_write": 0, "token_ttl_s": 3600.0, "token_expiry_announced": True,
     "token_uses": 0,
-    "datastore_columns": {},
+    "datastore_columns": {}, "datastore_attributes": "object",
 }
 """The switches of the references' ambiguities, with the sandbox's default reading."""
 

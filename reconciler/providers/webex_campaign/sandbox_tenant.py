@@ -151,12 +151,20 @@ class _Tenant:
                              self.config.success_status)
 
     async def columns(self, request: Request) -> Response:
-        """The datastore-attributes API: each column's name, datatype and max-length."""
+        """The datastore-attributes API: the datastore object of the reference (`datastore-id`,
+        `datastore-name`, `columns` with name, datatype, id and max-length), or, with the
+        switch `datastore_attributes: list`, a list of such objects."""
         known = self.config.datastore_columns.get(request.path_params["id"])
         if known is None:
             return fail(404)
-        return json_response([{"name": name, "datatype": "STRING", "max-length": limit}
-                              for name, limit in known.items()])
+        ident = request.path_params["id"]
+        found = {"datastore-id": ident, "datastore-name": f"Datastore {ident}",
+                 "columns": [{"datatype": "STRING", "id": str(i), "name": name, "max-length": limit}
+                             for i, (name, limit) in enumerate(known.items(), start=1)]}
+        if self.config.datastore_attributes == "list":  # "returns a list of Datastores"
+            other = {"datastore-id": ident + "0", "datastore-name": "Another", "columns": []}
+            return json_response([other, found])
+        return json_response(found)
 
     def _resolve(self, datastore: str | None, feed: str) -> str | None:
         """The datastore the records go to, or None when the tenant has no such datastore/feed."""

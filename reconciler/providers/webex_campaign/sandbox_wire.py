@@ -71,7 +71,7 @@ class WebexSandboxConfig:
     apply_delay_s: float = 0.05
     known_datastores: dict[str, set[str]] | None = None
     deployments: dict[str, int] = field(default_factory=dict)
-    by_id: str = "object"
+    by_id: str = "array"
     success_status: int = 200
     body_code_status: int | None = None
     duplicate_names: str = "exact"
@@ -83,6 +83,7 @@ class WebexSandboxConfig:
     token_uses: int = 0
     uses: dict[str, int] = field(default_factory=dict)
     datastore_columns: dict[str, dict[str, int]] = field(default_factory=dict)
+    datastore_attributes: str = "object"
     minted: dict[str, float] = field(default_factory=dict)
 
 
