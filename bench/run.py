@@ -37,6 +37,7 @@ import json
 import os
 import platform
 import pstats
+import resource
 import shutil
 import signal
 import socket
@@ -61,7 +62,8 @@ from ruamel.yaml import YAML
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
 KEYS = ("target", "size", "floor_s", "list_floor_s", "noop_plan_s", "plan_ratio", "plan_list_ratio",
-        "create_apply_s", "write_floor_s", "apply_ratio", "drift_s", "rss_mb")
+        "plan_list_cpu_ratio", "create_apply_s", "write_floor_s", "apply_ratio", "apply_cpu_ratio",
+        "drift_s", "rss_mb")
 TIMES = ("floor_s", "list_floor_s", "noop_plan_s", "create_apply_s", "write_floor_s", "drift_s")
 PROFILE_LIBS = ("/reconciler/", "/pydantic/", "/pydantic_core/", "/ruamel/", "/httpx/", "/httpcore/",
                 "/rich/", "/deepdiff/", "/json/", "_ruamel_yaml", "_json")
@@ -422,19 +424,20 @@ def read_floor(manifests: Path, vendors: list[Vendor], sandbox: Sandbox, concurr
 
 
 def read_floors(manifests: Path, vendors: list[Vendor], sandbox: Sandbox, concurrency: int,
-                n: int) -> tuple[float, float]:
-    """(manifests parsed + every vendor listed, the listing alone)."""
+                n: int) -> tuple[float, float, float]:
+    """(manifests parsed + every vendor listed, the listing alone, the listing's CPU seconds)."""
     start = time.perf_counter()
     yaml = YAML(typ="safe", pure=False)
     for path in sorted(manifests.rglob("*.yaml")):
         if "state" not in path.relative_to(manifests).parts:
             yaml.load(path.read_text(encoding="utf-8"))
-    listing = time.perf_counter()
+    listing, cpu = time.perf_counter(), _cpu()
     counts = asyncio.run(_fetch_all(vendors, sandbox, concurrency))
     end = time.perf_counter()
+    cpu = _cpu() - cpu
     if any(c != n for c in counts.values()):
         raise RuntimeError(f"floor: listed {counts}, expected {n} per vendor")
-    return end - start, end - listing
+    return end - start, end - listing, cpu
 
 
 async def _post_all(vendors: list[Vendor], sandbox: Sandbox, concurrency: int, n: int) -> None:
@@ -452,9 +455,19 @@ async def _post_all(vendors: list[Vendor], sandbox: Sandbox, concurrency: int, n
 
 
 def write_floor(vendors: list[Vendor], sandbox: Sandbox, concurrency: int, n: int) -> float:
-    start = time.perf_counter()
+    return write_floors(vendors, sandbox, concurrency, n)[0]
+
+
+def write_floors(vendors: list[Vendor], sandbox: Sandbox, concurrency: int, n: int) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of this process) of the N POSTs per vendor."""
+    start, cpu = time.perf_counter(), _cpu()
     asyncio.run(_post_all(vendors, sandbox, concurrency, n))
-    return time.perf_counter() - start
+    return time.perf_counter() - start, _cpu() - cpu
+
+
+def _cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 # --------------------------------------------------------------------------------------------
@@ -527,7 +540,8 @@ def measure(n: int, opt: Options, has_drift: bool, target: str,
     if not opt.plan_only:
         with server(root / "write-floor-data", logs / "sandbox-write-floor.log") as sandbox:
             say("write floor")
-            result["write_floor_s"] = write_floor(opt.vendors, sandbox, opt.concurrency, n)
+            result["write_floor_s"], detail["write_floor_cpu_s"] = write_floors(
+                opt.vendors, sandbox, opt.concurrency, n)
             detail["write_floor_requests"] = sandbox.requests()
         data = root / "data"
     else:
@@ -558,7 +572,8 @@ def measure(n: int, opt: Options, has_drift: bool, target: str,
         best = min(plans, key=lambda r: r.wall_s)
         result.update(noop_plan_s=best.wall_s, floor_s=min(f[0] for f in floors),
                       list_floor_s=min(f[1] for f in floors), rss_mb=max(r.rss_mb for r in plans))
-        detail.update(plan_runs_s=[r.wall_s for r in plans], plan_cpu_s=best.cpu_s,
+        detail.update(plan_runs_s=[r.wall_s for r in plans], plan_cpu_s=min(r.cpu_s for r in plans),
+                      list_floor_cpu_s=min(f[2] for f in floors),
                       floor_runs_s=floors)
         if drifts:
             result["drift_s"] = min(r.wall_s for r in drifts)
@@ -587,6 +602,8 @@ def measure(n: int, opt: Options, has_drift: bool, target: str,
     result["plan_ratio"] = _ratio(result["noop_plan_s"], result["floor_s"])
     result["plan_list_ratio"] = _ratio(result["noop_plan_s"], result["list_floor_s"])
     result["apply_ratio"] = _ratio(result["create_apply_s"], result["write_floor_s"])
+    result["apply_cpu_ratio"] = _ratio(detail.get("apply_cpu_s"), detail.get("write_floor_cpu_s"))
+    result["plan_list_cpu_ratio"] = _ratio(detail.get("plan_cpu_s"), detail.get("list_floor_cpu_s"))
     return result, detail
 
 
@@ -641,14 +658,14 @@ def _fmt(value: Any, digits: int = 2) -> str:
 
 
 def table(results: list[dict[str, Any]], grows: dict[str, dict[str, Any]]) -> str:
-    header = ("target", "N", "floor s", "list s", "plan s", "plan/floor", "plan/list", "apply s",
-              "wfloor s", "apply/wfloor", "drift s", "RSS MB")
+    header = ("target", "N", "floor s", "list s", "plan s", "plan/floor", "plan/list", "cpu plan/list",
+              "apply s", "wfloor s", "apply/wfloor", "cpu apply/wfloor", "drift s", "RSS MB")
     rows = [header] + [tuple(_fmt(r[k]) for k in KEYS) for r in results]
     for target, grow in grows.items():
         if grow.get("from_size"):
             rows.append((target, f"growth {grow['from_size']}->{grow['to_size']}", _fmt(grow["floor_s"]),
-                         _fmt(grow["list_floor_s"]), _fmt(grow["noop_plan_s"]), "", "",
-                         _fmt(grow["create_apply_s"]), _fmt(grow["write_floor_s"]), "",
+                         _fmt(grow["list_floor_s"]), _fmt(grow["noop_plan_s"]), "", "", "",
+                         _fmt(grow["create_apply_s"]), _fmt(grow["write_floor_s"]), "", "",
                          _fmt(grow["drift_s"]), ""))
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
     return "\n".join("  ".join(cell.rjust(w) for cell, w in zip(row, widths, strict=True)) for row in rows)
