@@ -123,6 +123,18 @@ _BYTE_SAFE = frozenset({"utf-8", "utf8", "ascii", "us-ascii", "iso-8859-1", "lat
 """Encodings in which an ASCII credential is the same bytes (others are decoded first)."""
 
 
+def _byte_safe(response: httpx.Response) -> bool:
+    """Whether the answer's text is its bytes read as a byte-safe encoding. Without a charset
+    in Content-Type, httpx reads it as the client's default encoding: known without parsing
+    the header (which httpx does with an email.message.Message, per answer)."""
+    if not hasattr(response, "_encoding") and isinstance(response.default_encoding, str) \
+            and "charset" not in response.headers.get("content-type", "").lower():
+        encoding = response.default_encoding
+    else:
+        encoding = response.encoding or "utf-8"
+    return encoding.lower().replace("_", "-") in _BYTE_SAFE
+
+
 def scrubbed(response: httpx.Response) -> httpx.Response:
     """The answer with every credential it quotes redacted, before anything reads it: what a
     vendor echoes can then reach no message, plan, state, dump or manifest, whatever the
@@ -130,7 +142,7 @@ def scrubbed(response: httpx.Response) -> httpx.Response:
     JSON is redacted value by value, so escapes (\\u0041) hide nothing and it stays JSON."""
     if not REDACT.secrets or not response.content:
         return response
-    if (response.encoding or "utf-8").lower().replace("_", "-") in _BYTE_SAFE \
+    if _byte_safe(response) \
             and b"\\u" not in response.content and not REDACT.found_in(response.content):
         return response  # the common case: one scan of the bytes, nothing decoded
     text = response.text
