@@ -136,6 +136,9 @@ class Kind(KindSpec, ABC):
         # before it lists: a kind may use it to find what a list leaves out, or to keep a
         # recorded spelling. Read-only here.
         self.recorded: Mapping[str, dict[str, Any]] = EMPTY
+        # The natural keys (identities) the manifests declare of this kind, set by the observer
+        # when the caller knows them; None when it does not (drift, import). Read-only here.
+        self.declared: frozenset[str | None] | None = None
 
     def shared(self, obj: RemoteObject) -> RemoteObject:
         """`obj`, holding its record's dict when they are equal (reconciler.perf): a kind

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from reconciler.perf import paused_gc
 from reconciler.providers.base import Kind, Provider, RemoteObject
+
+if TYPE_CHECKING:
+    from reconciler.manifest.loader import Desired
 
 
 class Providers:
@@ -21,10 +24,19 @@ class Providers:
 
     async def observe(self, kind_addresses: set[str],
                       recorded: Mapping[str, Mapping[str, dict[str, Any]]] | None = None,
-                      ) -> dict[str, list[RemoteObject]]:
+                      desired: Desired | None = None) -> dict[str, list[RemoteObject]]:
         """List every observable kind asked for, all vendors and kinds concurrently.
         `recorded` (kind address -> remote id -> attributes in the state) lets listed
-        objects share what the state holds when they are equal."""
+        objects share what the state holds when they are equal; `desired` tells each kind
+        the natural keys the manifests declare (a kind may then skip a read that can only
+        find undeclared objects: SuperOffice's list of soft-deleted purposes)."""
+        declared: dict[str, set[str | None]] = {}
+        if desired is not None:
+            for obj in desired.objects.values():
+                owner = self.by_name.get(obj.vendor)
+                if owner is not None and obj.kind in owner.kind_objects:
+                    declared.setdefault(obj.kind_address, set()).add(
+                        owner.kind_objects[obj.kind].identity(obj.attributes))
         jobs: dict[str, Any] = {}
         for address in sorted(kind_addresses):
             vendor, name = address.split(".", 1)
@@ -33,6 +45,7 @@ class Providers:
                 continue
             kind = provider.kind_objects[name]
             if kind.observable:
+                kind.declared = None if desired is None else frozenset(declared.get(address, ()))
                 jobs[address] = _listed(kind, (recorded or {}).get(address, {}))
         with paused_gc():
             results = await asyncio.gather(*jobs.values())
