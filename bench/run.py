@@ -65,6 +65,8 @@ KEYS = ("target", "size", "floor_s", "list_floor_s", "noop_plan_s", "plan_ratio"
         "plan_list_cpu_ratio", "create_apply_s", "write_floor_s", "apply_ratio", "apply_cpu_ratio",
         "drift_s", "rss_mb")
 TIMES = ("floor_s", "list_floor_s", "noop_plan_s", "create_apply_s", "write_floor_s", "drift_s")
+CPU_TIMES = ("noop_plan_cpu_s", "create_apply_cpu_s", "write_floor_cpu_s")
+"""CPU seconds, kept beside the wall times for growth: steadier on a busy machine."""
 PROFILE_LIBS = ("/reconciler/", "/pydantic/", "/pydantic_core/", "/ruamel/", "/httpx/", "/httpcore/",
                 "/rich/", "/deepdiff/", "/json/", "_ruamel_yaml", "_json")
 
@@ -603,6 +605,8 @@ def measure(n: int, opt: Options, has_drift: bool, target: str,
     result["plan_list_ratio"] = _ratio(result["noop_plan_s"], result["list_floor_s"])
     result["apply_ratio"] = _ratio(result["create_apply_s"], result["write_floor_s"])
     result["apply_cpu_ratio"] = _ratio(detail.get("apply_cpu_s"), detail.get("write_floor_cpu_s"))
+    result.update(noop_plan_cpu_s=detail.get("plan_cpu_s"), create_apply_cpu_s=detail.get("apply_cpu_s"),
+                  write_floor_cpu_s=detail.get("write_floor_cpu_s"))
     result["plan_list_cpu_ratio"] = _ratio(detail.get("plan_cpu_s"), detail.get("list_floor_cpu_s"))
     return result, detail
 
@@ -626,8 +630,8 @@ def growth(results: list[dict[str, Any]]) -> dict[str, Any]:
     low, high = min(results, key=lambda r: r["size"]), max(results, key=lambda r: r["size"])
     scale = high["size"] / low["size"]
     found: dict[str, Any] = {"from_size": low["size"], "to_size": high["size"]}
-    for key in TIMES:
-        a, b = low[key], high[key]
+    for key in TIMES + CPU_TIMES:
+        a, b = low.get(key), high.get(key)
         found[key] = None if a is None or b is None or not a else (b / a) / scale
     return found
 
@@ -737,6 +741,10 @@ def main() -> None:
           f"{opt.repeat} for reads; {info['cpu_count']} CPUs; load average "
           f"{info['loadavg_at_start'][0]:.2f} at start, {info['loadavg_at_end'][0]:.2f} at end")
     print(table(results, grow))
+    for target, found in grow.items():
+        if found.get("from_size"):
+            print(f"{target}: growth {found['from_size']}->{found['to_size']} in CPU seconds: "
+                  + ", ".join(f"{key.removesuffix('_cpu_s')} {_fmt(found[key])}" for key in CPU_TIMES))
     print(f"startup (reconciler --help, fastest of {max(opt.repeat, 3)}): {info['startup_s']:.2f} s")
     for note in opt.notes:
         print("note:", note)
