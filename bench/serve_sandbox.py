@@ -9,7 +9,11 @@ a 10,000-create run would hit, so this wrapper builds the settings itself
   objects would make the emulator, not the client, the thing being measured. The data
   files in `--data` are still *read* at start, which is how the harness seeds objects;
 - turns uvicorn's access log off: one log line per request competes for the same two
-  cores as the process being measured.
+  cores as the process being measured;
+- keeps idle connections open for 2 minutes (uvicorn closes them after 5 s): on a busy
+  machine a pooled connection can sit idle that long between two requests, and the raw
+  floor, which has no retries, then failed with a ReadError when the server closed it
+  just as a request was sent.
 
     python bench/serve_sandbox.py --port 8765 --data /tmp/bench-data
 """
@@ -43,7 +47,7 @@ def main() -> None:
     settings = SandboxSettings(data_dir=args.data, outreach_rate_limit=0, webex_campaign_rate_limit=0,
                                superoffice_builtins=False)
     uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="warning",
-                access_log=False, lifespan="off")
+                access_log=False, lifespan="off", timeout_keep_alive=120)
 
 
 if __name__ == "__main__":

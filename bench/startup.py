@@ -75,6 +75,7 @@ def base_env() -> dict[str, str]:
 def startup(runs: int, work: Path) -> dict[str, Any]:
     commands = {"python_pass": [sys.executable, "-c", "pass"],
                 "help": [*reconciler(), "--help"],
+                "version": [*reconciler(), "--version"],
                 "validate": [*reconciler(), "validate", "examples/quickstart"]}
     times: dict[str, list[float]] = {name: [] for name in commands}
     for name, command in commands.items():  # warm-up: bytecode written, files in the page cache
@@ -85,7 +86,7 @@ def startup(runs: int, work: Path) -> dict[str, Any]:
     medians = {name: statistics.median(values) for name, values in times.items()}
     floor = medians["python_pass"]
     return {"runs": runs, "median_s": medians, "runs_s": times,
-            "ratio_to_python": {name: medians[name] / floor for name in ("help", "validate")}}
+            "ratio_to_python": {name: medians[name] / floor for name in ("help", "version", "validate")}}
 
 
 def floor_command(kind: str, url: str, n: int, vendors: list[str], manifests: Path) -> list[str]:
@@ -152,6 +153,8 @@ def report(result: dict[str, Any]) -> str:
              f"  python -c pass                          {s['median_s']['python_pass']:.3f} s",
              f"  reconciler --help                       {s['median_s']['help']:.3f} s"
              f"  ({s['ratio_to_python']['help']:.2f}x python -c pass)",
+             f"  reconciler --version                    {s['median_s']['version']:.3f} s"
+             f"  ({s['ratio_to_python']['version']:.2f}x python -c pass)",
              f"  reconciler validate examples/quickstart {s['median_s']['validate']:.3f} s"
              f"  ({s['ratio_to_python']['validate']:.2f}x python -c pass)"]
     if small:

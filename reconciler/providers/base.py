@@ -147,9 +147,10 @@ class Kind(KindSpec, ABC):
         # recorded spelling. Read-only here.
         self.recorded: Mapping[str, dict[str, Any]] = EMPTY
         # What the manifests of this run declare of this kind (normalised attributes), set
-        # when the providers connect: a kind may use it to show what it reads the way the
-        # manifests spell it. Per instance, so two runs in one process never share it.
-        self.declared: Sequence[Mapping[str, Any]] = ()
+        # when the providers connect; None when the caller does not know (drift, import). A
+        # kind may use it to show what it reads the way the manifests spell it, or to skip a
+        # read that can only find undeclared objects. Per instance: runs never share it.
+        self.declared: Sequence[Mapping[str, Any]] | None = None
 
     def shared(self, obj: RemoteObject) -> RemoteObject:
         """`obj`, holding its record's dict when they are equal (reconciler.perf): a kind

@@ -15,11 +15,12 @@ class Providers:
 
     def __init__(self, by_name: dict[str, Provider],
                  declared: Mapping[str, Sequence[Mapping[str, Any]]] | None = None) -> None:
-        """`declared`: kind address -> the attributes this run's manifests declare (Kind.declared)."""
+        """`declared`: kind address -> the attributes this run's manifests declare (Kind.declared);
+        None when the caller does not know them (drift, import): kinds then assume nothing."""
         self.by_name = by_name
         for vendor, provider in by_name.items():
             for name, kind in provider.kind_objects.items():
-                kind.declared = (declared or {}).get(f"{vendor}.{name}", ())
+                kind.declared = None if declared is None else declared.get(f"{vendor}.{name}", ())
 
     def kind(self, vendor: str, name: str) -> Kind:
         return self.by_name[vendor].kind_objects[name]

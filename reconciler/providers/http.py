@@ -11,10 +11,13 @@ raises `AmbiguousWriteError`, and the engine looks the object up before trying a
 from __future__ import annotations
 
 import asyncio
+import functools
 import ipaddress
 import json as jsonlib
 import logging
+import os
 import random
+import ssl
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
@@ -120,6 +123,18 @@ _BYTE_SAFE = frozenset({"utf-8", "utf8", "ascii", "us-ascii", "iso-8859-1", "lat
 """Encodings in which an ASCII credential is the same bytes (others are decoded first)."""
 
 
+def _byte_safe(response: httpx.Response) -> bool:
+    """Whether the answer's text is its bytes read as a byte-safe encoding. Without a charset
+    in Content-Type, httpx reads it as the client's default encoding: known without parsing
+    the header (which httpx does with an email.message.Message, per answer)."""
+    if not hasattr(response, "_encoding") and isinstance(response.default_encoding, str) \
+            and "charset" not in response.headers.get("content-type", "").lower():
+        encoding = response.default_encoding
+    else:
+        encoding = response.encoding or "utf-8"
+    return encoding.lower().replace("_", "-") in _BYTE_SAFE
+
+
 def scrubbed(response: httpx.Response) -> httpx.Response:
     """The answer with every credential it quotes redacted, before anything reads it: what a
     vendor echoes can then reach no message, plan, state, dump or manifest, whatever the
@@ -127,7 +142,7 @@ def scrubbed(response: httpx.Response) -> httpx.Response:
     JSON is redacted value by value, so escapes (\\u0041) hide nothing and it stays JSON."""
     if not REDACT.secrets or not response.content:
         return response
-    if (response.encoding or "utf-8").lower().replace("_", "-") in _BYTE_SAFE \
+    if _byte_safe(response) \
             and b"\\u" not in response.content and not REDACT.found_in(response.content):
         return response  # the common case: one scan of the bytes, nothing decoded
     text = response.text
@@ -179,6 +194,18 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+def tls_context() -> ssl.SSLContext:
+    """The verifying TLS context every client of the run shares: httpx's own default (the
+    CA bundle, or SSL_CERT_FILE / SSL_CERT_DIR), built once instead of once per client
+    (loading the CA bundle is most of a client's construction, five clients a run)."""
+    return _tls_context(os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR"))
+
+
+@functools.cache
+def _tls_context(_cert_file: str | None, _cert_dir: str | None) -> ssl.SSLContext:
+    return httpx.create_ssl_context(verify=True, trust_env=True)
+
+
 class VendorClient:
     def __init__(self, vendor: str, base_url: str, headers: dict[str, str], *,
                  secrets: Iterable[str], parse_error: ErrorParser,
@@ -203,7 +230,7 @@ class VendorClient:
         self.http = httpx.AsyncClient(
             base_url=base_url.rstrip("/"), headers=headers, timeout=httpx.Timeout(timeout_s),
             limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency),
-            transport=transport, verify=True, follow_redirects=False)
+            transport=transport, verify=tls_context(), follow_redirects=False)
         self._pace_until = 0.0
         self._pace_gap = 0.0
         self.requests_sent = 0

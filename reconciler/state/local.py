@@ -302,15 +302,31 @@ class LocalBackend(StateBackend):
         return JsonLinesHistory(history_path(self.path), int(settings.max_file_mb * (1 << 20)),
                                 settings.keep_files)
 
+    _fenced: tuple[int, ...] | None = None
+    """The holder file's identity (inode, size, times) when it last read as ours."""
+
     def fence(self) -> None:
+        """Checked before every journal write: one stat while the holder file is the one this
+        run wrote (a takeover unlinks it, a new holder is written under a new inode and
+        time), else read and compared."""
         if self.held is None:
             return
+        try:
+            found = os.stat(self.holder_path)
+            signature = (found.st_dev, found.st_ino, found.st_size, found.st_mtime_ns,
+                         found.st_ctime_ns)
+        except OSError:
+            signature = None
+        if signature is not None and signature == self._fenced:
+            return
         current = self.lock_holder()
-        if current is None or current.id != self.held.id:
-            taker = f" ({current.describe()})" if current else ""
-            raise LockError(f"state {self.path}: this run's lock {self.held.id} was taken over "
-                            f"by force-unlock{taker}; it stops before its next write (the "
-                            "journal keeps every change it made)")
+        if current is not None and current.id == self.held.id:
+            self._fenced = signature
+            return
+        taker = f" ({current.describe()})" if current else ""
+        raise LockError(f"state {self.path}: this run's lock {self.held.id} was taken over "
+                        f"by force-unlock{taker}; it stops before its next write (the "
+                        "journal keeps every change it made)")
 
     @contextmanager
     def lock(self, command: str, timeout_s: float) -> Iterator[LockInfo]:
@@ -333,10 +349,12 @@ class LocalBackend(StateBackend):
             lock.release()
             raise
         self.held = info
+        self._fenced = None
         try:
             yield info
         finally:
             self.held = None
+            self._fenced = None
             current = self.lock_holder()
             if current is not None and current.id == info.id:  # not a successor's record
                 with contextlib.suppress(FileNotFoundError):

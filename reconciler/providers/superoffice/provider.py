@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import Iterable
 from typing import Any, ClassVar
 
 import httpx
@@ -230,10 +231,22 @@ class ConsentPurposeKind(Kind):
             item, dict) and item.get("ConsentPurposeId") is not None else None)
         seen = {o.remote_id for o in listed}
         missing = {rid for rid in self.recorded if rid not in seen}
-        if not any(o.status is RemoteStatus.DELETED for o in listed):
+        if not any(o.status is RemoteStatus.DELETED for o in listed) and self._may_hide_declared(listed):
             missing |= await self._hidden(seen)
         found = await asyncio.gather(*(self.read(rid) for rid in sorted(missing, key=_numeric)))
         return listed + [o for o in found if o is not None]
+
+    def _may_hide_declared(self, listed: Iterable[RemoteObject]) -> bool:
+        """Whether a soft-deleted purpose the list hides may be one the manifests declare: some
+        declared purpose is neither listed nor recorded in the state (recorded ones are read
+        by id). Always, when the caller did not say what is declared (drift, import)."""
+        if self.declared is None:
+            return True
+        wanted = {self.identity(dict(a)) for a in self.declared}
+        known = {self.identity(o.attributes) for o in listed}
+        if not wanted <= known:
+            known |= {self.identity(a) for a in self.recorded.values()}
+        return not wanted <= known
 
     async def _hidden(self, seen: set[str]) -> set[str]:
         """Ids of soft-deleted purposes a list without deleted rows hides: the MDO list

@@ -274,7 +274,7 @@ class PurposeKind(Kind):
 
     @property
     def groups(self) -> Mapping[str, str]:
-        return declared_groups(self.declared)
+        return declared_groups(self.declared or ())
 
     async def list(self) -> list[RemoteObject]:
         groups = self.groups
