@@ -48,7 +48,7 @@ def listed(declared: set[str] | None, recorded: dict[str, dict[str, Any]] | None
     client = VendorClient("superoffice", settings.base_url, settings.headers(), secrets=settings.secrets(),
                           parse_error=parse_error(settings), transport=httpx.MockTransport(vendor))
     kind = ConsentPurposeKind(client, settings)
-    kind.declared = None if declared is None else [{"key": k} for k in declared]
+    kind.declared = None if declared is None else [{"key": k.removeprefix("key:")} for k in declared]
     kind.recorded = recorded or {}
 
     async def run() -> set[str]:
