@@ -573,3 +573,136 @@ def test_a_bug_is_one_line_and_its_trace_is_behind_verbose(capsys: pytest.Captur
     finally:
         VERBOSE.enabled = False
     assert "Traceback" in capsys.readouterr().err
+
+
+# ------------------------------------------- ids and write answers (issue 21) ----
+
+def inproc(*args: str, env: dict[str, str] | None = None) -> CliResult:
+    """The CLI in-process (Typer's runner): the same app and error handling, no start-up."""
+    from typer.testing import CliRunner
+
+    from reconciler.cli.app import app
+
+    result = CliRunner().invoke(app, list(args), env={**TOKENS, "NO_COLOR": "1", **(env or {})})
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise AssertionError(f"{args}: escaped {result.exception!r}\n{result.output}")
+    return CliResult(result.exit_code, result.output, "")
+
+
+OWN_PATHS = {"outreach": ("/api/v2/callPurposes",), "webex_campaign": ("/webex/v1/purposes",),
+             "superoffice": ("/so/api/v1/List/ConsentPurpose/Items",
+                             "/so/api/v1/List/ConsentPurpose/MDOItems")}
+
+
+def own_paths_only(vendor: HostileVendor, name: str) -> None:
+    """Every request went to the kind's collection or to one numeric id under it."""
+    for seen in vendor.requests:
+        base, _, tail = seen.path.rpartition("/")
+        assert seen.path in OWN_PATHS[name] or (base in OWN_PATHS[name] and tail.isdigit()), \
+            f"{seen.method} {seen.path}?{seen.query}"
+
+
+BAD_IDS = [("traversal", "../../../admin/users/1"), ("query", "1?filter=all"),
+           ("float", 1.5), ("negative", -3), ("leading-zero", "01"), ("empty-ish", " 7"),
+           ("fragment", "7#x")]
+
+
+@pytest.mark.parametrize("vendor_name", ["outreach", "webex_campaign", "superoffice"])
+@pytest.mark.parametrize(("label", "bad"), BAD_IDS, ids=[b[0] for b in BAD_IDS])
+def test_listed_id_of_the_wrong_shape_is_refused(vendor_name: str, label: str, bad: Any,
+                                                 tmp_path: Path) -> None:
+    name = {"outreach": "Intro", "webex_campaign": "Marketing", "superoffice": "News"}[vendor_name]
+    with HostileVendor("ids", options={"listed": [[bad, name]]}) as vendor:
+        root = manifests(tmp_path / "m", {vendor_name: vendor.url})
+        result = inproc("apply", str(root), "--auto-approve")
+    refused(result, repr(bad), "which is not", "id", name)
+    own_paths_only(vendor, vendor_name)
+    assert not (root / "state" / "default.json").exists()
+
+
+@pytest.mark.parametrize(("label", "bad"), BAD_IDS[:3], ids=[b[0] for b in BAD_IDS[:3]])
+def test_created_id_of_the_wrong_shape_is_refused_before_it_is_recorded(
+        label: str, bad: Any, tmp_path: Path) -> None:
+    with HostileVendor("ids", options={"create_id": bad}) as vendor:
+        root = manifests(tmp_path / "m", {"outreach": vendor.url})
+        refused(inproc("apply", str(root), "--auto-approve"), repr(bad), "callPurpose named 'Intro'")
+        refused(inproc("plan", str(root)), codes=(0,))  # nothing recorded: a create again
+    own_paths_only(vendor, "outreach")
+    assert "outreach.call_purpose.intro" not in inproc("state", "list", str(root)).text
+
+
+def test_update_answer_about_another_object_is_not_believed(tmp_path: Path) -> None:
+    """PATCH /callPurposes/1 answered with id 777 "Someone Else": an error naming both ids,
+    and the state keeps 1, so the next apply does not rename object 777."""
+    with HostileVendor("ids", options={"listed": [[1, "Intro"]], "answer_id": 777,
+                                       "answer_name": "Someone Else"}) as vendor:
+        root = manifests(tmp_path / "m", {"outreach": vendor.url})
+        refused(inproc("import", str(root), "outreach.call_purpose.intro", "1"), codes=(0,))
+        (root / "outreach.yaml").write_text(PURPOSES["outreach"].replace("order: 1", "order: 2"))
+        result = inproc("apply", str(root), "--auto-approve")
+        refused(result, "remote id 1 is about remote id 777", "the state keeps 1")
+        shown = inproc("state", "show", "outreach.call_purpose.intro", str(root))
+        assert "777" not in shown.text and "Someone Else" not in shown.text, shown.text
+    assert [s.path for s in vendor.requests if s.method == "PATCH"] == ["/api/v2/callPurposes/1"]
+
+
+def test_create_answer_naming_a_recorded_id_is_refused(tmp_path: Path) -> None:
+    """A vendor answering every create with id 1: the second address is not recorded."""
+    with HostileVendor("ids", options={"create_id": 1}) as vendor:
+        root = manifests(tmp_path / "m", {"outreach": vendor.url},
+                         extra="concurrency: 1\n")
+        (root / "outreach.yaml").write_text(
+            "outreach:\n  call_purposes:\n    a: {name: A, order: 1}\n    b: {name: B, order: 1}\n")
+        result = inproc("apply", str(root), "--auto-approve")
+    refused(result, "remote id 1, which the state already records as outreach.call_purpose.a")
+    listed = inproc("state", "list", str(root)).text
+    assert "outreach.call_purpose.a" in listed and "outreach.call_purpose.b" not in listed
+
+
+def _state_with(root: Path, records: dict[str, str]) -> None:
+    from reconciler.state import Resource, StateDoc
+    from reconciler.state.local import LocalBackend
+
+    doc = StateDoc(resources={a: Resource(vendor="outreach", kind="call_purpose", remote_id=i,
+                                          attributes={"name": "Intro", "order": 1})
+                              for a, i in records.items()})
+    (root / "state").mkdir(exist_ok=True)
+    LocalBackend(root / "state" / "default.json").write(doc)
+
+
+def test_state_holding_one_id_under_two_addresses_is_refused(tmp_path: Path) -> None:
+    with HostileVendor("ids", options={"listed": [[1, "Intro"]]}) as vendor:
+        root = manifests(tmp_path / "m", {"outreach": vendor.url})
+        _state_with(root, {"outreach.call_purpose.intro": "1", "outreach.call_purpose.old": "1"})
+        for command in ("plan", "drift"):
+            refused(inproc(command, str(root)), "remote id '1' under two addresses",
+                    "outreach.call_purpose.intro", "outreach.call_purpose.old", "state rm",
+                    "state mv")
+    assert vendor.requests == []  # refused when read, before anything was asked
+
+
+def test_state_holding_an_id_of_the_wrong_shape_is_refused(tmp_path: Path) -> None:
+    with HostileVendor("ids") as vendor:
+        root = manifests(tmp_path / "m", {"outreach": vendor.url})
+        _state_with(root, {"outreach.call_purpose.intro": "../../admin/users/1"})
+        refused(inproc("plan", str(root)), "'../../admin/users/1'", "which is not an Outreach id",
+                "state rm outreach.call_purpose.intro")
+    assert vendor.requests == []
+
+
+def test_import_argument_of_the_wrong_shape_is_refused(tmp_path: Path) -> None:
+    with HostileVendor("ids", options={"listed": [[1, "Intro"]]}) as vendor:
+        root = manifests(tmp_path / "m", {"outreach": vendor.url})
+        refused(inproc("import", str(root), "outreach.call_purpose.intro", "1?x=1"),
+                "'1?x=1' is not an Outreach id")
+    assert vendor.requests == []
+
+
+@pytest.mark.parametrize(("value", "encoded"), [
+    ("../../admin", "..%2F..%2Fadmin"), ("..", "%2E%2E"), (".", "%2E"), ("1?x=1", "1%3Fx%3D1"),
+    ("a#b", "a%23b"), ("é", "%C3%A9"), ("a b", "a%20b"), (42, "42")])
+def test_every_path_segment_is_encoded_by_one_helper(value: object, encoded: str) -> None:
+    from reconciler.providers.paths import segment, under
+
+    assert segment(value) == encoded
+    assert under("/callPurposes", value) == f"/callPurposes/{encoded}"

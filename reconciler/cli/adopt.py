@@ -35,6 +35,7 @@ def import_(directory: Dir, address: Address,
     """Adopt one existing remote object under an address declared in the manifests."""
     import asyncio
 
+    from reconciler.providers.ids import shown
     from reconciler.state.importer import import_object
 
     check_order(directory, address, "reconciler import DIR ADDR ID")
@@ -43,6 +44,10 @@ def import_(directory: Dir, address: Address,
         obj = desired.objects.get(address)
         if obj is None:
             raise ConfigError(f"{address}: not declared in the manifests; declare it first, then import")
+        shape = ws.kinds()[obj.kind_address].id_shape
+        if shape is not None and not shape.valid(remote_id):
+            raise ConfigError(f"{address}: {shown(remote_id)} is not {shape.what}; give the id "
+                              "as the vendor's API shows it")
 
         async def read() -> RemoteObject | None:
             async with ws.connect() as providers:

@@ -40,9 +40,11 @@ def drift(
     from reconciler.drift.writeback import write_back as write_back_manifests
     from reconciler.render import emit
     from reconciler.render.drift import drift_lines, drift_markdown
+    from reconciler.state.ids import check_recorded_ids
 
     with workspace(directory, sandbox) as ws:
         state = ws.backend.read()
+        check_recorded_ids(state, ws.kinds())
 
         async def run() -> DriftReport:
             async with ws.connect() as providers:

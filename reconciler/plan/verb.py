@@ -14,6 +14,7 @@ from reconciler.plan.safety import assess
 from reconciler.providers.base import DeleteMode, KindSpec
 from reconciler.providers.connected import Providers
 from reconciler.state import StateDoc
+from reconciler.state.ids import check_recorded_ids
 
 Kinds = Mapping[str, type[KindSpec]]
 
@@ -52,6 +53,7 @@ def kinds_in_play(settings: Settings, kinds: Kinds, desired: Desired, state: Sta
 
 async def build_plan(settings: Settings, kinds: Kinds, providers: Providers, desired: Desired,
                      state: StateDoc, options: PlanOptions) -> Plan:
+    check_recorded_ids(state, kinds)  # before any id of it goes into a request
     if options.targets or options.excludes:
         unmatched = unmatched_patterns(options, [*desired.objects, *state.resources])
         if unmatched:

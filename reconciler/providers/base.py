@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from pydantic import BaseModel, ConfigDict, Field
 
 from reconciler.perf import EMPTY, prefer
+from reconciler.providers.ids import IdShape
 
 if TYPE_CHECKING:  # the HTTP client (httpx) is loaded by commands that connect, not by validate
     from reconciler.providers.http import VendorClient
@@ -90,6 +91,9 @@ class KindSpec:
     delete_modes: ClassVar[tuple[DeleteMode, ...]] = (DeleteMode.HARD,)
     observable: ClassVar[bool] = True  # False for write-only APIs: no list, no drift
     unique_natural_key: ClassVar[bool] = False  # the vendor refuses two objects with one key
+    id_shape: ClassVar[IdShape | None] = None
+    """What the vendor's ids look like (reconciler.providers.ids); None: any id (third-party
+    kinds that declare none), still percent-encoded in every path."""
 
     @classmethod
     def identity(cls, attributes: dict[str, Any]) -> str | None:
