@@ -19,7 +19,7 @@ from urllib.parse import parse_qsl, urlsplit
 import httpx
 
 from reconciler.errors import VendorError
-from reconciler.redact import clean
+from reconciler.redact import shorten
 
 log = logging.getLogger("reconciler.http")
 
@@ -152,7 +152,7 @@ class Pages:
             parts = urlsplit(str(full))
         except (ValueError, httpx.InvalidURL):
             raise VendorError(self.vendor, None, None, (
-                f"the vendor's next page link {clean(url)[:120]!r} is not a valid URL; the list "
+                f"the vendor's next page link {shorten(url)!r} is not a valid URL; the list "
                 "cannot be read to its end")) from None
         query = tuple(sorted(parse_qsl(parts.query, keep_blank_values=True)))
         key = (parts.path.rstrip("/"), query)

@@ -11,6 +11,7 @@ it when the holder's connection dies, so a crashed run never blocks the next.
 
 from __future__ import annotations
 
+import json
 import re
 import time
 import zlib
@@ -26,7 +27,7 @@ from psycopg.types.json import Jsonb
 from pydantic import Field
 
 from reconciler.errors import LockError, StateError
-from reconciler.redact import Redactor, conninfo_secrets
+from reconciler.redact import REDACT, Redactor, conninfo_secrets, refuse_credentials
 from reconciler.state.base import LockInfo, StateBackend, StateDoc, StateWriter
 from reconciler.state.local import parse_document
 from reconciler.state.settings import BackendSettings
@@ -138,6 +139,9 @@ class PostgresWriter(StateWriter):
             self._checkpoint()
 
     def _checkpoint(self) -> None:
+        document = self.doc.model_dump()
+        if REDACT.secrets:  # stored as is, or not at all
+            refuse_credentials(json.dumps(document, default=str), "the state")
         conn, self._conn = self._connection(), None
         with conn, conn.transaction():
             self.backend.fence(conn)
@@ -145,7 +149,7 @@ class PostgresWriter(StateWriter):
             cur = conn.execute(
                 "UPDATE reconciler_state SET lineage = %s, serial = %s, document = %s, "
                 "updated_at = now() WHERE workspace = %s AND lineage = %s AND serial = %s",
-                (self.doc.lineage, self.doc.serial, Jsonb(self.doc.model_dump()),
+                (self.doc.lineage, self.doc.serial, Jsonb(document),
                  self.backend.workspace, self.doc.lineage, self.base_serial))
             if cur.rowcount != 1:
                 raise StateError(f"state workspace {self.backend.workspace!r} was changed by "

@@ -36,7 +36,7 @@ from reconciler.providers.limits import Pages, too_many_items
 from reconciler.providers.outreach.auth import Refresher
 from reconciler.providers.paths import under
 from reconciler.providers.tokens import TokenClient
-from reconciler.redact import clean
+from reconciler.redact import shorten
 
 MEDIA_TYPE = "application/vnd.api+json"
 PAGE_SIZE = 1000  # the largest page the Airbyte connector asks for (docs/vendors/outreach.md)
@@ -138,7 +138,7 @@ def _remote(resource: Any, where: str) -> RemoteObject:
             or not isinstance(attributes if attributes is not None else {}, dict):
         raise VendorError("outreach", None, None, (
             f"{where}: expected a callPurpose resource with an id and attributes, got "
-            f"{clean(repr(resource))[:120]}"))
+            f"{shorten(repr(resource))}"))
     attributes = attributes or {}
     remote_id = ID_SHAPE.require("outreach", resource["id"], lambda: (
         f"{where}: the callPurpose named {shown(attributes.get('name'))}"))
@@ -182,7 +182,7 @@ class CallPurposeKind(Kind):
             if not isinstance(data, list):
                 raise VendorError("outreach", 200, None, (
                     f"GET {url}: expected data to be a list of callPurpose resources, got "
-                    f"{clean(repr(data))[:120]}"))
+                    f"{shorten(repr(data))}"))
             found.extend(self.shared(_remote(item, f"GET {url}")) for item in data)
             if len(found) + len(pages.seen) > self.client.bounds.max_list_items:
                 raise too_many_items(self.client.bounds, "/callPurposes")  # or endless empty pages
@@ -190,13 +190,13 @@ class CallPurposeKind(Kind):
             url = links.get("next") if isinstance(links, dict) else None
             if url is not None and not isinstance(url, str):
                 raise VendorError("outreach", 200, None, f"GET /callPurposes: links.next is not "
-                                                         f"a URL: {clean(repr(url))[:120]}")
+                                                         f"a URL: {shorten(repr(url))}")
             if url is not None:
                 try:
                     url = here = urljoin(here, url)  # relative: against the page it came on
                 except ValueError:
                     raise VendorError("outreach", 200, None, f"GET /callPurposes: links.next is "
-                                      f"not a valid URL: {clean(url)[:120]!r}") from None
+                                      f"not a valid URL: {shorten(url)!r}") from None
             query = None
         return found
 
