@@ -450,6 +450,37 @@ async def _ids(request: Request, vendor: HostileVendor) -> Response:
     return empty_list(request)
 
 
+@mode("recording")
+async def _recording(request: Request, vendor: HostileVendor) -> Response:
+    """A well-behaved Outreach that keeps its call purposes in `options["store"]` (id ->
+    attributes), except that each create answers the next id of `options["ids"]` (any JSON
+    value: the test chooses what a vendor might say). Every request is recorded as usual."""
+    store: dict[str, dict[str, Any]] = vendor.options.setdefault("store", {})
+    path = request.url.path
+    base = "/api/v2/callPurposes"
+    if request.method == "GET" and path == base:
+        return outreach_page([{"type": "callPurpose", "id": int(i), "attributes": a}
+                              for i, a in store.items()], None)
+    if request.method == "POST" and path == base:
+        sent = json.loads(await request.body())["data"]["attributes"]
+        remote_id = vendor.options["ids"].pop(0)
+        attributes = {"name": sent["name"], "order": sent.get("order")}
+        if str(remote_id).isdigit():
+            store[str(remote_id)] = attributes
+        return JSONResponse({"data": {"type": "callPurpose", "id": remote_id,
+                                      "attributes": attributes}}, status_code=201)
+    remote_id = path.removeprefix(base + "/")
+    if path.startswith(base + "/") and remote_id in store:
+        if request.method == "PATCH":
+            store[remote_id].update(json.loads(await request.body())["data"]["attributes"])
+        if request.method == "DELETE":
+            del store[remote_id]
+            return Response(status_code=204)
+        return JSONResponse({"data": {"type": "callPurpose", "id": int(remote_id),
+                                      "attributes": store[remote_id]}})
+    return JSONResponse(error_body(f"no route {request.method} {path}"), status_code=404)
+
+
 # ------------------------------------------------------------------ server ----
 
 @dataclass
