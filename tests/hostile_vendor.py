@@ -450,6 +450,12 @@ async def _ids(request: Request, vendor: HostileVendor) -> Response:
     return empty_list(request)
 
 
+@mode("body")
+async def _body(request: Request, vendor: HostileVendor) -> Response:
+    """200 with `options["body"]` (text written as given: NaN, huge numbers, deep nesting)."""
+    return Response(vendor.options["body"], media_type="application/json")
+
+
 @mode("recording")
 async def _recording(request: Request, vendor: HostileVendor) -> Response:
     """A well-behaved Outreach that keeps its call purposes in `options["store"]` (id ->

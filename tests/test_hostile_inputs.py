@@ -706,3 +706,52 @@ def test_every_path_segment_is_encoded_by_one_helper(value: object, encoded: str
 
     assert segment(value) == encoded
     assert under("/callPurposes", value) == f"/callPurposes/{encoded}"
+
+
+# ------------------------------------------------ numbers and nesting (issue 21) ----
+
+DEEP = 100_000
+ODD_NUMBERS = [
+    ("nan", '{"data": [{"type": "callPurpose", "id": 1, "attributes": {"name": "Intro", '
+            '"order": NaN}}]}', ("the field 'order' of the object with name 'Intro' is NaN",
+                                 "not a finite number")),
+    ("infinity", '{"data": [{"type": "callPurpose", "id": 1, "attributes": {"name": "Intro", '
+                 '"order": -Infinity}}]}', ("'order'", "is -Infinity")),
+    ("overflow", '{"data": [{"type": "callPurpose", "id": 1, "attributes": {"name": "Intro", '
+                 '"order": 1e999}}]}', ("'order'", "is 1e999")),
+    ("huge-integer", '{"data": [{"type": "callPurpose", "id": 1, "attributes": {"name": "Intro", '
+                     '"order": 1' + "0" * 100_000 + '}}]}', ("an integer of more than 4300 digits",)),
+    ("deep", '{"data": ' + "[" * DEEP + "]" * DEEP + "}", ("nested deeper than", "levels")),
+]
+
+
+@pytest.mark.parametrize(("label", "body", "says"), ODD_NUMBERS, ids=[n[0] for n in ODD_NUMBERS])
+def test_vendor_json_that_nothing_can_use_is_a_vendor_error(label: str, body: str,
+                                                            says: tuple[str, ...],
+                                                            tmp_path: Path) -> None:
+    with HostileVendor("body", options={"body": body}) as vendor:
+        root = manifests(tmp_path / "m", {"outreach": vendor.url})
+        for command in ("plan", "drift"):
+            result = inproc(command, str(root), "--format", "json")
+            refused(result, "outreach's answer is refused", "GET /callPurposes", *says)
+            assert "NaN" not in result.text.replace("is NaN", ""), result.text
+
+
+def test_deep_plan_file_is_a_clear_error(tmp_path: Path) -> None:
+    plan = tmp_path / "deep.plan"
+    plan.write_text('{"kind": ' + "[" * DEEP + "]" * DEEP + "}")
+    for command in ("show", "apply"):
+        refused(inproc(command, str(plan)), str(plan), "nested deeper than", "levels")
+
+
+@pytest.mark.parametrize("depth", [200, 5000])
+def test_deep_state_file_is_a_clear_error(depth: int, tmp_path: Path) -> None:
+    root = manifests(tmp_path / "m", {"outreach": "http://127.0.0.1:9"})
+    (root / "state").mkdir()
+    state = root / "state" / "default.json"
+    state.write_text('{"version": 1, "lineage": "x", "serial": 1, "resources": {'
+                     '"outreach.call_purpose.intro": {"vendor": "outreach", "kind": "call_purpose",'
+                     ' "remote_id": "1", "attributes": {"name": ' + "[" * depth + "]" * depth
+                     + "}}}}")
+    for args in (("plan", str(root)), ("state", "show", "outreach.call_purpose.intro", str(root))):
+        refused(inproc(*args), str(state), "deeper than")

@@ -15,6 +15,7 @@ from typing import Any
 
 from reconciler import __version__
 from reconciler.errors import PlanError
+from reconciler.jsonread import JsonLimitError, loads
 from reconciler.plan.model import PLAN_FORMAT_VERSION, Plan
 
 PLAN_FILE_KIND = "reconciler-plan"
@@ -49,7 +50,9 @@ def decode(raw: bytes, path: Path) -> Plan:
 
 def _parse(raw: bytes, path: Path) -> dict[str, Any]:
     try:
-        data = json.loads(raw.decode("utf-8"))
+        data = loads(raw.decode("utf-8"), f"{path}")
+    except JsonLimitError as exc:
+        raise PlanError(f"{exc}; {_NEW}") from None
     except UnicodeDecodeError:
         raise PlanError(f"{path}: not a plan file (it is not UTF-8 text); {_MAKE}") from None
     except json.JSONDecodeError as exc:

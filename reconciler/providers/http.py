@@ -25,7 +25,14 @@ import httpx
 import ijson  # type: ignore[import-untyped]
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt
 
-from reconciler.errors import AmbiguousWriteError, ConfigError, OriginError, VendorError
+from reconciler.errors import (
+    AmbiguousWriteError,
+    AnswerError,
+    ConfigError,
+    OriginError,
+    VendorError,
+)
+from reconciler.jsonread import JsonLimitError, loads
 from reconciler.providers.limits import Bounds, reset_in, seconds_until, too_many_items
 from reconciler.redact import REDACT, Redactor, clean, register, shorten
 
@@ -75,7 +82,9 @@ def json_body(vendor: str, response: httpx.Response,
               expect: type[dict[str, Any]] | type[list[Any]], where: str) -> Any:
     """The JSON body, or a clear VendorError when it is not the shape the API documents."""
     try:
-        body = response.json()
+        body = loads(response.text, f"{where}the answer")
+    except JsonLimitError as exc:
+        raise AnswerError(vendor, response.status_code, None, clean(REDACT(str(exc)))) from None
     except ValueError:
         body = None
     if not isinstance(body, expect):
