@@ -755,3 +755,24 @@ def test_deep_state_file_is_a_clear_error(depth: int, tmp_path: Path) -> None:
                      + "}}}}")
     for args in (("plan", str(root)), ("state", "show", "outreach.call_purpose.intro", str(root))):
         refused(inproc(*args), str(state), "deeper than")
+
+
+# ------------------------------------------------------------ show (issue 21) ----
+
+@pytest.mark.parametrize("command", ["show", "apply"])
+def test_plan_file_that_is_a_fifo_or_a_device_is_refused(command: str, tmp_path: Path) -> None:
+    fifo = tmp_path / "plan.fifo"
+    os.mkfifo(fifo)
+    refused(inproc(command, str(fifo)), str(fifo), "not a plan file but a named pipe",
+            "plan --out")
+    refused(inproc(command, "/dev/zero"), "/dev/zero: not a plan file but a device")
+
+
+def test_oversized_plan_file_is_refused_by_its_limit(tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    from reconciler.plan import planfile
+
+    monkeypatch.setattr(planfile, "MAX_PLAN_MB", 1)
+    big = tmp_path / "big.plan"
+    big.write_bytes(b" " * (2 * 2**20))
+    refused(inproc("show", str(big)), "larger than 1 MB, the most a plan file is read with")

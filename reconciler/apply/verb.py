@@ -30,11 +30,7 @@ def save_plan(plan: Plan, path: Path) -> None:
 
 def load_plan(path: Path) -> Plan:
     """Read a plan file back, refusing anything that is not one, or that was edited."""
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise PlanError(f"{path}: cannot read the plan file: {exc.strerror or exc}") from None
-    return planfile.decode(raw, path)
+    return planfile.decode(planfile.read(path), path)
 
 
 def check_applicable(plan: Plan, state: StateDoc, force: bool) -> None:

@@ -67,7 +67,8 @@ def apply(
     from reconciler.apply.hooks import prepare, summarise
     from reconciler.apply.verb import load_plan
 
-    saved = load_plan(target_path) if target_path.is_file() else None
+    # A path that exists and is no directory is a plan file, or said not to be one (a FIFO).
+    saved = load_plan(target_path) if target_path.exists() and not target_path.is_dir() else None
     if saved is not None and (target or exclude or forget):
         raise ConfigError("--target/--exclude/--forget cannot change a saved plan: it applies "
                           "as reviewed; make a new plan with them instead")
