@@ -204,6 +204,13 @@ def conninfo_secrets(conninfo: str) -> list[str]:
             password = match.group(1).strip("'")
     if password:
         found.append(str(password))
+    _, sep, rest = conninfo.partition("://")  # as written, however libpq reads it
+    userinfo = rest.rpartition("@")[0] if sep else ""
+    if ":" in userinfo:
+        raw = userinfo.partition(":")[2]
+        found += [raw, unquote(raw)]
+    for match in re.finditer(r"(?i)\bpas\w*\s*=\s*('(?:[^'\\]|\\.)*'|[^&\s#]+)", conninfo):
+        found += [match.group(1).strip("'"), unquote(match.group(1).strip("'"))]
     return found
 
 
