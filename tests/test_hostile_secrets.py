@@ -402,7 +402,7 @@ CONNINFOS = [
     ("url-misspelled-keyword", f"postgresql://me@127.0.0.1:1/x?passwrd={quote(PG_PASSWORD, safe='')}"),
     ("keyword-misspelled", f"host=127.0.0.1 port=1 user=me passwrd='{PG_PASSWORD}' dbname=x"),
 ]
-PG_UNSHOWN = ("pass/word", "S3CR3T", "S3CR3T-pass", "word@127")
+PG_UNSHOWN = ("pass/word", "S3CR3T", "S3CR3T-pass", "word@127", "'pass'", "'me'")
 
 
 @pytest.mark.parametrize("conninfo", [c[1] for c in CONNINFOS], ids=[c[0] for c in CONNINFOS])

@@ -196,8 +196,11 @@ class PostgresBackend(StateBackend):
         try:
             conn = psycopg.connect(self.url, connect_timeout=10)
         except psycopg.Error as exc:
-            message = redact_url(self.url, _first_line(exc))  # libpq may quote the conninfo
-            raise StateError(f"cannot connect to the PostgreSQL state at {redact_url(self.url)}: "
+            shown = redact_url(self.url)
+            # libpq may quote the conninfo, or a host it read out of a mistyped password
+            message = "libpq's message is left out, as it may quote parts of the password" \
+                if "not shown" in shown else redact_url(self.url, _first_line(exc))
+            raise StateError(f"cannot connect to the PostgreSQL state at {shown}: "
                              f"{message}") from None
         if create and not self._schema_ready:
             try:
