@@ -196,12 +196,12 @@ def test_manifest_fifo_is_not_read(tmp_path: Path) -> None:
 def test_manifest_symlink_to_dev_zero(tmp_path: Path) -> None:
     root = _outreach_dir(tmp_path)
     (root / "zero.yaml").symlink_to("/dev/zero")
-    refused(cli("validate", str(root), bound=15), "zero.yaml", "not a regular file")
+    refused(cli("validate", str(root), bound=15), "zero.yaml", "a symlink to /dev/zero, outside")
 
 
 def test_manifest_dangling_symlink(tmp_path: Path) -> None:
     root = _outreach_dir(tmp_path)
-    (root / "gone.yaml").symlink_to(tmp_path / "nowhere.yaml")
+    (root / "gone.yaml").symlink_to(root / "nowhere.yaml")
     refused(cli("validate", str(root)), "gone.yaml", "broken")
 
 
@@ -776,3 +776,71 @@ def test_oversized_plan_file_is_refused_by_its_limit(tmp_path: Path,
     big = tmp_path / "big.plan"
     big.write_bytes(b" " * (2 * 2**20))
     refused(inproc("show", str(big)), "larger than 1 MB, the most a plan file is read with")
+
+
+# ------------------------------------------------------- manifest files (issue 21) ----
+
+SECRET_CONTENT = "outreach:\n  ghp_SECRETCONTENT0123456789: {}\n"
+
+
+@pytest.mark.parametrize("kind", ["file", "folder", "folder-of-a-repo-elsewhere"])
+def test_manifest_symlink_outside_the_repository_is_refused_by_name(kind: str,
+                                                                    tmp_path: Path) -> None:
+    """Links are followed only inside the repository holding the manifest directory (or the
+    directory itself): another target is an error naming the link, never its content."""
+    repo = tmp_path / "repo"
+    root = manifests(repo / "m", {"outreach": "http://127.0.0.1:9"})
+    (repo / ".git").mkdir()
+    elsewhere = tmp_path / "runner"
+    elsewhere.mkdir()
+    (elsewhere / "secret.json").write_text(SECRET_CONTENT)
+    if kind == "file":
+        (root / "x.yaml").symlink_to(elsewhere / "secret.json")
+    elif kind == "folder":
+        (root / "usr").symlink_to(elsewhere, target_is_directory=True)
+        (elsewhere / "a.yaml").write_text(SECRET_CONTENT)
+    else:
+        (elsewhere / ".git").mkdir()
+        (elsewhere / "a.yaml").write_text(SECRET_CONTENT)
+        (root / "shared").symlink_to(elsewhere, target_is_directory=True)
+    result = inproc("validate", str(root))
+    refused(result, "a symlink to", "outside", "links are followed only inside")
+    assert "ghp_" not in result.text and "SECRETCONTENT" not in result.text, result.text
+
+
+def test_manifest_symlinks_inside_the_repository_are_followed(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    root = manifests(repo / "m", {"outreach": "http://127.0.0.1:9"})
+    (repo / ".git").mkdir()
+    (repo / "shared").mkdir()
+    (repo / "shared" / "more.yaml").write_text(
+        "outreach:\n  call_purposes:\n    more: {name: More, order: 2}\n")
+    (root / "more").symlink_to(repo / "shared", target_is_directory=True)
+    result = inproc("validate", str(root))
+    assert result.code == 0 and "2 object(s)" in result.text, result.text
+
+
+def test_manifest_directory_outside_a_repository_is_its_own_boundary(tmp_path: Path) -> None:
+    root = manifests(tmp_path / "m", {"outreach": "http://127.0.0.1:9"})
+    (tmp_path / "next.yaml").write_text(PURPOSES["outreach"])
+    (root / "next.yaml").symlink_to(tmp_path / "next.yaml")
+    refused(inproc("validate", str(root)), "next.yaml: a symlink to", "outside")
+
+
+def test_upper_case_extension_is_read(tmp_path: Path) -> None:
+    """`O.YAML` is a manifest like `o.yaml` (renaming a file that way must not delete its
+    purposes)."""
+    root = manifests(tmp_path / "m", {"outreach": "http://127.0.0.1:9"})
+    (root / "outreach.yaml").rename(root / "O.YAML")
+    result = inproc("validate", str(root))
+    assert result.code == 0 and "1 object(s) in 1 file(s)" in result.text, result.text
+
+
+def test_manifest_file_size_limit_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from reconciler.manifest import source
+
+    monkeypatch.setattr(source, "MAX_MANIFEST_MB", 1)
+    root = manifests(tmp_path / "m", {"outreach": "http://127.0.0.1:9"})
+    (root / "big.yaml").write_text("x: '" + "y" * (2 * 2**20) + "'\n")
+    refused(inproc("validate", str(root)), "big.yaml", "larger than 1 MB",
+            "the most a manifest file is read with")

@@ -382,16 +382,30 @@ class NotRegularFile(OSError):
     reading one can block forever (a FIFO) or never end (/dev/zero)."""
 
 
+MAX_MANIFEST_MB = 16
+"""Largest manifest file read: parsing costs several times a file's size in memory."""
+
+
+class TooLarge(OSError):
+    """A manifest (or reconciler.yaml) larger than MAX_MANIFEST_MB."""
+
+
 def read_regular(path: Path) -> bytes:
-    """The bytes of a regular file (through symlinks); anything else raises OSError."""
+    """The bytes of a regular file (through symlinks) of at most MAX_MANIFEST_MB; anything
+    else raises OSError."""
     fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # a FIFO opens at once, without a writer
     try:
-        mode = os.fstat(fd).st_mode
-        if not stat.S_ISREG(mode):
-            raise NotRegularFile(f"not a regular file (it is {_file_type(mode)})")
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise NotRegularFile(f"not a regular file (it is {_file_type(info.st_mode)})")
+        limit = MAX_MANIFEST_MB * 2**20
+        if info.st_size > limit:
+            raise TooLarge(f"larger than {MAX_MANIFEST_MB} MB ({info.st_size / 2**20:.0f} MB), the "
+                           "most a manifest file is read with (MAX_MANIFEST_MB); split it into "
+                           "several files")
         os.set_blocking(fd, True)
         with os.fdopen(fd, "rb", closefd=False) as handle:
-            return handle.read()
+            return handle.read(limit + 1)
     finally:
         os.close(fd)
 
@@ -407,6 +421,8 @@ def unreadable(exc: OSError) -> str:
     """Why a manifest cannot be read, and what to do."""
     if isinstance(exc, NotRegularFile):
         return f"{exc}; only regular files are read: move it out of the manifest directory"
+    if isinstance(exc, TooLarge):
+        return str(exc)
     if isinstance(exc, FileNotFoundError):
         return "cannot read: it does not exist (a broken symbolic link?); fix or remove the link"
     return f"cannot read: {exc.strerror or exc}; check that it is a readable file"
