@@ -844,3 +844,36 @@ def test_manifest_file_size_limit_is_named(tmp_path: Path, monkeypatch: pytest.M
     (root / "big.yaml").write_text("x: '" + "y" * (2 * 2**20) + "'\n")
     refused(inproc("validate", str(root)), "big.yaml", "larger than 1 MB",
             "the most a manifest file is read with")
+
+
+# -------------------------------------------------- manifest values (issue 21) ----
+
+MALFORMED_VARIABLES = ["${ TEAM }", "${TEAM:?x}", "${A-B}", "${1}", "${TEAM"]
+
+
+@pytest.mark.parametrize("text", MALFORMED_VARIABLES)
+def test_malformed_variable_is_an_error_at_its_position(text: str, tmp_path: Path) -> None:
+    root = manifests(tmp_path / "m", {"outreach": "http://127.0.0.1:9"}, extra="")
+    (root / "reconciler.yaml").write_text((root / "reconciler.yaml").read_text()
+                                          + "variables: [TEAM]\n")
+    (root / "outreach.yaml").write_text(
+        f"outreach:\n  call_purposes:\n    intro: {{name: 'Team {text} x', order: 1}}\n")
+    refused(inproc("validate", str(root), env={"TEAM": "t"}), "outreach.yaml:3:", f"'{text}",
+            "is not a variable")
+
+
+@pytest.mark.parametrize("tag", ["!!python/object:os.system", "!custom", "!!binary", "!!set"])
+def test_unknown_yaml_tag_is_refused(tag: str, tmp_path: Path) -> None:
+    root = manifests(tmp_path / "m", {"outreach": "http://127.0.0.1:9"})
+    value = "aGVsbG8=" if tag == "!!binary" else "{a}" if tag == "!!set" else "Intro"
+    (root / "outreach.yaml").write_text(
+        f"outreach:\n  call_purposes:\n    intro: {{name: {tag} {value}, order: 1}}\n")
+    refused(inproc("validate", str(root)), "outreach.yaml:3:", "the YAML tag", "is not read here")
+
+
+@pytest.mark.parametrize("vendor", ["outreach", "superoffice"])
+def test_blank_name_is_refused(vendor: str, tmp_path: Path) -> None:
+    root = manifests(tmp_path / "m", {vendor: "http://127.0.0.1:9"})
+    (root / f"{vendor}.yaml").write_text(PURPOSES[vendor].replace(
+        "name: Intro" if vendor == "outreach" else "name: News", 'name: "   "'))
+    refused(inproc("validate", str(root)), "must not be blank")

@@ -27,6 +27,9 @@ from reconciler import perf
 from reconciler.errors import Diagnostic, Source
 
 _VAR = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+_MALFORMED = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}|(\$\{[^}\n]{0,40}\}?)")
+"""The same scan, whose third group is a `${` that is no variable: `${ TEAM }`, `${TEAM:?x}`,
+`${A-B}`, `${1}`, an unterminated `${TEAM`."""
 _TAG = "tag:yaml.org,2002:"
 PathPart = str | int
 EMPTY_FILE = "file is empty; declare something in it or delete it"
@@ -200,6 +203,10 @@ def _null(value: str) -> None:
 
 _TYPED: dict[str, Callable[[str], Any]] = {
     _TAG + "int": _int, _TAG + "float": _float, _TAG + "bool": _bool, _TAG + "null": _null}
+_READ_TAGS = frozenset(_TAG + t for t in (
+    "str", "int", "float", "bool", "null", "map", "seq", "merge", "timestamp", "value"))
+"""Tags the loader reads: what YAML resolves plain values to (a timestamp or `=` stays
+text). Any other (`!!python/object:...`, `!!binary`, `!custom`, `!!set`) is refused."""
 _EXAMPLES = {_TAG + "int": "a whole number such as 42", _TAG + "float": "a number such as 1.5",
              _TAG + "bool": "true or false", _TAG + "null": "null"}
 
@@ -225,6 +232,12 @@ class _Converter:
         depth = len(path)
         if depth <= self.mark_depth:
             self.marks[path] = source(self.file, node)
+        tag = _tag(node)
+        if tag not in _READ_TAGS:
+            self.error(node, f"the YAML tag {tag.replace(_TAG, '!!')!r} is not read here (no "
+                             "manifest value takes one); remove it, and quote the value if "
+                             "it is text", path)
+            return None
         if isinstance(node, MappingNode | SequenceNode):
             self._count(node, depth)
             if isinstance(node, MappingNode):
@@ -302,6 +315,13 @@ class _Converter:
     def _text(self, node: Node, value: str, path: tuple[PathPart, ...]) -> str:
         """A string with its variables replaced: only declared ones, and never into a value
         that then holds a credential (a pull request must not be able to print CI secrets)."""
+        if "${" in value:
+            bad = [m.group(3) for m in _MALFORMED.finditer(value) if m.group(3)]
+            if bad:
+                self.error(node, f"{bad[0]!r} is not a variable: write ${{NAME}} or "
+                                 "${NAME:-default} (NAME: letters, digits and _, not first a "
+                                 "digit), or $$ for a literal $", path)
+                return ""
         if self.variables is not None and "${" in value:
             undeclared = sorted({m.group(1) for m in _VAR.finditer(value)
                                  if m.group(1) and m.group(1) not in self.variables})

@@ -102,6 +102,14 @@ class CallPurpose(Schema):
         "Display order (Outreach `order`, an integer that cannot be null); left out, the "
         "vendor's is kept"))]
 
+    @field_validator("name")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        """A name of spaces only would show as nothing, and no vendor keeps it as written."""
+        if not value.strip():
+            raise PydanticCustomError("blank", "must not be blank (it holds only spaces)")
+        return value
+
     @field_validator("order", mode="before")
     @classmethod
     def _not_null(cls, value: Any) -> Any:

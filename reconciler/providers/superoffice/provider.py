@@ -106,6 +106,14 @@ class ConsentPurpose(Schema):
         "http(s) URL of the privacy statement (SuperOffice `PrivacyStatementUrl`, at most "
         "4000 characters)"))
 
+    @field_validator("name")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        """A name of spaces only would show as nothing, and no vendor keeps it as written."""
+        if not value.strip():
+            raise PydanticCustomError("blank", "must not be blank (it holds only spaces)")
+        return value
+
     @field_validator("privacy_statement_url")
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
