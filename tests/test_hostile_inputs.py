@@ -104,8 +104,8 @@ ANSWERS = [
     Answer("data-as-object", "data_object", ("expected data to be a list",)),
     Answer("item-without-id", "item_without_id", ("with an id",)),
     Answer("corrupt-gzip", "corrupt_gzip", ("compressed body is corrupt",)),
-    Answer("next-same-page", "next_same", ("pagination loops",)),
-    Answer("next-same-cursor", "next_cursor_loop", ("pagination loops",)),
+    Answer("next-same-page", "next_same", ("pagination loops", "outreach's answer is refused")),
+    Answer("next-same-cursor", "next_cursor_loop", ("pagination loops", "answer is refused")),
     Answer("next-not-a-url", "next_invalid", ("not a valid URL",)),
     Answer("endless-pages", "next_endless", ("more than 40 items", "max_list_items"),
            settings="max_list_items: 40\n"),
@@ -877,3 +877,12 @@ def test_blank_name_is_refused(vendor: str, tmp_path: Path) -> None:
     (root / f"{vendor}.yaml").write_text(PURPOSES[vendor].replace(
         "name: Intro" if vendor == "outreach" else "name: News", 'name: "   "'))
     refused(inproc("validate", str(root)), "must not be blank")
+
+
+def test_refused_state_path_leaves_no_lock_file(tmp_path: Path) -> None:
+    root = manifests(tmp_path / "m", {"outreach": "http://127.0.0.1:9"},
+                     state="state:\n  backend: local\n  path: state.json\n")
+    for args in (("apply", str(root), "--auto-approve"), ("state", "rm", "outreach.call_purpose.intro",
+                                                          str(root))):
+        refused(inproc(*args), "puts the state in the manifest directory itself")
+    assert sorted(p.name for p in root.iterdir()) == ["outreach.yaml", "reconciler.yaml"]

@@ -282,6 +282,9 @@ def workspace(directory: Path, sandbox: bool) -> Iterator[Workspace]:
 @contextmanager
 def locked(ws: Workspace, command: str, timeout_s: float) -> Iterator[None]:
     """Take the workspace lock, saying so when it takes over from a run that died."""
+    from reconciler.manifest.loader import state_folder
+
+    state_folder(ws.settings)  # a refused state path is refused before its lock file is made
     stale = ws.backend.stale_holder()
     holder = None if stale is not None or timeout_s <= 0 else ws.backend.lock_holder()
     if stale is not None:

@@ -18,7 +18,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 
-from reconciler.errors import VendorError
+from reconciler.errors import AnswerError, VendorError
 from reconciler.redact import shorten
 
 log = logging.getLogger("reconciler.http")
@@ -151,14 +151,14 @@ class Pages:
                 if params else httpx.URL(absolute)
             parts = urlsplit(str(full))
         except (ValueError, httpx.InvalidURL):
-            raise VendorError(self.vendor, None, None, (
+            raise AnswerError(self.vendor, 200, None, (
                 f"the vendor's next page link {shorten(url)!r} is not a valid URL; the list "
                 "cannot be read to its end")) from None
         query = tuple(sorted(parse_qsl(parts.query, keep_blank_values=True)))
         key = (parts.path.rstrip("/"), query)
         cursors = {(k, v) for k, v in query if _cursor_like(k)}
         if key in self.seen or (cursors and cursors <= self.cursors):
-            raise VendorError(self.vendor, None, None, (
+            raise AnswerError(self.vendor, 200, None, (
                 f"GET {parts.path}: the vendor's next page ({len(self.seen) + 1}) repeats a page "
                 "already read; its pagination loops, so the list cannot be trusted. Try again "
                 "later, or report it to the vendor"))
