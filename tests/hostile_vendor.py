@@ -460,7 +460,8 @@ async def _body(request: Request, vendor: HostileVendor) -> Response:
 async def _recording(request: Request, vendor: HostileVendor) -> Response:
     """A well-behaved Outreach that keeps its call purposes in `options["store"]` (id ->
     attributes), except that each create answers the next id of `options["ids"]` (any JSON
-    value: the test chooses what a vendor might say). Every request is recorded as usual."""
+    value: the test chooses what a vendor might say), or, with `options["lose_creates"]`,
+    creates and answers 503. Every request is recorded as usual."""
     store: dict[str, dict[str, Any]] = vendor.options.setdefault("store", {})
     path = request.url.path
     base = "/api/v2/callPurposes"
@@ -473,6 +474,8 @@ async def _recording(request: Request, vendor: HostileVendor) -> Response:
         attributes = {"name": sent["name"], "order": sent.get("order")}
         if str(remote_id).isdigit():
             store[str(remote_id)] = attributes
+        if vendor.options.get("lose_creates"):  # created, but the answer is lost (a 503)
+            return PlainTextResponse("upstream timed out", status_code=503)
         return JSONResponse({"data": {"type": "callPurpose", "id": remote_id,
                                       "attributes": attributes}}, status_code=201)
     remote_id = path.removeprefix(base + "/")

@@ -886,3 +886,13 @@ def test_refused_state_path_leaves_no_lock_file(tmp_path: Path) -> None:
                                                           str(root))):
         refused(inproc(*args), "puts the state in the manifest directory itself")
     assert sorted(p.name for p in root.iterdir()) == ["outreach.yaml", "reconciler.yaml"]
+
+
+def test_lost_create_is_reported_as_adopted_per_object_and_in_the_summary(tmp_path: Path) -> None:
+    with HostileVendor("recording", options={"ids": [5], "lose_creates": True}) as vendor:
+        root = manifests(tmp_path / "m", {"outreach": vendor.url})
+        result = inproc("apply", str(root), "--auto-approve")
+    assert result.code == 0, result.text
+    assert "outreach.call_purpose.intro: adopted" in result.text, result.text
+    assert "outreach.call_purpose.intro: created" not in result.text, result.text
+    assert "1 adopted" in result.text, result.text

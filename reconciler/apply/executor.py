@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections import defaultdict
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from reconciler.errors import (
     AmbiguousWriteError,
@@ -109,7 +109,10 @@ class Applier:
             self._report(change, str(error))
             return
         result.applied.append(change)
-        self._report(change, None)
+        # A create that found its object (a lost answer, a 409) is reported as the summary
+        # counts it: adopted.
+        self._report(replace(change, action=Action.ADOPT) if change.action is Action.CREATE
+                     and change.address in self.adopted else change, None)
 
     def _report(self, change: Change, error: str | None) -> None:
         if self.progress:
