@@ -612,3 +612,16 @@ def test_plan_file_that_would_hold_a_credential_is_refused(tmp_path: Path,
         assert REFUSED_FILE in refusal.err and "saved.plan" in refusal.err, refusal.err
         assert not out.exists()
     case.check(foreign)
+
+
+def test_json_output_escapes_c1_and_bidi_characters(tmp_path: Path, foreign: HostileVendor) -> None:
+    """`--format json` prints U+202E, U+200B and U+009B as \\uXXXX (the same JSON): a
+    terminal shows them instead of obeying them."""
+    name = "evil\u202eexe.txt\u200b\x9b31m"
+    with serve("echo_in_name", foreign, name=name) as server:
+        case = hostile_case(tmp_path / "m", "outreach", server.url)
+        shown = case.plan("--format", "json", expect=0)
+    assert not any(c in shown.out for c in "\u202e\u200b\x9b"), ascii(shown.out)
+    assert "evil\\u202eexe.txt\\u200b\\u009b31m" in shown.out, shown.out
+    assert name in json.dumps(json.loads(shown.out), ensure_ascii=False)
+    case.check(foreign)
