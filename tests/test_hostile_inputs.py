@@ -896,3 +896,34 @@ def test_lost_create_is_reported_as_adopted_per_object_and_in_the_summary(tmp_pa
     assert "outreach.call_purpose.intro: adopted" in result.text, result.text
     assert "outreach.call_purpose.intro: created" not in result.text, result.text
     assert "1 adopted" in result.text, result.text
+
+
+# -------------------------------------------------- look-alike names (issue 21) ----
+
+LOOK_ALIKES = [("cyrillic", "\u0406ntro"), ("nfd", "Cafe\u0301"), ("case", "INTRO"),
+               ("trailing-space", "Intro ")]
+
+
+@pytest.mark.parametrize(("label", "remote"), LOOK_ALIKES, ids=[x[0] for x in LOOK_ALIKES])
+def test_look_alike_name_is_warned_at_plan_time(label: str, remote: str, tmp_path: Path) -> None:
+    declared = "Caf\u00e9" if label == "nfd" else "Intro"
+    with HostileVendor("ids", options={"listed": [[9, remote]]}) as vendor:
+        root = manifests(tmp_path / "m", {"outreach": vendor.url})
+        (root / "outreach.yaml").write_text(
+            f"outreach:\n  call_purposes:\n    intro: {{name: '{declared}', order: 1}}\n")
+        result = inproc("plan", str(root))
+    assert result.code == 0, result.text
+    assert f"creates name {declared!r}, which looks like {remote!r} of remote object 9" \
+        in result.text, result.text
+
+
+def test_superoffice_name_in_another_case_is_refused_at_plan_time(tmp_path: Path) -> None:
+    """SuperOffice's unique index on Name ignores case: `name: process` against the
+    tenant's "Process" would fail at apply, so the plan already says so."""
+    with HostileVendor("ids", options={"listed": [[3, "Process"]]}) as vendor:
+        root = manifests(tmp_path / "m", {"superoffice": vendor.url})
+        (root / "superoffice.yaml").write_text(
+            "superoffice:\n  consent_purposes:\n    p: {name: process, key: '#Mine'}\n")
+        result = inproc("plan", str(root))
+    refused(result, "remote object 3 has name 'Process'", "without regard to case")
+    assert not [s for s in vendor.requests if s.method != "GET"]

@@ -91,6 +91,9 @@ class KindSpec:
     delete_modes: ClassVar[tuple[DeleteMode, ...]] = (DeleteMode.HARD,)
     observable: ClassVar[bool] = True  # False for write-only APIs: no list, no drift
     unique_natural_key: ClassVar[bool] = False  # the vendor refuses two objects with one key
+    unique_ignoring_case: ClassVar[tuple[str, ...]] = ()
+    """Fields the vendor keeps unique without regard to case: a create whose value equals a
+    remote object's in another case fails at the vendor, so the plan refuses it."""
     id_shape: ClassVar[IdShape | None] = None
     """What the vendor's ids look like (reconciler.providers.ids); None: any id (third-party
     kinds that declare none), still percent-encoded in every path."""

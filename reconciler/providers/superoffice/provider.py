@@ -204,6 +204,7 @@ class ConsentPurposeKind(Kind):
         "ConsentPurposeId", "UpdatedDate", "UpdatedBy", "TableRight", "FieldProperties")
     delete_modes = (DeleteMode.DEACTIVATE, DeleteMode.SOFT)
     id_shape = ID_SHAPE
+    unique_ignoring_case = ("name", "key")
 
     @classmethod
     def identity(cls, attributes: dict[str, Any]) -> str | None:

@@ -267,6 +267,7 @@ class PurposeKind(Kind):
     delete_modes = (DeleteMode.UNSUPPORTED,)
     unique_natural_key = True
     id_shape = ID_SHAPE
+    unique_ignoring_case = ("name",)
 
     @classmethod
     def normalise(cls, attributes: dict[str, Any]) -> dict[str, Any]:
