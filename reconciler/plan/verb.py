@@ -53,7 +53,6 @@ def kinds_in_play(settings: Settings, kinds: Kinds, desired: Desired, state: Sta
 
 async def build_plan(settings: Settings, kinds: Kinds, providers: Providers, desired: Desired,
                      state: StateDoc, options: PlanOptions) -> Plan:
-    check_recorded_ids(state, kinds)  # before any id of it goes into a request
     if options.targets or options.excludes:
         unmatched = unmatched_patterns(options, [*desired.objects, *state.resources])
         if unmatched:
@@ -66,6 +65,7 @@ async def build_plan(settings: Settings, kinds: Kinds, providers: Providers, des
         if resource.remote_id is not None:
             recorded.setdefault(f"{resource.vendor}.{resource.kind}", {})[resource.remote_id] = \
                 resource.attributes
+    check_recorded_ids(state, kinds, recorded)  # before any id of it goes into a request
     observed = await providers.observe(kinds_in_play(settings, kinds, desired, state), recorded)
     del recorded
     plan = make_plan(desired, state, observed, dict(kinds), options, str(settings.directory))

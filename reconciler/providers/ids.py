@@ -8,15 +8,12 @@ a state file), naming the object and the value, before anything is recorded.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from reconciler.errors import AnswerError
 from reconciler.redact import clean
-
-_DECIMAL = re.compile(r"0|[1-9][0-9]{0,18}")
 
 
 @dataclass(frozen=True)
@@ -31,8 +28,13 @@ class IdShape:
     strings: bool = True
 
     def valid(self, text: str) -> bool:
-        """Whether `text` is an id of this shape, in its canonical spelling."""
-        return _DECIMAL.fullmatch(text) is not None and self.low <= int(text) <= self.high
+        """Whether `text` is an id of this shape, in its canonical spelling (ASCII digits,
+        no leading zero, within bounds; int() only for a number long enough to exceed one)."""
+        if not (text.isascii() and text.isdigit()) or (text[0] == "0" and text != "0"):
+            return False
+        if len(text) < 10 and self.high >= 999_999_999 and self.low <= 1:  # within bounds
+            return text != "0" or self.low == 0
+        return len(text) <= 19 and self.low <= int(text) <= self.high
 
     def read(self, raw: Any) -> str | None:
         """The canonical id of a raw JSON value, or None when it is not one."""
