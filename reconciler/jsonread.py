@@ -20,6 +20,8 @@ nearly; deeper ones would only exhaust the recursion of the code that compares t
 
 def deeper_than(value: Any, limit: int = MAX_DEPTH) -> bool:
     """Whether a parsed value nests more than `limit` levels (no recursion of its own)."""
+    if isinstance(value, dict) and not any(isinstance(v, dict | list) for v in value.values()):
+        return False  # flat: the common case, no walk
     todo = [(value, 0)]
     while todo:
         item, depth = todo.pop()

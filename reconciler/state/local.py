@@ -109,10 +109,12 @@ def _stream(data: str | bytes | Path, sharing: Sharing) -> StateDoc:
     with _opened(data) as handle:
         for address, body in ijson.kvitems(handle, "resources", use_float=True):
             resource = Resource(**body)  # validation copies the attributes
-            if any(isinstance(v, dict | list) for v in resource.attributes.values()) \
-                    and deeper_than(resource.attributes):
+            attributes = resource.attributes
+            resource.attributes = sharing.share(address, attributes)
+            # A record equal to its manifest (the common case) is as shallow as the manifest;
+            # any other is checked, so that nothing later recurses past Python's limit.
+            if resource.attributes is attributes and deeper_than(attributes):
                 raise TooDeepError(f"the record of {address} nests deeper than {MAX_DEPTH} levels")
-            resource.attributes = sharing.share(address, resource.attributes)
             if not resource.meta:
                 resource.meta = NO_META
             doc.resources[key(address)] = resource  # the manifests' address string
