@@ -927,3 +927,16 @@ def test_superoffice_name_in_another_case_is_refused_at_plan_time(tmp_path: Path
         result = inproc("plan", str(root))
     refused(result, "remote object 3 has name 'Process'", "without regard to case")
     assert not [s for s in vendor.requests if s.method != "GET"]
+
+
+def test_concurrent_requests_told_to_wait_together_share_one_wait() -> None:
+    """Two requests in flight both answered `Retry-After: 300` with a budget of 300 s: one
+    wait, granted to both; the second is not refused after "waiting 300 s" was printed."""
+    from reconciler.providers.limits import Bounds
+
+    bounds = Bounds("outreach", retry_budget_s=300)
+    assert bounds.grant(300, "throttled (429)") == 300
+    assert bounds.grant(300, "throttled (429)") == 300
+    assert bounds.left() == 0
+    with pytest.raises(Exception, match="would exceed the retry budget"):
+        bounds.grant(305, "throttled (429)")  # ends 5 s after: a wait of its own

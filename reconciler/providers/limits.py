@@ -22,6 +22,10 @@ from reconciler.errors import AnswerError, VendorError
 from reconciler.redact import shorten
 
 log = logging.getLogger("reconciler.http")
+SAME_WAIT_S = 1.0
+"""A wait ending this close after one already granted is that same wait (the requests in
+flight were told to wait together): granting the first and refusing the next would print
+"waiting N s" for a run that then fails anyway."""
 
 DEFAULT_DEADLINE_S = 120.0
 DEFAULT_RETRY_BUDGET_S = 300.0
@@ -58,6 +62,8 @@ class Bounds:
         once), or raise VendorError naming the setting when it does not fit."""
         now = time.monotonic()
         extra = max(now + wait - max(now, self._horizon), 0.0)
+        if extra > self.left() and self._horizon > now and extra <= SAME_WAIT_S:
+            extra = self.left()  # concurrent requests told to wait the same time: one wait
         if extra > self.left():
             raise VendorError(self.vendor, None, None, (
                 f"{why}; waiting {wait:.0f} s more would exceed the retry budget of this run "
