@@ -107,6 +107,16 @@ class VendorError(ReconcilerError):
         return type(self)(self.vendor, self.status, self.code, self.detail, address)
 
 
+class AnswerError(VendorError):
+    """The vendor answered, but with what its API does not allow (an id of another shape, a
+    non-finite number, an answer about another object, a loop): the answer is refused."""
+
+    def render(self) -> str:
+        where = f"{self.address}: " if self.address else ""
+        status = f" (HTTP {self.status})" if self.status is not None else ""
+        return f"{where}{self.vendor}'s answer is refused{status}: {self.detail}"
+
+
 class AmbiguousWriteError(VendorError):
     """A write whose outcome is unknown (the connection broke after the request was sent)."""
 

@@ -16,7 +16,7 @@ import tempfile
 from pathlib import Path
 
 from reconciler.errors import ConfigError
-from reconciler.redact import redact
+from reconciler.redact import refuse_credentials
 
 _HINTS = {
     errno.ENOENT: "the folder {parent} does not exist; create it or choose another path",
@@ -85,10 +85,11 @@ def atomic_write(path: Path, text: str, backup: bool = False, mode: int | None =
     """Temp file in the same directory, fsync, rename, fsync the directory: a crash or a full
     disk leaves the old file or the new one, never half of one. The file keeps its mode
     (a new one gets `mode`, 0600 by default); `mode` given for an existing file wins. What
-    is written (state, plan files, write-back, dumps) passes through the one redaction layer.
+    is written (state, plan files, write-back, dumps) is written as given, or refused whole
+    when it holds a credential of the run (CredentialInFileError): never redacted.
     A missing folder is created only with `make_folder` (the state's own folder); a file a
     user named goes nowhere it was not asked to. Raises OSError; `write_output` says it in words."""
-    text = redact(text)  # a no-op scan unless a credential of the run is in it
+    refuse_credentials(text, str(path))  # one scan; never rewritten
     check_writable_target(path)
     if make_folder:
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -1,15 +1,19 @@
-"""The one redaction layer: every credential of the run, and everything that leaves the process.
+"""The one redaction layer: what people read never shows a credential of the run, and what
+is stored or sent is never changed by it.
 
-A credential can reach an output along many paths: a vendor echoing it (raw, URL-, HTML- or
-JSON-escaped, cut short after 300 characters), an exception message, a log line. Rather than
-scrub each path, the run's credentials are registered here once (`register`, from the
-settings) and every sink passes through one `Redactor`: stdout and stderr (`install`, which
-also covers logs, JSON, Markdown and `state show`), vendor answers before anything parses
-them (`providers/http.py`), so that nothing a vendor quotes reaches a plan, state, dump or
-manifest; manifests may not hold credentials at all (`manifest/credentials.py`,
-`manifest/source.py`). Redaction happens
-before any truncation, and also catches any prefix of 8 characters or more of every
-encoding, so a message cut inside a credential leaks nothing either.
+The run's credentials are registered here once (`register`, from the settings), and every
+text a person reads passes through one `Redactor`: stdout and stderr (`install`, which also
+covers logs, JSON, Markdown and `state show`) and every error message. It replaces each
+credential in every encoding a vendor might quote it in (raw, URL-, HTML-, JSON-escaped), and
+also a credential cut short where a text ends (a vendor that cuts its message at 300
+characters, inside the token): a prefix of 8 characters or more counts only there, so an
+ordinary word that merely begins like a token (`sandbox-team` under `sandbox-...`) is left
+alone. Our own cuts redact first (`shorten`), so they never leave part of a credential.
+
+Data is another matter: state, plan files, write-back and dumps are written as they are, or
+not at all. A file that would hold a credential is refused (`holds`, `files.py`); vendor
+answers are never rewritten (an error body is redacted only for its message); manifests may
+not hold credentials at all (`manifest/credentials.py`).
 
 `clean` is the other half of safe output: values from a vendor, a file name or a manifest
 lose their control characters and ANSI escapes before they reach a terminal.
@@ -26,9 +30,11 @@ from collections.abc import Iterable
 from typing import Any, TextIO
 from urllib.parse import quote, quote_plus, unquote, urlsplit
 
+from reconciler.errors import ReconcilerError
+
 MASK = "***"
 MIN_PREFIX = 8
-"""A run of this many leading characters of a credential (in any encoding) is redacted."""
+"""A credential cut short where a text ends is redacted from this many characters on."""
 MIN_SECRET = 4
 """Shorter values are not treated as secrets: redacting them would mangle ordinary text."""
 
@@ -45,9 +51,14 @@ def encodings(secret: str) -> set[str]:
     return {f for f in forms if len(f) >= MIN_SECRET}
 
 
+_CUT_TAIL = re.compile(r"(?:\.\.\.|…|[\"'`)\]}>.,;:])*[ \t]*(?:\r?\n|$)")
+"""What may follow a credential cut short: the end of the text (or line), after the quotes,
+brackets or ellipsis that close a cut value."""
+
+
 class Redactor:
-    """Replaces every known credential, in every encoding, and every long enough prefix of
-    one, with `***`."""
+    """Replaces every known credential, in every encoding, with `***`; also a credential cut
+    short (8 characters or more of one) where a text or line ends."""
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         self.secrets: set[str] = set()
@@ -72,6 +83,7 @@ class Redactor:
         self._byte_heads = re.compile(b"|".join(re.escape(h.encode()) for h in heads))
 
     def __call__(self, text: str) -> str:
+        """`text` as a person may read it."""
         if self._heads is None or not text:
             return text
         match = self._heads.search(text)
@@ -81,7 +93,7 @@ class Redactor:
         pos = 0
         while match is not None:
             start = match.start()
-            end = self._extent(text, start, match.group(0))
+            end = self._extent(text, start, match.group(0), cut=True)
             if end is None:
                 match = self._heads.search(text, start + 1)
                 continue
@@ -92,28 +104,41 @@ class Redactor:
         out.append(text[pos:])
         return "".join(out)
 
-    def _extent(self, text: str, start: int, head: str) -> int | None:
-        """Where the longest credential form (or prefix of one) at `start` ends."""
+    def _extent(self, text: str, start: int, head: str, cut: bool) -> int | None:
+        """Where the longest credential form at `start` ends; with `cut`, also a form cut
+        short (MIN_PREFIX characters or more) where the text or a line ends."""
         best: int | None = None
         for form in self._forms.get(head, ()):
             n = len(head)
             while n < len(form) and start + n < len(text) and text[start + n] == form[n]:
                 n += 1
-            if n == len(form) or n >= MIN_PREFIX:
+            if n == len(form) or (cut and n >= MIN_PREFIX and (
+                    start + n == len(text) or _CUT_TAIL.match(text, start + n))):
                 best = max(best or 0, start + n)
         return best
 
     def found(self, text: str) -> bool:
-        """Whether `text` holds a credential (or a prefix of one)."""
+        """Whether redaction would change `text` (a credential, or one cut short at its end)."""
         return self(text) != text
 
+    def holds(self, text: str) -> bool:
+        """Whether `text` holds a whole credential in any encoding (what a file must not)."""
+        if self._heads is None or not text:
+            return False
+        match = self._heads.search(text)
+        while match is not None:
+            if self._extent(text, match.start(), match.group(0), cut=False) is not None:
+                return True
+            match = self._heads.search(text, match.start() + 1)
+        return False
+
     def found_in(self, data: bytes) -> bool:
-        """Whether UTF-8 (or ASCII) bytes hold a credential or a prefix of one, without
-        decoding them: a clean answer costs one scan."""
+        """Whether UTF-8 (or ASCII) bytes may hold a credential (they hold the start of one),
+        without decoding them: a clean answer costs one scan."""
         return self._byte_heads is not None and self._byte_heads.search(data) is not None
 
     def data(self, value: Any) -> Any:
-        """A parsed JSON value with every string (keys too) redacted."""
+        """A parsed JSON value with every string (keys too) redacted (for messages only)."""
         if isinstance(value, str):
             return self(value)
         if isinstance(value, dict):
@@ -133,6 +158,29 @@ def register(secrets: Iterable[str]) -> None:
 
 def redact(text: str) -> str:
     return REDACT(text)
+
+
+def shorten(text: str, limit: int = 120) -> str:
+    """A long value as a message shows it: redacted and cleaned first, then cut (with `...`),
+    so that a cut never leaves part of a credential behind."""
+    text = clean(REDACT(text))
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+class CredentialInFileError(ReconcilerError):
+    """A file about to be written would hold a credential of the run."""
+
+
+def refuse_credentials(text: str, what: str) -> None:
+    """Raise CredentialInFileError when `text` (about to be stored as `what`) holds a
+    credential: it is refused whole, never stored redacted (a changed value would never
+    converge, a changed plan file would no longer match its digest)."""
+    if REDACT.holds(text):
+        raise CredentialInFileError(
+            f"{what} would hold a credential of this run (a token, secret or password from "
+            "the settings), so it is not written; a value quoted from a vendor or an older "
+            "state holds it: find it with `reconciler state show`, and rename the object at "
+            "the vendor or `reconciler state rm` its record")
 
 
 def conninfo_secrets(conninfo: str) -> list[str]:
@@ -156,6 +204,13 @@ def conninfo_secrets(conninfo: str) -> list[str]:
             password = match.group(1).strip("'")
     if password:
         found.append(str(password))
+    _, sep, rest = conninfo.partition("://")  # as written, however libpq reads it
+    userinfo = rest.rpartition("@")[0] if sep else ""
+    if ":" in userinfo:
+        raw = userinfo.partition(":")[2]
+        found += [raw, unquote(raw)]
+    for match in re.finditer(r"(?i)\bpas\w*\s*=\s*('(?:[^'\\]|\\.)*'|[^&\s#]+)", conninfo):
+        found += [match.group(1).strip("'"), unquote(match.group(1).strip("'"))]
     return found
 
 

@@ -100,7 +100,7 @@ def outreach_page(items: list[dict[str, Any]], next_url: str | None) -> Response
     return JSONResponse({"data": items, "links": links})
 
 
-def outreach_item(remote_id: int, name: str) -> dict[str, Any]:
+def outreach_item(remote_id: Any, name: str) -> dict[str, Any]:
     return {"type": "callPurpose", "id": remote_id, "attributes": {"name": name, "order": 1}}
 
 
@@ -415,6 +415,79 @@ async def _huge_error(request: Request, vendor: HostileVendor) -> Response:
     body = _huge(vendor.options.get("size_mb", 300), b'{"errors":[{"id":"x","detail":"', b"x" * 64,
                  b'"}]}')
     return StreamingResponse(body, status_code=400, media_type="application/json")
+
+
+@mode("ids")
+async def _ids(request: Request, vendor: HostileVendor) -> Response:
+    """A vendor that chooses ids: lists show `options["listed"]` ([id, name] pairs, for
+    every vendor's list path); an Outreach create answers `options["create_id"]` (else the
+    next free number); an update answers `options["answer_id"]` named
+    `options["answer_name"]` (else the object addressed). Anything else is an empty list."""
+    path, listed = request.url.path, vendor.options.get("listed", [])
+    if request.method == "GET" and path.endswith("/callPurposes"):
+        return outreach_page([outreach_item(i, n) for i, n in listed], None)
+    if request.method == "GET" and path.endswith("/purposes"):
+        return JSONResponse([{"id": i, "name": n, "description": ""} for i, n in listed])
+    if request.method == "GET" and path.endswith("/ConsentPurpose/Items"):
+        return JSONResponse([{"ConsentPurposeId": i, "Name": n, "Key": f"#{n}", "Active": 1}
+                             for i, n in listed])
+    if request.method == "GET" and "/callPurposes/" in path:
+        found = [outreach_item(i, n) for i, n in listed if path.endswith(f"/{i}")]
+        return JSONResponse({"data": found[0]} if found else error_body("no such id"),
+                            status_code=200 if found else 404)
+    if request.method in ("POST", "PATCH"):
+        sent = json.loads(await request.body() or b"{}").get("data", {})
+        name = sent.get("attributes", {}).get("name", "?")
+        if request.method == "POST":
+            vendor.options["created"] = vendor.options.get("created", 100) + 1
+            remote_id = vendor.options.get("create_id", vendor.options["created"])
+            return JSONResponse({"data": outreach_item(remote_id, name)}, status_code=201)
+        remote_id = vendor.options.get("answer_id", sent.get("id"))
+        return JSONResponse({"data": outreach_item(remote_id, vendor.options.get(
+            "answer_name", name))})
+    if request.method == "DELETE":
+        return Response(status_code=204)
+    return empty_list(request)
+
+
+@mode("body")
+async def _body(request: Request, vendor: HostileVendor) -> Response:
+    """200 with `options["body"]` (text written as given: NaN, huge numbers, deep nesting)."""
+    return Response(vendor.options["body"], media_type="application/json")
+
+
+@mode("recording")
+async def _recording(request: Request, vendor: HostileVendor) -> Response:
+    """A well-behaved Outreach that keeps its call purposes in `options["store"]` (id ->
+    attributes), except that each create answers the next id of `options["ids"]` (any JSON
+    value: the test chooses what a vendor might say), or, with `options["lose_creates"]`,
+    creates and answers 503. Every request is recorded as usual."""
+    store: dict[str, dict[str, Any]] = vendor.options.setdefault("store", {})
+    path = request.url.path
+    base = "/api/v2/callPurposes"
+    if request.method == "GET" and path == base:
+        return outreach_page([{"type": "callPurpose", "id": int(i), "attributes": a}
+                              for i, a in store.items()], None)
+    if request.method == "POST" and path == base:
+        sent = json.loads(await request.body())["data"]["attributes"]
+        remote_id = vendor.options["ids"].pop(0)
+        attributes = {"name": sent["name"], "order": sent.get("order")}
+        if str(remote_id).isdigit():
+            store[str(remote_id)] = attributes
+        if vendor.options.get("lose_creates"):  # created, but the answer is lost (a 503)
+            return PlainTextResponse("upstream timed out", status_code=503)
+        return JSONResponse({"data": {"type": "callPurpose", "id": remote_id,
+                                      "attributes": attributes}}, status_code=201)
+    remote_id = path.removeprefix(base + "/")
+    if path.startswith(base + "/") and remote_id in store:
+        if request.method == "PATCH":
+            store[remote_id].update(json.loads(await request.body())["data"]["attributes"])
+        if request.method == "DELETE":
+            del store[remote_id]
+            return Response(status_code=204)
+        return JSONResponse({"data": {"type": "callPurpose", "id": int(remote_id),
+                                      "attributes": store[remote_id]}})
+    return JSONResponse(error_body(f"no route {request.method} {path}"), status_code=404)
 
 
 # ------------------------------------------------------------------ server ----

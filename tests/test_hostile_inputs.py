@@ -104,8 +104,8 @@ ANSWERS = [
     Answer("data-as-object", "data_object", ("expected data to be a list",)),
     Answer("item-without-id", "item_without_id", ("with an id",)),
     Answer("corrupt-gzip", "corrupt_gzip", ("compressed body is corrupt",)),
-    Answer("next-same-page", "next_same", ("pagination loops",)),
-    Answer("next-same-cursor", "next_cursor_loop", ("pagination loops",)),
+    Answer("next-same-page", "next_same", ("pagination loops", "outreach's answer is refused")),
+    Answer("next-same-cursor", "next_cursor_loop", ("pagination loops", "answer is refused")),
     Answer("next-not-a-url", "next_invalid", ("not a valid URL",)),
     Answer("endless-pages", "next_endless", ("more than 40 items", "max_list_items"),
            settings="max_list_items: 40\n"),
@@ -196,12 +196,12 @@ def test_manifest_fifo_is_not_read(tmp_path: Path) -> None:
 def test_manifest_symlink_to_dev_zero(tmp_path: Path) -> None:
     root = _outreach_dir(tmp_path)
     (root / "zero.yaml").symlink_to("/dev/zero")
-    refused(cli("validate", str(root), bound=15), "zero.yaml", "not a regular file")
+    refused(cli("validate", str(root), bound=15), "zero.yaml", "a symlink to /dev/zero, outside")
 
 
 def test_manifest_dangling_symlink(tmp_path: Path) -> None:
     root = _outreach_dir(tmp_path)
-    (root / "gone.yaml").symlink_to(tmp_path / "nowhere.yaml")
+    (root / "gone.yaml").symlink_to(root / "nowhere.yaml")
     refused(cli("validate", str(root)), "gone.yaml", "broken")
 
 
@@ -573,3 +573,370 @@ def test_a_bug_is_one_line_and_its_trace_is_behind_verbose(capsys: pytest.Captur
     finally:
         VERBOSE.enabled = False
     assert "Traceback" in capsys.readouterr().err
+
+
+# ------------------------------------------- ids and write answers (issue 21) ----
+
+def inproc(*args: str, env: dict[str, str] | None = None) -> CliResult:
+    """The CLI in-process (Typer's runner): the same app and error handling, no start-up."""
+    from typer.testing import CliRunner
+
+    from reconciler.cli.app import app
+
+    result = CliRunner().invoke(app, list(args), env={**TOKENS, "NO_COLOR": "1", **(env or {})})
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise AssertionError(f"{args}: escaped {result.exception!r}\n{result.output}")
+    return CliResult(result.exit_code, result.output, "")
+
+
+OWN_PATHS = {"outreach": ("/api/v2/callPurposes",), "webex_campaign": ("/webex/v1/purposes",),
+             "superoffice": ("/so/api/v1/List/ConsentPurpose/Items",
+                             "/so/api/v1/List/ConsentPurpose/MDOItems")}
+
+
+def own_paths_only(vendor: HostileVendor, name: str) -> None:
+    """Every request went to the kind's collection or to one numeric id under it."""
+    for seen in vendor.requests:
+        base, _, tail = seen.path.rpartition("/")
+        assert seen.path in OWN_PATHS[name] or (base in OWN_PATHS[name] and tail.isdigit()), \
+            f"{seen.method} {seen.path}?{seen.query}"
+
+
+BAD_IDS = [("traversal", "../../../admin/users/1"), ("query", "1?filter=all"),
+           ("float", 1.5), ("negative", -3), ("leading-zero", "01"), ("empty-ish", " 7"),
+           ("fragment", "7#x")]
+
+
+@pytest.mark.parametrize("vendor_name", ["outreach", "webex_campaign", "superoffice"])
+@pytest.mark.parametrize(("label", "bad"), BAD_IDS, ids=[b[0] for b in BAD_IDS])
+def test_listed_id_of_the_wrong_shape_is_refused(vendor_name: str, label: str, bad: Any,
+                                                 tmp_path: Path) -> None:
+    name = {"outreach": "Intro", "webex_campaign": "Marketing", "superoffice": "News"}[vendor_name]
+    with HostileVendor("ids", options={"listed": [[bad, name]]}) as vendor:
+        root = manifests(tmp_path / "m", {vendor_name: vendor.url})
+        result = inproc("apply", str(root), "--auto-approve")
+    refused(result, repr(bad), "which is not", "id", name)
+    own_paths_only(vendor, vendor_name)
+    assert not (root / "state" / "default.json").exists()
+
+
+@pytest.mark.parametrize(("label", "bad"), BAD_IDS[:3], ids=[b[0] for b in BAD_IDS[:3]])
+def test_created_id_of_the_wrong_shape_is_refused_before_it_is_recorded(
+        label: str, bad: Any, tmp_path: Path) -> None:
+    with HostileVendor("ids", options={"create_id": bad}) as vendor:
+        root = manifests(tmp_path / "m", {"outreach": vendor.url})
+        refused(inproc("apply", str(root), "--auto-approve"), repr(bad), "callPurpose named 'Intro'")
+        refused(inproc("plan", str(root)), codes=(0,))  # nothing recorded: a create again
+    own_paths_only(vendor, "outreach")
+    assert "outreach.call_purpose.intro" not in inproc("state", "list", str(root)).text
+
+
+def test_update_answer_about_another_object_is_not_believed(tmp_path: Path) -> None:
+    """PATCH /callPurposes/1 answered with id 777 "Someone Else": an error naming both ids,
+    and the state keeps 1, so the next apply does not rename object 777."""
+    with HostileVendor("ids", options={"listed": [[1, "Intro"]], "answer_id": 777,
+                                       "answer_name": "Someone Else"}) as vendor:
+        root = manifests(tmp_path / "m", {"outreach": vendor.url})
+        refused(inproc("import", str(root), "outreach.call_purpose.intro", "1"), codes=(0,))
+        (root / "outreach.yaml").write_text(PURPOSES["outreach"].replace("order: 1", "order: 2"))
+        result = inproc("apply", str(root), "--auto-approve")
+        refused(result, "remote id 1 is about remote id 777", "the state keeps 1")
+        shown = inproc("state", "show", "outreach.call_purpose.intro", str(root))
+        assert "777" not in shown.text and "Someone Else" not in shown.text, shown.text
+    assert [s.path for s in vendor.requests if s.method == "PATCH"] == ["/api/v2/callPurposes/1"]
+
+
+def test_create_answer_naming_a_recorded_id_is_refused(tmp_path: Path) -> None:
+    """A vendor answering every create with id 1: the second address is not recorded."""
+    with HostileVendor("ids", options={"create_id": 1}) as vendor:
+        root = manifests(tmp_path / "m", {"outreach": vendor.url},
+                         extra="concurrency: 1\n")
+        (root / "outreach.yaml").write_text(
+            "outreach:\n  call_purposes:\n    a: {name: A, order: 1}\n    b: {name: B, order: 1}\n")
+        result = inproc("apply", str(root), "--auto-approve")
+    refused(result, "remote id 1, which the state already records as outreach.call_purpose.a")
+    listed = inproc("state", "list", str(root)).text
+    assert "outreach.call_purpose.a" in listed and "outreach.call_purpose.b" not in listed
+
+
+def _state_with(root: Path, records: dict[str, str]) -> None:
+    from reconciler.state import Resource, StateDoc
+    from reconciler.state.local import LocalBackend
+
+    doc = StateDoc(resources={a: Resource(vendor="outreach", kind="call_purpose", remote_id=i,
+                                          attributes={"name": "Intro", "order": 1})
+                              for a, i in records.items()})
+    (root / "state").mkdir(exist_ok=True)
+    LocalBackend(root / "state" / "default.json").write(doc)
+
+
+def test_state_holding_one_id_under_two_addresses_is_refused(tmp_path: Path) -> None:
+    with HostileVendor("ids", options={"listed": [[1, "Intro"]]}) as vendor:
+        root = manifests(tmp_path / "m", {"outreach": vendor.url})
+        _state_with(root, {"outreach.call_purpose.intro": "1", "outreach.call_purpose.old": "1"})
+        for command in ("plan", "drift"):
+            refused(inproc(command, str(root)), "remote id '1' under two addresses",
+                    "outreach.call_purpose.intro", "outreach.call_purpose.old", "state rm",
+                    "state mv")
+    assert vendor.requests == []  # refused when read, before anything was asked
+
+
+def test_state_holding_an_id_of_the_wrong_shape_is_refused(tmp_path: Path) -> None:
+    with HostileVendor("ids") as vendor:
+        root = manifests(tmp_path / "m", {"outreach": vendor.url})
+        _state_with(root, {"outreach.call_purpose.intro": "../../admin/users/1"})
+        refused(inproc("plan", str(root)), "'../../admin/users/1'", "which is not an Outreach id",
+                "state rm outreach.call_purpose.intro")
+    assert vendor.requests == []
+
+
+def test_import_argument_of_the_wrong_shape_is_refused(tmp_path: Path) -> None:
+    with HostileVendor("ids", options={"listed": [[1, "Intro"]]}) as vendor:
+        root = manifests(tmp_path / "m", {"outreach": vendor.url})
+        refused(inproc("import", str(root), "outreach.call_purpose.intro", "1?x=1"),
+                "'1?x=1' is not an Outreach id")
+    assert vendor.requests == []
+
+
+@pytest.mark.parametrize(("value", "encoded"), [
+    ("../../admin", "..%2F..%2Fadmin"), ("..", "%2E%2E"), (".", "%2E"), ("1?x=1", "1%3Fx%3D1"),
+    ("a#b", "a%23b"), ("é", "%C3%A9"), ("a b", "a%20b"), (42, "42")])
+def test_every_path_segment_is_encoded_by_one_helper(value: object, encoded: str) -> None:
+    from reconciler.providers.paths import segment, under
+
+    assert segment(value) == encoded
+    assert under("/callPurposes", value) == f"/callPurposes/{encoded}"
+
+
+# ------------------------------------------------ numbers and nesting (issue 21) ----
+
+DEEP = 100_000
+ODD_NUMBERS = [
+    ("nan", '{"data": [{"type": "callPurpose", "id": 1, "attributes": {"name": "Intro", '
+            '"order": NaN}}]}', ("the field 'order' of the object with name 'Intro' is NaN",
+                                 "not a finite number")),
+    ("infinity", '{"data": [{"type": "callPurpose", "id": 1, "attributes": {"name": "Intro", '
+                 '"order": -Infinity}}]}', ("'order'", "is -Infinity")),
+    ("overflow", '{"data": [{"type": "callPurpose", "id": 1, "attributes": {"name": "Intro", '
+                 '"order": 1e999}}]}', ("'order'", "is 1e999")),
+    ("huge-integer", '{"data": [{"type": "callPurpose", "id": 1, "attributes": {"name": "Intro", '
+                     '"order": 1' + "0" * 100_000 + '}}]}', ("an integer of more than 4300 digits",)),
+    ("deep", '{"data": ' + "[" * DEEP + "]" * DEEP + "}", ("nested deeper than", "levels")),
+]
+
+
+@pytest.mark.parametrize(("label", "body", "says"), ODD_NUMBERS, ids=[n[0] for n in ODD_NUMBERS])
+def test_vendor_json_that_nothing_can_use_is_a_vendor_error(label: str, body: str,
+                                                            says: tuple[str, ...],
+                                                            tmp_path: Path) -> None:
+    with HostileVendor("body", options={"body": body}) as vendor:
+        root = manifests(tmp_path / "m", {"outreach": vendor.url})
+        for command in ("plan", "drift"):
+            result = inproc(command, str(root), "--format", "json")
+            refused(result, "outreach's answer is refused", "GET /callPurposes", *says)
+            assert "NaN" not in result.text.replace("is NaN", ""), result.text
+
+
+def test_deep_plan_file_is_a_clear_error(tmp_path: Path) -> None:
+    plan = tmp_path / "deep.plan"
+    plan.write_text('{"kind": ' + "[" * DEEP + "]" * DEEP + "}")
+    for command in ("show", "apply"):
+        refused(inproc(command, str(plan)), str(plan), "nested deeper than", "levels")
+
+
+@pytest.mark.parametrize("depth", [200, 5000])
+def test_deep_state_file_is_a_clear_error(depth: int, tmp_path: Path) -> None:
+    root = manifests(tmp_path / "m", {"outreach": "http://127.0.0.1:9"})
+    (root / "state").mkdir()
+    state = root / "state" / "default.json"
+    state.write_text('{"version": 1, "lineage": "x", "serial": 1, "resources": {'
+                     '"outreach.call_purpose.intro": {"vendor": "outreach", "kind": "call_purpose",'
+                     ' "remote_id": "1", "attributes": {"name": ' + "[" * depth + "]" * depth
+                     + "}}}}")
+    for args in (("plan", str(root)), ("state", "show", "outreach.call_purpose.intro", str(root))):
+        refused(inproc(*args), str(state), "deeper than")
+
+
+# ------------------------------------------------------------ show (issue 21) ----
+
+@pytest.mark.parametrize("command", ["show", "apply"])
+def test_plan_file_that_is_a_fifo_or_a_device_is_refused(command: str, tmp_path: Path) -> None:
+    fifo = tmp_path / "plan.fifo"
+    os.mkfifo(fifo)
+    refused(inproc(command, str(fifo)), str(fifo), "not a plan file but a named pipe",
+            "plan --out")
+    refused(inproc(command, "/dev/zero"), "/dev/zero: not a plan file but a device")
+
+
+def test_oversized_plan_file_is_refused_by_its_limit(tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    from reconciler.plan import planfile
+
+    monkeypatch.setattr(planfile, "MAX_PLAN_MB", 1)
+    big = tmp_path / "big.plan"
+    big.write_bytes(b" " * (2 * 2**20))
+    refused(inproc("show", str(big)), "larger than 1 MB, the most a plan file is read with")
+
+
+# ------------------------------------------------------- manifest files (issue 21) ----
+
+SECRET_CONTENT = "outreach:\n  ghp_SECRETCONTENT0123456789: {}\n"
+
+
+@pytest.mark.parametrize("kind", ["file", "folder", "folder-of-a-repo-elsewhere"])
+def test_manifest_symlink_outside_the_repository_is_refused_by_name(kind: str,
+                                                                    tmp_path: Path) -> None:
+    """Links are followed only inside the repository holding the manifest directory (or the
+    directory itself): another target is an error naming the link, never its content."""
+    repo = tmp_path / "repo"
+    root = manifests(repo / "m", {"outreach": "http://127.0.0.1:9"})
+    (repo / ".git").mkdir()
+    elsewhere = tmp_path / "runner"
+    elsewhere.mkdir()
+    (elsewhere / "secret.json").write_text(SECRET_CONTENT)
+    if kind == "file":
+        (root / "x.yaml").symlink_to(elsewhere / "secret.json")
+    elif kind == "folder":
+        (root / "usr").symlink_to(elsewhere, target_is_directory=True)
+        (elsewhere / "a.yaml").write_text(SECRET_CONTENT)
+    else:
+        (elsewhere / ".git").mkdir()
+        (elsewhere / "a.yaml").write_text(SECRET_CONTENT)
+        (root / "shared").symlink_to(elsewhere, target_is_directory=True)
+    result = inproc("validate", str(root))
+    refused(result, "a symlink to", "outside", "links are followed only inside")
+    assert "ghp_" not in result.text and "SECRETCONTENT" not in result.text, result.text
+
+
+def test_manifest_symlinks_inside_the_repository_are_followed(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    root = manifests(repo / "m", {"outreach": "http://127.0.0.1:9"})
+    (repo / ".git").mkdir()
+    (repo / "shared").mkdir()
+    (repo / "shared" / "more.yaml").write_text(
+        "outreach:\n  call_purposes:\n    more: {name: More, order: 2}\n")
+    (root / "more").symlink_to(repo / "shared", target_is_directory=True)
+    result = inproc("validate", str(root))
+    assert result.code == 0 and "2 object(s)" in result.text, result.text
+
+
+def test_manifest_directory_outside_a_repository_is_its_own_boundary(tmp_path: Path) -> None:
+    root = manifests(tmp_path / "m", {"outreach": "http://127.0.0.1:9"})
+    (tmp_path / "next.yaml").write_text(PURPOSES["outreach"])
+    (root / "next.yaml").symlink_to(tmp_path / "next.yaml")
+    refused(inproc("validate", str(root)), "next.yaml: a symlink to", "outside")
+
+
+def test_upper_case_extension_is_read(tmp_path: Path) -> None:
+    """`O.YAML` is a manifest like `o.yaml` (renaming a file that way must not delete its
+    purposes)."""
+    root = manifests(tmp_path / "m", {"outreach": "http://127.0.0.1:9"})
+    (root / "outreach.yaml").rename(root / "O.YAML")
+    result = inproc("validate", str(root))
+    assert result.code == 0 and "1 object(s) in 1 file(s)" in result.text, result.text
+
+
+def test_manifest_file_size_limit_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from reconciler.manifest import source
+
+    monkeypatch.setattr(source, "MAX_MANIFEST_MB", 1)
+    root = manifests(tmp_path / "m", {"outreach": "http://127.0.0.1:9"})
+    (root / "big.yaml").write_text("x: '" + "y" * (2 * 2**20) + "'\n")
+    refused(inproc("validate", str(root)), "big.yaml", "larger than 1 MB",
+            "the most a manifest file is read with")
+
+
+# -------------------------------------------------- manifest values (issue 21) ----
+
+MALFORMED_VARIABLES = ["${ TEAM }", "${TEAM:?x}", "${A-B}", "${1}", "${TEAM"]
+
+
+@pytest.mark.parametrize("text", MALFORMED_VARIABLES)
+def test_malformed_variable_is_an_error_at_its_position(text: str, tmp_path: Path) -> None:
+    root = manifests(tmp_path / "m", {"outreach": "http://127.0.0.1:9"}, extra="")
+    (root / "reconciler.yaml").write_text((root / "reconciler.yaml").read_text()
+                                          + "variables: [TEAM]\n")
+    (root / "outreach.yaml").write_text(
+        f"outreach:\n  call_purposes:\n    intro: {{name: 'Team {text} x', order: 1}}\n")
+    refused(inproc("validate", str(root), env={"TEAM": "t"}), "outreach.yaml:3:", f"'{text}",
+            "is not a variable")
+
+
+@pytest.mark.parametrize("tag", ["!!python/object:os.system", "!custom", "!!binary", "!!set"])
+def test_unknown_yaml_tag_is_refused(tag: str, tmp_path: Path) -> None:
+    root = manifests(tmp_path / "m", {"outreach": "http://127.0.0.1:9"})
+    value = "aGVsbG8=" if tag == "!!binary" else "{a}" if tag == "!!set" else "Intro"
+    (root / "outreach.yaml").write_text(
+        f"outreach:\n  call_purposes:\n    intro: {{name: {tag} {value}, order: 1}}\n")
+    refused(inproc("validate", str(root)), "outreach.yaml:3:", "the YAML tag", "is not read here")
+
+
+@pytest.mark.parametrize("vendor", ["outreach", "superoffice"])
+def test_blank_name_is_refused(vendor: str, tmp_path: Path) -> None:
+    root = manifests(tmp_path / "m", {vendor: "http://127.0.0.1:9"})
+    (root / f"{vendor}.yaml").write_text(PURPOSES[vendor].replace(
+        "name: Intro" if vendor == "outreach" else "name: News", 'name: "   "'))
+    refused(inproc("validate", str(root)), "must not be blank")
+
+
+def test_refused_state_path_leaves_no_lock_file(tmp_path: Path) -> None:
+    root = manifests(tmp_path / "m", {"outreach": "http://127.0.0.1:9"},
+                     state="state:\n  backend: local\n  path: state.json\n")
+    for args in (("apply", str(root), "--auto-approve"), ("state", "rm", "outreach.call_purpose.intro",
+                                                          str(root))):
+        refused(inproc(*args), "puts the state in the manifest directory itself")
+    assert sorted(p.name for p in root.iterdir()) == ["outreach.yaml", "reconciler.yaml"]
+
+
+def test_lost_create_is_reported_as_adopted_per_object_and_in_the_summary(tmp_path: Path) -> None:
+    with HostileVendor("recording", options={"ids": [5], "lose_creates": True}) as vendor:
+        root = manifests(tmp_path / "m", {"outreach": vendor.url})
+        result = inproc("apply", str(root), "--auto-approve")
+    assert result.code == 0, result.text
+    assert "outreach.call_purpose.intro: adopted" in result.text, result.text
+    assert "outreach.call_purpose.intro: created" not in result.text, result.text
+    assert "1 adopted" in result.text, result.text
+
+
+# -------------------------------------------------- look-alike names (issue 21) ----
+
+LOOK_ALIKES = [("cyrillic", "\u0406ntro"), ("nfd", "Cafe\u0301"), ("case", "INTRO"),
+               ("trailing-space", "Intro ")]
+
+
+@pytest.mark.parametrize(("label", "remote"), LOOK_ALIKES, ids=[x[0] for x in LOOK_ALIKES])
+def test_look_alike_name_is_warned_at_plan_time(label: str, remote: str, tmp_path: Path) -> None:
+    declared = "Caf\u00e9" if label == "nfd" else "Intro"
+    with HostileVendor("ids", options={"listed": [[9, remote]]}) as vendor:
+        root = manifests(tmp_path / "m", {"outreach": vendor.url})
+        (root / "outreach.yaml").write_text(
+            f"outreach:\n  call_purposes:\n    intro: {{name: '{declared}', order: 1}}\n")
+        result = inproc("plan", str(root))
+    assert result.code == 0, result.text
+    assert f"creates name {declared!r}, which looks like {remote!r} of remote object 9" \
+        in result.text, result.text
+
+
+def test_superoffice_name_in_another_case_is_refused_at_plan_time(tmp_path: Path) -> None:
+    """SuperOffice's unique index on Name ignores case: `name: process` against the
+    tenant's "Process" would fail at apply, so the plan already says so."""
+    with HostileVendor("ids", options={"listed": [[3, "Process"]]}) as vendor:
+        root = manifests(tmp_path / "m", {"superoffice": vendor.url})
+        (root / "superoffice.yaml").write_text(
+            "superoffice:\n  consent_purposes:\n    p: {name: process, key: '#Mine'}\n")
+        result = inproc("plan", str(root))
+    refused(result, "remote object 3 has name 'Process'", "without regard to case")
+    assert not [s for s in vendor.requests if s.method != "GET"]
+
+
+def test_concurrent_requests_told_to_wait_together_share_one_wait() -> None:
+    """Two requests in flight both answered `Retry-After: 300` with a budget of 300 s: one
+    wait, granted to both; the second is not refused after "waiting 300 s" was printed."""
+    from reconciler.providers.limits import Bounds
+
+    bounds = Bounds("outreach", retry_budget_s=300)
+    assert bounds.grant(300, "throttled (429)") == 300
+    assert bounds.grant(300, "throttled (429)") == 300
+    assert bounds.left() == 0
+    with pytest.raises(Exception, match="would exceed the retry budget"):
+        bounds.grant(305, "throttled (429)")  # ends 5 s after: a wait of its own

@@ -18,7 +18,7 @@ from urllib.parse import quote, quote_plus
 
 import pytest
 
-from tests.conftest import CliResult, Project, run_cli
+from tests.conftest import CliResult, Project, Sandbox, run_cli
 from tests.hostile_vendor import HostileVendor
 
 # Credentials full of characters that every encoding changes (& / " < > + ' =).
@@ -183,14 +183,22 @@ def test_non_json_200_from_outreach_leaks_nothing(tmp_path: Path, foreign: Hosti
 
 # --- 18-19: a vendor-side name holding the credential or a ${VAR} template ------------------
 
-def test_remote_name_holding_the_token_is_redacted_in_plan_and_dump(
+REFUSED_FILE = "would hold a credential of this run"
+
+
+def test_remote_name_holding_the_token_is_redacted_in_plan_and_refused_in_a_dump(
         tmp_path: Path, foreign: HostileVendor) -> None:
+    """What people read is redacted; a file that would keep the credential is refused whole
+    (issue 21: redaction never changes data), and nothing is left behind."""
     with serve("echo_in_name", foreign) as server:
         case = hostile_case(tmp_path / "m", "outreach", server.url)
         case.plan("--format", "markdown", expect=0)
-        case.cli("dump", str(case.root), "--vendor", "outreach", "--out",
-                 str(case.root / "dumped.yaml"), expect=0)
-        assert "leak Bearer ***" in (case.root / "dumped.yaml").read_text()
+        shown = case.plan("--format", "json", expect=0)
+        assert "leak Bearer ***" in shown.out, shown.out
+        refusal = case.cli("dump", str(case.root), "--vendor", "outreach", "--out",
+                           str(case.root / "dumped.yaml"), expect=1)
+        assert REFUSED_FILE in refusal.err and "dumped.yaml" in refusal.err, refusal.err
+        assert not (case.root / "dumped.yaml").exists()
     case.check(foreign)
 
 
@@ -202,12 +210,12 @@ STREAMED = [("webex_campaign", ""), ("webex_campaign", "escape"), ("superoffice"
 def test_streamed_list_holding_the_token_is_redacted(vendor: str, escape: str, tmp_path: Path,
                                                      foreign: HostileVendor) -> None:
     """Big lists are parsed item by item as they stream in; an item quoting the credential
-    (even spelled as \\u escapes) reaches no dump, plan or output."""
+    (even spelled as \\u escapes) is redacted in every output and refused by every file."""
     with serve("echo_in_name", foreign, escape=escape) as server:
         case = hostile_case(tmp_path / "m", vendor, server.url)
-        case.cli("dump", str(case.root), "--vendor", vendor, "--out", str(case.root / "d.yaml"),
-                 expect=0)
-        assert "leak Bearer ***" in (case.root / "d.yaml").read_text()
+        refusal = case.cli("dump", str(case.root), "--vendor", vendor, "--out",
+                           str(case.root / "d.yaml"), expect=1)
+        assert REFUSED_FILE in refusal.err, refusal.err
         case.plan("--format", "json", expect=0)
     case.check(foreign)
 
@@ -314,9 +322,10 @@ def test_credential_in_another_setting_is_refused(tmp_path: Path, foreign: Hosti
     case.check(foreign)
 
 
-def test_state_holding_a_credential_is_shown_and_written_redacted(project: Project) -> None:
+def test_state_holding_a_credential_is_shown_redacted_and_never_rewritten(project: Project) -> None:
     """A state written by an older version (or by hand) that holds a credential: `state show`
-    and plans print it redacted, and the next apply writes the state back without it."""
+    and plans print it redacted; the next apply refuses to write the state (never a redacted
+    copy, whose value would differ from the vendor's forever), naming the way out."""
     project.configure(("outreach", "webex_campaign"))
     project.write("p.yaml", MANIFEST["outreach"])
     project.write("w.yaml", MANIFEST["webex_campaign"])
@@ -324,15 +333,19 @@ def test_state_holding_a_credential_is_shown_and_written_redacted(project: Proje
     case.cli("apply", str(case.root), "--auto-approve", expect=0)
     state = case.root / "state" / "default.json"
     token = case.env["OUTREACH_TOKEN"]
-    state.write_text(state.read_text().replace('"M"', f'"M {token} tail"'))
+    clean_state = state.read_text()
+    state.write_text(clean_state.replace('"M"', f'"M {token} tail"'))
     address = "webex_campaign.purpose.marketing"
     shown = case.cli("state", "show", address, str(case.root), expect=0)
     assert "M *** tail" in shown.out, shown.out
     case.cli("plan", str(case.root), "--format", "json", expect=0)
     project.write("p.yaml", MANIFEST["outreach"].replace("order: 1", "order: 2"))
-    case.cli("apply", str(case.root), "--auto-approve", expect=0)
-    assert "M *** tail" in state.read_text(), "the state is written back redacted"
-    (case.root / "state" / "default.json.backup").unlink(missing_ok=True)  # the test's own
+    refusal = case.cli("apply", str(case.root), "--auto-approve", expect=1)
+    assert REFUSED_FILE in refusal.err and "state rm" in refusal.err, refusal.err
+    assert f"M {token} tail" in state.read_text(), "never rewritten redacted"
+    state.write_text(clean_state)  # the test's own doing: put back before the scan
+    for leftover in state.parent.glob("default.json.*"):
+        leftover.unlink()
     case.check()
 
 
@@ -382,7 +395,14 @@ CONNINFOS = [
     ("keyword-form", f"host=127.0.0.1 port=1 user=me password='{PG_PASSWORD}' dbname=x"),
     ("url-userinfo", f"postgresql://me:{quote(PG_PASSWORD, safe='')}@127.0.0.1:1/x"),
     ("url-query", f"postgresql://me@127.0.0.1:1/x?password={quote(PG_PASSWORD, safe='')}"),
+    # issue 21: forms whose password libpq reads differently, or not at all
+    ("url-unescaped-slash", f"postgresql://me:{PG_PASSWORD}@127.0.0.1:1/x"),
+    ("url-unescaped-at", "postgresql://me:pg&S3CR3T@pass/word@127.0.0.1:1/x"),
+    ("url-unparsable", f"postgresql://me:{quote(PG_PASSWORD, safe='')}@[::1/x"),
+    ("url-misspelled-keyword", f"postgresql://me@127.0.0.1:1/x?passwrd={quote(PG_PASSWORD, safe='')}"),
+    ("keyword-misspelled", f"host=127.0.0.1 port=1 user=me passwrd='{PG_PASSWORD}' dbname=x"),
 ]
+PG_UNSHOWN = ("pass/word", "S3CR3T", "S3CR3T-pass", "word@127", "'pass'", "'me'")
 
 
 @pytest.mark.parametrize("conninfo", [c[1] for c in CONNINFOS], ids=[c[0] for c in CONNINFOS])
@@ -394,7 +414,9 @@ def test_postgres_password_is_redacted(conninfo: str, tmp_path: Path, foreign: H
     case.scan.secrets.append(PG_PASSWORD)
     for command in ("state", "list"), ("plan",):  # offline, and with every check
         result = case.cli(*command, str(case.root))
-        assert "cannot connect to the PostgreSQL state" in result.err and "***" in result.err, result.err
+        assert "PostgreSQL state" in result.err or "state.url" in result.err, result.err
+        for part in PG_UNSHOWN:  # no piece of it either, however libpq split it
+            assert part not in result.text, result.text
     case.check(foreign)
 
 
@@ -454,7 +476,8 @@ HOSTILE_MARKDOWN = '</details><img src=x onerror=alert(1)> `x` | a | ${{ secrets
 
 def test_manifest_value_cannot_break_the_pull_request_comment(project: Project) -> None:
     """A pull request's purpose name full of HTML: the Markdown plan shows it as text."""
-    project.write("p.yaml", f"outreach:\n  call_purposes:\n    x: {{name: '{HOSTILE_MARKDOWN}'}}\n")
+    literal = HOSTILE_MARKDOWN.replace("$", "$$")  # `${{` is no variable: written as text
+    project.write("p.yaml", f"outreach:\n  call_purposes:\n    x: {{name: '{literal}'}}\n")
     case = sandbox_case(project)
     result = case.cli("plan", str(case.root), "--format", "markdown", expect=0)
     assert "&lt;img" in result.out and "<img" not in result.out, result.out
@@ -513,3 +536,93 @@ def test_the_catalogue_holds_at_least_thirty_cases() -> None:
             marks = [m for m in getattr(function, "pytestmark", []) if m.name == "parametrize"]
             cases += len(marks[0].args[1]) if marks else 1
     assert cases >= 30, cases
+
+
+# --- issue 21: redaction never changes data ------------------------------------------------
+
+def test_a_name_beginning_like_the_token_converges_in_one_apply(tmp_path: Path,
+                                                                 sandbox: Sandbox) -> None:
+    """`sandbox-team purpose` under the sandbox's `sandbox-outreach-token`, in a manifest
+    directory whose path begins like the token too: stored as written, the second plan is
+    empty, and a saved plan stays applicable (its file is never rewritten)."""
+    root = tmp_path / "sandbox-outreach-team" / "manifests"
+    root.mkdir(parents=True)
+    project = Project(root, sandbox)
+    project.configure()
+    name = "sandbox-team purpose"
+    project.write("p.yaml", f"outreach:\n  call_purposes:\n    team: {{name: {name}, order: 1}}\n"
+                            f"    outreach: {{name: sandbox-outreach purpose, order: 2}}\n")
+    saved = tmp_path / "sandbox-outreach.plan"
+    planned = project.plan("--out", str(saved))
+    assert planned.code == 2, planned.text
+    applied = project.cli("apply", str(saved))
+    assert applied.code == 0, applied.text
+    names = {r["attributes"]["name"] for r in project.state()["resources"].values()}
+    assert names == {name, "sandbox-outreach purpose"}, names
+    again = project.plan()
+    assert again.code == 0, again.text
+    assert "***" not in again.text
+
+
+@pytest.mark.parametrize(("text", "shown"), [
+    ("sandbox-team purpose", "sandbox-team purpose"),  # shares 8 characters: an ordinary word
+    ("sandbox-outreach purpose", "sandbox-outreach purpose"),
+    ("token sandbox-outreach-token here", "token *** here"),
+    ("quoted sandbox-outreach-to", "quoted ***"),  # cut short where the text ends
+    ("'sandbox-outreach-tok...'\nnext line", "'***...'\nnext line"),  # cut, then closed
+    ("said sandbox-outreach-tok)", "said ***)"),
+    ("sandbox-outreach-token%20x", "***%20x"),
+    ("pre sandbox%2Doutreach-token", "pre sandbox%2Doutreach-token"),  # not an encoding of it
+])
+def test_display_redaction_matches_credentials_and_their_cuts_only(text: str, shown: str) -> None:
+    from reconciler.redact import Redactor
+
+    assert Redactor(["sandbox-outreach-token"])(text) == shown
+
+
+def test_files_refuse_whole_credentials_only() -> None:
+    from reconciler.redact import Redactor
+
+    redactor = Redactor(['tok&S3CR3T/"out+1<x>'])
+    assert redactor.holds('{"name": "tok&amp;S3CR3T/&quot;out+1&lt;x&gt;"}')
+    assert redactor.holds("x tok%26S3CR3T%2F%22out%2B1%3Cx%3E")
+    assert not redactor.holds("tok&S3CR3T team")  # begins like it: data, kept as written
+    assert not redactor.holds("tok&S3CR3T/")
+
+
+def test_our_cuts_redact_first() -> None:
+    from reconciler.redact import REDACT, register, shorten
+
+    register(["cut-me-secret-value-123"])
+    try:
+        text = "x" * 110 + "cut-me-secret-value-123" + "y" * 40
+        assert "cut-me-s" not in shorten(text, 120)
+        assert shorten(text, 120).startswith("x" * 110 + "***")
+    finally:
+        REDACT.secrets.discard("cut-me-secret-value-123")
+
+
+def test_plan_file_that_would_hold_a_credential_is_refused(tmp_path: Path,
+                                                           foreign: HostileVendor) -> None:
+    """An unmanaged remote object quoting the token: the plan is shown redacted, the plan
+    file is refused whole (never written redacted, which no apply could then verify)."""
+    with serve("echo_in_name", foreign) as server:
+        case = hostile_case(tmp_path / "m", "outreach", server.url)
+        out = case.root / "saved.plan"
+        refusal = case.plan("--out", str(out), expect=1)
+        assert REFUSED_FILE in refusal.err and "saved.plan" in refusal.err, refusal.err
+        assert not out.exists()
+    case.check(foreign)
+
+
+def test_json_output_escapes_c1_and_bidi_characters(tmp_path: Path, foreign: HostileVendor) -> None:
+    """`--format json` prints U+202E, U+200B and U+009B as \\uXXXX (the same JSON): a
+    terminal shows them instead of obeying them."""
+    name = "evil\u202eexe.txt\u200b\x9b31m"
+    with serve("echo_in_name", foreign, name=name) as server:
+        case = hostile_case(tmp_path / "m", "outreach", server.url)
+        shown = case.plan("--format", "json", expect=0)
+    assert not any(c in shown.out for c in "\u202e\u200b\x9b"), ascii(shown.out)
+    assert "evil\\u202eexe.txt\\u200b\\u009b31m" in shown.out, shown.out
+    assert name in json.dumps(json.loads(shown.out), ensure_ascii=False)
+    case.check(foreign)

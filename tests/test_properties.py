@@ -101,7 +101,8 @@ def run(*args: str) -> tuple[int, str]:
 # ------------------------------------------------------------------ manifests ----
 
 KEYS = st.from_regex(r"[a-z0-9][a-z0-9_-]{0,12}", fullmatch=True)
-TEXT = st.text(st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=40)
+TEXT = st.text(st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=40).filter(
+    str.strip)  # a blank name is refused (issue 21)
 ORDER = st.integers(min_value=0, max_value=2_147_483_647)
 URL = st.from_regex(r"https://[a-z]{1,10}\.example/[a-z]{0,8}", fullmatch=True)
 LIFECYCLE = st.fixed_dictionaries({}, optional={"prevent_destroy": st.booleans()})

@@ -128,6 +128,7 @@ def test_create_answered_409_is_reported_as_adopted(project: Project, sandbox: S
 # -- manifests never silently vanish ---------------------------------------------------------
 
 def test_manifests_never_silently_vanish(project: Project, tmp_path: Path) -> None:
+    (tmp_path / ".git").mkdir()  # one repository: links are followed inside it (issue 21)
     shared = tmp_path / "shared"
     shared.mkdir()
     (shared / "a.yaml").write_text(purposes(a="Alpha"))

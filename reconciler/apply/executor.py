@@ -11,10 +11,11 @@ from __future__ import annotations
 import asyncio
 from collections import defaultdict
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from reconciler.errors import (
     AmbiguousWriteError,
+    AnswerError,
     ConflictError,
     PlanError,
     ReconcilerError,
@@ -64,6 +65,7 @@ class Applier:
         self.progress = progress
         self.verify = verify  # re-read each touched object and compare fingerprints first
         self.adopted: set[str] = set()
+        self._owners: dict[tuple[str, str, str], str] | None = None  # remote id -> address
 
     async def apply(self, plan: Plan) -> ApplyResult:
         result = ApplyResult()
@@ -105,7 +107,10 @@ class Applier:
             self._report(change, str(error))
             return
         result.applied.append(change)
-        self._report(change, None)
+        # A create that found its object (a lost answer, a 409) is reported as the summary
+        # counts it: adopted.
+        self._report(replace(change, action=Action.ADOPT) if change.action is Action.CREATE
+                     and change.address in self.adopted else change, None)
 
     def _report(self, change: Change, error: str | None) -> None:
         if self.progress:
@@ -131,7 +136,17 @@ class Applier:
             case Action.NOOP:
                 pass
 
+    def _owner(self, change: Change, remote_id: str) -> str | None:
+        """The address already recorded with this remote id of the same kind (built once, on
+        the first question, and kept current by `_record`)."""
+        if self._owners is None:
+            self._owners = {(r.vendor, r.kind, r.remote_id): a
+                            for a, r in self.writer.doc.resources.items() if r.remote_id}
+        return self._owners.get((change.vendor, change.kind, remote_id))
+
     async def _record(self, change: Change, remote: RemoteObject) -> None:
+        if self._owners is not None:
+            self._owners[(change.vendor, change.kind, remote.remote_id)] = change.address
         await self.writer.put(change.address, Resource(
             vendor=change.vendor, kind=change.kind, remote_id=remote.remote_id,
             attributes=remote.attributes, meta={k: v for k, v in change.meta.items() if v},
@@ -160,11 +175,17 @@ class Applier:
                     raise
                 await asyncio.sleep(min(0.05 * 2 ** attempt, 5.0))
         assert remote is not None
+        owner = self._owner(change, remote.remote_id)
+        if owner is not None and owner != change.address:
+            raise AnswerError(change.vendor, None, None, (
+                f"the create answer names remote id {remote.remote_id}, which the state already "
+                f"records as {owner}; not recorded (one remote object cannot be two addresses: "
+                f"check the object in {change.vendor})"))
         await self._record(change, remote)
         if field_diffs(change.attributes, remote.attributes) or kind.needs_revive(change.attributes, remote):
             updated = await kind.update(remote.remote_id, change.attributes,
                                         frozenset(change.attributes), remote)
-            await self._record(change, updated)
+            await self._record(change, about(change, remote.remote_id, updated))
 
     async def _update(self, kind: Kind, change: Change) -> None:
         assert change.attributes is not None and change.remote_id is not None
@@ -189,7 +210,7 @@ class Applier:
             current = await kind.read(change.remote_id) or current
         changed = frozenset(d.top for d in change.diffs)
         updated = await kind.update(change.remote_id, change.attributes, changed, current)
-        await self._record(change, updated)
+        await self._record(change, about(change, change.remote_id, updated))
 
     async def _move(self, kind: Kind, change: Change) -> None:
         """A renamed key: one journal entry moves the state record (a crash never leaves it
@@ -238,6 +259,17 @@ class Applier:
             attributes=dict(change.attributes), meta=meta,
             prevent_destroy=bool(change.meta.get("prevent_destroy")),
             schema_version=kind.schema_version))
+
+
+def about(change: Change, remote_id: str, answer: RemoteObject) -> RemoteObject:
+    """The answer to a write, when it is about the object addressed; an answer naming another
+    object is not believed (the state keeps the address's own id)."""
+    if answer.remote_id != remote_id:
+        raise AnswerError(change.vendor, None, None, (
+            f"the answer to the update of remote id {remote_id} is about remote id "
+            f"{answer.remote_id}; not believed, the state keeps {remote_id} (check both objects "
+            f"in {change.vendor})"))
+    return answer
 
 
 async def exact_lookup(kind: Kind, identity: str) -> RemoteObject | None:

@@ -63,7 +63,8 @@ def apply(
     from reconciler.engine import Scope
     from reconciler.plan.planfile import load_plan
 
-    saved = load_plan(target_path) if target_path.is_file() else None
+    # A path that exists and is no directory is a plan file, or said not to be one (a FIFO).
+    saved = load_plan(target_path) if target_path.exists() and not target_path.is_dir() else None
     directory = Path(saved.target.get("directory") or saved.directory) if saved else target_path
     scope = Scope.of(target, exclude, forget)
     if saved is not None:

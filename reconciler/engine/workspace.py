@@ -181,6 +181,9 @@ class Workspace:
     @contextmanager
     def lock(self, command: str, timeout_s: float) -> Iterator[None]:
         """Take the workspace lock, saying so when it waits or takes over from a run that died."""
+        from reconciler.manifest.loader import state_folder
+
+        state_folder(self.settings)  # a refused state path is refused before its lock file is made
         stale = self.backend.stale_holder()
         holder = None if stale is not None or timeout_s <= 0 else self.backend.lock_holder()
         if stale is not None:
@@ -197,11 +200,17 @@ class Workspace:
 
     async def observe(self, kind_addresses: set[str], providers: Providers,
                       state: StateDoc | None = None) -> Observed:
+        """List the kinds asked for; given the state, its recorded ids are checked first
+        (state/ids.py: never a malformed or doubled id in a request path)."""
+        from reconciler.state.ids import check_recorded_ids
+
         recorded: dict[str, dict[str, dict[str, Any]]] = {}
         for resource in (state.resources.values() if state is not None else ()):
             if resource.remote_id is not None:
                 recorded.setdefault(f"{resource.vendor}.{resource.kind}", {})[resource.remote_id] \
                     = resource.attributes
+        if state is not None:
+            check_recorded_ids(state, self.kinds(), recorded)
         return await providers.observe(kind_addresses, recorded)
 
     async def plan(self, scope: Scope = Scope()) -> Plan:
@@ -313,8 +322,10 @@ class Workspace:
 
     async def _drift(self) -> DriftReport:
         from reconciler.drift.detect import detect_drift
+        from reconciler.state.ids import check_recorded_ids
 
         state = self.read_state()
+        check_recorded_ids(state, self.kinds())
         async with self.connect() as providers:
             observed = await providers.observe(set(self.kinds()))
         options = self.plan_options()
@@ -335,11 +346,16 @@ class Workspace:
     async def import_object(self, address: str, remote_id: str, lock_timeout: float = 0.0) -> Resource:
         """Adopt one existing remote object under an address the manifests declare."""
         from reconciler.engine.importer import import_object
+        from reconciler.providers.ids import shown
 
         desired = self.desired()
         obj = desired.objects.get(address)
         if obj is None:
             raise ConfigError(f"{address}: not declared in the manifests; declare it first, then import")
+        shape = self.kinds()[obj.kind_address].id_shape
+        if shape is not None and not shape.valid(remote_id):
+            raise ConfigError(f"{address}: {shown(remote_id)} is not {shape.what}; give the id "
+                              "as the vendor's API shows it")
         async with self.connect(desired) as providers:
             kind = providers.kind(obj.vendor, obj.kind)
             remote = await kind.read(remote_id)

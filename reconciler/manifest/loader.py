@@ -96,11 +96,35 @@ def manifest_files(directory: Path, skip: Path | None = None, guard: bool = Fals
     return walk.found
 
 
+def link_boundary(directory: Path) -> Path:
+    """Where a manifest symlink may point: the git repository holding the manifest
+    directory, or the directory itself when it is in none."""
+    here = directory.resolve()
+    for folder in (here, *here.parents):
+        if (folder / ".git").exists():
+            return folder
+    return here
+
+
 class _Walk:
     def __init__(self, root: Path, skip: Path | None, guard: bool) -> None:
         self.root, self.skip, self.guard = root, skip, guard
         self.found: list[Path] = []
         self.problems: list[Diagnostic] = []
+        self.boundary = link_boundary(root)
+
+    def outside(self, entry: os.DirEntry[str], child: Path) -> bool:
+        """A symlink whose target lies outside the boundary: reported by name, never read
+        (it could be a CI runner's secret file, or /usr to walk whole)."""
+        if not entry.is_symlink():
+            return False
+        target = Path(os.path.realpath(child))
+        if target == self.boundary or target.is_relative_to(self.boundary):
+            return False
+        self.problem(child, f"a symlink to {target}, outside {self.boundary} (the repository "
+                            "holding the manifest directory, or the directory itself); links "
+                            "are followed only inside it: copy the file in, or remove the link")
+        return True
 
     def problem(self, path: Path, message: str) -> None:
         self.problems.append(Diagnostic(None, f"{yamlsource.display_path(path)}: {message}"))
@@ -130,10 +154,11 @@ class _Walk:
                 if self.skip is not None and child.resolve() == self.skip:
                     if self.guard:
                         self.state(child)
-                else:
+                elif not self.outside(entry, child):
                     self.folder(child, (*ancestors, here))
-            elif entry.name.endswith((".yaml", ".yml")) and not (
-                    path == self.root and entry.name == CONFIG_FILE):
+            elif entry.name.lower().endswith((".yaml", ".yml")) and not (
+                    path == self.root and entry.name == CONFIG_FILE) \
+                    and not self.outside(entry, child):
                 self.file(child)
 
     def state(self, path: Path) -> None:

@@ -27,6 +27,9 @@ from reconciler import perf
 from reconciler.errors import Diagnostic, Source
 
 _VAR = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+_MALFORMED = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}|(\$\{[^}\n]{0,40}\}?)")
+"""The same scan, whose third group is a `${` that is no variable: `${ TEAM }`, `${TEAM:?x}`,
+`${A-B}`, `${1}`, an unterminated `${TEAM`."""
 _TAG = "tag:yaml.org,2002:"
 PathPart = str | int
 EMPTY_FILE = "file is empty; declare something in it or delete it"
@@ -200,6 +203,10 @@ def _null(value: str) -> None:
 
 _TYPED: dict[str, Callable[[str], Any]] = {
     _TAG + "int": _int, _TAG + "float": _float, _TAG + "bool": _bool, _TAG + "null": _null}
+_READ_TAGS = frozenset(_TAG + t for t in (
+    "str", "int", "float", "bool", "null", "map", "seq", "merge", "timestamp", "value"))
+"""Tags the loader reads: what YAML resolves plain values to (a timestamp or `=` stays
+text). Any other (`!!python/object:...`, `!!binary`, `!custom`, `!!set`) is refused."""
 _EXAMPLES = {_TAG + "int": "a whole number such as 42", _TAG + "float": "a number such as 1.5",
              _TAG + "bool": "true or false", _TAG + "null": "null"}
 
@@ -225,6 +232,12 @@ class _Converter:
         depth = len(path)
         if depth <= self.mark_depth:
             self.marks[path] = source(self.file, node)
+        tag = _tag(node)
+        if tag not in _READ_TAGS:
+            self.error(node, f"the YAML tag {tag.replace(_TAG, '!!')!r} is not read here (no "
+                             "manifest value takes one); remove it, and quote the value if "
+                             "it is text", path)
+            return None
         if isinstance(node, MappingNode | SequenceNode):
             self._count(node, depth)
             if isinstance(node, MappingNode):
@@ -302,6 +315,13 @@ class _Converter:
     def _text(self, node: Node, value: str, path: tuple[PathPart, ...]) -> str:
         """A string with its variables replaced: only declared ones, and never into a value
         that then holds a credential (a pull request must not be able to print CI secrets)."""
+        if "${" in value:
+            bad = [m.group(3) for m in _MALFORMED.finditer(value) if m.group(3)]
+            if bad:
+                self.error(node, f"{bad[0]!r} is not a variable: write ${{NAME}} or "
+                                 "${NAME:-default} (NAME: letters, digits and _, not first a "
+                                 "digit), or $$ for a literal $", path)
+                return ""
         if self.variables is not None and "${" in value:
             undeclared = sorted({m.group(1) for m in _VAR.finditer(value)
                                  if m.group(1) and m.group(1) not in self.variables})
@@ -382,16 +402,30 @@ class NotRegularFile(OSError):
     reading one can block forever (a FIFO) or never end (/dev/zero)."""
 
 
+MAX_MANIFEST_MB = 16
+"""Largest manifest file read: parsing costs several times a file's size in memory."""
+
+
+class TooLarge(OSError):
+    """A manifest (or reconciler.yaml) larger than MAX_MANIFEST_MB."""
+
+
 def read_regular(path: Path) -> bytes:
-    """The bytes of a regular file (through symlinks); anything else raises OSError."""
+    """The bytes of a regular file (through symlinks) of at most MAX_MANIFEST_MB; anything
+    else raises OSError."""
     fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # a FIFO opens at once, without a writer
     try:
-        mode = os.fstat(fd).st_mode
-        if not stat.S_ISREG(mode):
-            raise NotRegularFile(f"not a regular file (it is {_file_type(mode)})")
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise NotRegularFile(f"not a regular file (it is {_file_type(info.st_mode)})")
+        limit = MAX_MANIFEST_MB * 2**20
+        if info.st_size > limit:
+            raise TooLarge(f"larger than {MAX_MANIFEST_MB} MB ({info.st_size / 2**20:.0f} MB), the "
+                           "most a manifest file is read with (MAX_MANIFEST_MB); split it into "
+                           "several files")
         os.set_blocking(fd, True)
         with os.fdopen(fd, "rb", closefd=False) as handle:
-            return handle.read()
+            return handle.read(limit + 1)
     finally:
         os.close(fd)
 
@@ -407,6 +441,8 @@ def unreadable(exc: OSError) -> str:
     """Why a manifest cannot be read, and what to do."""
     if isinstance(exc, NotRegularFile):
         return f"{exc}; only regular files are read: move it out of the manifest directory"
+    if isinstance(exc, TooLarge):
+        return str(exc)
     if isinstance(exc, FileNotFoundError):
         return "cannot read: it does not exist (a broken symbolic link?); fix or remove the link"
     return f"cannot read: {exc.strerror or exc}; check that it is a readable file"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
+import unicodedata
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
@@ -59,6 +60,19 @@ def unmatched_patterns(options: PlanOptions, addresses: Iterable[str]) -> list[s
         if not left:
             break
     return list(left)
+
+
+_LOOK_ALIKE = str.maketrans(
+    "аеорсухіјѕԁӏвкмнтαβεζηικμνοτυχρ",
+    "aeopcyxijsdlbkmhtabezhikmnotyxp")
+"""Cyrillic and Greek letters drawn like Latin ones (after casefold)."""
+
+
+def looks(text: str) -> str:
+    """What a name looks like: Unicode compatibility form, case, outer and repeated spaces,
+    look-alike letters all set aside (for warnings, never for matching)."""
+    folded = unicodedata.normalize("NFKC", text).casefold().translate(_LOOK_ALIKE)
+    return " ".join(folded.split())
 
 
 def in_scope(address: str, options: PlanOptions) -> bool:
@@ -128,6 +142,8 @@ class _KindPlanner:
 
     def run(self, wanted: list[DesiredObject], managed: dict[str, Resource],
             remote: list[RemoteObject], interrupted: dict[str, Pending]) -> None:
+        self.remote = remote
+        self._folded: dict[tuple[str, str], list[RemoteObject]] | None = None  # on first create
         by_id = {o.remote_id: o for o in remote}
         by_identity: dict[str, RemoteObject] = {}
         for o in remote:
@@ -251,8 +267,10 @@ class _KindPlanner:
                 return self._adopt(obj, twin, base)
             reason = ("recorded in state but gone remotely (deleted outside reconciler)"
                       if resource else "declared in the manifests; no remote object")
+            refused = self.look_alikes(obj.address, obj.attributes, claimed)
             return base(action=Action.CREATE, reason=reason, why=Reason.CREATE_DELETED_REMOTELY
-                        if resource else Reason.CREATE_NO_REMOTE_OBJECT)
+                        if resource else Reason.CREATE_NO_REMOTE_OBJECT, refused=refused,
+                        refusal=Refusal.UNIQUE_IN_ANOTHER_CASE if refused else None)
         ignore = (*self.ignore, *obj.lifecycle.ignore_changes)
         diffs = field_diffs(obj.attributes, current.attributes, ignore)
         revive = self.kind.needs_revive(obj.attributes, current)
@@ -277,6 +295,43 @@ class _KindPlanner:
                     why=Reason.UPDATE_REVIVE if revive else Reason.UPDATE_FIELDS_DIFFER,
                       diffs=diffs, fingerprint=current.fingerprint(), revive=revive,
                       before=current.attributes)
+
+    def look_alikes(self, address: str, attributes: dict[str, Any],
+                    claimed: set[str]) -> str | None:
+        """Before a create: a remote object whose value differs only in case where the vendor
+        ignores case (the create would fail: the refusal), or whose natural key only looks
+        the same (case, spaces, Unicode form, a Cyrillic letter: a warning naming both)."""
+        if self._folded is None:
+            self._folded = defaultdict(list)
+            for o in self.remote:
+                if o.status is not RemoteStatus.DELETED:
+                    for field_name in {self.kind.natural_key, *self.kind.unique_ignoring_case}:
+                        value = o.attributes.get(field_name)
+                        if isinstance(value, str):
+                            self._folded[(field_name, looks(value))].append(o)
+        for field_name in self.kind.unique_ignoring_case:
+            value = attributes.get(field_name)
+            if not isinstance(value, str):
+                continue
+            for other in self._folded.get((field_name, looks(value)), ()):
+                theirs = other.attributes.get(field_name)
+                if isinstance(theirs, str) and theirs.casefold() == value.casefold():
+                    return (f"remote object {other.remote_id} has {field_name} {theirs!r}, and "
+                            f"{self.kind.vendor} keeps each {field_name} unique without regard "
+                            f"to case, so creating {value!r} would fail: declare that object's "
+                            f"exact {field_name} to adopt it, or choose another")
+        value = attributes.get(self.kind.natural_key)
+        if isinstance(value, str):
+            for other in self._folded.get((self.kind.natural_key, looks(value)), ()):
+                theirs = other.attributes.get(self.kind.natural_key)
+                if theirs != value:
+                    self.plan.warnings.append(
+                        f"{address}: creates {self.kind.natural_key} {value!r}, which looks "
+                        f"like {theirs!r} of remote object {other.remote_id} (they differ only "
+                        "in case, spaces, Unicode form or look-alike letters); if they are "
+                        "the same, declare the remote spelling to adopt it")
+                    break
+        return None
 
     def _adopt(self, obj: DesiredObject, twin: RemoteObject, base: partial[Change]) -> Change:
         ignore = (*self.ignore, *obj.lifecycle.ignore_changes)

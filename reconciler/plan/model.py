@@ -65,6 +65,7 @@ class Refusal(StrEnum):
     PREVENT_DESTROY = "prevent_destroy"
     NO_DELETE_API = "no_delete_api"
     IDENTITY_CHANGED = "identity_changed"
+    UNIQUE_IN_ANOTHER_CASE = "unique_in_another_case"  # the vendor ignores case: a create would fail
 
 
 class Safety(StrEnum):

@@ -10,11 +10,14 @@ versioned on its own, by `plan_file_version`. Version 1 was the display document
 from __future__ import annotations
 
 import json
+import os
+import stat
 from pathlib import Path
 from typing import Any
 
 from reconciler import __version__
 from reconciler.errors import PlanError
+from reconciler.jsonread import JsonLimitError, loads
 from reconciler.plan.model import PLAN_FORMAT_VERSION, Plan
 
 PLAN_FILE_KIND = "reconciler-plan"
@@ -28,6 +31,31 @@ def encode(plan: Plan) -> str:
     document = {"kind": PLAN_FILE_KIND, "plan_file_version": PLAN_FILE_VERSION,
                 "reconciler_version": __version__, **plan.to_dict()}
     return json.dumps(document, indent=1, default=str)
+
+
+MAX_PLAN_MB = 1024
+"""Largest plan file read (a plan of 300,000 objects is a few hundred MB)."""
+
+
+def read(path: Path) -> bytes:
+    """A plan file's bytes: a regular file of at most MAX_PLAN_MB, never a FIFO (which would
+    block) or a device (/dev/zero never ends)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # a FIFO does not block the open
+    except OSError as exc:
+        raise PlanError(f"{path}: cannot read the plan file: {exc.strerror or exc}") from None
+    with os.fdopen(fd, "rb") as handle:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            what = "a directory" if stat.S_ISDIR(mode) else "a named pipe" if stat.S_ISFIFO(
+                mode) else "a device or socket"
+            raise PlanError(f"{path}: not a plan file but {what}; a plan file is the regular "
+                            f"file that `reconciler plan --out FILE` wrote")
+        data = handle.read(MAX_PLAN_MB * 2**20 + 1)
+    if len(data) > MAX_PLAN_MB * 2**20:
+        raise PlanError(f"{path}: larger than {MAX_PLAN_MB} MB, the most a plan file is read "
+                        "with; not a plan file reconciler wrote")
+    return data
 
 
 def decode(raw: bytes, path: Path) -> Plan:
@@ -49,7 +77,9 @@ def decode(raw: bytes, path: Path) -> Plan:
 
 def _parse(raw: bytes, path: Path) -> dict[str, Any]:
     try:
-        data = json.loads(raw.decode("utf-8"))
+        data = loads(raw.decode("utf-8"), f"{path}")
+    except JsonLimitError as exc:
+        raise PlanError(f"{exc}; {_NEW}") from None
     except UnicodeDecodeError:
         raise PlanError(f"{path}: not a plan file (it is not UTF-8 text); {_MAKE}") from None
     except json.JSONDecodeError as exc:
@@ -98,8 +128,4 @@ def save_plan(plan: Plan, path: Path) -> None:
 
 def load_plan(path: Path) -> Plan:
     """Read a plan file back, refusing anything that is not one, or that was edited."""
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise PlanError(f"{path}: cannot read the plan file: {exc.strerror or exc}") from None
-    return decode(raw, path)
+    return decode(read(path), path)

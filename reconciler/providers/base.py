@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from pydantic import BaseModel, ConfigDict, Field
 
 from reconciler.perf import EMPTY, prefer
+from reconciler.providers.ids import IdShape
 
 if TYPE_CHECKING:  # the HTTP client (httpx) is loaded by commands that connect, not by validate
     from reconciler.providers.http import VendorClient
@@ -94,6 +95,12 @@ class KindSpec:
     # at an older version is passed through `upgrade` when read (Terraform's
     # UpgradeResourceState), and records the current version at its next write.
     schema_version: ClassVar[int] = 0
+    unique_ignoring_case: ClassVar[tuple[str, ...]] = ()
+    """Fields the vendor keeps unique without regard to case: a create whose value equals a
+    remote object's in another case fails at the vendor, so the plan refuses it."""
+    id_shape: ClassVar[IdShape | None] = None
+    """What the vendor's ids look like (reconciler.providers.ids); None: any id (third-party
+    kinds that declare none), still percent-encoded in every path."""
 
     @classmethod
     def identity(cls, attributes: dict[str, Any]) -> str | None:

@@ -28,9 +28,16 @@ import httpx
 import ijson  # type: ignore[import-untyped]
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt
 
-from reconciler.errors import AmbiguousWriteError, ConfigError, OriginError, VendorError
+from reconciler.errors import (
+    AmbiguousWriteError,
+    AnswerError,
+    ConfigError,
+    OriginError,
+    VendorError,
+)
+from reconciler.jsonread import JsonLimitError, loads
 from reconciler.providers.limits import Bounds, reset_in, seconds_until, too_many_items
-from reconciler.redact import REDACT, Redactor, clean, register
+from reconciler.redact import REDACT, Redactor, clean, register, shorten
 
 log = logging.getLogger("reconciler.http")
 T = TypeVar("T")
@@ -53,26 +60,14 @@ class _ChunkReader:
     def __init__(self, head: bytes, chunks: AsyncIterator[bytes]) -> None:
         self._head = head
         self._chunks = chunks
-        self._tail = b""
-        self.suspect = False
-        """The answer may quote a credential: its items are redacted before conversion."""
 
     async def read(self, size: int = -1) -> bytes:
         if size == 0:
             return b""  # ijson asks for nothing first, to learn whether it gets bytes or str
         if self._head:
             head, self._head = self._head, b""
-            return self._seen(head)
-        return self._seen(await anext(self._chunks, b""))
-
-    def _seen(self, chunk: bytes) -> bytes:
-        """Look for a credential (or a \\u escape that could spell one) as bytes go by,
-        across chunk boundaries, so that a clean answer costs no per-item work."""
-        if not self.suspect and REDACT.secrets and chunk:
-            window = self._tail + chunk  # JSON read as bytes is UTF-8
-            self.suspect = b"\\u" in window or REDACT.found_in(window)
-            self._tail = chunk[-64:]
-        return chunk
+            return head
+        return await anext(self._chunks, b"")
 
 
 class _Retryable(Exception):
@@ -90,7 +85,9 @@ def json_body(vendor: str, response: httpx.Response,
               expect: type[dict[str, Any]] | type[list[Any]], where: str) -> Any:
     """The JSON body, or a clear VendorError when it is not the shape the API documents."""
     try:
-        body = response.json()
+        body = loads(response.text, f"{where}the answer")
+    except JsonLimitError as exc:
+        raise AnswerError(vendor, response.status_code, None, clean(REDACT(str(exc)))) from None
     except ValueError:
         body = None
     if not isinstance(body, expect):
@@ -136,12 +133,12 @@ def _byte_safe(response: httpx.Response) -> bool:
 
 
 def scrubbed(response: httpx.Response) -> httpx.Response:
-    """The answer with every credential it quotes redacted, before anything reads it: what a
-    vendor echoes can then reach no message, plan, state, dump or manifest, whatever the
-    provider does with the text (cut it to 300 characters, show it raw, keep it as a name).
-    JSON is redacted value by value, so escapes (\\u0041) hide nothing and it stays JSON."""
-    if not REDACT.secrets or not response.content:
-        return response
+    """A failed answer with every credential it quotes redacted, before a provider reads its
+    message (and cuts it to 300 characters). JSON is redacted value by value, so escapes
+    (\\u0041) hide nothing. A successful answer is data, never rewritten: a credential in it
+    is redacted where people read it, and refused where a file would keep it."""
+    if not REDACT.secrets or not response.content or response.is_success:
+        return response  # a successful answer is data: never rewritten (files refuse it)
     if _byte_safe(response) \
             and b"\\u" not in response.content and not REDACT.found_in(response.content):
         return response  # the common case: one scan of the bytes, nothing decoded
@@ -314,7 +311,7 @@ class VendorClient:
                                           self.bounds.deadline_error(method, url)) from None
             except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
                 raise VendorError(self.vendor, None, None, self.redact(clean(
-                    f"{method} {url[:120]}: not a URL that can be requested ({exc})"))) from None
+                    f"{method} {shorten(url)}: not a URL that can be requested ({exc})"))) from None
             except httpx.DecodingError:
                 raise VendorError(self.vendor, None, None, (
                     f"{method} {url}: the answer's compressed body is corrupt (its "
@@ -337,7 +334,7 @@ class VendorClient:
             parts = urlsplit(url)
         except ValueError:
             raise VendorError(self.vendor, None, None, self.redact(clean(
-                f"{method}: the vendor's answer points to {url[:120]!r}, which is not a valid "
+                f"{method}: the vendor's answer points to {shorten(url)!r}, which is not a valid "
                 "URL; not followed"))) from None
         if not parts.scheme and not parts.netloc:
             return url  # relative: resolved against base_url
@@ -413,7 +410,7 @@ class VendorClient:
                 response = scrubbed(await self._read("GET", url, response))
         self._settle("GET", url, response, (200,), True)
         raise self._error(response, (None, f"GET {url}: expected a JSON array, got "
-                                           f"{response.text.strip()[:120]!r}"))
+                                           f"{shorten(response.text.strip())!r}"))
 
     async def _parse_array(self, url: str, response: httpx.Response, head: bytes,
                            chunks: AsyncIterator[bytes], convert: Callable[[Any], T | None]) -> list[T]:
@@ -425,15 +422,13 @@ class VendorClient:
                 seen += 1
                 if seen > self.bounds.max_list_items:
                     raise too_many_items(self.bounds, url)
-                if reader.suspect:
-                    item = REDACT.data(item)
                 try:
                     converted = convert(item)
                 except _BAD_ITEM:
                     raise self._error(response, (None, (
                         f"GET {url}: item {len(found) + 1} of the answer is not a valid "
                         f"{self.vendor} object (a field is missing or of the wrong type): "
-                        f"{REDACT(clean(repr(item)))[:120]}"))) from None
+                        f"{shorten(repr(item))}"))) from None
                 if converted is not None:
                     found.append(converted)
         except ijson.JSONError as exc:

@@ -18,10 +18,14 @@ from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 
-from reconciler.errors import VendorError
-from reconciler.redact import clean
+from reconciler.errors import AnswerError, VendorError
+from reconciler.redact import shorten
 
 log = logging.getLogger("reconciler.http")
+SAME_WAIT_S = 1.0
+"""A wait ending this close after one already granted is that same wait (the requests in
+flight were told to wait together): granting the first and refusing the next would print
+"waiting N s" for a run that then fails anyway."""
 
 DEFAULT_DEADLINE_S = 120.0
 DEFAULT_RETRY_BUDGET_S = 300.0
@@ -58,6 +62,8 @@ class Bounds:
         once), or raise VendorError naming the setting when it does not fit."""
         now = time.monotonic()
         extra = max(now + wait - max(now, self._horizon), 0.0)
+        if extra > self.left() and self._horizon > now and extra <= SAME_WAIT_S:
+            extra = self.left()  # concurrent requests told to wait the same time: one wait
         if extra > self.left():
             raise VendorError(self.vendor, None, None, (
                 f"{why}; waiting {wait:.0f} s more would exceed the retry budget of this run "
@@ -151,14 +157,14 @@ class Pages:
                 if params else httpx.URL(absolute)
             parts = urlsplit(str(full))
         except (ValueError, httpx.InvalidURL):
-            raise VendorError(self.vendor, None, None, (
-                f"the vendor's next page link {clean(url)[:120]!r} is not a valid URL; the list "
+            raise AnswerError(self.vendor, 200, None, (
+                f"the vendor's next page link {shorten(url)!r} is not a valid URL; the list "
                 "cannot be read to its end")) from None
         query = tuple(sorted(parse_qsl(parts.query, keep_blank_values=True)))
         key = (parts.path.rstrip("/"), query)
         cursors = {(k, v) for k, v in query if _cursor_like(k)}
         if key in self.seen or (cursors and cursors <= self.cursors):
-            raise VendorError(self.vendor, None, None, (
+            raise AnswerError(self.vendor, 200, None, (
                 f"GET {parts.path}: the vendor's next page ({len(self.seen) + 1}) repeats a page "
                 "already read; its pagination loops, so the list cannot be trusted. Try again "
                 "later, or report it to the vendor"))

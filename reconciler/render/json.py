@@ -72,7 +72,13 @@ _LABEL = re.compile(r"^(?P<kind>[A-Za-z0-9_]+\.[A-Za-z0-9_]+) id=(?P<id>\S*) (?P
 def dumps(document: dict[str, Any]) -> str:
     """One line, as `terraform show -json` prints it (and 4x faster than indented on big
     plans: the C encoder); pipe it to `jq .` to read it."""
-    return json.dumps(document, ensure_ascii=False, separators=(",", ":"), default=str)
+    text = json.dumps(document, ensure_ascii=False, separators=(",", ":"), default=str)
+    return _UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+_UNSAFE = re.compile("[\x7f-\x9f\u200b-\u200f\u2028\u2029\u202a-\u202e\u2060-\u2069\ufeff]")
+"""C1 controls, bidi overrides and invisible characters: escaped as \\uXXXX (still the same
+JSON), so that a terminal shows them as what they are instead of obeying them."""
 
 
 def provider_key(vendor: str) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import getpass
+import json
 import os
 import socket
 import sys
@@ -25,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, PrivateAttr
 from pydantic.dataclasses import dataclass as pydantic_dataclass
 
 from reconciler.perf import EMPTY, NO_SHARING, Sharing
+from reconciler.redact import REDACT, refuse_credentials
 
 if TYPE_CHECKING:
     from reconciler.history.settings import HistorySettings
@@ -164,6 +166,8 @@ class StateWriter(ABC):
     async def _record(self, entry: dict[str, Any], applied: bool = False) -> None:
         """Group commit: entries recorded while a batch is being made durable share the next
         durable write, and the event loop keeps sending requests during the fsync."""
+        if REDACT.secrets and "resource" in entry:  # stored as is, or not at all
+            refuse_credentials(json.dumps(entry["resource"]), f"the state record of {entry['address']}")
         self.doc.serial += 1
         entry["serial"] = self.doc.serial
         if not applied:

@@ -28,6 +28,7 @@ from pydantic import Field, ValidationError
 
 from reconciler.errors import LockError, StateError
 from reconciler.files import atomic_write, explain
+from reconciler.jsonread import MAX_DEPTH, JsonLimitError, TooDeepError, deeper_than, loads
 from reconciler.perf import NO_SHARING, Sharing, key, paused_gc
 from reconciler.state.base import (
     FORMAT_VERSION,
@@ -60,6 +61,9 @@ def parse_document(data: str | bytes | Path, origin: str,
     except OSError as exc:
         raise StateError(f"{origin}: cannot read: {exc.strerror or exc}; check that state.path "
                          "in reconciler.yaml names a readable file") from None
+    except TooDeepError as exc:
+        raise StateError(f"{origin}: {exc}, the most a state is read with; restore it from "
+                         f"{origin}.backup or from version control") from None
     except (ijson.JSONError, ValidationError, TypeError, ValueError, KeyError):
         raw = data.read_bytes() if isinstance(data, Path) else data
         try:
@@ -109,7 +113,12 @@ def _stream(data: str | bytes | Path, sharing: Sharing) -> StateDoc:
     with _opened(data) as handle:
         for address, body in ijson.kvitems(handle, "resources", use_float=True):
             resource = Resource(**body)  # validation copies the attributes
-            resource.attributes = sharing.share(address, resource.attributes)
+            attributes = resource.attributes
+            resource.attributes = sharing.share(address, attributes)
+            # A record equal to its manifest (the common case) is as shallow as the manifest;
+            # any other is checked, so that nothing later recurses past Python's limit.
+            if resource.attributes is attributes and deeper_than(attributes):
+                raise TooDeepError(f"the record of {address} nests deeper than {MAX_DEPTH} levels")
             if not resource.meta:
                 resource.meta = NO_META
             doc.resources[key(address)] = resource  # the manifests' address string
@@ -139,7 +148,9 @@ def _newer(origin: str, version: int) -> StateError:
 
 def _diagnose(text: str, origin: str) -> StateDoc:
     try:
-        raw = json.loads(text)
+        raw = loads(text, origin)
+    except JsonLimitError as exc:
+        raise StateError(f"{exc}; restore it from {origin}.backup or from version control") from None
     except json.JSONDecodeError as exc:
         raise StateError(f"{origin}: not valid JSON (line {exc.lineno}, column {exc.colno}): the "
                          f"file is corrupt or truncated; restore it from {origin}.backup or from "

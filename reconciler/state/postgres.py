@@ -11,14 +11,14 @@ it when the holder's connection dies, so a crashed run never blocks the next.
 
 from __future__ import annotations
 
-import re
+import json
 import time
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit
 
 import psycopg
 import psycopg.errors
@@ -26,7 +26,7 @@ from psycopg.types.json import Jsonb
 from pydantic import Field
 
 from reconciler.errors import LockError, StateError
-from reconciler.redact import Redactor, conninfo_secrets
+from reconciler.redact import REDACT, Redactor, conninfo_secrets, refuse_credentials
 from reconciler.state.base import LockInfo, StateBackend, StateDoc, StateWriter
 from reconciler.state.local import parse_document
 from reconciler.state.settings import BackendSettings
@@ -55,22 +55,38 @@ CREATE TABLE IF NOT EXISTS reconciler_lock (
 
 
 def redact_url(url: str, text: str | None = None) -> str:
-    """`text` (by default the connection string itself) with every password of `url` replaced
-    by ***: the URL's user:password, `?password=` and the keyword form `password=...`, found
-    by psycopg's own conninfo parser, so that what libpq reads is what is hidden."""
-    text = url if text is None else text
-    if text is url and "://" in url:
-        try:
-            parts = urlsplit(url)
-        except ValueError:
-            return "the state.url of reconciler.yaml (not a valid URL)"
-        if parts.password:
-            netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
-            text = urlunsplit(parts._replace(netloc=netloc))
-        text = re.sub(r"(?i)([?&]password=)[^&#]*", r"\1***", text)
-    elif text is url:
-        text = re.sub(r"(?i)(\bpassword\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", r"\1***", text)
+    """`text` with every password of `url` replaced by ***; by default the connection string
+    itself, shown only as libpq parsed it (user, host, port, database, never a password), and
+    not at all when it does not parse cleanly: an unescaped `@` or `/` in a password, a URL
+    that does not parse, a misspelled `passwrd=` could otherwise put the password on screen."""
+    if text is None:
+        return shown_conninfo(url)
     return Redactor(conninfo_secrets(url))(text)
+
+
+def shown_conninfo(url: str) -> str:
+    """The connection string as it may be printed: rebuilt from libpq's own parse."""
+    from psycopg.conninfo import conninfo_to_dict
+
+    scheme, sep, rest = url.partition("://")
+    try:
+        parts = {k: str(v) for k, v in conninfo_to_dict(url).items() if v is not None}
+    except Exception:
+        return (f"{scheme}://... (state.url; not shown: it does not parse)" if sep else
+                "state.url (not shown: it does not parse)")
+    if not sep:
+        return " ".join(f"{k}={parts[k]}" for k in ("host", "port", "dbname", "user") if k in parts)
+    tail = unquote(rest.rpartition("@")[2])  # where host, port and database are written
+    if any(parts[k] not in tail for k in ("host", "port", "dbname") if k in parts) or (
+            "user" in parts and not unquote(rest).startswith(parts["user"])):
+        return (f"{scheme}://... (state.url; not shown: it does not parse as written; "
+                "percent-encode any @, / or : in its password)")
+    host = parts.get("host", "")
+    host = f"[{host}]" if ":" in host else host
+    user = parts.get("user", "")
+    user += ":***" if "password" in parts else ""
+    return (f"{scheme}://{user + '@' if user else ''}{host}"
+            f"{':' + parts['port'] if 'port' in parts else ''}/{parts.get('dbname', '')}")
 
 
 WORKSPACE_LOCKS = 0x52454357  # "RECW": the first key of every workspace's advisory lock
@@ -142,6 +158,9 @@ class PostgresWriter(StateWriter):
             self._checkpoint()
 
     def _checkpoint(self) -> None:
+        document = self.doc.model_dump()
+        if REDACT.secrets:  # stored as is, or not at all
+            refuse_credentials(json.dumps(document, default=str), "the state")
         conn, self._conn = self._connection(), None
         with conn, conn.transaction():
             self.backend.fence(conn)
@@ -149,7 +168,7 @@ class PostgresWriter(StateWriter):
             cur = conn.execute(
                 "UPDATE reconciler_state SET lineage = %s, serial = %s, document = %s, "
                 "updated_at = now() WHERE workspace = %s AND lineage = %s AND serial = %s",
-                (self.doc.lineage, self.doc.serial, Jsonb(self.doc.model_dump()),
+                (self.doc.lineage, self.doc.serial, Jsonb(document),
                  self.backend.workspace, self.doc.lineage, self.base_serial))
             if cur.rowcount != 1:
                 raise StateError(f"state workspace {self.backend.workspace!r} was changed by "
@@ -181,8 +200,11 @@ class PostgresBackend(StateBackend):
         try:
             conn = psycopg.connect(self.url, connect_timeout=10)
         except psycopg.Error as exc:
-            message = redact_url(self.url, _first_line(exc))  # libpq may quote the conninfo
-            raise StateError(f"cannot connect to the PostgreSQL state at {redact_url(self.url)}: "
+            shown = redact_url(self.url)
+            # libpq may quote the conninfo, or a host it read out of a mistyped password
+            message = "libpq's message is left out, as it may quote parts of the password" \
+                if "not shown" in shown else redact_url(self.url, _first_line(exc))
+            raise StateError(f"cannot connect to the PostgreSQL state at {shown}: "
                              f"{message}") from None
         if create and not self._schema_ready:
             try:
@@ -255,11 +277,13 @@ class PostgresBackend(StateBackend):
 
     def describe(self) -> str:
         try:
+            if "not shown" in shown_conninfo(self.url):
+                raise ValueError("does not parse cleanly")
             parts = urlsplit(self.url)
+            return (f"postgres {parts.hostname or 'localhost'}:{parts.port or 5432}"
+                    f"{parts.path or '/'} workspace {self.workspace}")
         except ValueError:
             return f"postgres (state.url is not a valid URL) workspace {self.workspace}"
-        return (f"postgres {parts.hostname or 'localhost'}:{parts.port or 5432}"
-                f"{parts.path or '/'} workspace {self.workspace}")
 
     def fence(self, conn: psycopg.Connection[Any] | None = None) -> None:
         """Inside the writing transaction: the lock row still names this run (FOR SHARE, so a

@@ -21,7 +21,7 @@ import httpx
 from pydantic import Field, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
-from reconciler.errors import VendorError
+from reconciler.errors import AnswerError, VendorError
 from reconciler.providers.base import (
     DeleteMode,
     Kind,
@@ -31,13 +31,16 @@ from reconciler.providers.base import (
     Schema,
 )
 from reconciler.providers.http import VendorClient, json_body
+from reconciler.providers.ids import IdShape, shown
 from reconciler.providers.limits import Pages, too_many_items
 from reconciler.providers.outreach.auth import Refresher
+from reconciler.providers.paths import under
 from reconciler.providers.tokens import TokenClient
-from reconciler.redact import clean
+from reconciler.redact import shorten
 
 MEDIA_TYPE = "application/vnd.api+json"
 PAGE_SIZE = 1000  # the largest page the Airbyte connector asks for (docs/vendors/outreach.md)
+ID_SHAPE = IdShape("an Outreach id (a JSON:API integer id, per the vendor's OpenAPI description)")
 FILTER_SYNTAX = (",", "..")
 """What `filter[name]` reads as a list (`,`) or a range (`..`): such names are not filtered."""
 
@@ -100,6 +103,14 @@ class CallPurpose(Schema):
         "Display order (Outreach `order`, a nullable integer): `order: null` clears it; left "
         "out, the vendor's is kept"))]
 
+    @field_validator("name")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        """A name of spaces only would show as nothing, and no vendor keeps it as written."""
+        if not value.strip():
+            raise PydanticCustomError("blank", "must not be blank (it holds only spaces)")
+        return value
+
 
 def parse_error(response: httpx.Response) -> tuple[str | None, str]:
     """JSON:API errors -> one line: error id, title, detail, source.pointer."""
@@ -123,14 +134,15 @@ def _remote(resource: Any, where: str) -> RemoteObject:
     """A JSON:API resource -> RemoteObject; anything else is the vendor's mistake, said so."""
     attributes = resource.get("attributes") if isinstance(resource, dict) else None
     if not isinstance(resource, dict) or resource.get("id") in (None, "") \
-            or not isinstance(resource.get("id"), int | str) \
             or not isinstance(attributes if attributes is not None else {}, dict):
-        shown = clean(repr(resource))[:120]
         raise VendorError("outreach", None, None, (
-            f"{where}: expected a callPurpose resource with an id and attributes, got {shown}"))
+            f"{where}: expected a callPurpose resource with an id and attributes, got "
+            f"{shorten(repr(resource))}"))
     attributes = attributes or {}
-    return RemoteObject(str(resource["id"]), {"name": attributes.get("name"),
-                                              "order": attributes.get("order")})
+    remote_id = ID_SHAPE.require("outreach", resource["id"], lambda: (
+        f"{where}: the callPurpose named {shown(attributes.get('name'))}"))
+    return RemoteObject(remote_id, {"name": attributes.get("name"),
+                                    "order": attributes.get("order")})
 
 
 def _document(response: httpx.Response, where: str) -> dict[str, Any]:
@@ -151,6 +163,7 @@ class CallPurposeKind(Kind):
     natural_key = "name"
     read_only: ClassVar[tuple[str, ...]] = ("createdAt", "updatedAt", "relationships")
     delete_modes = (DeleteMode.HARD,)
+    id_shape = ID_SHAPE
 
     async def _pages(self, params: dict[str, Any]) -> list[RemoteObject]:
         found: list[RemoteObject] = []
@@ -168,7 +181,7 @@ class CallPurposeKind(Kind):
             if not isinstance(data, list):
                 raise VendorError("outreach", 200, None, (
                     f"GET {url}: expected data to be a list of callPurpose resources, got "
-                    f"{clean(repr(data))[:120]}"))
+                    f"{shorten(repr(data))}"))
             found.extend(self.shared(_remote(item, f"GET {url}")) for item in data)
             if len(found) + len(pages.seen) > self.client.bounds.max_list_items:
                 raise too_many_items(self.client.bounds, "/callPurposes")  # or endless empty pages
@@ -176,13 +189,13 @@ class CallPurposeKind(Kind):
             url = links.get("next") if isinstance(links, dict) else None
             if url is not None and not isinstance(url, str):
                 raise VendorError("outreach", 200, None, f"GET /callPurposes: links.next is not "
-                                                         f"a URL: {clean(repr(url))[:120]}")
+                                                         f"a URL: {shorten(repr(url))}")
             if url is not None:
                 try:
                     url = here = urljoin(here, url)  # relative: against the page it came on
                 except ValueError:
                     raise VendorError("outreach", 200, None, f"GET /callPurposes: links.next is "
-                                      f"not a valid URL: {clean(url)[:120]!r}") from None
+                                      f"not a valid URL: {shorten(url)!r}") from None
             query = None
         return found
 
@@ -199,9 +212,9 @@ class CallPurposeKind(Kind):
         return next((m for m in matches if m.attributes.get("name") == identity), None)
 
     async def read(self, remote_id: str) -> RemoteObject | None:
-        response = await self.client.request("GET", f"/callPurposes/{remote_id}", ok=(200, 404))
-        return None if response.status_code == 404 else _resource(
-            response, f"GET /callPurposes/{remote_id}")
+        path = under("/callPurposes", remote_id)
+        response = await self.client.request("GET", path, ok=(200, 404))
+        return None if response.status_code == 404 else _resource(response, f"GET {path}")
 
     async def create(self, attributes: dict[str, Any]) -> RemoteObject:
         body = {"data": {"type": "callPurpose", "attributes": _wire(attributes)}}
@@ -212,12 +225,30 @@ class CallPurposeKind(Kind):
                      changed: frozenset[str], current: RemoteObject | None) -> RemoteObject:
         wire = {k: v for k, v in _wire(attributes).items() if k in changed}
         body = {"data": {"type": "callPurpose", "id": int(remote_id), "attributes": wire}}
-        response = await self.client.request("PATCH", f"/callPurposes/{remote_id}", json=body)
-        return _resource(response, f"PATCH /callPurposes/{remote_id}")
+        path = under("/callPurposes", remote_id)
+        response = await self.client.request("PATCH", path, json=body)
+        return _resource(response, f"PATCH {path}")
 
     async def delete(self, remote_id: str, mode: DeleteMode,
                      current: RemoteObject | None) -> None:
-        await self.client.request("DELETE", f"/callPurposes/{remote_id}", ok=(204, 200, 404))
+        path = under("/callPurposes", remote_id)
+        response = await self.client.request("DELETE", path, ok=(204, 200, 404))
+        answered_about(response, remote_id, f"DELETE {path}")
+
+
+def answered_about(response: httpx.Response, remote_id: str, where: str) -> None:
+    """A delete answer that carries a resource must be about the object addressed."""
+    if response.status_code != 200 or not response.content.strip():
+        return
+    try:
+        data = response.json().get("data")
+    except (ValueError, AttributeError):
+        return
+    if isinstance(data, dict) and data.get("id") is not None \
+            and ID_SHAPE.read(data["id"]) != remote_id:
+        raise AnswerError("outreach", 200, None, (
+            f"{where}: the answer is about callPurpose {shown(data['id'])}, not {remote_id}; "
+            "the vendor's answer is not believed"))
 
 
 def _wire(attributes: dict[str, Any]) -> dict[str, Any]:

@@ -35,7 +35,7 @@ import httpx
 from pydantic import Field, field_validator
 from pydantic_core import PydanticCustomError
 
-from reconciler.errors import AmbiguousWriteError, ConflictError, VendorError
+from reconciler.errors import AmbiguousWriteError, AnswerError, ConflictError, VendorError
 from reconciler.providers.base import (
     DeleteMode,
     Kind,
@@ -46,6 +46,8 @@ from reconciler.providers.base import (
     Schema,
 )
 from reconciler.providers.http import VendorClient, json_body
+from reconciler.providers.ids import IdShape, shown
+from reconciler.providers.paths import under
 from reconciler.providers.superoffice.client import TenantClient
 from reconciler.providers.superoffice.settings import (
     VENDOR,
@@ -56,6 +58,7 @@ from reconciler.providers.superoffice.settings import (
 
 ITEMS = "/List/ConsentPurpose/Items"
 MDO_ITEMS = "/List/ConsentPurpose/MDOItems"
+ID_SHAPE = IdShape("a SuperOffice id (a positive int32)", high=2**31 - 1)
 RANK_MAX = 65_535
 """Rank is an unsigned 16-bit column (database reference)."""
 TEXT_MAX, KEY_MAX = 4000, 255
@@ -103,6 +106,14 @@ class ConsentPurpose(Schema):
     privacy_statement_url: str | None = Field(None, max_length=TEXT_MAX, description=(
         "http(s) URL of the privacy statement (SuperOffice `PrivacyStatementUrl`, at most "
         "4000 characters)"))
+
+    @field_validator("name")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        """A name of spaces only would show as nothing, and no vendor keeps it as written."""
+        if not value.strip():
+            raise PydanticCustomError("blank", "must not be blank (it holds only spaces)")
+        return value
 
     @field_validator("privacy_statement_url")
     @classmethod
@@ -152,7 +163,13 @@ def remote(entity: dict[str, Any]) -> RemoteObject:
     else:
         status = RemoteStatus.PRESENT
     ordered = {f: attributes[f] for f in WIRE_NAMES}
-    return RemoteObject(str(entity["ConsentPurposeId"]), ordered, status)
+    remote_id = ID_SHAPE.require(VENDOR, entity.get("ConsentPurposeId"), lambda: (
+        f"the consent purpose with {_shown(identity_of(ordered))}"))
+    return RemoteObject(remote_id, ordered, status)
+
+
+def identity_of(attributes: dict[str, Any]) -> str | None:
+    return ConsentPurposeKind.identity(attributes)
 
 
 def to_wire(attributes: dict[str, Any], fields: frozenset[str] | set[str],
@@ -187,6 +204,8 @@ class ConsentPurposeKind(Kind):
     read_only: ClassVar[tuple[str, ...]] = (
         "ConsentPurposeId", "UpdatedDate", "UpdatedBy", "TableRight", "FieldProperties")
     delete_modes = (DeleteMode.DEACTIVATE, DeleteMode.SOFT)
+    id_shape = ID_SHAPE
+    unique_ignoring_case = ("name", "key")
 
     @classmethod
     def identity(cls, attributes: dict[str, Any]) -> str | None:
@@ -254,7 +273,10 @@ class ConsentPurposeKind(Kind):
         as the list is: a tenant's whole MDO list is never held in memory."""
         def deleted(item: Any) -> str | None:
             ok = isinstance(item, dict) and item.get("Deleted") is True and item.get("Id") is not None
-            return str(item["Id"]) if ok and str(item["Id"]) not in seen else None
+            if not ok:
+                return None
+            found = ID_SHAPE.require(VENDOR, item["Id"], "a deleted consent purpose of the MDO list")
+            return found if found not in seen else None
 
         try:
             return set(await self.client.get_array(f"{MDO_ITEMS}?flat=true", deleted))
@@ -276,7 +298,7 @@ class ConsentPurposeKind(Kind):
     async def _get(self, remote_id: str, raw: bool = False) -> dict[str, Any] | None:
         """The item; `raw` reads it without Accept-Language, as a PUT must send it back."""
         client = self.raw if raw and self.raw is not None else self.client
-        response = await client.request("GET", f"{ITEMS}/{remote_id}", ok=(200, 404))
+        response = await client.request("GET", under(ITEMS, remote_id), ok=(200, 404))
         return None if response.status_code == 404 else _entity(response)
 
     raw: VendorClient | None = None
@@ -330,7 +352,7 @@ class ConsentPurposeKind(Kind):
                                                  "run plan again")
         body = to_wire(attributes, changed, entity)
         body["Deleted"] = False
-        response = await self.client.request("PUT", f"{ITEMS}/{remote_id}", json=body)
+        response = await self.client.request("PUT", under(ITEMS, remote_id), json=body)
         return remote(_entity(response))
 
     async def delete(self, remote_id: str, mode: DeleteMode,
@@ -341,10 +363,28 @@ class ConsentPurposeKind(Kind):
             entity = await self._get(remote_id, raw=True)
             if entity is not None:
                 entity = {k: v for k, v in entity.items() if k not in RESPONSE_ONLY}
-                await self.client.request("PUT", f"{ITEMS}/{remote_id}",
-                                          json={**entity, "Active": 0})
+                answer = await self.client.request("PUT", under(ITEMS, remote_id),
+                                                   json={**entity, "Active": 0})
+                about(answer, remote_id)
             return
-        await self.client.request("DELETE", f"{ITEMS}/{remote_id}", ok=(204, 200, 404))
+        about(await self.client.request("DELETE", under(ITEMS, remote_id), ok=(204, 200, 404)),
+              remote_id)
+
+
+def about(response: httpx.Response, remote_id: str) -> None:
+    """A write answer carrying an entity must be about the purpose addressed."""
+    if response.status_code != 200 or not response.content.strip():
+        return
+    try:
+        entity = response.json()
+    except ValueError:
+        return
+    if isinstance(entity, dict) and entity.get("ConsentPurposeId") is not None \
+            and ID_SHAPE.read(entity["ConsentPurposeId"]) != remote_id:
+        raise AnswerError(VENDOR, 200, None, (
+            f"{response.request.method} {response.request.url.path}: the answer is about "
+            f"consent purpose {shown(entity['ConsentPurposeId'])}, not {remote_id}; the "
+            "vendor's answer is not believed"))
 
 
 def _shown(identity: str | None) -> str:

@@ -23,6 +23,7 @@ from pydantic_core import PydanticCustomError
 
 from reconciler.errors import AmbiguousWriteError, ConfigError, VendorError
 from reconciler.providers.base import Kind, ProviderSettings, PushResult, RemoteObject, Schema
+from reconciler.providers.paths import under
 
 if TYPE_CHECKING:
     from reconciler.providers.http import VendorClient
@@ -197,7 +198,7 @@ class DatastoreRecordsKind(Kind):
     async def _check_columns(self, attributes: dict[str, Any]) -> None:
         if self.metadata is None:
             return
-        response = await self.metadata.request("GET", f"/{attributes['datastore_id']}", ok=OK)
+        response = await self.metadata.request("GET", under("", attributes["datastore_id"]), ok=OK)
         try:
             known = columns(response.json(), str(attributes["datastore_id"]))
         except ValueError:

@@ -46,7 +46,7 @@ import httpx
 from pydantic import Field, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
-from reconciler.errors import AmbiguousWriteError, ConflictError, VendorError
+from reconciler.errors import AmbiguousWriteError, AnswerError, ConflictError, VendorError
 from reconciler.perf import EMPTY
 from reconciler.providers.base import (
     DeleteMode,
@@ -57,6 +57,8 @@ from reconciler.providers.base import (
     Schema,
 )
 from reconciler.providers.http import VendorClient, json_body
+from reconciler.providers.ids import IdShape, shown
+from reconciler.providers.paths import under
 from reconciler.providers.webex_campaign.client import (
     HINTS,
     MEDIA_TYPE,
@@ -212,13 +214,19 @@ def spelled(group: Any, recorded: Any = None, declared: Mapping[str, str] = EMPT
     return found
 
 
+ID_SHAPE = IdShape("a Webex Campaign purpose id (a positive integer: a number in lists, a "
+                   "string of digits in write answers)")
+
+
 def _remote_purpose(item: dict[str, Any], known: Mapping[str, dict[str, Any]] = EMPTY,
                     groups: Mapping[str, str] = EMPTY) -> RemoteObject:
     """`known`: what the state records (while listing), whose spelling of a group is kept;
     `groups`: the spellings the manifests declare (declared_groups)."""
-    recorded = known.get(str(item["id"])) or {}
+    remote_id = ID_SHAPE.require(VENDOR, item["id"], lambda: (
+        f"the purpose named {shown(item.get('name'))}"))
+    recorded = known.get(remote_id) or {}
     description = item.get("description")
-    return RemoteObject(str(item["id"]), {
+    return RemoteObject(remote_id, {
         "name": item.get("name"),
         "group": spelled(item.get("group"), recorded.get("group"), groups),
         "description": "" if description is None else description})
@@ -263,6 +271,8 @@ class PurposeKind(Kind):
         "id", "tenantName", "createdOn", "createdDate", "imageUrl")
     delete_modes = (DeleteMode.UNSUPPORTED,)
     unique_natural_key = True
+    id_shape = ID_SHAPE
+    unique_ignoring_case = ("name",)
 
     @classmethod
     def normalise(cls, attributes: dict[str, Any]) -> dict[str, Any]:
@@ -282,7 +292,7 @@ class PurposeKind(Kind):
             item, self.recorded, groups)) if isinstance(item, dict) and item.get("id") is not None else None)
 
     async def read(self, remote_id: str) -> RemoteObject | None:
-        response = await self.client.request("GET", f"{PURPOSES}/{remote_id}", ok=(*OK, 404))
+        response = await self.client.request("GET", under(PURPOSES, remote_id), ok=(*OK, 404))
         if response.status_code == 404:
             return None
         return _remote_purpose({**_single(response), "id": remote_id}, groups=self.groups)
@@ -329,8 +339,12 @@ class PurposeKind(Kind):
                 raise VendorError(VENDOR, 404, "404", f"purpose {remote_id} no longer exists in "
                                                       "Webex Campaign; run plan again")
         body = _purpose_wire(attributes, now)
-        response = await self.client.request("PUT", f"{PURPOSES}/{remote_id}", json=body, ok=OK)
-        _json(response, dict)
+        response = await self.client.request("PUT", under(PURPOSES, remote_id), json=body, ok=OK)
+        saved: dict[str, Any] = _json(response, dict)
+        if saved.get("id") is not None and ID_SHAPE.read(saved["id"]) != remote_id:
+            raise AnswerError(VENDOR, response.status_code, None, (
+                f"{_where(response)}the answer is about purpose {shown(saved['id'])}, not "
+                f"{remote_id}; the vendor's answer is not believed"))
         return _remote_purpose({**body, "id": remote_id}, groups=self.groups)
 
 
