@@ -222,7 +222,7 @@ class Workspace:
         try:
             made = await self._plan(scope)
         except ReconcilerError as exc:
-            self._remember(partial(failed, "plan", exc, **self._run(started)))
+            self._remember(partial(failed, "plan", exc, **self._run(started)), exc)
             raise
         self._remember(lambda: from_plan(made, **self._run(started)))
         return made
@@ -264,7 +264,7 @@ class Workspace:
         try:
             applied = await self._apply(plan, saved, scope, force, confirm, progress, lock_timeout)
         except ReconcilerError as exc:
-            self._remember(partial(from_apply, None, None, error=exc, **self._run(started)))
+            self._remember(partial(from_apply, None, None, error=exc, **self._run(started)), exc)
             raise
         self._remember(lambda: from_apply(applied.plan, applied.result, **self._run(started)))
         return applied
@@ -315,7 +315,7 @@ class Workspace:
         try:
             report = await self._drift()
         except ReconcilerError as exc:
-            self._remember(partial(failed, "drift", exc, **self._run(started)))
+            self._remember(partial(failed, "drift", exc, **self._run(started)), exc)
             raise
         self._remember(lambda: from_drift(report, **self._run(started)))
         return report
@@ -372,9 +372,19 @@ class Workspace:
         return {"started_at": started, "directory": self.settings.directory,
                 "environment": self.environment}
 
-    def _remember(self, build: Callable[[], RunRecord]) -> None:
+    def _remember(self, build: Callable[[], RunRecord], error: ReconcilerError | None = None) -> None:
         """Record a run in the history; a history that cannot be written is a notice, never
-        a failed run."""
+        a failed run. A run that failed on the state itself records nothing: the history is
+        kept beside the state, and the run's own error already says what is wrong there."""
+        from reconciler.manifest.loader import state_folder
+
+        if isinstance(error, StateError):
+            return
+
+        try:
+            state_folder(self.settings)
+        except ReconcilerError:
+            return  # a refused place for the state gets no history beside it either (the run says why)
         try:
             from reconciler.history import record
 

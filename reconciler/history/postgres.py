@@ -25,7 +25,7 @@ from pydantic_core import from_json
 from reconciler.errors import StateError
 from reconciler.history.model import RunRecord
 from reconciler.history.store import DriftPoint, HistoryStore, Query
-from reconciler.state.postgres import explain, redact_url
+from reconciler.state.postgres import connect_error, explain, redact_url
 
 MIGRATIONS: tuple[tuple[int, str], ...] = (
     (1, """
@@ -94,7 +94,11 @@ class PostgresHistory(HistoryStore):
     @contextmanager
     def _connected(self, action: str, needs: str) -> Iterator[psycopg.Connection[Any]]:
         try:
-            with psycopg.connect(self.url, connect_timeout=10) as conn:
+            conn = psycopg.connect(self.url, connect_timeout=10)
+        except psycopg.Error as exc:
+            raise connect_error(self.url, exc) from None
+        try:
+            with conn:
                 yield conn
         except psycopg.Error as exc:
             raise StateError(redact_url(self.url, explain(exc, action, needs))) from None
@@ -158,7 +162,10 @@ class PostgresHistory(HistoryStore):
         with self._guard:
             try:
                 if self._reader is None or self._reader.closed:
-                    self._reader = psycopg.connect(self.url, connect_timeout=10, autocommit=True)
+                    try:
+                        self._reader = psycopg.connect(self.url, connect_timeout=10, autocommit=True)
+                    except psycopg.Error as exc:
+                        raise connect_error(self.url, exc) from None
                     # pydantic's JSON parser: three times the standard library's on JSONB rows
                     set_json_loads(from_json, self._reader)
                 conn = self._reader

@@ -105,6 +105,15 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
+def connect_error(url: str, exc: psycopg.Error) -> StateError:
+    """A failed connection, said without what libpq may quote of the password."""
+    shown = redact_url(url)
+    # libpq may quote the conninfo, or a host it read out of a mistyped password
+    message = "libpq's message is left out, as it may quote parts of the password" \
+        if "not shown" in shown else redact_url(url, _first_line(exc))
+    return StateError(f"cannot connect to the PostgreSQL state at {shown}: {message}")
+
+
 def explain(exc: psycopg.Error, action: str, needs: str) -> str:
     """A psycopg error -> one line: what failed, why, what to do; `needs` names the privileges
     the action takes (said when the role lacks one)."""
@@ -200,12 +209,7 @@ class PostgresBackend(StateBackend):
         try:
             conn = psycopg.connect(self.url, connect_timeout=10)
         except psycopg.Error as exc:
-            shown = redact_url(self.url)
-            # libpq may quote the conninfo, or a host it read out of a mistyped password
-            message = "libpq's message is left out, as it may quote parts of the password" \
-                if "not shown" in shown else redact_url(self.url, _first_line(exc))
-            raise StateError(f"cannot connect to the PostgreSQL state at {shown}: "
-                             f"{message}") from None
+            raise connect_error(self.url, exc) from None
         if create and not self._schema_ready:
             try:
                 with self.mapped("creating the state tables", _CREATES):
