@@ -62,11 +62,15 @@ def apply(
 ) -> None:
     """Make the changes."""
     import asyncio
+    from functools import partial
 
     from reconciler.apply.hooks import prepare, summarise
+    from reconciler.cli.history import remember
     from reconciler.engine import Scope
+    from reconciler.history import from_apply, utc_now
     from reconciler.plan.planfile import load_plan
 
+    started = utc_now()
     saved = load_plan(target_path) if target_path.is_file() else None
     directory = Path(saved.target.get("directory") or saved.directory) if saved else target_path
     scope = Scope.of(target, exclude, forget)
@@ -94,8 +98,12 @@ def apply(
                                                lock_timeout=lock_timeout))
         except ReconcilerError as exc:
             _notify(reports, summarise(None, exc))
+            remember(ws, partial(from_apply, None, None, started_at=started,
+                                 directory=ws.settings.directory, error=exc))
             raise
         _notify(reports, summarise(applied.result, None))
+        remember(ws, lambda: from_apply(applied.plan, applied.result, started_at=started,
+                                        directory=ws.settings.directory))
     if applied.result is None:
         _show(applied.plan)
         return

@@ -35,11 +35,15 @@ def drift(
     """Compare the remote objects with the last applied state; sends no write to any vendor."""
     import asyncio
 
+    from reconciler.cli.history import remember
+    from reconciler.history import from_drift, utc_now
     from reconciler.render import emit
     from reconciler.render.drift import drift_lines, drift_markdown
 
+    started = utc_now()
     with workspace(directory, sandbox) as ws:
         report = asyncio.run(ws.drift())
+        remember(ws, lambda: from_drift(report, started_at=started, directory=ws.settings.directory))
         if fmt is Format.json:
             from reconciler.render.json import drift_document, dumps
 

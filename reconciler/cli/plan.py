@@ -88,11 +88,15 @@ def plan(
     """Show what apply would change."""
     import asyncio
 
+    from reconciler.cli.history import remember
     from reconciler.engine import Scope
+    from reconciler.history import from_plan, utc_now
     from reconciler.plan.planfile import save_plan
 
+    started = utc_now()
     with workspace(directory, sandbox) as ws:
         result = asyncio.run(ws.plan(Scope.of(target, exclude, forget)))
+        remember(ws, lambda: from_plan(result, started_at=started, directory=ws.settings.directory))
     print_plan(result, fmt)
     if out is not None:
         save_plan(result, out)

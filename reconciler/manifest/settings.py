@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
@@ -13,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 from pydantic_core import ErrorDetails
 
 from reconciler.errors import ConfigError, Diagnostic, ManifestError, Source
+from reconciler.history.settings import HistorySettings
 from reconciler.manifest import credentials
 from reconciler.manifest import source as yamlsource
 from reconciler.manifest.validation import describe, errors, suggest
@@ -47,6 +49,8 @@ class ConfigFile(BaseModel):
         default_factory=list, description=(
             "Environment variables the manifests may use as ${VAR}; any other is an error, so "
             "that a pull request cannot print CI secrets (reconciler.yaml itself reads any)"))
+    history: HistorySettings = Field(default_factory=HistorySettings, description=(
+        "The run history kept in the state backend (`reconciler history`)"))
 
 
 @dataclass
@@ -58,6 +62,7 @@ class Settings:
     secrets: list[str]
     variables: frozenset[str] = frozenset()
     """What manifests may interpolate (`variables:`)."""
+    history: HistorySettings = dataclass_field(default_factory=HistorySettings)
 
     @property
     def state_path(self) -> Path:
@@ -144,7 +149,8 @@ def load_settings(directory: Path, overrides: Mapping[str, Mapping[str, Any]] | 
                                  secrets, hygiene=not offline)
     if problems:
         raise ManifestError(problems)
-    return Settings(directory, path, state, settings, secrets, frozenset(raw.variables))
+    return Settings(directory, path, state, settings, secrets, frozenset(raw.variables),
+                    raw.history)
 
 
 def _state(document: yamlsource.Document, values: dict[str, Any],

@@ -19,12 +19,16 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import field
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, PrivateAttr
 from pydantic.dataclasses import dataclass as pydantic_dataclass
 
 from reconciler.perf import EMPTY, NO_SHARING, Sharing
+
+if TYPE_CHECKING:
+    from reconciler.history.settings import HistorySettings
+    from reconciler.history.store import HistoryStore
 
 FORMAT_VERSION = 1
 
@@ -235,6 +239,10 @@ class StateBackend(ABC):
     @abstractmethod
     def stale_holder(self) -> LockInfo | None:
         """A holder record left by a run that died without releasing its lock."""
+
+    def history(self, settings: HistorySettings) -> HistoryStore | None:
+        """Where this backend keeps the run history (reconciler.history); None: it keeps none."""
+        return None
 
     def write(self, doc: StateDoc) -> None:
         """Replace the whole document (state rm, drift --accept, import)."""

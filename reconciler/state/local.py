@@ -20,7 +20,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, BinaryIO, Literal
+from typing import TYPE_CHECKING, Any, BinaryIO, Literal
 
 import ijson  # type: ignore[import-untyped]
 from filelock import FileLock, Timeout
@@ -40,6 +40,10 @@ from reconciler.state.base import (
     StateWriter,
 )
 from reconciler.state.settings import BackendSettings
+
+if TYPE_CHECKING:
+    from reconciler.history.settings import HistorySettings
+    from reconciler.history.store import HistoryStore
 
 
 def parse_document(data: str | bytes | Path, origin: str,
@@ -291,6 +295,12 @@ class LocalBackend(StateBackend):
 
     def describe(self) -> str:
         return f"local {self.path}"
+
+    def history(self, settings: HistorySettings) -> HistoryStore:
+        from reconciler.history.local import JsonLinesHistory, history_path
+
+        return JsonLinesHistory(history_path(self.path), int(settings.max_file_mb * (1 << 20)),
+                                settings.keep_files)
 
     def fence(self) -> None:
         if self.held is None:

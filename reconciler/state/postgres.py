@@ -17,7 +17,7 @@ import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
@@ -30,6 +30,10 @@ from reconciler.redact import Redactor, conninfo_secrets
 from reconciler.state.base import LockInfo, StateBackend, StateDoc, StateWriter
 from reconciler.state.local import parse_document
 from reconciler.state.settings import BackendSettings
+
+if TYPE_CHECKING:
+    from reconciler.history.settings import HistorySettings
+    from reconciler.history.store import HistoryStore
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS reconciler_state (
@@ -243,6 +247,11 @@ class PostgresBackend(StateBackend):
 
     def writer(self, doc: StateDoc) -> PostgresWriter:
         return PostgresWriter(doc, self, doc.stored_serial)
+
+    def history(self, settings: HistorySettings) -> HistoryStore:
+        from reconciler.history.postgres import PostgresHistory
+
+        return PostgresHistory(self.url, self.workspace)
 
     def describe(self) -> str:
         try:
