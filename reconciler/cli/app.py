@@ -293,5 +293,5 @@ def main_options(verbose: VerboseOpt = False, no_color: NoColorOpt = False,
 
 # Each command module registers itself on `app` when imported; this order is the order of --help.
 for _commands in ("plan", "show", "apply", "drift", "history", "adopt", "state", "sandbox",
-                  "authoring"):
+                  "authoring", "serve"):
     importlib.import_module(f"reconciler.cli.{_commands}")

@@ -22,6 +22,7 @@ from reconciler.providers.base import Provider, ProviderSettings
 from reconciler.providers.registry import kinds_by_collection
 from reconciler.providers.registry import providers as provider_registry
 from reconciler.redact import conninfo_secrets, register
+from reconciler.service.settings import Webhook
 from reconciler.state.registry import BACKENDS, DEFAULT
 from reconciler.state.settings import BackendSettings
 
@@ -51,6 +52,8 @@ class ConfigFile(BaseModel):
             "that a pull request cannot print CI secrets (reconciler.yaml itself reads any)"))
     history: HistorySettings = Field(default_factory=HistorySettings, description=(
         "The run history kept in the state backend (`reconciler history`)"))
+    notify: list[Webhook] = Field(default_factory=list, description=(
+        "Webhooks `reconciler serve` alerts on drift found, drift resolved and apply failed"))
 
 
 @dataclass
@@ -63,6 +66,7 @@ class Settings:
     variables: frozenset[str] = frozenset()
     """What manifests may interpolate (`variables:`)."""
     history: HistorySettings = dataclass_field(default_factory=HistorySettings)
+    notify: list[Webhook] = dataclass_field(default_factory=list)
 
     @property
     def state_path(self) -> Path:
@@ -150,7 +154,7 @@ def load_settings(directory: Path, overrides: Mapping[str, Mapping[str, Any]] | 
     if problems:
         raise ManifestError(problems)
     return Settings(directory, path, state, settings, secrets, frozenset(raw.variables),
-                    raw.history)
+                    raw.history, raw.notify)
 
 
 def _state(document: yamlsource.Document, values: dict[str, Any],

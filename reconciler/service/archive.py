@@ -1,0 +1,283 @@
+"""What the dashboard, the API and the metrics read: the history of the served environments.
+
+Each environment's runs live in its state backend's history store. Environments whose
+state shares one PostgreSQL database are read together (one query for the whole fleet,
+through the history's indexes, on a few pooled connections); local histories are read one
+file set each. Everything here only reads.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any
+
+from reconciler.errors import StateError
+from reconciler.history.model import RunRecord, parse_time
+from reconciler.history.postgres import PostgresHistory
+from reconciler.history.store import DriftPoint, HistoryStore, Query
+
+DRIFT_STATUSES = ("changed", "missing", "unmanaged")
+COUNT_NAMES = {"changed": "drifted", "missing": "missing", "unmanaged": "unmanaged"}
+
+
+@dataclass(frozen=True)
+class Standing:
+    """An environment at a glance: its latest drift (split by vendor) and its latest run."""
+
+    environment: str
+    vendors: tuple[str, ...]
+    latest_drift: RunRecord | None
+    latest_run: RunRecord | None
+    by_vendor: dict[str, dict[str, int]] = field(default_factory=dict)  # drifted/missing/unmanaged
+
+    def vendor_state(self, vendor: str) -> str:
+        """in sync, drifted, failing, or not checked yet."""
+        run = self.latest_drift
+        if run is None:
+            return "not checked"
+        if run.outcome == "failed":
+            return "failing"
+        return "drifted" if sum(self.by_vendor.get(vendor, {}).values()) else "in sync"
+
+    def drift_total(self) -> int:
+        return sum(sum(c.values()) for c in self.by_vendor.values())
+
+
+class Source:
+    """One history store, read through the HistoryStore interface (any backend)."""
+
+    def __init__(self, store: HistoryStore) -> None:
+        self.store = store
+
+    def heads(self, query: Query) -> list[RunRecord]:
+        return [replace(r, changes=()) for r in self.store.runs(query)]
+
+    def latest(self, kind: str | None) -> list[RunRecord]:
+        return self.store.latest_per_environment(kind)
+
+    def vendor_counts(self, run_ids: list[str]) -> dict[str, dict[str, dict[str, int]]]:
+        """Per run: vendor -> drifted / missing / unmanaged."""
+        found: dict[str, dict[str, dict[str, int]]] = {}
+        for run_id in run_ids:
+            run = self.store.run(run_id)
+            if run is not None:
+                found[run_id] = split_by_vendor(
+                    (c.vendor, c.status) for c in run.changes)
+        return found
+
+    def run(self, run_id: str) -> RunRecord | None:
+        return self.store.run(run_id)
+
+    def runs(self, query: Query) -> list[RunRecord]:
+        return self.store.runs(query)
+
+    def series(self, environment: str, since: datetime | None) -> list[DriftPoint]:
+        return self.store.drift_series(environment, since)
+
+    def ping(self) -> None:
+        self.store.runs(Query(limit=1))
+
+
+def split_by_vendor(pairs: Any) -> dict[str, dict[str, int]]:
+    counts: dict[str, dict[str, int]] = {}
+    for vendor, status in pairs:
+        if status in COUNT_NAMES:
+            by = counts.setdefault(vendor, {})
+            by[COUNT_NAMES[status]] = by.get(COUNT_NAMES[status], 0) + 1
+    return counts
+
+
+class _Pool:
+    """A few reused connections: a page makes a handful of queries, and a new connection
+    each would cost more than the queries."""
+
+    def __init__(self, url: str, size: int = 4) -> None:
+        self.url = url
+        self._slots = threading.BoundedSemaphore(size)
+        self._idle: list[Any] = []
+        self._guard = threading.Lock()
+
+    @contextmanager
+    def connection(self) -> Iterator[Any]:
+        import psycopg
+
+        with self._slots:
+            with self._guard:
+                conn = self._idle.pop() if self._idle else None
+            if conn is None or conn.closed:
+                conn = psycopg.connect(self.url, autocommit=True, connect_timeout=10,
+                                       application_name="reconciler serve (dashboard)")
+            try:
+                yield conn
+            except BaseException:
+                conn.close()
+                raise
+            if conn.closed or conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+                conn.close()
+            else:
+                with self._guard:
+                    self._idle.append(conn)
+
+    def close(self) -> None:
+        with self._guard:
+            idle, self._idle = self._idle, []
+        for conn in idle:
+            conn.close()
+
+
+class _PooledHistory(PostgresHistory):
+    """The history's own queries, on pooled connections, across every workspace."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(url, None)
+        self.pool = _Pool(url)
+
+    @contextmanager
+    def _connected(self, action: str, needs: str) -> Iterator[Any]:
+        import psycopg
+
+        from reconciler.state.postgres import explain, redact_url
+
+        try:
+            with self.pool.connection() as conn:
+                yield conn
+        except psycopg.Error as exc:
+            raise StateError(redact_url(self.url, explain(exc, action, needs))) from None
+
+
+class PostgresSource(Source):
+    """Every environment kept in one PostgreSQL database, read with one query a question."""
+
+    store: _PooledHistory
+
+    def __init__(self, url: str) -> None:
+        super().__init__(_PooledHistory(url))
+
+    def heads(self, query: Query) -> list[RunRecord]:
+        if query.address is not None:
+            return super().heads(query)
+        from reconciler.history.postgres import _RUN, _run
+
+        where, args = self.store._where(query)
+        if query.since is not None:
+            where.append("r.started_at >= %s")
+            args.append(query.since)
+        sql = (f"SELECT {_RUN} FROM reconciler_runs r"
+               + (" WHERE " + " AND ".join(where) if where else "")
+               + " ORDER BY r.started_at DESC, r.id DESC LIMIT %s")
+        args.append(query.limit or 1000)
+        with self.store._reading("reading the history") as conn:
+            rows = [] if conn is None else conn.execute(sql, args).fetchall()
+        return [_run(row, []) for row in rows]
+
+    def vendor_counts(self, run_ids: list[str]) -> dict[str, dict[str, dict[str, int]]]:
+        sql = ("SELECT run_id, split_part(address, '.', 1), status, count(*) "
+               "FROM reconciler_run_changes WHERE run_id = ANY(%s) AND status = ANY(%s) "
+               "GROUP BY 1, 2, 3")
+        found: dict[str, dict[str, dict[str, int]]] = {r: {} for r in run_ids}
+        with self.store._reading("reading the history") as conn:
+            rows: Any = [] if conn is None else conn.execute(sql, (run_ids, list(DRIFT_STATUSES)))
+            for run_id, vendor, status, count in rows:
+                by = found[run_id].setdefault(vendor, {})
+                by[COUNT_NAMES[status]] = int(count)
+        return found
+
+    def ping(self) -> None:
+        with self.store._connected("checking the history", "CONNECT") as conn:
+            conn.execute("SELECT 1")
+
+    def close(self) -> None:
+        self.store.pool.close()
+
+
+class Archive:
+    """The served environments' history, whichever stores it lives in."""
+
+    def __init__(self, environments: dict[str, tuple[tuple[str, ...], HistoryStore | None]]) -> None:
+        self.vendors = {name: vendors for name, (vendors, _) in environments.items()}
+        self.names = sorted(environments)
+        self._sources: list[tuple[Source, set[str]]] = []
+        by_url: dict[str, tuple[Source, set[str]]] = {}
+        for name, (_, store) in sorted(environments.items()):
+            if store is None:
+                continue
+            if isinstance(store, PostgresHistory):
+                entry = by_url.setdefault(store.url, (PostgresSource(store.url), set()))
+                if len(entry[1]) == 0:
+                    self._sources.append(entry)
+                entry[1].add(name)
+            else:
+                self._sources.append((Source(store), {name}))
+
+    def close(self) -> None:
+        for source, _ in self._sources:
+            if isinstance(source, PostgresSource):
+                source.close()
+
+    def _of(self, environment: str) -> Source | None:
+        return next((s for s, names in self._sources if environment in names), None)
+
+    def standings(self) -> list[Standing]:
+        drift: dict[str, RunRecord] = {}
+        latest: dict[str, RunRecord] = {}
+        counts: dict[str, dict[str, dict[str, int]]] = {}
+        for source, names in self._sources:
+            found = {r.environment: r for r in source.latest("drift") if r.environment in names}
+            drift.update(found)
+            latest.update({r.environment: r for r in source.latest(None) if r.environment in names})
+            counts.update(source.vendor_counts([r.id for r in found.values()]))
+        return [Standing(name, self.vendors[name], drift.get(name), latest.get(name),
+                         counts.get(drift[name].id, {}) if name in drift else {})
+                for name in self.names]
+
+    def runs(self, environment: str | None = None, kind: str | None = None,
+             limit: int = 50) -> list[RunRecord]:
+        """Newest first, without their changes."""
+        found: list[RunRecord] = []
+        for source, names in self._sources:
+            if environment is not None and environment not in names:
+                continue
+            found += [r for r in source.heads(Query(environment=environment, kind=kind, limit=limit))
+                      if r.environment in names]
+        found.sort(key=lambda r: (r.started_at, r.id), reverse=True)
+        return found[:limit]
+
+    def run(self, run_id: str) -> RunRecord | None:
+        for source, names in self._sources:
+            run = source.run(run_id)
+            if run is not None and run.environment in names:
+                return run
+        return None
+
+    def latest_drift(self, environment: str) -> RunRecord | None:
+        source = self._of(environment)
+        runs = source.runs(Query(environment=environment, kind="drift", limit=1)) if source else []
+        return runs[0] if runs else None
+
+    def address(self, address: str, limit: int = 200) -> list[RunRecord]:
+        found: list[RunRecord] = []
+        for source, names in self._sources:
+            found += [r for r in source.runs(Query(address=address, limit=limit))
+                      if r.environment in names]
+        found.sort(key=lambda r: (r.started_at, r.id), reverse=True)
+        return found[:limit]
+
+    def series(self, environment: str, since: datetime | None = None) -> list[DriftPoint]:
+        source = self._of(environment)
+        return source.series(environment, since) if source else []
+
+    def last_success(self, environment: str) -> float | None:
+        """When the environment's last drift run that did not fail started."""
+        source = self._of(environment)
+        for run in source.heads(Query(environment=environment, kind="drift", limit=50)) if source else ():
+            if run.outcome != "failed":
+                return parse_time(run.started_at).timestamp()
+        return None
+
+    def ping(self) -> None:
+        for source, _ in self._sources:
+            source.ping()
