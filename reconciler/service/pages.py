@@ -125,7 +125,8 @@ def fleet(standings: list[Standing], live: Mapping[str, Mapping[str, Any]],
             (f'waiting for the state lock ({e(now["waiting"])})' if now.get("waiting") else "")
         last = s.latest_run
         latest = f"{when(last.started_at)} {outcome(last)} {e(last.kind)}" if last else when(None)
-        rows.append(f'<tr data-environment="{e(s.environment)}"><td>{env_link(s.environment)}'
+        drift_run = f' data-drift-run="{e(s.latest_drift.id)}"' if s.latest_drift else ""
+        rows.append(f'<tr data-environment="{e(s.environment)}"{drift_run}><td>{env_link(s.environment)}'
                     f'<div class="muted">{doing}</div></td>{"".join(cells)}'
                     f'<td class="num" data-total="{s.drift_total()}">{s.drift_total()}</td>'
                     f'<td>{latest}</td></tr>')
@@ -147,7 +148,7 @@ def _fields(change: ObjectChange, before: str = "Recorded", after: str = "Remote
 def environment(name: str, standing: Standing | None, latest: RunRecord | None,
                 points: list[DriftPoint], runs: list[RunRecord], days: int,
                 live: Mapping[str, Any]) -> str:
-    periods = " ".join(f'<a href="?days={d}">{d} days</a>' for d in (1, 7, 30, 90))
+    periods = " ".join(f'<a href="?days={d}">{d} day{"s" if d > 1 else ""}</a>' for d in (1, 7, 30, 90))
     chart = drift_chart(points, f"Drifted objects in {name}, last {days} days "
                                 f"({len(points)} drift runs)")
     if latest is None:
