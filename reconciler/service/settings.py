@@ -18,6 +18,9 @@ class Event(StrEnum):
     apply_failed = "apply_failed"
 
 
+EventName = Literal["drift_found", "drift_resolved", "apply_failed"]
+
+
 class Webhook(BaseModel):
     """One webhook: a generic JSON body, or Slack's incoming-webhook form."""
 
@@ -29,7 +32,7 @@ class Webhook(BaseModel):
         "address); the URL is a secret and never written in this file"))
     format: Literal["json", "slack"] = Field("json", description=(
         "json: {event, environment, run, summary, addresses}; slack: {text}"))
-    events: list[Event] = Field(default_factory=lambda: list(Event), description=(
+    events: list[EventName] = Field(default_factory=lambda: [e.value for e in Event], description=(
         "Which events are sent (drift_found, drift_resolved, apply_failed); all by default"))
     timeout_s: float = Field(10.0, gt=0, le=120, description="Each attempt's timeout")
     attempts: int = Field(3, ge=1, le=10, description=(
