@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import signal
 from datetime import datetime
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -46,7 +47,7 @@ def test_replicas_never_run_one_environment_at_once_and_survive_a_death(
         runs = a.wait_runs(8, timeout=120)
         spans = sorted((datetime.fromisoformat(r["started_at"]), datetime.fromisoformat(r["finished_at"]))
                        for r in runs)
-        for (_, finished), (started, _) in zip(spans, spans[1:], strict=False):
+        for (_, finished), (started, _) in pairwise(spans):
             assert started >= finished, "two drift runs of one environment overlapped"
         assert _drifts(a.log) + _drifts(b.log) >= 8
 
