@@ -295,6 +295,8 @@ def test_postgres_dashboard_queries(pg_store: Any) -> None:
     assert [r.kind for r in pg_store.latest_per_environment(kind="drift")] == ["drift", "drift"]
     series = pg_store.drift_series("prod")
     assert [p.drifted for p in series] == [0, 1, 2]
+    assert [p.drifted for p in pg_store.drift_series("prod", bucket="day")] == [0, 1, 2]
+    assert len(pg_store.drift_series(None, bucket="week")) <= 4  # one point per environment and week
     recent = pg_store.runs(Query(limit=2))
     assert [r.kind for r in recent] == ["plan", "drift"] and recent[0].changes
     touched = pg_store.runs(Query(address="outreach.call_purpose.x"))
@@ -313,3 +315,42 @@ def test_a_reader_sees_no_runs_before_the_tables_exist(postgres_url: str) -> Non
     with psycopg.connect(url) as conn:
         row = conn.execute("SELECT to_regclass('reconciler_runs') IS NULL").fetchone()
     assert row == (True,)  # reading ran no DDL
+
+
+def test_a_role_that_cannot_record_still_plans_and_is_told_why(project: Project, postgres_url: str) -> None:
+    """A read-only role (a fork's pull request): the plan stands, the warning names what the
+    role lacks; nothing is created."""
+    import uuid
+
+    import psycopg
+
+    name, role = "h" + uuid.uuid4().hex[:10], "r" + uuid.uuid4().hex[:10]
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    admin = postgres_url.rsplit("/", 1)[0] + f"/{name}"
+    project.configure(state=f"state:\n  backend: postgres\n  url: {admin}\n  workspace: w\n")
+    project.write("p.yaml", "outreach:\n  call_purposes:\n    intro: {name: Intro}\n")
+    assert project.apply().code == 0
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f"CREATE ROLE {role} LOGIN")
+        conn.execute("REVOKE CREATE ON SCHEMA public FROM PUBLIC")
+        conn.execute(f"GRANT SELECT ON reconciler_state, reconciler_journal, reconciler_lock, "
+                     f"reconciler_runs, reconciler_run_changes, reconciler_history_schema TO {role}")
+    reader = admin.replace("postgres@", f"{role}@")
+    project.configure(state=f"state:\n  backend: postgres\n  url: {reader}\n  workspace: w\n")
+    project.write("p.yaml", "outreach:\n  call_purposes:\n    intro: {name: Intro, order: 3}\n")
+    result = project.plan()
+    assert result.code == 2, result.text
+    assert "Warning: this run was not recorded in the history" in result.err
+    assert "the role needs" in result.err and "INSERT on reconciler_runs" in result.err
+    assert [r["kind"] for r in _history(project)] == ["apply"]  # reading needs SELECT only
+
+
+def test_a_blocked_apply_is_recorded_as_blocked(project: Project) -> None:
+    project.write("p.yaml", "outreach:\n  call_purposes:\n    intro: {name: Intro, prevent_destroy: true}\n"
+                            "    other: {name: Other}\n")
+    assert project.apply().code == 0
+    project.write("p.yaml", "outreach:\n  call_purposes:\n    other: {name: Other}\n")
+    assert project.apply().code == 3
+    blocked = _history(project, "--kind", "apply")[0]
+    assert blocked["outcome"] == "blocked" and "prevent_destroy" in blocked["error"]

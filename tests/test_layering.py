@@ -37,6 +37,8 @@ RULES: dict[str, tuple[str, ...]] = {
                           "reconciler.sandbox"),
     "reconciler.apply": ("reconciler.cli", "reconciler.render", "reconciler.sandbox"),
     "reconciler.authoring": ("reconciler.cli", "reconciler.apply"),
+    # history records what the engine made; it never prints, serves or opens a workspace
+    "reconciler.history": ("reconciler.cli", "reconciler.render", "reconciler.sandbox"),
     "reconciler.sandbox": ("reconciler.cli", "reconciler.plan", "reconciler.apply", "reconciler.state",
                            "reconciler.manifest", "reconciler.engine"),
     "reconciler.engine": ("reconciler.cli", "reconciler.render"),

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from reconciler.cli.app import Dir, SandboxOpt, app, err, handled
+from reconciler.cli.app import Dir, app, err, handled
 from reconciler.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -71,17 +71,17 @@ def _store(directory: Path, sandbox: bool) -> HistoryStore | None:
     credentials needed, no sandbox started."""
     from reconciler.history import history_store
     from reconciler.manifest.settings import load_settings
+    from reconciler.state.registry import BACKENDS
 
+    settings = load_settings(directory, offline=True, need_state=not sandbox)
     if sandbox:
         from reconciler.engine.workspace import SANDBOX_STATE
         from reconciler.state.local import LocalBackend
 
-        settings = load_settings(directory, offline=True, need_state=False)
         return history_store(LocalBackend(settings.sandbox_data / SANDBOX_STATE), settings.history)
-    from reconciler.engine import Workspace
-
-    ws = Workspace.open(directory, offline=True)
-    return history_store(ws.backend, ws.settings.history)
+    # Not the Workspace: reading history needs no vendor client (start-up: no httpx).
+    backend = BACKENDS[settings.state.backend].open(settings.state, settings.directory)
+    return history_store(backend, settings.history)
 
 
 @app.command()
@@ -100,7 +100,8 @@ def history(
         "--limit", metavar="N", min=1, help="At most N runs (newest first)")] = None,
     fmt: Annotated[HistoryFormat, typer.Option(
         "--format", metavar="text|json|csv", help="Output format")] = HistoryFormat.text,
-    sandbox: SandboxOpt = False,
+    sandbox: Annotated[bool, typer.Option(
+        "--sandbox", help="The history of the --sandbox runs (kept in state/sandbox/)")] = False,
 ) -> None:
     """Show the recorded plan, apply and drift runs, newest first: who, when, which commit,
     what changed."""

@@ -8,15 +8,27 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import importlib
+from typing import TYPE_CHECKING, Any
 
-from reconciler.history.build import failed, from_apply, from_drift, from_plan
-from reconciler.history.model import ObjectChange, RunRecord, utc_now
 from reconciler.history.settings import HistorySettings
 
 if TYPE_CHECKING:
+    from reconciler.history.build import failed, from_apply, from_drift, from_plan
+    from reconciler.history.model import ObjectChange, RunRecord, utc_now
     from reconciler.history.store import HistoryStore
     from reconciler.state.base import StateBackend
+
+_LAZY = {"failed": "build", "from_apply": "build", "from_drift": "build", "from_plan": "build",
+         "ObjectChange": "model", "RunRecord": "model", "utc_now": "model"}
+
+
+def __getattr__(name: str) -> Any:
+    """The builders and the model, imported on first use: reconciler.yaml's settings import
+    this package, and `validate` records nothing."""
+    if name in _LAZY:
+        return getattr(importlib.import_module(f"reconciler.history.{_LAZY[name]}"), name)
+    raise AttributeError(name)
 
 __all__ = ["HistorySettings", "ObjectChange", "RunRecord", "failed", "from_apply", "from_drift",
            "from_plan", "history_store", "record", "utc_now"]

@@ -36,7 +36,11 @@ PERSONAL = "records"
 
 def stored(value: Any) -> Any:
     """A value as history keeps it: credentials removed, records reduced to digest + count."""
-    return REDACT.data(_no_records(value))
+    if isinstance(value, str):
+        return REDACT(value)
+    if isinstance(value, dict | list):
+        return REDACT.data(_no_records(value))
+    return value
 
 
 def _no_records(value: Any) -> Any:

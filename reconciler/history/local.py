@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -82,8 +83,8 @@ class JsonLinesHistory(HistoryStore):
             with contextlib.suppress(FileNotFoundError):
                 if datetime.fromtimestamp(path.stat().st_mtime, UTC) < cutoff:
                     os.unlink(path)
-        first = _first_run(self.path)
-        if first is None or parse_time(first.started_at) >= cutoff - REWRITE_SLACK:
+        first = _first_start(self.path)
+        if first is None or first >= cutoff - REWRITE_SLACK:
             return
         kept = [line for line in _lines(self.path)
                 if (run := _parse(line)) is not None and parse_time(run.started_at) >= cutoff]
@@ -136,9 +137,19 @@ def _parse(line: bytes) -> RunRecord | None:
         return None
 
 
-def _first_run(path: Path) -> RunRecord | None:
-    for line in _lines(path):
-        run = _parse(line)
-        if run is not None:
-            return run
-    return None
+_STARTED = re.compile(rb'"started_at":"([^"]+)"')
+
+
+def _first_start(path: Path) -> datetime | None:
+    """When the file's first run started, from the head of its line (a record's first
+    fields): no run is parsed whole, however many changes it holds."""
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(1024)
+    except FileNotFoundError:
+        return None
+    match = _STARTED.search(head)
+    try:
+        return parse_time(match.group(1).decode()) if match else None
+    except ValueError:
+        return None

@@ -59,10 +59,6 @@ class ObjectChange:
     fields: tuple[FieldChange, ...] = ()
     note: str = ""
 
-    @property
-    def vendor(self) -> str:
-        return self.address.split(".", 1)[0]
-
     def to_dict(self) -> dict[str, Any]:
         return {"address": self.address, "action": self.action, "status": self.status,
                 "remote_id": self.remote_id, "fields": [f.to_dict() for f in self.fields],

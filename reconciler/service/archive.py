@@ -2,20 +2,16 @@
 
 Each environment's runs live in its state backend's history store. Environments whose
 state shares one PostgreSQL database are read together (one query for the whole fleet,
-through the history's indexes, on a few pooled connections); local histories are read one
+through the history's indexes, on the one connection it keeps); local histories are read one
 file set each. Everything here only reads.
 """
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from reconciler.errors import StateError
 from reconciler.history.model import RunRecord, parse_time
 from reconciler.history.postgres import PostgresHistory
 from reconciler.history.store import DriftPoint, HistoryStore, Query
@@ -66,7 +62,7 @@ class Source:
             run = self.store.run(run_id)
             if run is not None:
                 found[run_id] = split_by_vendor(
-                    (c.vendor, c.status) for c in run.changes)
+                    (c.address.split(".", 1)[0], c.status) for c in run.changes)
         return found
 
     def run(self, run_id: str) -> RunRecord | None:
@@ -91,71 +87,13 @@ def split_by_vendor(pairs: Any) -> dict[str, dict[str, int]]:
     return counts
 
 
-class _Pool:
-    """A few reused connections: a page makes a handful of queries, and a new connection
-    each would cost more than the queries."""
-
-    def __init__(self, url: str, size: int = 4) -> None:
-        self.url = url
-        self._slots = threading.BoundedSemaphore(size)
-        self._idle: list[Any] = []
-        self._guard = threading.Lock()
-
-    @contextmanager
-    def connection(self) -> Iterator[Any]:
-        import psycopg
-
-        with self._slots:
-            with self._guard:
-                conn = self._idle.pop() if self._idle else None
-            if conn is None or conn.closed:
-                conn = psycopg.connect(self.url, autocommit=True, connect_timeout=10,
-                                       application_name="reconciler serve (dashboard)")
-            try:
-                yield conn
-            except BaseException:
-                conn.close()
-                raise
-            if conn.closed or conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
-                conn.close()
-            else:
-                with self._guard:
-                    self._idle.append(conn)
-
-    def close(self) -> None:
-        with self._guard:
-            idle, self._idle = self._idle, []
-        for conn in idle:
-            conn.close()
-
-
-class _PooledHistory(PostgresHistory):
-    """The history's own queries, on pooled connections, across every workspace."""
-
-    def __init__(self, url: str) -> None:
-        super().__init__(url, None)
-        self.pool = _Pool(url)
-
-    @contextmanager
-    def _connected(self, action: str, needs: str) -> Iterator[Any]:
-        import psycopg
-
-        from reconciler.state.postgres import explain, redact_url
-
-        try:
-            with self.pool.connection() as conn:
-                yield conn
-        except psycopg.Error as exc:
-            raise StateError(redact_url(self.url, explain(exc, action, needs))) from None
-
-
 class PostgresSource(Source):
     """Every environment kept in one PostgreSQL database, read with one query a question."""
 
-    store: _PooledHistory
+    store: PostgresHistory
 
     def __init__(self, url: str) -> None:
-        super().__init__(_PooledHistory(url))
+        super().__init__(PostgresHistory(url, None))  # every workspace: the fleet
 
     def heads(self, query: Query) -> list[RunRecord]:
         if query.address is not None:
@@ -187,11 +125,12 @@ class PostgresSource(Source):
         return found
 
     def ping(self) -> None:
-        with self.store._connected("checking the history", "CONNECT") as conn:
-            conn.execute("SELECT 1")
+        with self.store._reading("checking the history") as conn:
+            if conn is not None:
+                conn.execute("SELECT 1")
 
     def close(self) -> None:
-        self.store.pool.close()
+        self.store.close()
 
 
 class Archive:
