@@ -70,7 +70,7 @@ def serve(
     from reconciler.service.claims import Claims
     from reconciler.service.duration import parse_duration
     from reconciler.service.environments import opened
-    from reconciler.service.metrics import DriftGauge, Metrics
+    from reconciler.service.metrics import Metrics, drift_gauges
     from reconciler.service.notify import Notifier, targets
     from reconciler.service.scheduler import Scheduler
     from reconciler.service.web import build_app
@@ -92,13 +92,7 @@ def serve(
                                                              first.settings.history))
                            for e in environments})
 
-        def gauges() -> list[DriftGauge]:
-            return [DriftGauge(s.environment, {v: s.by_vendor.get(v, {}) for v in s.vendors},
-                               archive.last_success(s.environment),
-                               s.latest_drift is not None and s.latest_drift.outcome == "failed")
-                    for s in archive.standings()]
-
-        metrics = Metrics(gauges)
+        metrics = Metrics(lambda: drift_gauges(archive))
         metrics.listen()
         notifier = Notifier(targets(first.settings.notify, os.environ))
         scheduler = Scheduler(environments, every, archive=archive, metrics=metrics,

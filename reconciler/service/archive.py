@@ -71,11 +71,27 @@ class Source:
     def runs(self, query: Query) -> list[RunRecord]:
         return self.store.runs(query)
 
-    def series(self, environment: str, since: datetime | None) -> list[DriftPoint]:
-        return self.store.drift_series(environment, since)
+    def series(self, environment: str, since: datetime | None,
+               bucket: str | None = None) -> list[DriftPoint]:
+        points = self.store.drift_series(environment, since)
+        return points if bucket is None else most_drifted(points, BUCKETS[bucket])
 
     def ping(self) -> None:
         self.store.runs(Query(limit=1))
+
+
+BUCKETS = {"hour": 13, "day": 10}  # the ISO timestamp's prefix that names the bucket
+
+
+def most_drifted(points: list[DriftPoint], prefix: int) -> list[DriftPoint]:
+    """One point per bucket: its most drifted run (as PostgreSQL's date_trunc buckets do)."""
+    chosen: dict[str, DriftPoint] = {}
+    for p in points:
+        key = p.started_at[:prefix]
+        best = chosen.get(key)
+        if best is None or p.drifted + p.missing + p.unmanaged > best.drifted + best.missing + best.unmanaged:
+            chosen[key] = p
+    return list(chosen.values())
 
 
 def split_by_vendor(pairs: Any) -> dict[str, dict[str, int]]:
@@ -112,6 +128,24 @@ class PostgresSource(Source):
             rows = [] if conn is None else conn.execute(sql, args).fetchall()
         return [_run(row, []) for row in rows]
 
+    def runs(self, query: Query) -> list[RunRecord]:
+        """An address's runs with the LIMIT in the query: the (address, started_at) index is
+        read backwards and stops at the limit (an address of a fleet has thousands)."""
+        if query.address is None or query.limit is None or query.since is not None:
+            return super().runs(query)
+        from reconciler.history.postgres import _RUN, _run
+
+        where, args = self.store._where(query)
+        sql = (f"SELECT {_RUN}, c.change FROM reconciler_run_changes c JOIN reconciler_runs r "
+               "ON r.id = c.run_id WHERE " + " AND ".join(["c.address = %s", *where])
+               + " ORDER BY c.started_at DESC, c.run_id DESC, c.seq LIMIT %s")
+        found: dict[str, tuple[Any, list[dict[str, Any]]]] = {}
+        with self.store._reading("reading the history") as conn:
+            rows: Any = [] if conn is None else conn.execute(sql, [query.address, *args, query.limit])
+            for row in rows:
+                found.setdefault(row[0], (row[:-1], []))[1].append(row[-1])
+        return [_run(head, changes) for head, changes in found.values()]
+
     def vendor_counts(self, run_ids: list[str]) -> dict[str, dict[str, dict[str, int]]]:
         sql = ("SELECT run_id, split_part(address, '.', 1), status, count(*) "
                "FROM reconciler_run_changes WHERE run_id = ANY(%s) AND status = ANY(%s) "
@@ -123,6 +157,10 @@ class PostgresSource(Source):
                 by = found[run_id].setdefault(vendor, {})
                 by[COUNT_NAMES[status]] = int(count)
         return found
+
+    def series(self, environment: str, since: datetime | None,
+               bucket: str | None = None) -> list[DriftPoint]:
+        return self.store.drift_series(environment, since, bucket)
 
     def ping(self) -> None:
         with self.store._reading("checking the history") as conn:
@@ -205,9 +243,12 @@ class Archive:
         found.sort(key=lambda r: (r.started_at, r.id), reverse=True)
         return found[:limit]
 
-    def series(self, environment: str, since: datetime | None = None) -> list[DriftPoint]:
+    def series(self, environment: str, since: datetime | None = None,
+               bucket: str | None = None) -> list[DriftPoint]:
+        """Drift counts, oldest first: one point per run, or per `bucket` (hour, day): its
+        most drifted run."""
         source = self._of(environment)
-        return source.series(environment, since) if source else []
+        return source.series(environment, since, bucket) if source else []
 
     def last_success(self, environment: str) -> float | None:
         """When the environment's last drift run that did not fail started."""

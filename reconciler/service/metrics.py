@@ -9,12 +9,17 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from reconciler.history.model import parse_time
 from reconciler.providers import http
+
+if TYPE_CHECKING:
+    from reconciler.service.archive import Archive
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -27,6 +32,20 @@ class DriftGauge:
     by_vendor: dict[str, dict[str, int]]  # vendor -> drifted / missing / unmanaged
     last_success: float | None  # epoch seconds of the last drift run that did not fail
     failing: bool
+
+
+def drift_gauges(archive: Archive) -> list[DriftGauge]:
+    """Every environment's latest drift; the history is asked again only for an environment
+    whose latest drift failed (when did one last succeed?)."""
+    gauges = []
+    for s in archive.standings():
+        run = s.latest_drift
+        failing = run is not None and run.outcome == "failed"
+        last = (archive.last_success(s.environment) if failing else
+                parse_time(run.started_at).timestamp() if run is not None else None)
+        gauges.append(DriftGauge(s.environment, {v: s.by_vendor.get(v, {}) for v in s.vendors},
+                                 last, failing))
+    return gauges
 
 
 class _FromHistory(Collector):

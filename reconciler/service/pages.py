@@ -145,12 +145,19 @@ def _fields(change: ObjectChange, before: str = "Recorded", after: str = "Remote
             f'</th></tr></thead><tbody>{rows}</tbody></table>')
 
 
-def environment(name: str, standing: Standing | None, latest: RunRecord | None,
-                points: list[DriftPoint], runs: list[RunRecord], days: int,
-                live: Mapping[str, Any]) -> str:
+def bucket_for(days: int) -> str | None:
+    """Up to a week, one point per drift run; beyond, one per hour (a month) or per day: a
+    chart 700 pixels wide shows no more, and the page stays small."""
+    return None if days <= 7 else "hour" if days <= 31 else "day"
+
+
+def environment(name: str, latest: RunRecord | None, points: list[DriftPoint],
+                runs: list[RunRecord], days: int, live: Mapping[str, Any]) -> str:
     periods = " ".join(f'<a href="?days={d}">{d} day{"s" if d > 1 else ""}</a>' for d in (1, 7, 30, 90))
-    chart = drift_chart(points, f"Drifted objects in {name}, last {days} days "
-                                f"({len(points)} drift runs)")
+    bucket = bucket_for(days)
+    per = (f"one point per drift run ({len(points)})" if bucket is None else
+           f"one point per {bucket}, its most drifted run ({len(points)})")
+    chart = drift_chart(points, f"Drifted objects in {name}, last {days} days: {per}")
     if latest is None:
         drifted = '<p class="empty">No drift run recorded yet.</p>'
     elif latest.outcome == "failed":
@@ -169,7 +176,8 @@ def environment(name: str, standing: Standing | None, latest: RunRecord | None,
     checked = (f'<p>Latest drift run {run_link(latest)} {when(latest.started_at)} {outcome(latest)}</p>'
                if latest else "")
     body = (f'<h1>Environment {e(name)}</h1>{checked}{upcoming}'
-            f'<h2>Drifted objects over time</h2><nav class="periods">{periods}</nav>{chart}'
+            f'<h2>Drifted objects over time</h2><nav class="periods">{periods}</nav>'
+            f'<p class="muted">{e(per)}</p>{chart}'
             f'<h2>Drifted objects now</h2>{drifted}<h2>Recent runs</h2>{runs_table(runs)}')
     return page(f"Environment {name}", body)
 

@@ -116,10 +116,9 @@ def build_app(archive: Archive, metrics: Metrics, live: Callable[[], dict[str, d
         except ValueError:
             days = 7
         since = datetime.now(UTC) - timedelta(days=days)
-        standing = next((s for s in archive.standings() if s.environment == name), None)
-        return html(pages.environment(name, standing, archive.latest_drift(name),
-                                      archive.series(name, since), archive.runs(name, limit=20),
-                                      days, live().get(name, {})))
+        return html(pages.environment(name, archive.latest_drift(name),
+                                      archive.series(name, since, pages.bucket_for(days)),
+                                      archive.runs(name, limit=20), days, live().get(name, {})))
 
     def runs(request: Request) -> Response:
         env, kind = request.query_params.get("environment"), request.query_params.get("kind")
