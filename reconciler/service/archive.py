@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from reconciler.history.model import RunRecord, parse_time
-from reconciler.history.postgres import PostgresHistory
+from reconciler.history.postgres import LATEST, PostgresHistory
 from reconciler.history.store import DriftPoint, HistoryStore, Query
 
 DRIFT_STATUSES = ("changed", "missing", "unmanaged")
@@ -52,8 +52,13 @@ class Source:
     def heads(self, query: Query) -> list[RunRecord]:
         return [replace(r, changes=()) for r in self.store.runs(query)]
 
-    def latest(self, kind: str | None) -> list[RunRecord]:
-        return self.store.latest_per_environment(kind)
+    def latest(self, names: set[str]) -> tuple[dict[str, RunRecord], dict[str, RunRecord]]:
+        """Each environment's latest drift run, and its latest run of any kind."""
+        drift = {r.environment: r for r in self.store.latest_per_environment("drift")
+                 if r.environment in names}
+        latest = {r.environment: r for r in self.store.latest_per_environment(None)
+                  if r.environment in names}
+        return drift, latest
 
     def vendor_counts(self, run_ids: list[str]) -> dict[str, dict[str, dict[str, int]]]:
         """Per run: vendor -> drifted / missing / unmanaged."""
@@ -103,13 +108,29 @@ def split_by_vendor(pairs: Any) -> dict[str, dict[str, int]]:
     return counts
 
 
+class _FleetHistory(PostgresHistory):
+    """Every workspace's runs (a fleet), on the history's kept connection; once the tables
+    are there, their version is not asked again before every read (two round trips a
+    query: half of a dashboard page's database time)."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(url, None)
+        self._known = 0
+
+    def _version(self, conn: Any) -> int:  # type: ignore[override]
+        if self._known >= LATEST:
+            return self._known
+        self._known = PostgresHistory._version(conn)
+        return self._known
+
+
 class PostgresSource(Source):
     """Every environment kept in one PostgreSQL database, read with one query a question."""
 
-    store: PostgresHistory
+    store: _FleetHistory
 
     def __init__(self, url: str) -> None:
-        super().__init__(PostgresHistory(url, None))  # every workspace: the fleet
+        super().__init__(_FleetHistory(url))
 
     def heads(self, query: Query) -> list[RunRecord]:
         if query.address is not None:
@@ -145,6 +166,30 @@ class PostgresSource(Source):
             for row in rows:
                 found.setdefault(row[0], (row[:-1], []))[1].append(row[-1])
         return [_run(head, changes) for head, changes in found.values()]
+
+    def latest(self, names: set[str]) -> tuple[dict[str, RunRecord], dict[str, RunRecord]]:
+        """One query: per served environment (no scan for their names), a probe of the
+        (environment, started_at) index for its latest drift run and one for its latest run."""
+        from reconciler.history.postgres import _RUN, _run
+
+        columns = _RUN.replace("r.", "")
+        sql = (f"SELECT e.name, d.*, l.* FROM unnest(%s::text[]) AS e(name) "
+               f"LEFT JOIN LATERAL (SELECT {columns} FROM reconciler_runs r WHERE "
+               "r.environment = e.name AND r.kind = 'drift' ORDER BY r.started_at DESC LIMIT 1) d "
+               f"ON true LEFT JOIN LATERAL (SELECT {columns} FROM reconciler_runs r WHERE "
+               "r.environment = e.name ORDER BY r.started_at DESC LIMIT 1) l ON true")
+        width = len(columns.split(","))
+        drift: dict[str, RunRecord] = {}
+        latest: dict[str, RunRecord] = {}
+        with self.store._reading("reading the history") as conn:
+            rows: Any = [] if conn is None else conn.execute(sql, (sorted(names),))
+            for row in rows:
+                d, newest = row[1:1 + width], row[1 + width:]
+                if d[0] is not None:
+                    drift[row[0]] = _run(d, [])
+                if newest[0] is not None:
+                    latest[row[0]] = _run(newest, [])
+        return drift, latest
 
     def vendor_counts(self, run_ids: list[str]) -> dict[str, dict[str, dict[str, int]]]:
         sql = ("SELECT run_id, split_part(address, '.', 1), status, count(*) "
@@ -203,9 +248,9 @@ class Archive:
         latest: dict[str, RunRecord] = {}
         counts: dict[str, dict[str, dict[str, int]]] = {}
         for source, names in self._sources:
-            found = {r.environment: r for r in source.latest("drift") if r.environment in names}
+            found, newest = source.latest(names)
             drift.update(found)
-            latest.update({r.environment: r for r in source.latest(None) if r.environment in names})
+            latest.update(newest)
             counts.update(source.vendor_counts([r.id for r in found.values()]))
         return [Standing(name, self.vendors[name], drift.get(name), latest.get(name),
                          counts.get(drift[name].id, {}) if name in drift else {})

@@ -219,7 +219,9 @@ def address_page(address: str, runs: list[RunRecord]) -> str:
              f'<th>Environment</th><th>What</th><th>Actor</th><th>Commit</th><th>Fields</th></tr>'
              f'</thead><tbody>{"".join(rows)}</tbody></table>' if rows
              else '<p class="empty">No run changed or found this address drifted.</p>')
-    return page(address, f'<h1>History of <code>{e(address)}</code></h1>{table}')
+    more = (f'<p class="muted">The latest {len(runs)} runs; <a href="?limit=1000">up to 1000</a>.</p>'
+            if len(runs) >= 100 else "")
+    return page(address, f'<h1>History of <code>{e(address)}</code></h1>{more}{table}')
 
 
 def runs_page(runs: list[RunRecord], environment: str | None, kind: str | None) -> str:

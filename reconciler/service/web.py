@@ -132,7 +132,7 @@ def build_app(archive: Archive, metrics: Metrics, live: Callable[[], dict[str, d
 
     def address(request: Request) -> Response:
         name = request.path_params["address"]
-        return html(pages.address_page(name, archive.address(name, _limit(request, 200))))
+        return html(pages.address_page(name, archive.address(name, _limit(request, 100))))
 
     def style(request: Request) -> Response:
         return Response(pages.STYLE, media_type="text/css")
