@@ -222,3 +222,5 @@ def test_beyond_loopback_needs_a_token_and_every_answer_is_locked_down(tenant: P
         posted = httpx.post(served.url + "/", headers={"Authorization": f"Bearer {TOKEN}"})
         assert posted.status_code == 405  # read-only
     assert TOKEN not in served.log
+    # SIGTERM: the server and the scheduler stop in order, and the process says so
+    assert served.process.returncode == 0 and served.log.rstrip().endswith("stopped")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import os
+import signal
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
@@ -108,6 +109,9 @@ def serve(
         names = ", ".join(e.name for e in environments)
         say(f"serving http://{host}:{port}/ (environments: {names}; drift every {drift_every}"
             f"{'; auto-apply on' if auto_apply else ''}{'; bearer token required' if token else ''})")
+        # uvicorn stops on SIGTERM, then raises it again for the handler it found: this one
+        # ignores it, so that the scheduler below stops between runs (not in a write).
+        signal.signal(signal.SIGTERM, lambda *_: None)
         scheduler.start()
         try:
             server.run()

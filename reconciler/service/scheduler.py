@@ -45,6 +45,7 @@ log = logging.getLogger("reconciler.serve")
 JITTER = 0.1
 RETRY_CLAIM_S = 5.0  # another replica runs it: look again soon (it may die mid-run)
 MANIFEST_SUFFIXES = (".yaml", ".yml")
+STOP_WAIT_S = 600.0  # a running apply finishes before the process exits (up to this long)
 
 
 @dataclass
@@ -93,6 +94,7 @@ class Scheduler:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
         self._thread: threading.Thread | None = None
+        self._applying: set[asyncio.Task[bool]] = set()
         self.started = threading.Event()
 
     # ---------------------------------------------------------------- lifecycle ----
@@ -107,7 +109,7 @@ class Scheduler:
         if self._loop is not None and self._stop is not None:
             self._loop.call_soon_threadsafe(self._stop.set)
         if self._thread is not None:
-            self._thread.join(30)
+            self._thread.join(STOP_WAIT_S)
 
     @property
     def alive(self) -> bool:
@@ -125,6 +127,9 @@ class Scheduler:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        if self._applying:  # a drift is dropped midway (it writes nothing); an apply is not
+            self.say("stopping: waiting for the running apply to finish")
+            await asyncio.gather(*self._applying, return_exceptions=True)
 
     async def _sleep(self, seconds: float) -> bool:
         """Sleep, or return True at once when stopping."""
@@ -226,8 +231,11 @@ class Scheduler:
             if now == seen:
                 continue
             self.say(f"[{env.name}] the manifests changed: planning and applying")
+            task = asyncio.create_task(self._apply(env))
+            self._applying.add(task)
+            task.add_done_callback(self._applying.discard)
             try:
-                if await self._apply(env):
+                if await asyncio.shield(task):
                     seen = now
             except Exception as exc:
                 self.say(f"[{env.name}] auto-apply could not run: {_said(exc)}")
