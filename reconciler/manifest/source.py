@@ -57,6 +57,9 @@ class Document:
     diagnostics: list[Diagnostic] = field(default_factory=list)
     marks: dict[tuple[PathPart, ...], Source] = field(default_factory=dict)
     tree: _Index | None = field(default=None, repr=False)  # composed again only to locate errors
+    layers: list[tuple[Document, tuple[PathPart, ...]]] = field(default_factory=list, repr=False)
+    """Documents some values came from (an environment's block or file, under a prefix): an
+    error about such a value is located where it was written."""
 
 
 class _Index:
@@ -465,8 +468,37 @@ def _syntax_diagnostic(display: str, exc: MarkedYAMLError, text: str) -> Diagnos
     return Diagnostic(Source(display, line, column), f"YAML syntax error: {problem}; {hint}")
 
 
+def _found(document: Document, path: tuple[PathPart, ...]) -> int:
+    """How many leading parts of `path` the document's file holds."""
+    index = _tree(document)
+    node = index.root
+    for depth, part in enumerate(path):
+        found = index.child(node, part)
+        if found is None:
+            return depth
+        node = found[1]
+    return len(path)
+
+
+def _layer(document: Document, path: tuple[PathPart, ...]) -> tuple[Document, tuple[PathPart, ...]]:
+    """The document (and path in it) that wrote the value at `path`: the layer holding more of
+    the path than the base does (an environment's value over the top level's)."""
+    if not document.layers or not path:
+        return document, path
+    base = _found(document, path)
+    for layer, prefix in document.layers:
+        inner = _found(layer, (*prefix, *path)) - len(prefix)
+        if inner > 0 and inner >= base:
+            return layer, (*prefix, *path)
+    return document, path
+
+
 def locate(document: Document, path: tuple[PathPart, ...], key: bool = False) -> Source:
     """Where `path` stands in the file (its key if `key`), or its nearest existing parent."""
+    if document.layers:
+        layer, inner = _layer(document, path)
+        if layer is not document:
+            return locate(layer, inner, key)
     best = document.marks.get(path[:3]) or Source(document.file, 1, 1)
     index = _tree(document)
     node = index.root
@@ -481,6 +513,7 @@ def locate(document: Document, path: tuple[PathPart, ...], key: bool = False) ->
 
 def written(document: Document, path: tuple[PathPart, ...]) -> str | None:
     """The scalar at `path` as the file spells it (`+44...`, `007`), for hints; None if not found."""
+    document, path = _layer(document, path)
     index = _tree(document)
     node = index.root
     for part in path:

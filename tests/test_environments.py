@@ -1,0 +1,255 @@
+"""Environments and fleets, end to end: one manifest set, three tenants, one run.
+
+Each environment has its own sandbox (its own tenant) behind a gate that records every
+credential it receives and accepts only that environment's own token; the environments
+are declared inline (dev) and in environments_dir (stage, prod). Plan, apply, drift,
+saved plans, exit codes, credential and failure isolation are checked through the CLI,
+with as few runs as the behaviour allows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+
+from reconciler.engine import Workspace
+from reconciler.engine.fleet import Fleet, Status, exit_code, plan_row
+from reconciler.errors import ConfigError, ManifestError
+from reconciler.manifest.loader import load_desired
+from reconciler.manifest.settings import load_settings
+from reconciler.sandbox.server import RunningSandbox, SandboxSettings
+from tests.conftest import CliResult, run_cli
+
+NAMES = ("dev", "stage", "prod")
+WELL_KNOWN = "sandbox-outreach-token"
+
+
+class Gate:
+    """In front of one tenant: records each Authorization it receives; lets through only the
+    environment's own token (as the sandbox's well-known one), so a leaked token fails."""
+
+    def __init__(self, app: Any, own: str) -> None:
+        self.app, self.own = app, own
+        self.seen: set[str] = set()
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            headers = []
+            for key, value in scope["headers"]:
+                if key == b"authorization":
+                    self.seen.add(value.decode())
+                    if value.decode() == f"Bearer {self.own}":
+                        value = f"Bearer {WELL_KNOWN}".encode()
+                headers.append((key, value))
+            scope = {**scope, "headers": headers}
+        await self.app(scope, receive, send)
+
+
+class Tenant(RunningSandbox):
+    """One environment's sandbox, served through its Gate."""
+
+    def __init__(self, data: Path, token: str) -> None:
+        super().__init__(SandboxSettings(data_dir=data))
+        self.gate = Gate(self.app, token)
+        self.server = uvicorn.Server(uvicorn.Config(self.gate, host="127.0.0.1", port=self.port,
+                                                    log_level="critical", access_log=False,
+                                                    lifespan="off"))
+        self.token = token
+
+    def purposes(self) -> dict[str, dict[str, Any]]:
+        url = self.url + "/outreach/api/v2/callPurposes?page[size]=1000"
+        body = httpx.get(url, headers={"Authorization": f"Bearer {self.token}"}).json()
+        return {p["attributes"]["name"]: p for p in body["data"]}
+
+    def rename(self, old: str, new: str) -> None:
+        purpose = self.purposes()[old]
+        answer = httpx.patch(
+            f"{self.url}/outreach/api/v2/callPurposes/{purpose['id']}",
+            json={"data": {"type": "callPurpose", "id": purpose["id"], "attributes": {"name": new}}},
+            headers={"Authorization": f"Bearer {self.token}",
+                     "Content-Type": "application/vnd.api+json"})
+        assert answer.status_code < 300, answer.text
+
+
+class Fleetdir:
+    """The manifest directory, its three tenants, and the CLI run with their tokens."""
+
+    def __init__(self, root: Path, tenants: dict[str, Tenant]) -> None:
+        self.root, self.tenants = root, tenants
+        self.env = {f"{n.upper()}_TOKEN": t.token for n, t in tenants.items()}
+        dev = tenants["dev"].url
+        root.mkdir()
+        (root / "reconciler.yaml").write_text(
+            "state:\n  backend: local\n  path: state/default.json\n"
+            "variables: [REGION]\n"
+            "providers:\n  outreach:\n    base_url: ${OUTREACH_BASE_URL}\n    token: ${OUTREACH_TOKEN}\n"
+            "environments_dir: environments\n"
+            "environments:\n  dev:\n    variables:\n      REGION: dev\n    providers:\n"
+            f"      outreach:\n        base_url: {dev}/outreach/api/v2\n"
+            "        token: ${DEV_TOKEN}\n")
+        (root / "environments").mkdir()
+        for name in ("stage", "prod"):
+            (root / "environments" / f"{name}.yaml").write_text(
+                f"variables:\n  REGION: {name}\nproviders:\n  outreach:\n"
+                f"    base_url: {tenants[name].url}/outreach/api/v2\n"
+                f"    token: ${{{name.upper()}_TOKEN}}\n")
+        (root / "purposes.yaml").write_text(
+            "outreach:\n  call_purposes:\n    intro:\n      name: Intro ${REGION}\n"
+            "    launch:\n      name: Launch\n      environments: [prod]\n")
+
+    def cli(self, *args: str, env: dict[str, str] | None = None) -> CliResult:
+        return run_cli(*args, env={**self.env, **(env or {})})
+
+
+@pytest.fixture
+def fleet(tmp_path: Path) -> Iterator[Fleetdir]:
+    tenants = {name: Tenant(tmp_path / f"{name}-data", f"{name}-secret-token-0{i}")
+               for i, name in enumerate(NAMES)}
+    for tenant in tenants.values():
+        tenant.start()
+    try:
+        yield Fleetdir(tmp_path / "manifests", tenants)
+    finally:
+        for tenant in tenants.values():
+            tenant.stop()
+
+
+def test_a_fleet_plans_applies_from_one_saved_file_and_reports_drift(fleet: Fleetdir) -> None:
+    root = str(fleet.root)
+    refused = fleet.cli("plan", root)
+    assert refused.code == 1 and "--env" in refused.err and "dev, prod, stage" in refused.err, refused
+
+    planned = fleet.cli("plan", root, "--env", "*", "--out", str(fleet.root.parent / "fleet.plan"),
+                        "--detailed-exitcode")
+    assert planned.code == 2, planned
+    headings = [line for line in planned.out.splitlines() if line.startswith("=== Environment:")]
+    assert len(headings) == 3  # each environment whole, under its own heading
+    assert "Fleet: 3 environments, 3 with changes, 0 failed." in planned.out
+    summary = planned.out.split("Fleet summary:")[1]
+    assert [line.split()[:5] for line in summary.splitlines()[2:5]] == [
+        ["dev", "1", "0", "0", "0"], ["prod", "2", "0", "0", "0"], ["stage", "1", "0", "0", "0"]]
+    assert fleet.tenants["dev"].purposes() == {}  # plan wrote nothing
+
+    applied = fleet.cli("apply", str(fleet.root.parent / "fleet.plan"))
+    assert applied.code == 0, applied
+    assert set(fleet.tenants["dev"].purposes()) == {"Intro dev"}
+    assert set(fleet.tenants["stage"].purposes()) == {"Intro stage"}
+    assert set(fleet.tenants["prod"].purposes()) == {"Intro prod", "Launch"}
+    for name in NAMES:  # each its own state, apart by default
+        assert (fleet.root / "state" / name / "default.json").is_file()
+
+    fleet.tenants["stage"].rename("Intro stage", "Renamed behind our back")
+    drifted = fleet.cli("drift", root, "-e", "*", "--format", "json")
+    assert drifted.code == 2, drifted
+    document = json.loads(drifted.out)
+    assert list(document["environments"]) == ["dev", "prod", "stage"]  # inline, then files
+    assert document["environments"]["stage"]["drifted"] == 1
+    assert document["environments"]["dev"]["drifted"] == 0
+
+    # credential isolation: each tenant received its own token, and no other
+    for name, tenant in fleet.tenants.items():
+        assert tenant.gate.seen == {f"Bearer {tenant.token}"}, (name, tenant.gate.seen)
+
+
+def test_one_failure_never_stops_the_others_and_sets_the_exit_code(fleet: Fleetdir) -> None:
+    root = str(fleet.root)
+    result = fleet.cli("plan", root, "--env", "*", "--detailed-exitcode",
+                       env={"STAGE_TOKEN": "not-the-stage-token"})
+    assert result.code == 1, result
+    assert "Fleet: 3 environments, 2 with changes, 1 failed." in result.out
+    assert "+ outreach.call_purpose.launch" in result.out  # prod planned all the same
+    stage = result.out.split("=== Environment: stage")[1].split("=== Environment:")[0]
+    assert "Error:" in stage and "401" in stage, stage
+    assert fleet.tenants["stage"].gate.seen == {"Bearer not-the-stage-token"}
+
+    fail_fast = fleet.cli("plan", root, "--env", "*", "--parallel", "1", "--fail-fast",
+                          env={"DEV_TOKEN": "not-the-dev-token"})
+    assert fail_fast.code == 1 and "2 not started" in fail_fast.out, fail_fast
+
+
+def test_saved_plans_stay_bound_per_environment(fleet: Fleetdir) -> None:
+    """A fleet plan file is applied with every check of a single saved plan, per
+    environment: one whose state moved on since is refused; the others are applied."""
+    saved = fleet.root.parent / "fleet.plan"
+    planned = fleet.cli("plan", str(fleet.root), "--env", "dev", "--env", "stage", "--out", str(saved))
+    assert planned.code == 0, planned
+    first = fleet.cli("apply", str(fleet.root), "--env", "stage", "--auto-approve")
+    assert first.code == 0 and "=== Environment" not in first.out, first  # one env: plain output
+    applied = fleet.cli("apply", str(saved))
+    assert applied.code == 1, applied
+    assert "Fleet: 2 environments, 1 with changes, 1 failed." in applied.out
+    stage = applied.out.split("=== Environment: stage")[1].split("=== Environment:")[0]
+    assert "Error:" in stage and "a state was written since" in stage, stage
+    assert set(fleet.tenants["dev"].purposes()) == {"Intro dev"}
+    assert set(fleet.tenants["stage"].purposes()) == {"Intro stage"}  # once, not twice
+
+
+def test_the_engine_runs_a_fleet_in_one_loop_with_its_own_states(fleet: Fleetdir) -> None:
+    fleet_ = Fleet(fleet.root, list(NAMES), parallel=2)
+
+    async def plans() -> list[Any]:
+        return [plan_row(f) async for f in fleet_.plan()]
+
+    import os
+
+    os.environ.update(fleet.env)
+    try:
+        rows = asyncio.run(plans())
+        ws = Workspace.open(fleet.root, environment="prod")
+    finally:
+        for key in fleet.env:
+            os.environ.pop(key, None)
+    assert sorted(r.environment for r in rows) == sorted(NAMES)
+    assert {r.status for r in rows} == {Status.CHANGES} and exit_code(rows, True) == 2
+    assert ws.plan_options() is not None and ws.settings.environment == "prod"
+    assert ws.target()["environment"] == "prod"
+    assert ws.settings.state_path == (fleet.root / "state" / "prod" / "default.json").resolve()
+
+
+def test_settings_errors_point_at_the_environment_that_wrote_them(fleet: Fleetdir) -> None:
+    env = {"OUTREACH_BASE_URL": "http://127.0.0.1:1", "OUTREACH_TOKEN": "unused-token", **fleet.env}
+    (fleet.root / "environments" / "prod.yaml").write_text(
+        "providers:\n  outreach:\n    page_size: many\n    tokn: x\n")
+    with pytest.raises(ManifestError) as caught:
+        load_settings(fleet.root, env=env, environment="prod")
+    shown = str(caught.value)
+    assert "environments/prod.yaml:3:16" in shown and "page_size" in shown, shown
+    assert "environments/prod.yaml:4:5" in shown and "tokn" in shown, shown
+    with pytest.raises(ConfigError, match="did you mean 'prod'"):
+        load_settings(fleet.root, env=env, environment="prd")
+    (fleet.root / "purposes.yaml").write_text(
+        "outreach:\n  call_purposes:\n    intro:\n      name: Intro\n      environments: [prodd]\n")
+    with pytest.raises(ManifestError, match=r"purposes.yaml:5:22: .*'prodd' matches no declared "
+                                            r"environment — did you mean 'prod'"):
+        load_desired(load_settings(fleet.root, env=env, environment="dev"), env)
+
+
+def test_validate_checks_every_environment_and_envs_feeds_a_matrix(fleet: Fleetdir) -> None:
+    (fleet.root / "environments" / "stage.yaml").write_text("variables:\n  REGON: x\n")
+    result = fleet.cli("validate", str(fleet.root))
+    assert result.code == 1, result
+    assert "Valid: dev: 1 object(s)" in result.out and "Valid: prod: 2 object(s)" in result.out
+    assert "environments/stage.yaml:2:3" in result.err and "did you mean 'REGION'" in result.err
+    listed = fleet.cli("envs", str(fleet.root), "--format", "github-matrix")
+    assert json.loads(listed.out) == {"environment": ["dev", "prod", "stage"]}
+    gitlab = fleet.cli("envs", str(fleet.root), "--format", "gitlab-matrix")
+    assert 'RECONCILER_ENV: ["dev", "prod", "stage"]' in gitlab.out
+
+
+def test_a_directory_without_environments_is_unchanged(tmp_path: Path) -> None:
+    root = tmp_path / "plain"
+    root.mkdir()
+    (root / "reconciler.yaml").write_text("providers:\n  outreach:\n    base_url: https://x.example\n"
+                                          "    token: some-token-value\n")
+    with pytest.raises(ConfigError, match="declares no environments"):
+        Fleet.select(root, ["prod"])
+    settings = load_settings(root)
+    assert settings.environment is None and settings.environments == ()
+    assert settings.state_path == (root / "state" / "default.json").resolve()
