@@ -253,3 +253,84 @@ def test_a_directory_without_environments_is_unchanged(tmp_path: Path) -> None:
     settings = load_settings(root)
     assert settings.environment is None and settings.environments == ()
     assert settings.state_path == (root / "state" / "default.json").resolve()
+
+
+def test_sandbox_gives_each_environment_its_own_data_and_state(fleet: Fleetdir) -> None:
+    applied = fleet.cli("apply", str(fleet.root), "--env", "*", "--sandbox", "--auto-approve")
+    assert applied.code == 0, applied
+    assert "Fleet: 3 environments, 3 with changes, 0 failed." in applied.out
+    names = {}
+    for name in NAMES:
+        data = fleet.root / "state" / name / "sandbox" / name
+        assert (data / "reconciler-state.json").is_file(), name
+        purposes = json.loads((data / "outreach.json").read_text())["call_purposes"]
+        names[name] = {p["name"] for p in purposes.values()}
+        assert not (fleet.root / "state" / name / "default.json").exists()  # never the real state
+    assert names == {"dev": {"Intro dev"}, "stage": {"Intro stage"}, "prod": {"Intro prod", "Launch"}}
+    assert all(tenant.gate.seen == set() for tenant in fleet.tenants.values())  # no real tenant called
+
+
+def test_a_fleet_holds_at_most_parallel_plans_at_once(tmp_path: Path) -> None:
+    """Environments are opened, planned, handed over and released in turn: however many
+    there are, no more than `parallel` plans (and the one being printed) exist at once."""
+    import gc
+
+    from reconciler.plan.model import Plan
+
+    root = tmp_path / "many"
+    (root / "environments").mkdir(parents=True)
+    with RunningSandbox(SandboxSettings(data_dir=tmp_path / "data")) as running:
+        o = running.overrides["outreach"]
+        (root / "reconciler.yaml").write_text(
+            f"providers:\n  outreach:\n    base_url: {o['base_url']}\n    token: {o['token']}\n"
+            "environments_dir: environments\n")
+        for i in range(12):
+            (root / "environments" / f"t{i:02d}.yaml").write_text("state:\n"
+                                                                  f"  path: state/t{i:02d}.json\n")
+        (root / "purposes.yaml").write_text("outreach:\n  call_purposes:\n    a:\n      name: A\n")
+        fleet_ = Fleet(root, [f"t{i:02d}" for i in range(12)], parallel=3)
+        alive: list[int] = []
+
+        async def run() -> list[Any]:
+            rows = []
+            async for finished in fleet_.plan():
+                rows.append(plan_row(finished))
+                finished.value = None  # printed and released, as the CLI does
+                gc.collect()
+                alive.append(sum(isinstance(o, Plan) for o in gc.get_objects()))
+            return rows
+
+        rows = asyncio.run(run())
+    assert len(rows) == 12 and {r.status for r in rows} == {Status.CHANGES}
+    assert max(alive) <= 3, alive
+
+
+def test_the_fleet_comment_fits_the_limit(tmp_path: Path) -> None:
+    """200 environments, each with 300 changes: the table, then collapsed sections as many
+    as fit, the rest named; the whole under GitHub's 65,536 characters."""
+    from reconciler.engine.fleet import Row
+    from reconciler.render.fleet import fleet_markdown, section_share
+    from reconciler.render.markdown import plan_markdown
+
+    root = tmp_path / "big"
+    root.mkdir()
+    with RunningSandbox(SandboxSettings(data_dir=tmp_path / "data")) as running:
+        o = running.overrides["outreach"]
+        (root / "reconciler.yaml").write_text(
+            f"providers:\n  outreach:\n    base_url: {o['base_url']}\n    token: {o['token']}\n")
+        (root / "purposes.yaml").write_text("outreach:\n  call_purposes:\n" + "".join(
+            f"    p{i:03d}:\n      name: Purpose {i} <b>&|\n" for i in range(300)))
+        plan = asyncio.run(Workspace.open(root).plan())
+    names = [f"customer-{i:03d}" for i in range(200)]
+    rows = [Row(n, Status.CHANGES, {"create": 300, "update": 0, "delete": 0, "adopt": 0}) for n in names]
+    rows[7] = Row(names[7], Status.FAILED, error="outreach: 401 Unauthorized")
+    share = section_share(len(names))
+    sections = {n: plan_markdown(plan, share) for n in names}
+    sections[names[7]] = "Error: outreach: 401 Unauthorized"
+    text = fleet_markdown("plan", rows, sections)
+    assert len(text) <= 65_536
+    assert text.count("| `customer-") == 200  # every environment in the table
+    assert text.index("<details><summary>customer\\-007: failed</summary>") < text.index(
+        "<details><summary>customer\\-000: changes</summary>")  # failures first
+    assert "environment(s) not shown" in text and "<b>" not in text
+    assert "**Fleet: 200 environments, 199 with changes, 1 failed\\.**" in text

@@ -81,14 +81,15 @@ def failed_document(row: RowLike) -> dict[str, Any]:
 def fleet_markdown(title: str, rows: Sequence[RowLike], sections: dict[str, str],
                    noun: str = "changes", limit: int = LIMIT) -> str:
     """The summary table, then one collapsed section per environment that has something to
-    show, as many as fit in `limit` (the rest are named as not shown)."""
+    show (failed and blocked ones first), as many as fit in `limit` (the rest are named)."""
     out = [f"### reconciler {title}: {len(rows)} environments", "",
            f"**{escape(summary_line(rows, noun))}**", "",
            "| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
     out += ["| " + " | ".join([code(c[0]), *c[1:]]) + " |" for c in (_cells(r) for r in rows)]
     budget = Budget(limit - sum(len(line) + 1 for line in out) - 300)
     left_out = []
-    for row in rows:
+    first = ("failed", "blocked")  # what can hurt first: never crowded out by the rest
+    for row in sorted(rows, key=lambda r: str(r.status) not in first):
         body = sections.get(row.environment)
         if body is None:
             continue
