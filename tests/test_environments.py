@@ -28,6 +28,17 @@ from reconciler.sandbox.server import RunningSandbox, SandboxSettings
 from tests.conftest import CliResult, run_cli
 
 NAMES = ("dev", "stage", "prod")
+SCHEMAS = Path(__file__).resolve().parent.parent / "schema"
+
+
+def validate_fleet_document(document: dict[str, Any]) -> None:
+    """Against schema/fleet.schema.json, whose environments are plan.schema.json documents."""
+    import jsonschema
+    from referencing import Registry, Resource
+
+    schemas = [json.loads((SCHEMAS / f"{n}.schema.json").read_text()) for n in ("fleet", "plan")]
+    registry = Registry().with_resources((s["$id"], Resource.from_contents(s)) for s in schemas)
+    jsonschema.Draft202012Validator(schemas[0], registry=registry).validate(document)
 WELL_KNOWN = "sandbox-outreach-token"
 
 
@@ -152,6 +163,7 @@ def test_a_fleet_plans_applies_from_one_saved_file_and_reports_drift(fleet: Flee
     assert list(document["environments"]) == ["dev", "prod", "stage"]  # inline, then files
     assert document["environments"]["stage"]["drifted"] == 1
     assert document["environments"]["dev"]["drifted"] == 0
+    validate_fleet_document(document)
 
     # credential isolation: each tenant received its own token, and no other
     for name, tenant in fleet.tenants.items():
@@ -165,6 +177,12 @@ def test_one_failure_never_stops_the_others_and_sets_the_exit_code(fleet: Fleetd
     assert result.code == 1, result
     assert "Fleet: 3 environments, 2 with changes, 1 failed." in result.out
     assert "+ outreach.call_purpose.launch" in result.out  # prod planned all the same
+    as_json = fleet.cli("plan", root, "--env", "*", "--format", "json",
+                        env={"STAGE_TOKEN": "not-the-stage-token"})
+    document = json.loads(as_json.out)
+    assert as_json.code == 1 and document["environments"]["stage"]["status"] == "failed"
+    assert document["environments"]["prod"]["resource_changes"]
+    validate_fleet_document(document)
     stage = result.out.split("=== Environment: stage")[1].split("=== Environment:")[0]
     assert "Error:" in stage and "401" in stage, stage
     assert fleet.tenants["stage"].gate.seen == {"Bearer not-the-stage-token"}
