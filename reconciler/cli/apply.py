@@ -73,7 +73,10 @@ def apply(
     from reconciler.engine import Scope
     from reconciler.plan.planfile import load_fleet_plan, load_plan
 
+    one_apply = "--notify-webex-* reports one apply: use it with one --env NAME"
     if target_path.is_file() and (fleet_plan := load_fleet_plan(target_path)) is not None:
+        if notify_deployment or notify_transaction:
+            raise ConfigError(one_apply)
         from reconciler.cli.fleet import apply_saved_fleet
 
         apply_saved_fleet(target_path, fleet_plan, env, Scope.of(target, exclude, forget), force,
@@ -88,6 +91,8 @@ def apply(
     else:
         names = environments(directory, env, "apply")
         if names is not None and as_fleet(env, names):
+            if notify_deployment or notify_transaction:
+                raise ConfigError(one_apply)
             from reconciler.cli.fleet import apply_fleet
 
             apply_fleet(directory, names, None, scope, force, auto_approve, lock_timeout, sandbox,
