@@ -352,3 +352,17 @@ def test_the_fleet_comment_fits_the_limit(tmp_path: Path) -> None:
         "<details><summary>customer\\-000: changes</summary>")  # failures first
     assert "environment(s) not shown" in text and "<b>" not in text
     assert "**Fleet: 200 environments, 199 with changes, 1 failed\\.**" in text
+
+
+def test_the_states_and_environments_folders_are_not_manifests(fleet: Fleetdir) -> None:
+    env = {"OUTREACH_BASE_URL": "http://127.0.0.1:1", "OUTREACH_TOKEN": "unused-token", **fleet.env}
+    settings = load_settings(fleet.root, env=env, environment="stage")
+    assert len(load_desired(settings, env).objects) == 1  # environments/*.yaml are not read
+    (fleet.root / "state").mkdir()
+    (fleet.root / "state" / "lost.yaml").write_text("outreach: {}\n")
+    with pytest.raises(ManifestError, match="the state folder .* holds manifests"):
+        load_desired(load_settings(fleet.root, env=env, environment="stage"), env)
+    config = fleet.root / "reconciler.yaml"
+    config.write_text(config.read_text().replace("environments_dir: environments", "environments_dir: envs"))
+    with pytest.raises(ManifestError, match=r"reconciler.yaml:9:19: environments_dir: 'envs' is not a folder"):
+        load_settings(fleet.root, env=env, environment="dev")

@@ -52,6 +52,7 @@ class Declared:
 
     names: dict[str, Source] = field(default_factory=dict)
     folder: Path | None = None  # environments_dir, resolved
+    files: dict[str, Path] = field(default_factory=dict)  # the environments of the folder
 
     def __bool__(self) -> bool:
         return bool(self.names)
@@ -89,26 +90,28 @@ def declared(document: yamlsource.Document) -> Declared:
     inline = data.get("environments")
     if isinstance(inline, dict):
         for name in inline:
-            where = yamlsource.locate(document, ("environments", name), key=True)
             if not NAME.fullmatch(str(name)):
-                problems.append(Diagnostic(where, f"environments.{name}: invalid environment "
-                                                  f"name; use {NAME_RULE}"))
-            else:
-                found.names[str(name)] = where
+                problems.append(Diagnostic(yamlsource.locate(document, ("environments", name), key=True),
+                                           f"environments.{name}: invalid environment name; use "
+                                           f"{NAME_RULE}"))
+            else:  # where its block starts (marks: no second parse of the file per environment)
+                found.names[str(name)] = document.marks.get(("environments", name)) \
+                    or Source(document.file, 1, 1)
     folder = data.get("environments_dir")
     if isinstance(folder, str) and folder:
-        where = yamlsource.locate(document, ("environments_dir",))
         path = (document.path.parent / folder).resolve()
         if not path.is_dir():
-            problems.append(Diagnostic(where, f"environments_dir: {folder!r} is not a folder "
-                                              "next to reconciler.yaml; create it or fix the path"))
+            problems.append(Diagnostic(yamlsource.locate(document, ("environments_dir",)), (
+                f"environments_dir: {folder!r} is not a folder next to reconciler.yaml; create it "
+                "or fix the path")))
         else:
             found.folder = path
+            shown_folder = yamlsource.display_path(path)  # once, not once per file
             for file in sorted(path.iterdir()):
                 if file.name.startswith(".") or file.suffix not in SUFFIXES:
                     continue
                 name = file.stem
-                shown = Source(yamlsource.display_path(file), 1, 1)
+                shown = Source(f"{shown_folder}/{file.name}", 1, 1)
                 if not NAME.fullmatch(name):
                     problems.append(Diagnostic(shown, f"invalid environment name {name!r} (from "
                                                       f"the file name); use {NAME_RULE}"))
@@ -117,6 +120,7 @@ def declared(document: yamlsource.Document) -> Declared:
                                                       f"(also at {found.names[name]}); remove one"))
                 else:
                     found.names[name] = shown
+                    found.files[name] = file
     if problems:
         raise ManifestError(problems)
     return found
@@ -142,8 +146,8 @@ def select(document: yamlsource.Document, environment: str | None, env: Mapping[
         return Layered(base, {}, found, False)
     if environment not in found.names:
         raise ConfigError(f"environment {environment!r}: {found._no_such(environment)}")
-    if found.folder is not None and found.names[environment].file != document.file:
-        path = next(p for p in (found.folder / f"{environment}{s}" for s in SUFFIXES) if p.is_file())
+    if environment in found.files:
+        path = found.files[environment]
         layer = yamlsource.load(path, yamlsource.display_path(path), env, 4)
         prefix: tuple[str | int, ...] = ()
         raw = layer.data if layer.data is not None else {}

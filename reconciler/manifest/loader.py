@@ -93,7 +93,7 @@ def address(vendor: str, kind: str, key: str) -> str:
 
 
 def manifest_files(directory: Path, skip: Path | None = None, guard: bool = False,
-                   environments: Path | None = None) -> list[Path]:
+                   environments: Path | None = None, states: Path | None = None) -> list[Path]:
     """Every *.yaml / *.yml below the directory, sorted; hidden files and folders (a leading
     '.') and the `skip` folder (the local state's) are left out. Symlinked folders are
     followed, and a folder reached twice (a loop) is an error, as is a manifest name that is
@@ -102,7 +102,7 @@ def manifest_files(directory: Path, skip: Path | None = None, guard: bool = Fals
     *.yaml files is an error too: they would vanish from the plan. The `environments` folder
     (environments_dir) holds environments, not manifests."""
     walk = _Walk(directory, skip, guard)
-    walk.environments = environments
+    walk.environments, walk.states = environments, states
     walk.folder(directory, ())
     if walk.problems:
         raise ManifestError(walk.problems)
@@ -111,6 +111,7 @@ def manifest_files(directory: Path, skip: Path | None = None, guard: bool = Fals
 
 class _Walk:
     environments: Path | None = None
+    states: Path | None = None  # the environments' states folder (Settings.states_folder)
 
     def __init__(self, root: Path, skip: Path | None, guard: bool) -> None:
         self.root, self.skip, self.guard = root, skip, guard
@@ -147,15 +148,19 @@ class _Walk:
                         self.state(child)
                 elif self.environments is not None and child.resolve() == self.environments:
                     continue
+                elif self.states is not None and child.resolve() == self.states:
+                    if self.guard:  # its own level only: every environment's walk passes here
+                        self.state(child, shallow=True)
                 else:
                     self.folder(child, (*ancestors, here))
             elif entry.name.endswith((".yaml", ".yml")) and not (
                     path == self.root and entry.name == CONFIG_FILE):
                 self.file(child)
 
-    def state(self, path: Path) -> None:
+    def state(self, path: Path, shallow: bool = False) -> None:
         """The state folder is not read as manifests; one holding manifests would hide them."""
-        held = manifest_files(path)
+        held = sorted(p for p in path.iterdir() if p.name.endswith((".yaml", ".yml"))) \
+            if shallow else manifest_files(path)
         if held:
             self.problem(path, f"the state folder (state.path in {CONFIG_FILE}) holds manifests "
                                f"({yamlsource.display_path(held[0])}), which would vanish: put "
@@ -197,7 +202,7 @@ def load_desired(settings: Settings, env: Mapping[str, str] | None = None) -> De
     if settings.environment_variables:  # the environment's values win over the process's
         env = ChainMap(dict(settings.environment_variables), dict(env))
     files = manifest_files(settings.directory, state_folder(settings), guard=True,
-                           environments=settings.environments_folder)
+                           environments=settings.environments_folder, states=settings.states_folder)
     digest = hashlib.sha256()
     own = [settings.environment_file] if settings.environment_file else []
     for path in [settings.config_file, *own, *files]:

@@ -76,6 +76,9 @@ class Settings:
     """The environment's own file (environments_dir), part of the manifests' digest."""
     environments_folder: Path | None = None
     """environments_dir, which the manifest loader skips."""
+    states_folder: Path | None = None
+    """Where the environments kept apart keep their states (state/ of state/<env>/...): the
+    manifest loader skips it whole, and looks only at its own level for misplaced manifests."""
 
     @property
     def state_path(self) -> Path:
@@ -168,7 +171,9 @@ def load_settings(directory: Path, overrides: Mapping[str, Mapping[str, Any]] | 
     if problems:
         raise ManifestError(problems)
     state = _state(document, raw.state.model_dump(), unresolved, need_state)
+    states_folder = None
     if environment is not None and layered is not None and not layered.own_state:
+        states_folder = state.folder(directory)
         state = _kept_apart(state, environment)
     secrets = [s for p in settings.values() for s in p.secrets() if s != OFFLINE_VALUE]
     credential = state.credential()
@@ -184,6 +189,7 @@ def load_settings(directory: Path, overrides: Mapping[str, Mapping[str, Any]] | 
         result.environment_variables = layered.variables
         result.environments = tuple(layered.declared.names)
         result.environments_folder = layered.declared.folder
+        result.states_folder = states_folder
         if environment is not None and layered.document.layers \
                 and layered.document.layers[0][0].path != path:
             result.environment_file = layered.document.layers[0][0].path
