@@ -115,6 +115,8 @@ def main() -> None:
     parser.add_argument("--json", type=Path)
     parser.add_argument("--work", type=Path)
     parser.add_argument("--timeout", type=float, default=1800)
+    parser.add_argument("--skip-update", action="store_true",
+                        help="measure creates and the no-op plans only (no update apply, no floor)")
     args = parser.parse_args()
     vendors = [VENDORS[v.strip()] for v in args.vendors.split(",") if v.strip()]
     work = args.work or Path(tempfile.mkdtemp(prefix="fleet-bench-"))
@@ -149,17 +151,18 @@ def main() -> None:
             best = min(plans, key=lambda r: r.wall_s)
             result["fleet_noop_plan_s"], result["fleet_noop_plan_cpu_s"] = best.wall_s, best.cpu_s
             result["fleet_noop_plan_rss_mb"] = max(r.rss_mb for r in plans)
-            say("fleet update apply")
-            fleet_directory(fleet, fake, vendors, args.envs, args.per_env, rename=True)
-            run = expect(run_reconciler(["apply", str(fleet), "--env", "*", "--auto-approve", "--force",
-                                         *parallel], env, logs / "fleet-update.log", args.timeout),
-                         (0,), "fleet update")
-            result["fleet_update_apply_s"], result["fleet_update_cpu_s"] = run.wall_s, run.cpu_s
-            say("update floor")
-            start, cpu = time.perf_counter(), _cpu()
-            asyncio.run(_floor(fake, vendors, names, args.per_env, args.parallel, 8))
-            result["update_floor_s"] = time.perf_counter() - start
-            result["update_floor_cpu_s"] = _cpu() - cpu
+            if not args.skip_update:
+                say("fleet update apply")
+                fleet_directory(fleet, fake, vendors, args.envs, args.per_env, rename=True)
+                run = expect(run_reconciler(["apply", str(fleet), "--env", "*", "--auto-approve", "--force",
+                                             *parallel], env, logs / "fleet-update.log", args.timeout),
+                             (0,), "fleet update")
+                result["fleet_update_apply_s"], result["fleet_update_cpu_s"] = run.wall_s, run.cpu_s
+                say("update floor")
+                start, cpu = time.perf_counter(), _cpu()
+                asyncio.run(_floor(fake, vendors, names, args.per_env, args.parallel, 8))
+                result["update_floor_s"] = time.perf_counter() - start
+                result["update_floor_cpu_s"] = _cpu() - cpu
 
         single = work / "single"
         shutil.rmtree(single, ignore_errors=True)
@@ -181,10 +184,11 @@ def main() -> None:
         if args.work is None:
             shutil.rmtree(work, ignore_errors=True)
     result["plan_ratio"] = round(result["fleet_noop_plan_s"] / result["single_noop_plan_s"], 2)
-    result["apply_ratio"] = round(result["fleet_update_apply_s"] / result["update_floor_s"], 2)
     # CPU beside wall time: on a busy machine the wall ratios carry other people's load
     result["plan_cpu_ratio"] = round(result["fleet_noop_plan_cpu_s"] / result["single_noop_plan_cpu_s"], 2)
-    result["apply_cpu_ratio"] = round(result["fleet_update_cpu_s"] / result["update_floor_cpu_s"], 2)
+    if not args.skip_update:
+        result["apply_ratio"] = round(result["fleet_update_apply_s"] / result["update_floor_s"], 2)
+        result["apply_cpu_ratio"] = round(result["fleet_update_cpu_s"] / result["update_floor_cpu_s"], 2)
     width = max(len(k) for k in result)
     for key, value in result.items():
         shown = f"{value:.2f}" if isinstance(value, float) else str(value)
