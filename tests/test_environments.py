@@ -207,6 +207,11 @@ def test_saved_plans_stay_bound_per_environment(fleet: Fleetdir) -> None:
     assert "Error:" in stage and "a state was written since" in stage, stage
     assert set(fleet.tenants["dev"].purposes()) == {"Intro dev"}
     assert set(fleet.tenants["stage"].purposes()) == {"Intro stage"}  # once, not twice
+    single = fleet.root.parent / "prod.plan"  # one environment named plainly: a plain plan file
+    assert fleet.cli("plan", str(fleet.root), "-e", "prod", "--out", str(single)).code == 0
+    applied = fleet.cli("apply", str(single))
+    assert applied.code == 0 and "Apply complete!" in applied.out, applied
+    assert set(fleet.tenants["prod"].purposes()) == {"Intro prod", "Launch"}
 
 
 def test_the_engine_runs_a_fleet_in_one_loop_with_its_own_states(fleet: Fleetdir) -> None:
@@ -360,9 +365,25 @@ def test_the_states_and_environments_folders_are_not_manifests(fleet: Fleetdir) 
     assert len(load_desired(settings, env).objects) == 1  # environments/*.yaml are not read
     (fleet.root / "state").mkdir()
     (fleet.root / "state" / "lost.yaml").write_text("outreach: {}\n")
-    with pytest.raises(ManifestError, match="the state folder .* holds manifests"):
+    with pytest.raises(ManifestError, match=r"the state folder .* holds manifests"):
         load_desired(load_settings(fleet.root, env=env, environment="stage"), env)
     config = fleet.root / "reconciler.yaml"
     config.write_text(config.read_text().replace("environments_dir: environments", "environments_dir: envs"))
     with pytest.raises(ManifestError, match=r"reconciler.yaml:9:19: environments_dir: 'envs' is not a folder"):
         load_settings(fleet.root, env=env, environment="dev")
+
+
+def test_a_rail_in_one_environment_is_exit_3_for_the_fleet(fleet: Fleetdir) -> None:
+    """prevent_destroy is kept in each environment's own state: moving a purpose from prod
+    to stage plans a create in stage and a blocked delete in prod."""
+    purposes = fleet.root / "purposes.yaml"
+    purposes.write_text(purposes.read_text() + "      prevent_destroy: true\n")
+    assert fleet.cli("apply", str(fleet.root), "--env", "*", "--auto-approve").code == 0
+    purposes.write_text(purposes.read_text().replace("environments: [prod]", "environments: [stage]"))
+    result = fleet.cli("plan", str(fleet.root), "--env", "*", "--detailed-exitcode")
+    assert result.code == 3, result
+    assert "Fleet: 3 environments, 2 with changes, 1 blocked, 0 failed." in result.out
+    rows = {line.split()[0]: line.split() for line in result.out.split("Fleet summary:")[1].splitlines()[2:5]}
+    assert rows["prod"][-1] == "blocked"  # its delete refused by the rail
+    assert rows["stage"][-1] == "changes" and rows["stage"][1] == "1"
+    assert rows["dev"][-1] == "changes"
