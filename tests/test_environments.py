@@ -387,3 +387,22 @@ def test_a_rail_in_one_environment_is_exit_3_for_the_fleet(fleet: Fleetdir) -> N
     assert rows["prod"][-1] == "blocked"  # its delete refused by the rail
     assert rows["stage"][-1] == "changes" and rows["stage"][1] == "1"
     assert rows["dev"][-1] == "changes"
+
+
+def test_a_fleet_parses_a_manifest_once_but_checks_it_for_each(tmp_path: Path) -> None:
+    """Within a fleet's run a file is parsed once per distinct text and variable values; each
+    environment still gets its own Document, its own values and its own credential check."""
+    from reconciler.manifest import source
+
+    path = tmp_path / "p.yaml"
+    path.write_text("outreach:\n  call_purposes:\n    a:\n      name: A ${REGION} sk-live-12345678\n")
+    parsed = source.Parsed()
+    with source.shared_parses(parsed):
+        eu = source.load(path, "p.yaml", {"REGION": "eu"}, variables=["REGION"])
+        again = source.load(path, "p.yaml", {"REGION": "eu"}, variables=["REGION"])
+        us = source.load(path, "p.yaml", {"REGION": "us"}, variables=["REGION"])
+        leaked = source.load(path, "p.yaml", {"REGION": "eu"}, variables=["REGION"],
+                             credentials=["sk-live-12345678"])
+    assert len(parsed) == 2 and again is not eu and again.data is eu.data  # parsed once
+    assert us.data["outreach"]["call_purposes"]["a"]["name"] == "A us sk-live-12345678"
+    assert leaked.diagnostics and "credential" in leaked.diagnostics[0].message

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 from reconciler.engine.workspace import Notice, Scope, Workspace, _quiet
 from reconciler.errors import ConfigError, ReconcilerError, SafetyError
 from reconciler.manifest.environments import Declared, read_declared
+from reconciler.manifest.source import Parsed, shared_parses
 
 if TYPE_CHECKING:
     from reconciler.drift.detect import DriftReport
@@ -112,6 +113,7 @@ class Fleet:
     async def each(self, job: Callable[[Workspace], Awaitable[T]]) -> AsyncIterator[Finished[T]]:
         """Run `job` on every environment, `parallel` at a time; yield each as it finishes."""
         gate = asyncio.Semaphore(self.parallel)
+        parsed = Parsed()  # the environments' manifests, parsed once for all of them
         done: asyncio.Queue[Finished[T]] = asyncio.Queue()
         stop = asyncio.Event()
 
@@ -121,9 +123,9 @@ class Fleet:
                     await done.put(Finished(environment, skipped=True))
                     return
                 try:
-                    with Workspace.session(self.directory, self.sandbox,
-                                           notice=self._notice(environment),
-                                           environment=environment) as ws:
+                    with shared_parses(parsed), Workspace.session(
+                            self.directory, self.sandbox, notice=self._notice(environment),
+                            environment=environment) as ws:
                         self._own_state(environment, ws)
                         value = await job(ws)
                 except Exception as exc:  # an environment's failure is its own result

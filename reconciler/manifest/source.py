@@ -11,7 +11,9 @@ from __future__ import annotations
 import os
 import re
 import stat
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -363,6 +365,23 @@ def load(path: Path, display: str, env: Mapping[str, str] | None = None,
             "it out of the manifest directory if it is not a manifest"))])
     except OSError as exc:
         return Document(display, path, None, [Diagnostic(Source(display, 1, 1), unreadable(exc))])
+    shared = _SHARED.get()
+    if shared is not None:
+        key = (display, path, text, mark_depth, None if variables is None else frozenset(variables),
+               tuple((n, env.get(n)) for n in sorted({m.group(1) for m in _VAR.finditer(text)
+                                                       if m.group(1)})))
+        found = shared.get(key)
+        if found is not None and not _holds(found.data, credentials):
+            return Document(display, path, found.data, [], found.marks)  # marks: read only
+        token = _SHARED.set(None)
+        try:
+            document = load(path, display, env, mark_depth, variables, credentials)
+        finally:
+            _SHARED.reset(token)
+        if shared.left >= len(text) and not document.diagnostics:
+            shared[key] = Document(display, path, document.data, [], dict(document.marks))
+            shared.left -= len(text)
+        return document
     try:
         _check_depth(text, display)
         node = compose(text)
@@ -379,6 +398,47 @@ def load(path: Path, display: str, env: Mapping[str, str] | None = None,
     except _Limit as exc:
         return Document(display, path, None, [exc.diagnostic])
     return Document(display, path, data, converter.diagnostics, converter.marks)
+
+
+class Parsed(dict[Any, Document]):
+    """Files parsed during `shared_parses`, with the characters they may still take."""
+
+    left = 64_000_000
+
+
+_SHARED: ContextVar[Parsed | None] = ContextVar("shared_parses", default=None)
+
+
+@contextmanager
+def shared_parses(parsed: Parsed) -> Iterator[None]:
+    """Within it (a fleet's run), a file read again with the same text and the same values of
+    the variables it uses is not parsed again: a fleet's environments read the same
+    manifests, each as its own Document over the one parsed data (which nothing changes; a
+    file with problems is always parsed anew, and one holding a credential of the reader's
+    run is refused as usual). Bounded: past 64 million characters, files are parsed as usual."""
+    token = _SHARED.set(parsed)
+    try:
+        yield
+    finally:
+        _SHARED.reset(token)
+
+
+def _holds(data: Any, credentials: Collection[str]) -> bool:
+    """Whether a string of `data` contains one of `credentials` (the check a parse makes)."""
+    wanted = tuple(c for s in credentials for c in {s, s.strip()} if len(c) >= 4)
+    if not wanted:
+        return False
+    stack = [data]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, str):
+            if any(c in value for c in wanted):
+                return True
+        elif isinstance(value, dict):
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+    return False
 
 
 def _reader_diagnostic(display: str, exc: ReaderError, text: str) -> Diagnostic:
