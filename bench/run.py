@@ -37,6 +37,7 @@ import json
 import os
 import platform
 import pstats
+import resource
 import shutil
 import signal
 import socket
@@ -60,9 +61,10 @@ from ruamel.yaml import YAML
 
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
-KEYS = ("size", "floor_s", "noop_plan_s", "plan_ratio", "create_apply_s", "write_floor_s",
-        "apply_ratio", "drift_s", "rss_mb")
-TIMES = ("floor_s", "noop_plan_s", "create_apply_s", "write_floor_s", "drift_s")
+KEYS = ("target", "size", "floor_s", "list_floor_s", "noop_plan_s", "plan_ratio", "plan_list_ratio",
+        "plan_list_cpu_ratio", "create_apply_s", "write_floor_s", "apply_ratio", "apply_cpu_ratio",
+        "drift_s", "rss_mb")
+TIMES = ("floor_s", "list_floor_s", "noop_plan_s", "create_apply_s", "write_floor_s", "drift_s")
 PROFILE_LIBS = ("/reconciler/", "/pydantic/", "/pydantic_core/", "/ruamel/", "/httpx/", "/httpcore/",
                 "/rich/", "/deepdiff/", "/json/", "_ruamel_yaml", "_json")
 
@@ -294,6 +296,9 @@ def free_port() -> int:
 class Sandbox:
     """bench/serve_sandbox.py in its own process, so its CPU time is not charged to us."""
 
+    script = "serve_sandbox.py"
+    name = "sandbox"
+
     def __init__(self, data_dir: Path, log: Path) -> None:
         self.data_dir = data_dir
         self.log = log
@@ -308,7 +313,7 @@ class Sandbox:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         with self.log.open("ab") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, str(BENCH / "serve_sandbox.py"), "--port", str(self.port),
+                [sys.executable, str(BENCH / self.script), "--port", str(self.port),
                  "--data", str(self.data_dir)], stdout=log, stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL, cwd=REPO)
         deadline = time.monotonic() + 60
@@ -339,6 +344,17 @@ class Sandbox:
         return httpx.get(self.url + "/_sandbox/requests", timeout=30).json()  # type: ignore[no-any-return]
 
 
+class FastFake(Sandbox):
+    """bench/fast_fake.py: the same paths and shapes, answered from memory in well under a
+    millisecond, so that what is measured against it is the client's own cost."""
+
+    script = "fast_fake.py"
+    name = "fake"
+
+
+TARGETS: dict[str, type[Sandbox]] = {"fake": FastFake, "sandbox": Sandbox}
+
+
 @dataclass
 class Run:
     code: int
@@ -352,8 +368,11 @@ def run_reconciler(args: list[str], env: dict[str, str], log: Path, timeout_s: f
                    prefix: list[str] | None = None) -> Run:
     """One command under bench/measure.py; its wall time, peak RSS and CPU are that
     command's own (os.wait4 in the small launcher, not in this large process)."""
+    # Bytecode caching on, as an installed tool has it: with PYTHONDONTWRITEBYTECODE (set in
+    # some shells and CI images) every command would compile the reconciler's modules anew.
     full_env = {k: v for k, v in os.environ.items()
-                if not k.startswith(("OUTREACH_", "WEBEX_", "SUPEROFFICE_"))}
+                if not k.startswith(("OUTREACH_", "WEBEX_", "SUPEROFFICE_"))
+                and k != "PYTHONDONTWRITEBYTECODE"}
     full_env.update({"NO_COLOR": "1", "COLUMNS": "200", **env})
     figures = log.with_suffix(".measure.json")
     command = [sys.executable, str(BENCH / "measure.py"), str(figures), "--",
@@ -401,16 +420,24 @@ async def _fetch_all(vendors: list[Vendor], sandbox: Sandbox, concurrency: int) 
 
 def read_floor(manifests: Path, vendors: list[Vendor], sandbox: Sandbox, concurrency: int,
                n: int) -> float:
+    return read_floors(manifests, vendors, sandbox, concurrency, n)[0]
+
+
+def read_floors(manifests: Path, vendors: list[Vendor], sandbox: Sandbox, concurrency: int,
+                n: int) -> tuple[float, float, float]:
+    """(manifests parsed + every vendor listed, the listing alone, the listing's CPU seconds)."""
     start = time.perf_counter()
     yaml = YAML(typ="safe", pure=False)
     for path in sorted(manifests.rglob("*.yaml")):
         if "state" not in path.relative_to(manifests).parts:
             yaml.load(path.read_text(encoding="utf-8"))
+    listing, cpu = time.perf_counter(), _cpu()
     counts = asyncio.run(_fetch_all(vendors, sandbox, concurrency))
-    elapsed = time.perf_counter() - start
+    end = time.perf_counter()
+    cpu = _cpu() - cpu
     if any(c != n for c in counts.values()):
         raise RuntimeError(f"floor: listed {counts}, expected {n} per vendor")
-    return elapsed
+    return end - start, end - listing, cpu
 
 
 async def _post_all(vendors: list[Vendor], sandbox: Sandbox, concurrency: int, n: int) -> None:
@@ -428,9 +455,19 @@ async def _post_all(vendors: list[Vendor], sandbox: Sandbox, concurrency: int, n
 
 
 def write_floor(vendors: list[Vendor], sandbox: Sandbox, concurrency: int, n: int) -> float:
-    start = time.perf_counter()
+    return write_floors(vendors, sandbox, concurrency, n)[0]
+
+
+def write_floors(vendors: list[Vendor], sandbox: Sandbox, concurrency: int, n: int) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of this process) of the N POSTs per vendor."""
+    start, cpu = time.perf_counter(), _cpu()
     asyncio.run(_post_all(vendors, sandbox, concurrency, n))
-    return time.perf_counter() - start
+    return time.perf_counter() - start, _cpu() - cpu
+
+
+def _cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 # --------------------------------------------------------------------------------------------
@@ -483,23 +520,28 @@ def drift_available() -> bool:
     return run_reconciler(["drift", "--help"], {}, Path(os.devnull), 60).code == 0
 
 
-def measure(n: int, opt: Options, has_drift: bool) -> tuple[dict[str, Any], dict[str, Any]]:
-    root = opt.work / f"n{n}"
+def measure(n: int, opt: Options, has_drift: bool, target: str,
+            profile: bool) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Every figure of one size against one target (the fast fake or the sandboxes)."""
+    server = TARGETS[target]
+    root = opt.work / f"n{n}" / target
     shutil.rmtree(root, ignore_errors=True)
     manifests = root / "manifests"
     manifests.mkdir(parents=True)
     write_manifests(manifests, opt.vendors, n, opt.per_file)
     result: dict[str, Any] = dict.fromkeys(KEYS)
     result["size"] = n
-    detail: dict[str, Any] = {"size": n}
+    result["target"] = target
+    detail: dict[str, Any] = {"size": n, "target": target}
     logs = root / "logs"
     logs.mkdir()
-    say = _progress(n)
+    say = _progress(f"{n} {target}")
 
     if not opt.plan_only:
-        with Sandbox(root / "write-floor-data", logs / "sandbox-write-floor.log") as sandbox:
+        with server(root / "write-floor-data", logs / "sandbox-write-floor.log") as sandbox:
             say("write floor")
-            result["write_floor_s"] = write_floor(opt.vendors, sandbox, opt.concurrency, n)
+            result["write_floor_s"], detail["write_floor_cpu_s"] = write_floors(
+                opt.vendors, sandbox, opt.concurrency, n)
             detail["write_floor_requests"] = sandbox.requests()
         data = root / "data"
     else:
@@ -507,7 +549,7 @@ def measure(n: int, opt: Options, has_drift: bool) -> tuple[dict[str, Any], dict
         say("seeding data files and state directly")
         seed_directly(data, manifests, opt.vendors, n)
 
-    with Sandbox(data, logs / "sandbox.log") as sandbox:
+    with server(data, logs / "sandbox.log") as sandbox:
         env = sandbox.env()
         if not opt.plan_only:
             say("create apply")
@@ -522,19 +564,21 @@ def measure(n: int, opt: Options, has_drift: bool) -> tuple[dict[str, Any], dict
             plans.append(expect(run_reconciler(["plan", str(manifests), "--detailed-exitcode"], env,
                                                logs / "plan.log", opt.timeout_s), (0,), "no-op plan"))
             say(f"floor ({attempt + 1}/{opt.repeat})")
-            floors.append(read_floor(manifests, opt.vendors, sandbox, opt.concurrency, n))
+            floors.append(read_floors(manifests, opt.vendors, sandbox, opt.concurrency, n))
             if has_drift:
                 say(f"drift ({attempt + 1}/{opt.repeat})")
                 drifts.append(expect(run_reconciler(["drift", str(manifests)], env, logs / "drift.log",
                                                     opt.timeout_s), (0,), "drift"))
         best = min(plans, key=lambda r: r.wall_s)
-        result.update(noop_plan_s=best.wall_s, floor_s=min(floors), rss_mb=max(r.rss_mb for r in plans))
-        detail.update(plan_runs_s=[r.wall_s for r in plans], plan_cpu_s=best.cpu_s,
+        result.update(noop_plan_s=best.wall_s, floor_s=min(f[0] for f in floors),
+                      list_floor_s=min(f[1] for f in floors), rss_mb=max(r.rss_mb for r in plans))
+        detail.update(plan_runs_s=[r.wall_s for r in plans], plan_cpu_s=min(r.cpu_s for r in plans),
+                      list_floor_cpu_s=min(f[2] for f in floors),
                       floor_runs_s=floors)
         if drifts:
             result["drift_s"] = min(r.wall_s for r in drifts)
             detail.update(drift_runs_s=[r.wall_s for r in drifts], drift_rss_mb=max(r.rss_mb for r in drifts))
-        if opt.profile is not None:
+        if opt.profile is not None and profile:
             say("profiling the no-op plan")
             prof = opt.profile / f"noop_plan-{n}.prof"
             expect(run_reconciler(["plan", str(manifests), "--detailed-exitcode"], env,
@@ -546,17 +590,20 @@ def measure(n: int, opt: Options, has_drift: bool) -> tuple[dict[str, Any], dict
                 expect(run_reconciler(["drift", str(manifests)], env, logs / "drift-prof.log", opt.timeout_s,
                                       ["-m", "cProfile", "-o", str(prof)]), (0,), "profiled drift")
 
-    if opt.profile is not None and not opt.plan_only:
+    if opt.profile is not None and profile and not opt.plan_only:
         say("profiling the create apply")
         shutil.rmtree(manifests / "state")
-        with Sandbox(root / "profile-data", logs / "sandbox-profile.log") as sandbox:
+        with server(root / "profile-data", logs / "sandbox-profile.log") as sandbox:
             prof = opt.profile / f"create_apply-{n}.prof"
             expect(run_reconciler(["apply", str(manifests), "--auto-approve"], sandbox.env(),
                                   logs / "apply-prof.log", opt.timeout_s,
                                   ["-m", "cProfile", "-o", str(prof)]), (0,), "profiled apply")
 
     result["plan_ratio"] = _ratio(result["noop_plan_s"], result["floor_s"])
+    result["plan_list_ratio"] = _ratio(result["noop_plan_s"], result["list_floor_s"])
     result["apply_ratio"] = _ratio(result["create_apply_s"], result["write_floor_s"])
+    result["apply_cpu_ratio"] = _ratio(detail.get("apply_cpu_s"), detail.get("write_floor_cpu_s"))
+    result["plan_list_cpu_ratio"] = _ratio(detail.get("plan_cpu_s"), detail.get("list_floor_cpu_s"))
     return result, detail
 
 
@@ -564,7 +611,7 @@ def _ratio(a: float | None, b: float | None) -> float | None:
     return None if a is None or not b else a / b
 
 
-def _progress(n: int) -> Callable[[str], None]:
+def _progress(n: str) -> Callable[[str], None]:
     def say(what: str) -> None:
         print(f"[{time.strftime('%H:%M:%S')}] N={n}: {what}", file=sys.stderr, flush=True)
 
@@ -572,7 +619,8 @@ def _progress(n: int) -> Callable[[str], None]:
 
 
 def growth(results: list[dict[str, Any]]) -> dict[str, Any]:
-    """(time at the largest N / time at the smallest N) / (largest N / smallest N); 1.0 is linear."""
+    """(time at the largest N / time at the smallest N) / (largest N / smallest N); 1.0 is linear.
+    `results` are one target's."""
     if len(results) < 2:
         return {"from_size": None, "to_size": None, **dict.fromkeys(TIMES)}
     low, high = min(results, key=lambda r: r["size"]), max(results, key=lambda r: r["size"])
@@ -609,14 +657,16 @@ def _fmt(value: Any, digits: int = 2) -> str:
     return str(value)
 
 
-def table(results: list[dict[str, Any]], grow: dict[str, Any]) -> str:
-    header = ("N", "floor s", "plan s", "plan/floor", "apply s", "wfloor s", "apply/wfloor", "drift s",
-              "RSS MB")
+def table(results: list[dict[str, Any]], grows: dict[str, dict[str, Any]]) -> str:
+    header = ("target", "N", "floor s", "list s", "plan s", "plan/floor", "plan/list", "cpu plan/list",
+              "apply s", "wfloor s", "apply/wfloor", "cpu apply/wfloor", "drift s", "RSS MB")
     rows = [header] + [tuple(_fmt(r[k]) for k in KEYS) for r in results]
-    if grow.get("from_size"):
-        rows.append((f"growth {grow['from_size']}->{grow['to_size']}", _fmt(grow["floor_s"]),
-                     _fmt(grow["noop_plan_s"]), "", _fmt(grow["create_apply_s"]),
-                     _fmt(grow["write_floor_s"]), "", _fmt(grow["drift_s"]), ""))
+    for target, grow in grows.items():
+        if grow.get("from_size"):
+            rows.append((target, f"growth {grow['from_size']}->{grow['to_size']}", _fmt(grow["floor_s"]),
+                         _fmt(grow["list_floor_s"]), _fmt(grow["noop_plan_s"]), "", "", "",
+                         _fmt(grow["create_apply_s"]), _fmt(grow["write_floor_s"]), "", "",
+                         _fmt(grow["drift_s"]), ""))
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
     return "\n".join("  ".join(cell.rjust(w) for cell, w in zip(row, widths, strict=True)) for row in rows)
 
@@ -640,6 +690,9 @@ def main() -> None:
                         help="also run plan and apply under cProfile; .prof files go here")
     parser.add_argument("--skip", default="", help="comma-separated measurements to skip: drift")
     parser.add_argument("--timeout", type=float, default=1800, help="seconds before a command is killed")
+    parser.add_argument("--targets", default="fake,sandbox",
+                        help="what the vendors are: fake (bench/fast_fake.py: the client's own cost), "
+                             "sandbox (bench/serve_sandbox.py); comma-separated, run in this order")
     parser.add_argument("--work", type=Path, help="working directory (default: a temporary one, removed)")
     args = parser.parse_args()
 
@@ -663,18 +716,22 @@ def main() -> None:
     elif "drift" in args.skip.split(","):
         opt.notes.append("drift skipped (--skip drift): drift_s is null")
         has_drift = False
+    targets = [t.strip() for t in args.targets.split(",") if t.strip()]
+    if not targets or any(t not in TARGETS for t in targets):
+        parser.error(f"--targets: choose among {', '.join(TARGETS)}")
     info["startup_s"] = startup_s(opt.repeat)
     results, details = [], []
     try:
         for n in sizes:
-            result, detail = measure(n, opt, has_drift)
-            results.append(result)
-            details.append(detail)
-            print(table(results, {}), file=sys.stderr, flush=True)
+            for index, target in enumerate(targets):
+                result, detail = measure(n, opt, has_drift, target, profile=index == 0)
+                results.append(result)
+                details.append(detail)
+                print(table(results, {}), file=sys.stderr, flush=True)
     finally:
         if args.work is None:
             shutil.rmtree(work, ignore_errors=True)
-    grow = growth(results)
+    grow = {t: growth([r for r in results if r["target"] == t]) for t in targets}
     info["loadavg_at_end"] = list(os.getloadavg())
     print(f"vendors: {', '.join(names)}; {opt.concurrency} in flight per vendor; fastest of "
           f"{opt.repeat} for reads; {info['cpu_count']} CPUs; load average "
@@ -688,7 +745,8 @@ def main() -> None:
             print(profile_summary(prof))
     if args.json:
         document = {"results": results, "growth": grow, "machine": info, "commit": git_commit(),
-                    "vendors": names, "plan_only": opt.plan_only, "concurrency": opt.concurrency,
+                    "vendors": names, "targets": targets, "plan_only": opt.plan_only,
+                    "concurrency": opt.concurrency,
                     "repeat": opt.repeat,
                     "rss_source": "os.wait4 rusage of the plan process (ru_maxrss), via bench/measure.py",
                     "notes": opt.notes, "details": details}

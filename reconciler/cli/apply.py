@@ -11,12 +11,17 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from reconciler.cli.app import (
+    EnvOpt,
     ExcludeOpt,
+    FailFastOpt,
     ForgetOpt,
     LockTimeoutOpt,
+    ParallelOpt,
     SandboxOpt,
     TargetOpt,
     app,
+    as_fleet,
+    environments,
     err,
     handled,
     use_color,
@@ -59,6 +64,7 @@ def apply(
     notify_transaction: Annotated[str | None, typer.Option(
         "--notify-webex-transaction", metavar="ID",
         help="The transaction id (refTransId) to report on")] = None,
+    env: EnvOpt = None, parallel: ParallelOpt = 4, fail_fast: FailFastOpt = False,
 ) -> None:
     """Make the changes."""
     import asyncio
@@ -68,15 +74,35 @@ def apply(
     from reconciler.cli.history import remember
     from reconciler.engine import Scope
     from reconciler.history import from_apply, utc_now
-    from reconciler.plan.planfile import load_plan
+    from reconciler.plan.planfile import load_fleet_plan, load_plan
 
+    one_apply = "--notify-webex-* reports one apply: use it with one --env NAME"
+    if target_path.is_file() and (fleet_plan := load_fleet_plan(target_path)) is not None:
+        if notify_deployment or notify_transaction:
+            raise ConfigError(one_apply)
+        from reconciler.cli.fleet import apply_saved_fleet
+
+        apply_saved_fleet(target_path, fleet_plan, env, Scope.of(target, exclude, forget), force,
+                          lock_timeout, sandbox, parallel, fail_fast)
+        return
     started = utc_now()
     saved = load_plan(target_path) if target_path.is_file() else None
     directory = Path(saved.target.get("directory") or saved.directory) if saved else target_path
     scope = Scope.of(target, exclude, forget)
     if saved is not None:
         scope.refuse_for_saved()
-    with workspace(directory, sandbox) as ws:
+        names = [saved.target["environment"]] if saved.target.get("environment") else None
+    else:
+        names = environments(directory, env, "apply")
+        if names is not None and as_fleet(env, names):
+            if notify_deployment or notify_transaction:
+                raise ConfigError(one_apply)
+            from reconciler.cli.fleet import apply_fleet
+
+            apply_fleet(directory, names, None, scope, force, auto_approve, lock_timeout, sandbox,
+                        parallel, fail_fast)
+            return
+    with workspace(directory, sandbox, names[0] if names else None) as ws:
         # The two --notify-webex-* flags (public since the first round) are that vendor's
         # after-apply hook options; every hook is prepared here, before any write.
         reports = prepare(ws.settings.providers, {"webex_campaign": {
@@ -99,11 +125,13 @@ def apply(
         except ReconcilerError as exc:
             _notify(reports, summarise(None, exc))
             remember(ws, partial(from_apply, None, None, started_at=started,
-                                 directory=ws.settings.directory, error=exc))
+                                 directory=ws.settings.directory, error=exc,
+                                 environment=ws.settings.environment))
             raise
         _notify(reports, summarise(applied.result, None))
         remember(ws, lambda: from_apply(applied.plan, applied.result, started_at=started,
-                                        directory=ws.settings.directory))
+                                        directory=ws.settings.directory,
+                                        environment=ws.settings.environment))
     if applied.result is None:
         _show(applied.plan)
         return

@@ -9,10 +9,15 @@ import typer
 
 from reconciler.cli.app import (
     Dir,
+    EnvOpt,
+    FailFastOpt,
     Format,
     LockTimeoutOpt,
+    ParallelOpt,
     SandboxOpt,
     app,
+    as_fleet,
+    environments,
     err,
     handled,
     use_color,
@@ -30,7 +35,8 @@ def drift(
         "--accept", help="Record the remote values into the state (refresh-only)")] = False,
     write_back: Annotated[bool, typer.Option(
         "--write-back", help="Write the remote values into the manifests (and the state)")] = False,
-    lock_timeout: LockTimeoutOpt = 0.0, sandbox: SandboxOpt = False,
+    lock_timeout: LockTimeoutOpt = 0.0, sandbox: SandboxOpt = False, env: EnvOpt = None,
+    parallel: ParallelOpt = 4, fail_fast: FailFastOpt = False,
 ) -> None:
     """Compare the remote objects with the last applied state; sends no write to any vendor."""
     import asyncio
@@ -40,10 +46,18 @@ def drift(
     from reconciler.render import emit
     from reconciler.render.drift import drift_lines, drift_markdown
 
+    names = environments(directory, env, "drift")
+    if names is not None and as_fleet(env, names):
+        from reconciler.cli.fleet import drift_fleet
+
+        drift_fleet(directory, names, fmt, accept, write_back, lock_timeout, sandbox, parallel,
+                    fail_fast)
+        return
     started = utc_now()
-    with workspace(directory, sandbox) as ws:
+    with workspace(directory, sandbox, names[0] if names else None) as ws:
         report = asyncio.run(ws.drift())
-        remember(ws, lambda: from_drift(report, started_at=started, directory=ws.settings.directory))
+        remember(ws, lambda: from_drift(report, started_at=started, directory=ws.settings.directory,
+                                         environment=ws.settings.environment))
         if fmt is Format.json:
             from reconciler.render.json import drift_document, dumps
 

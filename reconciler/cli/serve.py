@@ -48,7 +48,8 @@ def bearer_token(host: str, variable: str | None) -> str | None:
 def serve(
     directory: Dir = Path("."),
     env: Annotated[list[str] | None, typer.Option(
-        "--env", metavar="NAME", help="Environments to watch (globs; repeatable); all by default")] = None,
+        "--env", "-e", metavar="NAME", envvar="RECONCILER_ENV", show_envvar=True,
+        help="Environments to watch (repeatable; globs); every declared one by default")] = None,
     host: Annotated[str, typer.Option(
         "--host", help="Address to listen on; beyond loopback needs --auth-token-env")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", min=0, max=65535, help="Port to listen on")] = 8080,
@@ -88,10 +89,11 @@ def serve(
     logging.getLogger("reconciler.serve").addHandler(_printed(say))
     logging.getLogger("reconciler.serve").setLevel(logging.INFO)
     with opened(directory, list(env or []), sandbox) as environments:
-        first = environments[0].open(say)
-        archive = Archive({e.name: (e.vendors, history_store(e.open(say).backend,
-                                                             first.settings.history))
-                           for e in environments})
+        opened_now = {e.name: e.open(say) for e in environments}
+        archive = Archive({name: (e.vendors, history_store(opened_now[name].backend,
+                                                           opened_now[name].settings.history))
+                           for name, e in ((e.name, e) for e in environments)})
+        first = opened_now[environments[0].name]
 
         metrics = Metrics(lambda: drift_gauges(archive))
         metrics.listen()
