@@ -16,7 +16,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from reconciler.sandbox.common import Faults
 from reconciler.sandbox.server import SandboxSettings
 from reconciler.state.local import LocalBackend
-from tests.conftest import Project, run_cli
+from tests.conftest import PROVIDERS, Project, run_cli
 from tests.serving import Served, serving, wait_for, webhook_receiver
 
 PURPOSES = """\
@@ -224,3 +224,21 @@ def test_beyond_loopback_needs_a_token_and_every_answer_is_locked_down(tenant: P
     assert TOKEN not in served.log
     # SIGTERM: the server and the scheduler stop in order, and the process says so
     assert served.process.returncode == 0 and served.log.rstrip().endswith("stopped")
+
+
+def test_env_picks_the_environments_served(project: Project) -> None:
+    environments = "".join(f"  {n}:\n    variables: {{REGION: {n}}}\n" for n in ("dev", "stage", "prod"))
+    (project.root / "reconciler.yaml").write_text(
+        f"providers:\n{PROVIDERS['outreach']}variables: [REGION]\nenvironments:\n{environments}")
+    project.write("purposes.yaml", "outreach:\n  call_purposes:\n    intro: {name: Intro ${REGION}}\n")
+    env = project.sandbox.env()
+    wrong = run_cli("serve", str(project.root), "--env", "qa", env=env)
+    assert wrong.code == 1 and "qa" in wrong.err and "prod" in wrong.err
+    with serving(project.root, env, "--drift-every", "1s", "--env", "st*", "-e", "prod") as served:
+        served.wait_runs(2)
+        listed = served.json("/api/v1/environments")["environments"]
+        assert [e["name"] for e in listed] == ["prod", "stage"]
+        assert {r["environment"] for r in served.runs("drift")} <= {"prod", "stage"}
+        assert set(listed[0]["vendors"]) == {"outreach"}
+        # each keeps its own state and history (state/<environment>/ by default)
+        assert (project.root / "state" / "prod").is_dir() and not (project.root / "state" / "dev").exists()

@@ -1,26 +1,24 @@
-"""Two `serve` replicas on one PostgreSQL backend (a real server, tests/pg.py): one
-environment's drift never runs on both at once, and when one replica dies the other
-takes its environments."""
+"""Two `serve` replicas on one PostgreSQL backend (a real server, tests/pg.py) watching
+three environments: they split the runs, one environment's drift never runs on both at
+once, and when one replica dies the other takes its environments."""
 
 from __future__ import annotations
 
+import re
 import signal
 from datetime import datetime
 from itertools import pairwise
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from reconciler.sandbox.common import Faults
 from reconciler.sandbox.server import SandboxSettings
-from tests.conftest import Project, state_block
-from tests.serving import serving, wait_for
+from tests.conftest import PROVIDERS, Project
+from tests.serving import Served, serving, wait_for
 
-PURPOSES = """\
-outreach:
-  call_purposes:
-    intro: {name: Intro, order: 1}
-"""
+ENVIRONMENTS = ("a", "b", "c")
 
 
 @pytest.fixture
@@ -30,31 +28,44 @@ def sandbox_settings(tmp_path: Path) -> SandboxSettings:
                            faults=Faults(latency_ms=250, seed=5))
 
 
-def _drifts(log: str) -> int:
-    return log.count("[default] drift ")
+def _ran(log: str) -> dict[str, int]:
+    """Drift runs a replica's log reports, by environment."""
+    found = re.findall(r"\[([a-z]+)\] drift (?:ok|drift|failed) in", log)
+    return {name: found.count(name) for name in ENVIRONMENTS}
 
 
-def test_replicas_never_run_one_environment_at_once_and_survive_a_death(
-        project: Project, request: pytest.FixtureRequest) -> None:
-    project.configure(("outreach",), state_block("postgres", request))
-    project.write("purposes.yaml", PURPOSES)
-    assert project.apply().code == 0
+def _drifts(served: Served, environment: str) -> list[dict[str, Any]]:
+    runs: list[dict[str, Any]] = served.json(
+        f"/api/v1/runs?kind=drift&environment={environment}&limit=1000")["runs"]
+    return runs
+
+
+def test_replicas_split_environments_never_overlap_and_survive_a_death(
+        project: Project, postgres_url: str) -> None:
+    environments = "".join(f"  {n}:\n    variables: {{REGION: {n}}}\n" for n in ENVIRONMENTS)
+    (project.root / "reconciler.yaml").write_text(
+        f"state:\n  backend: postgres\n  url: {postgres_url}\n  workspace: replicas\n"
+        f"providers:\n{PROVIDERS['outreach']}variables: [REGION]\nenvironments:\n{environments}")
+    project.write("purposes.yaml", "outreach:\n  call_purposes:\n    intro: {name: Intro ${REGION}}\n")
     env = project.sandbox.env()
     with serving(project.root, env, "--drift-every", "1s",
                  log_path=project.root.parent / "a.log") as a, \
             serving(project.root, env, "--drift-every", "1s",
                     log_path=project.root.parent / "b.log") as b:
-        runs = a.wait_runs(8, timeout=120)
-        spans = sorted((datetime.fromisoformat(r["started_at"]), datetime.fromisoformat(r["finished_at"]))
-                       for r in runs)
-        for (_, finished), (started, _) in pairwise(spans):
-            assert started >= finished, "two drift runs of one environment overlapped"
-        assert _drifts(a.log) + _drifts(b.log) >= 8
+        wait_for(lambda: sum(_ran(a.log).values()) >= 3 and sum(_ran(b.log).values()) >= 3,
+                 120, "both replicas to run drifts")  # they split the runs
+        for name in ENVIRONMENTS:
+            wait_for(lambda name=name: len(_drifts(a, name)) >= 4, 120, f"drift runs of {name}")
+        for name in ENVIRONMENTS:
+            spans = sorted((datetime.fromisoformat(r["started_at"]),
+                            datetime.fromisoformat(r["finished_at"])) for r in _drifts(a, name))
+            for (_, finished), (started, _) in pairwise(spans):
+                assert started >= finished, f"two drift runs of {name} overlapped"
 
         a.process.send_signal(signal.SIGKILL)  # dies mid-schedule: its claims go with its session
         a.process.wait()
-        killed_at = max(r["started_at"] for r in b.runs("drift"))
-        before = _drifts(b.log)
-        wait_for(lambda: _drifts(b.log) >= before + 3, 60, "the survivor to take the environment")
-        after = [r for r in b.runs("drift") if r["started_at"] > killed_at]
-        assert len(after) >= 3 and all(r["outcome"] == "ok" for r in after)
+        killed_at = max(r["started_at"] for name in ENVIRONMENTS for r in _drifts(b, name))
+        for name in ENVIRONMENTS:  # the survivor takes every environment
+            wait_for(lambda name=name: len([r for r in _drifts(b, name) if r["started_at"] > killed_at]) >= 2,
+                     90, f"the survivor to run {name}")
+            assert all(r["outcome"] != "failed" for r in _drifts(b, name))
