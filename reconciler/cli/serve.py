@@ -51,8 +51,10 @@ def serve(
         "--env", "-e", metavar="NAME", envvar="RECONCILER_ENV", show_envvar=True,
         help="Environments to watch (repeatable; globs); every declared one by default")] = None,
     host: Annotated[str, typer.Option(
-        "--host", help="Address to listen on; beyond loopback needs --auth-token-env")] = "127.0.0.1",
-    port: Annotated[int, typer.Option("--port", min=0, max=65535, help="Port to listen on")] = 8080,
+        "--host", metavar="ADDRESS",
+        help="Address to listen on; beyond loopback needs --auth-token-env")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", metavar="PORT", min=0, max=65535,
+                                             help="Port to listen on")] = 8080,
     drift_every: Annotated[str, typer.Option(
         "--drift-every", metavar="DURATION", help="How often each environment's drift runs "
         "(30s, 15m, 1h, 1d), jittered")] = "1h",
