@@ -150,6 +150,8 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=10, help="`history --address` processes")
     parser.add_argument("--queries", type=int, default=50, help="repetitions of each query")
     parser.add_argument("--json", type=Path, help="write the results")
+    parser.add_argument("--loaded", action="store_true",
+                        help="--url already holds the runs (from an earlier load): time only")
     parser.add_argument("--cost", type=int, default=0, metavar="N",
                         help="also measure recording's cost on runs of N creates (local backend)")
     parser.add_argument("--cost-repeat", type=int, default=3)
@@ -184,9 +186,11 @@ def run(url: str, args: argparse.Namespace) -> dict[str, Any]:
     from reconciler.history.postgres import PostgresHistory
     from reconciler.history.store import Query
 
-    began = time.perf_counter()
-    loaded = load(url, args.environments, args.days)
-    results: dict[str, Any] = {"loaded": loaded, "load_s": round(time.perf_counter() - began, 1)}
+    results: dict[str, Any] = {}
+    if not args.loaded:
+        began = time.perf_counter()
+        results["loaded"] = load(url, args.environments, args.days)
+        results["load_s"] = round(time.perf_counter() - began, 1)
 
     with tempfile.TemporaryDirectory(prefix="reconciler-history-bench-") as work:
         directory = Path(work)

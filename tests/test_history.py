@@ -354,3 +354,39 @@ def test_a_blocked_apply_is_recorded_as_blocked(project: Project) -> None:
     assert project.apply().code == 3
     blocked = _history(project, "--kind", "apply")[0]
     assert blocked["outcome"] == "blocked" and "prevent_destroy" in blocked["error"]
+
+
+def test_local_queries_by_address_since_and_kind(tmp_path: Path) -> None:
+    store = JsonLinesHistory(tmp_path / "default.history.jsonl", max_bytes=1_500, keep_files=10)
+    for days, address in ((30, NEWSLETTER), (20, "outreach.call_purpose.intro"), (10, NEWSLETTER),
+                          (1, "outreach.call_purpose.intro")):
+        store.append(_run(days_ago=days, address=address), retention_days=None)
+    store.append(_run(kind="plan", address=NEWSLETTER), retention_days=None)
+    assert len(list(tmp_path.glob("default.history.jsonl.*"))) > 1  # read across rotated files
+    recent = store.runs(Query(address=NEWSLETTER, since=datetime.now(UTC) - timedelta(days=15)))
+    assert [r.kind for r in recent] == ["plan", "drift"]
+    assert all(c.address == NEWSLETTER for r in recent for c in r.changes)
+    assert len(store.runs(Query(address=NEWSLETTER, kind="drift"))) == 2
+
+
+def test_commit_and_branch_from_git_without_git_and_from_ci(tmp_path: Path) -> None:
+    from reconciler.history.context import actor, git_revision
+
+    repo = tmp_path / "repo"
+    (repo / "manifests").mkdir(parents=True)
+    _git(repo, "init", "-q", "-b", "main")
+    (repo / "manifests" / "reconciler.yaml").write_text("providers: {}\n")
+    head = _commit(repo, "one")
+    assert git_revision(repo / "manifests", {}) == (head, "main")
+    _git(repo, "pack-refs", "--all")  # no loose ref left: read from packed-refs
+    assert git_revision(repo / "manifests", {}) == (head, "main")
+    _git(repo, "worktree", "add", "-q", "-b", "feature", str(tmp_path / "wt"))
+    assert git_revision(tmp_path / "wt" / "manifests", {}) == (head, "feature")
+    _git(repo, "checkout", "-q", "--detach")  # a CI's checkout: the branch is in its variables
+    assert git_revision(repo, {"GITHUB_HEAD_REF": "pr-branch"}) == (head, "pr-branch")
+    assert git_revision(repo, {}) == (head, None)
+    assert git_revision(tmp_path / "elsewhere", {"PATH": ""}) == (None, None)  # no repository
+    (tmp_path / "odd" / ".git").mkdir(parents=True)  # a broken .git: no commit, no error
+    assert git_revision(tmp_path / "odd", {}) == (None, None)
+    assert actor({"GITLAB_USER_LOGIN": "gl", "BUILDKITE_BUILD_CREATOR": "bk"}) == "gl"
+    assert actor({}).count("@") == 1  # user@host

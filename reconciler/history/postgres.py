@@ -83,6 +83,7 @@ class PostgresHistory(HistoryStore):
         self._migrated = False
         self._reader: psycopg.Connection[Any] | None = None  # kept between reads (a dashboard)
         self._guard = threading.Lock()
+        self._readable = False  # the tables exist (asked once, then trusted)
 
     def close(self) -> None:
         with self._guard:
@@ -161,7 +162,8 @@ class PostgresHistory(HistoryStore):
                     # pydantic's JSON parser: three times the standard library's on JSONB rows
                     set_json_loads(from_json, self._reader)
                 conn = self._reader
-                yield conn if self._version(conn) >= 1 else None
+                self._readable = self._readable or self._version(conn) >= 1
+                yield conn if self._readable else None
             except psycopg.Error as exc:
                 if self._reader is not None:
                     self._reader.close()
