@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from reconciler.history.model import RunRecord, parse_time
-from reconciler.history.postgres import LATEST, PostgresHistory
+from reconciler.history.postgres import PostgresHistory
 from reconciler.history.store import DriftPoint, HistoryStore, Query
 
 DRIFT_STATUSES = ("changed", "missing", "unmanaged")
@@ -108,29 +108,13 @@ def split_by_vendor(pairs: Any) -> dict[str, dict[str, int]]:
     return counts
 
 
-class _FleetHistory(PostgresHistory):
-    """Every workspace's runs (a fleet), on the history's kept connection; once the tables
-    are there, their version is not asked again before every read (two round trips a
-    query: half of a dashboard page's database time)."""
-
-    def __init__(self, url: str) -> None:
-        super().__init__(url, None)
-        self._known = 0
-
-    def _version(self, conn: Any) -> int:  # type: ignore[override]
-        if self._known >= LATEST:
-            return self._known
-        self._known = PostgresHistory._version(conn)
-        return self._known
-
-
 class PostgresSource(Source):
     """Every environment kept in one PostgreSQL database, read with one query a question."""
 
-    store: _FleetHistory
+    store: PostgresHistory
 
     def __init__(self, url: str) -> None:
-        super().__init__(_FleetHistory(url))
+        super().__init__(PostgresHistory(url, None))  # every workspace: the fleet
 
     def heads(self, query: Query) -> list[RunRecord]:
         if query.address is not None:
