@@ -124,7 +124,7 @@ def fleet(standings: list[Standing], live: Mapping[str, Mapping[str, Any]],
         doing = ("running " + e(now["running"])) if now.get("running") else \
             (f'waiting for the state lock ({e(now["waiting"])})' if now.get("waiting") else "")
         last = s.latest_run
-        latest = f"{when(last.started_at)} {outcome(last)} {e(last.kind)}" if last else when(None)
+        latest = f"{e(last.kind)} {outcome(last)} {when(last.started_at)}" if last else when(None)
         drift_run = f' data-drift-run="{e(s.latest_drift.id)}"' if s.latest_drift else ""
         rows.append(f'<tr data-environment="{e(s.environment)}"{drift_run}><td>{env_link(s.environment)}'
                     f'<div class="muted">{doing}</div></td>{"".join(cells)}'
