@@ -101,7 +101,7 @@ def run(url: str, args: argparse.Namespace) -> dict[str, Any]:
         with httpx.Client(base_url=base, timeout=60) as client:
             runs = client.get("/api/v1/runs?limit=100").json()["runs"]
             drifted = next(r["id"] for r in runs if r["outcome"] == "drift")
-            env = "env-042"
+            env = f"env-{min(42, args.environments - 1):03d}"
             pages = {
                 "fleet /": "/",
                 "environment (7 days, 168 points)": f"/environments/{env}",

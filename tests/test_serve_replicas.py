@@ -4,6 +4,7 @@ once, and when one replica dies the other takes its environments."""
 
 from __future__ import annotations
 
+import json
 import re
 import signal
 from datetime import datetime
@@ -69,3 +70,25 @@ def test_replicas_split_environments_never_overlap_and_survive_a_death(
             wait_for(lambda name=name: len([r for r in _drifts(b, name) if r["started_at"] > killed_at]) >= 2,
                      90, f"the survivor to run {name}")
             assert all(r["outcome"] != "failed" for r in _drifts(b, name))
+
+
+def test_a_shared_database_shows_only_the_served_workspaces(project: Project, postgres_url: str) -> None:
+    """Two directories keep their states in one database, both with an environment named
+    `default`: each service shows (and schedules by) its own runs only."""
+    other = project.root.parent / "other"
+    other.mkdir()
+    for root, workspace in ((project.root, "team-a"), (other, "team-b")):
+        (root / "reconciler.yaml").write_text(
+            f"state:\n  backend: postgres\n  url: {postgres_url}\n  workspace: {workspace}\n"
+            f"providers:\n{PROVIDERS['outreach']}")
+        (root / "purposes.yaml").write_text("outreach:\n  call_purposes:\n    intro: {name: Intro}\n")
+    assert project.cli("drift", str(other)).code in (0, 2)
+    with serving(project.root, project.sandbox.env(), "--drift-every", "2s") as served:
+        mine = served.wait_runs(1)
+        assert {r["workspace"] for r in mine} == {"team-a"}
+        theirs = project.cli("history", str(other), "--format", "json")
+        [their_run] = json.loads(theirs.out)["runs"]
+        assert their_run["id"] not in {r["id"] for r in served.runs()}
+        assert served.get(f"/api/v1/runs/{their_run['id']}").status_code == 404
+        [listed] = served.json("/api/v1/environments")["environments"]
+        assert listed["latest_run"]["workspace"] == "team-a"

@@ -108,13 +108,34 @@ def split_by_vendor(pairs: Any) -> dict[str, dict[str, int]]:
     return counts
 
 
-class PostgresSource(Source):
-    """Every environment kept in one PostgreSQL database, read with one query a question."""
-
-    store: PostgresHistory
+class _Served(PostgresHistory):
+    """The runs of the served workspaces only: one database may hold other directories'
+    states (their environments may have the same names)."""
 
     def __init__(self, url: str) -> None:
-        super().__init__(PostgresHistory(url, None))  # every workspace: the fleet
+        super().__init__(url, None)
+        self.workspaces: set[str] = set()
+
+    def _where(self, query: Query, alias: str = "r") -> tuple[list[str], list[Any]]:
+        where, args = super()._where(query, alias)
+        return [f"{alias}.workspace = ANY(%s)", *where], [sorted(self.workspaces), *args]
+
+    def run(self, run_id: str) -> RunRecord | None:
+        run = super().run(run_id)
+        return run if run is not None and run.workspace in self.workspaces else None
+
+
+class PostgresSource(Source):
+    """Every served environment kept in one PostgreSQL database, read with one query a
+    question."""
+
+    store: _Served
+
+    def __init__(self, url: str) -> None:
+        super().__init__(_Served(url))
+
+    def serve(self, workspace: str | None) -> None:
+        self.store.workspaces.add(workspace or "")
 
     def heads(self, query: Query) -> list[RunRecord]:
         if query.address is not None:
@@ -157,16 +178,18 @@ class PostgresSource(Source):
         from reconciler.history.postgres import _RUN, _run
 
         columns = _RUN.replace("r.", "")
+        mine = "r.environment = e.name AND r.workspace = ANY(%s)"
         sql = (f"SELECT e.name, d.*, l.* FROM unnest(%s::text[]) AS e(name) "
-               f"LEFT JOIN LATERAL (SELECT {columns} FROM reconciler_runs r WHERE "
-               "r.environment = e.name AND r.kind = 'drift' ORDER BY r.started_at DESC LIMIT 1) d "
-               f"ON true LEFT JOIN LATERAL (SELECT {columns} FROM reconciler_runs r WHERE "
-               "r.environment = e.name ORDER BY r.started_at DESC LIMIT 1) l ON true")
+               f"LEFT JOIN LATERAL (SELECT {columns} FROM reconciler_runs r WHERE {mine} "
+               "AND r.kind = 'drift' ORDER BY r.started_at DESC LIMIT 1) d "
+               f"ON true LEFT JOIN LATERAL (SELECT {columns} FROM reconciler_runs r WHERE {mine} "
+               "ORDER BY r.started_at DESC LIMIT 1) l ON true")
         width = len(columns.split(","))
         drift: dict[str, RunRecord] = {}
         latest: dict[str, RunRecord] = {}
         with self.store._reading("reading the history") as conn:
-            rows: Any = [] if conn is None else conn.execute(sql, (sorted(names),))
+            served = sorted(self.store.workspaces)
+            rows: Any = [] if conn is None else conn.execute(sql, (sorted(names), served, served))
             for row in rows:
                 d, newest = row[1:1 + width], row[1 + width:]
                 if d[0] is not None:
@@ -207,7 +230,7 @@ class Archive:
         self.vendors = {name: vendors for name, (vendors, _) in environments.items()}
         self.names = sorted(environments)
         self._sources: list[tuple[Source, set[str]]] = []
-        by_url: dict[str, tuple[Source, set[str]]] = {}
+        by_url: dict[str, tuple[PostgresSource, set[str]]] = {}
         for name, (_, store) in sorted(environments.items()):
             if store is None:
                 continue
@@ -216,6 +239,7 @@ class Archive:
                 if len(entry[1]) == 0:
                     self._sources.append(entry)
                 entry[1].add(name)
+                entry[0].serve(store.workspace)
             else:
                 self._sources.append((Source(store), {name}))
 
