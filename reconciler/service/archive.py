@@ -8,10 +8,13 @@ file set each. Everything here only reads.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
+from reconciler.errors import StateError
 from reconciler.history.model import RunRecord, parse_time
 from reconciler.history.postgres import PostgresHistory
 from reconciler.history.store import DriftPoint, HistoryStore, Query
@@ -82,6 +85,13 @@ class Source:
         return points if bucket is None else most_drifted(points, BUCKETS[bucket])
 
     def ping(self) -> None:
+        """Readable, cheaply: a file store's folder (a probe every few seconds must not parse
+        the whole history), else one query."""
+        path = getattr(self.store, "path", None)
+        if isinstance(path, Path):
+            if path.parent.exists() and not os.access(path.parent, os.R_OK | os.X_OK):
+                raise StateError(f"{path.parent}: the history's folder cannot be read")
+            return
         self.store.runs(Query(limit=1))
 
 
