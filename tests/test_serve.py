@@ -242,3 +242,18 @@ def test_env_picks_the_environments_served(project: Project) -> None:
         assert set(listed[0]["vendors"]) == {"outreach"}
         # each keeps its own state and history (state/<environment>/ by default)
         assert (project.root / "state" / "prod").is_dir() and not (project.root / "state" / "dev").exists()
+
+
+def test_a_vendor_that_cannot_be_reached_shows_as_failing(tenant: Project) -> None:
+    env = {**tenant.sandbox.env(), **_hooks("http://127.0.0.1:9"),
+           "OUTREACH_BASE_URL": "http://127.0.0.1:9/outreach/api/v2"}  # nothing listens there
+    with serving(tenant.root, env, "--drift-every", "1s") as served:
+        [run] = served.wait_runs(1)[:1]
+        assert run["outcome"] == "failed" and "cannot connect" in run["error"]
+        [listed] = served.json("/api/v1/environments")["environments"]
+        assert listed["vendors"]["outreach"]["state"] == "failing"
+        assert _value(_samples(served), "reconciler_environment_failing", environment="default") == 1
+        assert _value(_samples(served), "reconciler_vendor_errors_total", vendor="outreach",
+                      status="network") > 0
+        assert 'data-state="failing"' in served.get("/").text
+        assert "drift failed in" in served.log
