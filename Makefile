@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench browser clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,8 +20,17 @@ lint: $(BIN)/.installed
 	$(BIN)/ruff check reconciler tests bench
 	$(BIN)/mypy reconciler
 
-test: lint
+test: lint browser
 	$(BIN)/pytest -n 2 -q
+
+# The dashboard's browser tests use Chromium from the Debian packages (Playwright drives
+# it; it never downloads a browser). Installed here when missing and we may (root).
+browser:
+	@if [ -x /usr/bin/chromium ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium \
+		|| { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; }; \
+	else echo "Chromium is missing: run 'sudo apt-get install -y chromium' (Debian/Ubuntu) for the dashboard's browser tests; they skip without it."; fi
 
 bench: $(BIN)/.installed
 	$(BIN)/python bench/run.py --sizes 1000,10000 --json bench/results.json

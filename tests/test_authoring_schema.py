@@ -59,7 +59,8 @@ def test_the_schema_carries_descriptions_enums_and_limits(schema: dict[str, Any]
     assert purpose["properties"]["name"]["maxLength"] == 255
     assert "Outreach `name`" in purpose["properties"]["name"]["description"]
     assert purpose["required"] == ["name"]
-    assert list(purpose["properties"])[-3:] == ["ignore_changes", "prevent_destroy", "on_delete"]
+    assert list(purpose["properties"])[-4:] == ["ignore_changes", "prevent_destroy", "on_delete",
+                                                "environments"]
     assert purpose["properties"]["ignore_changes"]["items"]["enum"] == ["name", "order"]
     consent = schema["properties"]["superoffice"]["properties"]["consent_purposes"]["additionalProperties"]
     assert consent["properties"]["on_delete"]["anyOf"][0]["enum"] == ["delete", "deactivate"]

@@ -222,7 +222,7 @@ def options(text: str) -> dict[str, str]:
 
 def format_choices(text: str) -> set[str]:
     column = options(text).get("--format", "")
-    match = re.search(r"(\w+(?:\|\w+)+)", column)  # `<text|json|markdown>`, `[...]` or bare
+    match = re.search(r"([\w-]+(?:\|[\w-]+)+)", column)  # `<text|json|markdown>`, `[...]` or bare
     return set(match.group(1).split("|")) if match else set()
 
 

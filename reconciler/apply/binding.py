@@ -48,8 +48,11 @@ def plan_target(settings: Settings, backend: StateBackend, sandbox: bool) -> dic
                 if field.endswith(_WHERE) and isinstance(value, str) and value}
         # A sandbox listens on a new port each run: what identifies it is its data folder.
         endpoints[name] = {"sandbox": str(settings.sandbox_data)} if sandbox else urls
-    return {"directory": str(settings.directory.resolve()), "state": backend.describe(),
-            "sandbox": sandbox, "endpoints": endpoints}
+    target = {"directory": str(settings.directory.resolve()), "state": backend.describe(),
+              "sandbox": sandbox, "endpoints": endpoints}
+    if settings.environment is not None:  # a plan of staging is refused in production
+        target["environment"] = settings.environment
+    return target
 
 
 def check_target(plan: Plan, here: Mapping[str, Any]) -> None:

@@ -10,12 +10,14 @@ import typer
 from reconciler.cli.app import (
     Address,
     Dir,
+    EnvOpt,
     LockTimeoutOpt,
     SandboxOpt,
     app,
     check_order,
     err,
     handled,
+    one_environment,
     workspace,
 )
 from reconciler.errors import ConfigError
@@ -30,12 +32,13 @@ if TYPE_CHECKING:
 def import_(directory: Dir, address: Address,
             remote_id: Annotated[str, typer.Argument(
                 metavar="ID", help="The object's id at the vendor (as its API shows it)")],
-            lock_timeout: LockTimeoutOpt = 0.0, sandbox: SandboxOpt = False) -> None:
+            lock_timeout: LockTimeoutOpt = 0.0, sandbox: SandboxOpt = False,
+            env: EnvOpt = None) -> None:
     """Adopt one existing remote object under an address declared in the manifests."""
     import asyncio
 
     check_order(directory, address, "reconciler import DIR ADDR ID")
-    with workspace(directory, sandbox) as ws:
+    with workspace(directory, sandbox, one_environment(directory, env, "import")) as ws:
         asyncio.run(ws.import_object(address, remote_id, lock_timeout))
     typer.echo(f"Imported {address} (remote id {remote_id}); run plan to see any differences.")
 
@@ -48,14 +51,14 @@ def dump(
         "--vendor", metavar="VENDOR", help="Vendor to dump, e.g. outreach (required)")] = "",
     out: Annotated[Path | None, typer.Option(
         "--out", metavar="FILE", help="Write here instead of stdout")] = None,
-    sandbox: SandboxOpt = False,
+    sandbox: SandboxOpt = False, env: EnvOpt = None,
 ) -> None:
     """Write a manifest declaring every remote object of a vendor."""
     import asyncio
 
     from reconciler.authoring.dump import dump_document
 
-    with workspace(directory, sandbox) as ws:
+    with workspace(directory, sandbox, one_environment(directory, env, "dump")) as ws:
         configured = ", ".join(sorted(ws.settings.providers))
         if not vendor:
             raise ConfigError(f"dump needs --vendor: which vendor to dump (configured in "

@@ -125,6 +125,22 @@ ExcludeOpt = Annotated[list[str] | None, typer.Option(
 ForgetOpt = Annotated[list[str] | None, typer.Option(
     "--forget", metavar="ADDR",
     help="Stop managing these addresses when the vendor cannot delete (glob; repeatable)")]
+EnvOpt = Annotated[list[str] | None, typer.Option(
+    "--env", "-e", metavar="NAME", envvar="RECONCILER_ENV", show_envvar=True,
+    help="Environment declared in reconciler.yaml (repeatable; globs; '*' for all)")]
+
+
+def _parallel(value: int) -> int:
+    if not 1 <= value <= 256:
+        raise typer.BadParameter(f"{value} is not a number of environments from 1 to 256")
+    return value
+
+
+ParallelOpt = Annotated[int, typer.Option(
+    "--parallel", metavar="N", callback=_parallel,
+    help="Environments run at once (per-vendor limits still hold per tenant)")]
+FailFastOpt = Annotated[bool, typer.Option(
+    "--fail-fast", help="Start no further environment once one has failed")]
 MAX_LOCK_TIMEOUT_S = 86_400.0
 
 
@@ -304,19 +320,59 @@ def notice(message: str) -> None:
 
 
 @contextmanager
-def workspace(directory: Path, sandbox: bool) -> Iterator[Workspace]:
+def workspace(directory: Path, sandbox: bool, environment: str | None = None) -> Iterator[Workspace]:
     """Open the directory for one command; with --sandbox, on sandboxes started for it."""
     from reconciler.engine import Workspace
 
-    with Workspace.session(directory, sandbox, notice=notice) as ws:
+    with Workspace.session(directory, sandbox, notice=notice, environment=environment) as ws:
         yield ws
 
 
-def offline_workspace(directory: Path) -> Workspace:
+def offline_workspace(directory: Path, environment: str | None = None) -> Workspace:
     """The state needs no vendor credentials: the workspace is opened offline."""
     from reconciler.engine import Workspace
 
-    return Workspace.open(directory, offline=True, notice=notice)
+    return Workspace.open(directory, offline=True, notice=notice, environment=environment)
+
+
+def environments(directory: Path, given: list[str] | None, command: str) -> list[str] | None:
+    """The environments a command runs in: None where the directory declares none (and no
+    --env was given); in a directory that declares some, --env (or RECONCILER_ENV) is
+    required: explicit beats a surprise against production."""
+    from reconciler.errors import ConfigError
+    from reconciler.manifest.environments import read_declared, selection
+
+    patterns = selection(given)
+    declared = read_declared(directory) if directory.is_dir() else None
+    if not declared:
+        if patterns:
+            raise ConfigError(f"--env {patterns[0]}: {directory} declares no environments "
+                              "(environments: or environments_dir: in reconciler.yaml); run "
+                              "without --env")
+        return None
+    if not patterns:
+        raise declared.required(command)
+    return declared.select(patterns)
+
+
+def one_environment(directory: Path, given: list[str] | None, command: str) -> str | None:
+    """A command that works on one state at a time takes exactly one environment."""
+    from reconciler.errors import ConfigError
+
+    names = environments(directory, given, command)
+    if names is not None and len(names) != 1:
+        raise ConfigError(f"{command} works on one environment at a time; --env matched "
+                          f"{len(names)} ({', '.join(names)}): name one")
+    return names[0] if names else None
+
+
+def as_fleet(given: list[str] | None, names: list[str] | None) -> bool:
+    """Fleet output (headings, a summary) for several environments, or any glob; one
+    environment named plainly prints as a directory without environments does."""
+    from reconciler.manifest.environments import selection
+
+    patterns = selection(given)
+    return names is not None and (len(names) > 1 or any(c in p for p in patterns for c in "*?["))
 
 
 def check_order(directory: Path, address: str, usage: str) -> None:
@@ -337,5 +393,5 @@ def main_options(verbose: VerboseOpt = False, no_color: NoColorOpt = False,
 
 # Each command module registers itself on `app` when imported; this order is the order of --help.
 for _commands in ("plan", "show", "apply", "drift", "history", "adopt", "state", "sandbox",
-                  "authoring"):
+                  "authoring", "fleet", "serve"):
     importlib.import_module(f"reconciler.cli.{_commands}")

@@ -11,12 +11,17 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from reconciler.cli.app import (
+    EnvOpt,
     ExcludeOpt,
+    FailFastOpt,
     ForgetOpt,
     LockTimeoutOpt,
+    ParallelOpt,
     SandboxOpt,
     TargetOpt,
     app,
+    as_fleet,
+    environments,
     err,
     handled,
     use_color,
@@ -55,21 +60,44 @@ def apply(
         "--force", help="Apply even past the change threshold (safety rail)")] = False,
     target: TargetOpt = None, exclude: ExcludeOpt = None, forget: ForgetOpt = None,
     lock_timeout: LockTimeoutOpt = 0.0, sandbox: SandboxOpt = False,
+    env: EnvOpt = None, parallel: ParallelOpt = 4, fail_fast: FailFastOpt = False,
 ) -> None:
     """Make the changes."""
     import asyncio
 
     from reconciler.apply.hooks import prepare, summarise
     from reconciler.engine import Scope
-    from reconciler.plan.planfile import load_plan
+    from reconciler.plan.planfile import load_fleet_plan, load_plan
 
     # A path that exists and is no directory is a plan file, or said not to be one (a FIFO).
-    saved = load_plan(target_path) if target_path.exists() and not target_path.is_dir() else None
+    is_file = target_path.exists() and not target_path.is_dir()
+    one_apply = "vendors' apply options (--notify-webex-*) report one apply: use them with one --env NAME"
+    asked = any(v is not None for options in vendor_options(ctx).values() for v in options.values())
+    if is_file and (fleet_plan := load_fleet_plan(target_path)) is not None:
+        if asked:
+            raise ConfigError(one_apply)
+        from reconciler.cli.fleet import apply_saved_fleet
+
+        apply_saved_fleet(target_path, fleet_plan, env, Scope.of(target, exclude, forget), force,
+                          lock_timeout, sandbox, parallel, fail_fast)
+        return
+    saved = load_plan(target_path) if is_file else None
     directory = Path(saved.target.get("directory") or saved.directory) if saved else target_path
     scope = Scope.of(target, exclude, forget)
     if saved is not None:
         scope.refuse_for_saved()
-    with workspace(directory, sandbox) as ws:
+        names = [saved.target["environment"]] if saved.target.get("environment") else None
+    else:
+        names = environments(directory, env, "apply")
+        if names is not None and as_fleet(env, names):
+            if asked:
+                raise ConfigError(one_apply)
+            from reconciler.cli.fleet import apply_fleet
+
+            apply_fleet(directory, names, None, scope, force, auto_approve, lock_timeout, sandbox,
+                        parallel, fail_fast)
+            return
+    with workspace(directory, sandbox, names[0] if names else None) as ws:
         # Vendors' own apply options (e.g. --notify-webex-*) feed their after-apply hooks;
         # every hook is prepared here, before any write.
         reports = prepare(ws.settings.providers, vendor_options(ctx))

@@ -9,10 +9,15 @@ import typer
 
 from reconciler.cli.app import (
     Dir,
+    EnvOpt,
+    FailFastOpt,
     Format,
     LockTimeoutOpt,
+    ParallelOpt,
     SandboxOpt,
     app,
+    as_fleet,
+    environments,
     err,
     handled,
     use_color,
@@ -30,14 +35,22 @@ def drift(
         "--accept", help="Record the remote values into the state (refresh-only)")] = False,
     write_back: Annotated[bool, typer.Option(
         "--write-back", help="Write the remote values into the manifests (and the state)")] = False,
-    lock_timeout: LockTimeoutOpt = 0.0, sandbox: SandboxOpt = False,
+    lock_timeout: LockTimeoutOpt = 0.0, sandbox: SandboxOpt = False, env: EnvOpt = None,
+    parallel: ParallelOpt = 4, fail_fast: FailFastOpt = False,
 ) -> None:
     """Compare the remote objects with the last applied state; sends no write to any vendor."""
     import asyncio
 
     from reconciler.render import show
 
-    with workspace(directory, sandbox) as ws:
+    names = environments(directory, env, "drift")
+    if names is not None and as_fleet(env, names):
+        from reconciler.cli.fleet import drift_fleet
+
+        drift_fleet(directory, names, fmt, accept, write_back, lock_timeout, sandbox, parallel,
+                    fail_fast)
+        return
+    with workspace(directory, sandbox, names[0] if names else None) as ws:
         report = asyncio.run(ws.drift())
         show(report, fmt, use_color())
         if report.items and (accept or write_back):

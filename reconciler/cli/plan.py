@@ -10,12 +10,17 @@ import typer
 
 from reconciler.cli.app import (
     Dir,
+    EnvOpt,
     ExcludeOpt,
+    FailFastOpt,
     ForgetOpt,
     Format,
+    ParallelOpt,
     SandboxOpt,
     TargetOpt,
     app,
+    as_fleet,
+    environments,
     err,
     handled,
     use_color,
@@ -38,12 +43,30 @@ def validate(
     fmt: Annotated[CheckFormat, typer.Option(
         "--format", metavar="text|github",
         help="github: also print each problem as a GitHub Actions annotation")] = CheckFormat.text,
+    env: EnvOpt = None,
 ) -> None:
-    """Load and check the manifests and reconciler.yaml; no network, no credentials needed."""
+    """Load and check the manifests and reconciler.yaml; no network, no credentials needed
+    (every environment, unless --env names some)."""
     from reconciler.errors import ReconcilerError
+    from reconciler.manifest.environments import read_declared
     from reconciler.manifest.loader import load_desired
     from reconciler.manifest.settings import load_settings
 
+    declared = read_declared(directory) if directory.is_dir() else None
+    if declared:
+        from reconciler.cli.fleet import validate_all
+
+        def annotate(exc: Exception) -> None:
+            if fmt is CheckFormat.github and isinstance(exc, ReconcilerError):
+                from reconciler.render.annotations import github_annotations
+
+                typer.echo(github_annotations(exc, directory))
+
+        names = environments(directory, env, "validate") if env else list(declared.names)
+        validate_all(directory, names or [], annotate)
+        return
+    if env:
+        environments(directory, env, "validate")  # says there are none
     try:
         desired = load_desired(load_settings(directory, offline=True, need_state=False))
     except ReconcilerError as exc:
@@ -73,7 +96,8 @@ def plan(
     detailed_exitcode: Annotated[bool, typer.Option(
         "--detailed-exitcode", help="Exit 2 when there are changes")] = False,
     target: TargetOpt = None, exclude: ExcludeOpt = None, forget: ForgetOpt = None,
-    sandbox: SandboxOpt = False,
+    sandbox: SandboxOpt = False, env: EnvOpt = None, parallel: ParallelOpt = 4,
+    fail_fast: FailFastOpt = False,
 ) -> None:
     """Show what apply would change."""
     import asyncio
@@ -81,7 +105,14 @@ def plan(
     from reconciler.engine import Scope
     from reconciler.plan.planfile import save_plan
 
-    with workspace(directory, sandbox) as ws:
+    names = environments(directory, env, "plan")
+    if names is not None and as_fleet(env, names):
+        from reconciler.cli.fleet import plan_fleet
+
+        plan_fleet(directory, names, Scope.of(target, exclude, forget), fmt, out,
+                   detailed_exitcode, sandbox, parallel, fail_fast)
+        return
+    with workspace(directory, sandbox, names[0] if names else None) as ws:
         result = asyncio.run(ws.plan(Scope.of(target, exclude, forget)))
     print_plan(result, fmt)
     if out is not None:

@@ -20,6 +20,11 @@ def show(
 ) -> None:
     """Show a saved plan as it will be applied (checksum verified); talks to no vendor."""
     from reconciler.cli.plan import print_plan
-    from reconciler.plan.planfile import load_plan
+    from reconciler.plan.planfile import load_fleet_plan, load_plan
 
+    if plan_file.is_file() and (plans := load_fleet_plan(plan_file)) is not None:
+        from reconciler.cli.fleet import show_fleet
+
+        show_fleet(plans, fmt)
+        return
     print_plan(load_plan(plan_file), fmt)

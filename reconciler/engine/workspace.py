@@ -83,42 +83,49 @@ class Applied:
 
 class Workspace:
     def __init__(self, settings: Settings, backend: StateBackend, sandbox: bool = False,
-                 notice: Notice = _quiet, env: Mapping[str, str] | None = None,
-                 environment: str | None = None) -> None:
+                 notice: Notice = _quiet, env: Mapping[str, str] | None = None) -> None:
         self.settings = settings
-        self.environment = environment  # its name where reconciler.yaml declares environments
         self.env = env  # where the manifests' variables come from; None: the process environment
         self.backend = backend
         self.sandbox = sandbox  # run against sandboxes started by the caller, with their own state
         self.notice = notice
         self._desired: Desired | None = None
 
+    @property
+    def environment(self) -> str | None:
+        """Its name where reconciler.yaml declares environments."""
+        return self.settings.environment
+
     # ---------------------------------------------------------------- opening ----
 
     @classmethod
     def open(cls, directory: Path, overrides: Mapping[str, Mapping[str, Any]] | None = None,
              env: Mapping[str, str] | None = None, offline: bool = False,
-             notice: Notice = _quiet) -> Workspace:
-        settings = load_settings(directory, overrides, env, offline)
+             notice: Notice = _quiet, environment: str | None = None) -> Workspace:
+        """`environment`: one of the directory's environments (reconciler/engine/fleet.py
+        opens several)."""
+        settings = load_settings(directory, overrides, env, offline, environment=environment)
         return cls(settings, open_backend(settings), notice=notice, env=env)
 
     @classmethod
     @contextmanager
-    def session(cls, directory: Path, sandbox: bool = False,
-                notice: Notice = _quiet) -> Iterator[Workspace]:
+    def session(cls, directory: Path, sandbox: bool = False, notice: Notice = _quiet,
+                environment: str | None = None) -> Iterator[Workspace]:
         """Open the directory; with `sandbox`, first start the sandboxes its data lives in
         (their ids then live in a state of their own beside their data, never in the
         configured backend: sandbox and real ids must never meet in one state)."""
         if not sandbox:
-            yield cls.open(directory, notice=notice)
+            yield cls.open(directory, notice=notice, environment=environment)
             return
         from reconciler.sandbox.server import RunningSandbox, SandboxSettings, provider_overrides
         from reconciler.state.local import LocalBackend
 
-        probe = load_settings(directory, provider_overrides("http://127.0.0.1:1"), need_state=False)
+        probe = load_settings(directory, provider_overrides("http://127.0.0.1:1"), need_state=False,
+                              environment=environment)
         data = probe.sandbox_data
         with RunningSandbox(SandboxSettings(data_dir=data)) as running:
-            settings = load_settings(directory, running.overrides, need_state=False)
+            settings = load_settings(directory, running.overrides, need_state=False,
+                                     environment=environment)
             yield cls(settings, LocalBackend(data / SANDBOX_STATE), sandbox=True, notice=notice)
 
     # ---------------------------------------------------------------- inputs ----

@@ -6,10 +6,12 @@ so one run shows all mistakes; nothing reaches a vendor unless all is valid.
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import os
 import re
 import stat
+from collections import ChainMap
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +31,7 @@ from reconciler.providers.registry import kinds_by_collection
 from reconciler.providers.registry import providers as provider_registry
 
 KEY_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
-LIFECYCLE_FIELDS = ("ignore_changes", "prevent_destroy", "on_delete")
+LIFECYCLE_FIELDS = ("ignore_changes", "prevent_destroy", "on_delete", "environments")
 
 
 class Lifecycle(BaseModel):
@@ -43,6 +45,14 @@ class Lifecycle(BaseModel):
     prevent_destroy: bool = Field(False, description="Refuse any plan that would delete it")
     on_delete: Literal["delete", "deactivate"] | None = Field(
         None, description="What removing it from the manifests does, where the vendor offers both")
+    environments: tuple[str, ...] | None = Field(None, strict=False, description=(
+        "Only in these environments (names or globs such as 'eu-*', as declared in "
+        "reconciler.yaml); elsewhere it is not declared"))
+
+    def declared_in(self, environment: str | None) -> bool:
+        """Whether the object exists in `environment` (None: the top level, which has all)."""
+        return environment is None or self.environments is None or any(
+            fnmatch.fnmatchcase(environment, pattern) for pattern in self.environments)
 
     def state_meta(self) -> dict[str, Any]:
         """What the state keeps, so it still applies after the manifest entry is gone."""
@@ -82,14 +92,17 @@ def address(vendor: str, kind: str, key: str) -> str:
     return f"{vendor}.{kind}.{key}"
 
 
-def manifest_files(directory: Path, skip: Path | None = None, guard: bool = False) -> list[Path]:
+def manifest_files(directory: Path, skip: Path | None = None, guard: bool = False,
+                   environments: Path | None = None, states: Path | None = None) -> list[Path]:
     """Every *.yaml / *.yml below the directory, sorted; hidden files and folders (a leading
     '.') and the `skip` folder (the local state's) are left out. Symlinked folders are
     followed, and a folder reached twice (a loop) is an error, as is a manifest name that is
     not a readable regular file (a FIFO would hang the run, a device is never a manifest):
     a manifest never silently vanishes. With `guard` (loading), a `skip` folder holding
-    *.yaml files is an error too: they would vanish from the plan."""
+    *.yaml files is an error too: they would vanish from the plan. The `environments` folder
+    (environments_dir) holds environments, not manifests."""
     walk = _Walk(directory, skip, guard)
+    walk.environments, walk.states = environments, states
     walk.folder(directory, ())
     if walk.problems:
         raise ManifestError(walk.problems)
@@ -107,6 +120,9 @@ def link_boundary(directory: Path) -> Path:
 
 
 class _Walk:
+    environments: Path | None = None
+    states: Path | None = None  # the environments' states folder (Settings.states_folder)
+
     def __init__(self, root: Path, skip: Path | None, guard: bool) -> None:
         self.root, self.skip, self.guard = root, skip, guard
         self.found: list[Path] = []
@@ -154,6 +170,11 @@ class _Walk:
                 if self.skip is not None and child.resolve() == self.skip:
                     if self.guard:
                         self.state(child)
+                elif self.environments is not None and child.resolve() == self.environments:
+                    continue
+                elif self.states is not None and child.resolve() == self.states:
+                    if self.guard:  # its own level only: every environment's walk passes here
+                        self.state(child, shallow=True)
                 elif not self.outside(entry, child):
                     self.folder(child, (*ancestors, here))
             elif entry.name.lower().endswith((".yaml", ".yml")) and not (
@@ -161,9 +182,10 @@ class _Walk:
                     and not self.outside(entry, child):
                 self.file(child)
 
-    def state(self, path: Path) -> None:
+    def state(self, path: Path, shallow: bool = False) -> None:
         """The state folder is not read as manifests; one holding manifests would hide them."""
-        held = manifest_files(path)
+        held = sorted(p for p in path.iterdir() if p.name.endswith((".yaml", ".yml"))) \
+            if shallow else manifest_files(path)
         if held:
             self.problem(path, f"the state folder (state.path in {CONFIG_FILE}) holds manifests "
                                f"({yamlsource.display_path(held[0])}), which would vanish: put "
@@ -202,14 +224,19 @@ def state_folder(settings: Settings) -> Path | None:
 
 def load_desired(settings: Settings, env: Mapping[str, str] | None = None) -> Desired:
     env = os.environ if env is None else env
-    files = manifest_files(settings.directory, state_folder(settings), guard=True)
+    if settings.environment_variables:  # the environment's values win over the process's
+        env = ChainMap(dict(settings.environment_variables), dict(env))
+    files = manifest_files(settings.directory, state_folder(settings), guard=True,
+                           environments=settings.environments_folder, states=settings.states_folder)
     digest = hashlib.sha256()
-    for path in [settings.config_file, *files]:
+    own = [settings.environment_file] if settings.environment_file else []
+    for path in [settings.config_file, *own, *files]:
         try:
             content = yamlsource.read_regular(path)  # never a FIFO or a device: they block
         except OSError:
             content = b""  # loading the file below reports why it cannot be read
-        digest.update(str(path.relative_to(settings.directory)).encode() + b"\0" + content)
+        name = os.path.relpath(path, settings.directory)
+        digest.update(name.encode() + b"\0" + content)
     loader = _Loader(settings)
     for path in files:
         with paused_gc():  # file by file, so one file's parsing garbage is reused by the next
@@ -293,6 +320,8 @@ class _Loader:
             return
         attributes = {k: v for k, v in body.items() if k not in LIFECYCLE_FIELDS}
         lifecycle = self.lifecycle(document, kind, path, body)
+        if lifecycle is not None and not lifecycle.declared_in(self.settings.environment):
+            return  # limited to other environments: not declared here
         try:
             model = kind.schema.model_validate(attributes)
         except ValidationError as exc:
@@ -332,6 +361,9 @@ class _Loader:
                 self.error(document, (*path, *e["loc"]), f"{'.'.join(map(str, path[1:]))}."
                            f"{'.'.join(map(str, e['loc']))}: {describe(e, Lifecycle)}")
             return None
+        if lifecycle.environments is not None and not self.known_environments(
+                document, path, lifecycle.environments):
+            return None
         unknown = [(i, f) for i, f in enumerate(lifecycle.ignore_changes)
                    if f not in kind.schema.model_fields]
         for index, name in unknown:
@@ -344,6 +376,22 @@ class _Loader:
             self.error(document, (*path, "on_delete"), _on_delete_message(kind, lifecycle.on_delete))
             return None
         return None if unknown else lifecycle
+
+    def known_environments(self, document: Document, path: tuple[Any, ...],
+                           patterns: tuple[str, ...]) -> bool:
+        """`environments: [...]` names declared environments (each pattern matches one)."""
+        declared = self.settings.environments
+        ok = True
+        for index, pattern in enumerate(patterns):
+            if not any(fnmatch.fnmatchcase(name, pattern) for name in declared):
+                hint = (f"{suggest(pattern, declared)} (declared: {', '.join(declared)})" if declared
+                        else f"; {CONFIG_FILE} declares no environments (environments: or "
+                             "environments_dir:)")
+                self.error(document, (*path, "environments", index),
+                           f"{'.'.join(path[1:])}.environments: '{pattern}' matches no declared "
+                           f"environment{hint}")
+                ok = False
+        return ok
 
     def register(self, document: Document, kind: type[KindSpec], obj: DesiredObject,
                  path: tuple[Any, ...]) -> None:

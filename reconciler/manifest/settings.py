@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -15,13 +16,15 @@ from pydantic_core import ErrorDetails
 
 from reconciler.errors import ConfigError, Diagnostic, ManifestError, Source
 from reconciler.history.settings import HistorySettings
-from reconciler.manifest import credentials
+from reconciler.manifest import credentials, environments
 from reconciler.manifest import source as yamlsource
+from reconciler.manifest.environments import EnvironmentBlock
 from reconciler.manifest.validation import describe, errors, suggest
 from reconciler.providers.base import Provider, ProviderSettings
 from reconciler.providers.registry import kinds_by_collection
 from reconciler.providers.registry import providers as provider_registry
 from reconciler.redact import conninfo_secrets, register
+from reconciler.service.settings import Webhook
 from reconciler.state.registry import BACKENDS, DEFAULT
 from reconciler.state.settings import BackendSettings
 
@@ -51,6 +54,14 @@ class ConfigFile(BaseModel):
             "that a pull request cannot print CI secrets (reconciler.yaml itself reads any)"))
     history: HistorySettings = Field(default_factory=HistorySettings, description=(
         "The run history kept in the state backend (`reconciler history`)"))
+    notify: list[Webhook] = Field(default_factory=list, description=(
+        "Webhooks `reconciler serve` alerts on drift found, drift resolved and apply failed"))
+    environments: dict[str, EnvironmentBlock] | None = Field(None, description=(
+        "Named environments (lower-case letters, digits, '-', '_'), each overriding variables, "
+        "providers and state; commands then take --env NAME"))
+    environments_dir: str | None = Field(None, description=(
+        "A folder (relative to this file) whose <name>.yaml files are one environment each, "
+        "with the keys of an entry of environments:"))
 
 
 @dataclass
@@ -63,6 +74,20 @@ class Settings:
     variables: frozenset[str] = frozenset()
     """What manifests may interpolate (`variables:`)."""
     history: HistorySettings = dataclass_field(default_factory=HistorySettings)
+    notify: list[Webhook] = dataclass_field(default_factory=list)
+    environment: str | None = None
+    """The environment these settings are for (None: the top level, or no environments)."""
+    environment_variables: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    """The environment's `variables:`, read by the manifests over the process environment."""
+    environments: tuple[str, ...] = ()
+    """Every environment the directory declares."""
+    environment_file: Path | None = None
+    """The environment's own file (environments_dir), part of the manifests' digest."""
+    environments_folder: Path | None = None
+    """environments_dir, which the manifest loader skips."""
+    states_folder: Path | None = None
+    """Where the environments kept apart keep their states (state/ of state/<env>/...): the
+    manifest loader skips it whole, and looks only at its own level for misplaced manifests."""
 
     @property
     def state_path(self) -> Path:
@@ -73,18 +98,20 @@ class Settings:
     def sandbox_data(self) -> Path:
         """Where `--sandbox` keeps the emulated vendors' data: beside the local state."""
         folder = self.state.folder(self.directory)
-        return folder / "sandbox" if folder else (self.directory / "state" / "sandbox").resolve()
+        data = folder / "sandbox" if folder else (self.directory / "state" / "sandbox").resolve()
+        return data / self.environment if self.environment else data  # each its own sandbox
 
 
 def load_settings(directory: Path, overrides: Mapping[str, Mapping[str, Any]] | None = None,
                   env: Mapping[str, str] | None = None, offline: bool = False,
-                  need_state: bool = True) -> Settings:
+                  need_state: bool = True, environment: str | None = None) -> Settings:
     """Read and check reconciler.yaml; `overrides` replace provider fields (used by --sandbox).
 
     `offline` is for commands that never call a vendor (validate, state list/show/rm,
     force-unlock): they must work without the vendors' credentials in the environment, and
     a provider whose credentials are unset is still configured (with placeholders never
     sent anywhere). `need_state=False` (validate) does not need the state's settings either.
+    `environment` merges that environment's layer over the top level (see environments.py).
     """
     overrides = overrides or {}
     if not directory.is_dir():
@@ -95,6 +122,17 @@ def load_settings(directory: Path, overrides: Mapping[str, Mapping[str, Any]] | 
         raise ConfigError(f"{path}: not found; create it (see `reconciler init`) or pass the "
                           f"directory that holds it")
     document = yamlsource.load(path, yamlsource.display_path(path), os.environ if env is None else env, 4)
+    original = document.data if isinstance(document.data, dict) else {}
+    layered = None
+    if isinstance(document.data, dict):
+        for block in (original.get("environments") or {}).values() \
+                if isinstance(original.get("environments"), dict) else ():
+            register(credentials.raw_secrets(block))  # every environment's, redacted everywhere
+        named = original.get("variables")
+        layered = environments.select(document, environment, os.environ if env is None else env,
+                                      [v for v in named if isinstance(v, str)]
+                                      if isinstance(named, list) else [])
+        document = layered.document
     skipped = {("providers",)} if offline else set()
     skipped |= set() if need_state else {("state",)}
     diagnostics = [d for d in document.diagnostics
@@ -111,7 +149,8 @@ def load_settings(directory: Path, overrides: Mapping[str, Mapping[str, Any]] | 
             f"{type(document.data).__name__ if document.data is not None else 'nothing'}"))])
     problems = list(diagnostics)  # all reported together
     try:
-        raw = ConfigFile.model_validate(document.data)
+        raw = ConfigFile.model_validate({**document.data, **{
+            k: original[k] for k in ("environments", "environments_dir") if k in original}})
     except ValidationError as exc:
         raise ManifestError(problems + [Diagnostic(yamlsource.locate(document, e["loc"], _at_key(e)),
                                                    f"{_dotted(e['loc'])}: {describe(e, ConfigFile)}")
@@ -141,6 +180,10 @@ def load_settings(directory: Path, overrides: Mapping[str, Mapping[str, Any]] | 
     if problems:
         raise ManifestError(problems)
     state = _state(document, raw.state.model_dump(), unresolved, need_state)
+    states_folder = None
+    if environment is not None and layered is not None and not layered.own_state:
+        states_folder = state.folder(directory)
+        state = _kept_apart(state, environment)
     secrets = [s for p in settings.values() for s in p.secrets() if s != OFFLINE_VALUE]
     credential = state.credential()
     secrets += conninfo_secrets(credential) if credential else []
@@ -149,8 +192,31 @@ def load_settings(directory: Path, overrides: Mapping[str, Mapping[str, Any]] | 
                                  secrets, hygiene=not offline)
     if problems:
         raise ManifestError(problems)
-    return Settings(directory, path, state, settings, secrets, frozenset(raw.variables),
-                    raw.history)
+    result = Settings(directory, path, state, settings, secrets, frozenset(raw.variables),
+                      raw.history, raw.notify)
+    if layered is not None:
+        result.environment = environment
+        result.environment_variables = layered.variables
+        result.environments = tuple(layered.declared.names)
+        result.environments_folder = layered.declared.folder
+        result.states_folder = states_folder
+        if environment is not None and layered.document.layers \
+                and layered.document.layers[0][0].path != path:
+            result.environment_file = layered.document.layers[0][0].path
+    return result
+
+
+def _kept_apart(state: StateSettings, environment: str) -> StateSettings:
+    """An environment that does not say where its state is keeps it apart from the others':
+    a local file in state/<environment>/, a PostgreSQL workspace <workspace>-<environment>.
+    Two environments never share a state or a lock by omission."""
+    values = state.model_dump()
+    if "path" in values:
+        where = Path(str(values["path"]))
+        return state.model_copy(update={"path": str(where.parent / environment / where.name)})
+    if "workspace" in values:
+        return state.model_copy(update={"workspace": f"{values['workspace']}-{environment}"})
+    return state
 
 
 def _state(document: yamlsource.Document, values: dict[str, Any],

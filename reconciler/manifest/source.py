@@ -11,7 +11,9 @@ from __future__ import annotations
 import os
 import re
 import stat
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -60,6 +62,9 @@ class Document:
     diagnostics: list[Diagnostic] = field(default_factory=list)
     marks: dict[tuple[PathPart, ...], Source] = field(default_factory=dict)
     tree: _Index | None = field(default=None, repr=False)  # composed again only to locate errors
+    layers: list[tuple[Document, tuple[PathPart, ...]]] = field(default_factory=list, repr=False)
+    """Documents some values came from (an environment's block or file, under a prefix): an
+    error about such a value is located where it was written."""
 
 
 class _Index:
@@ -118,8 +123,20 @@ def display_path(path: Path) -> str:
         return str(path)
 
 
+class _SafeYAML(YAML):
+    """ruamel's YAML without its search for plug-in packages: a glob of its own folder on
+    every instance (2 ms), that is on every file read; a fleet reads thousands."""
+
+    _found: list[str] | None = None
+
+    def official_plug_ins(self) -> list[str]:
+        if _SafeYAML._found is None:  # searched once per process
+            _SafeYAML._found = list(super().official_plug_ins())
+        return _SafeYAML._found
+
+
 def _yaml() -> YAML:
-    yaml = YAML(typ="safe", pure=False)
+    yaml = _SafeYAML(typ="safe", pure=False)
     yaml.Resolver = _Resolver
     return yaml
 
@@ -368,6 +385,23 @@ def load(path: Path, display: str, env: Mapping[str, str] | None = None,
             "it out of the manifest directory if it is not a manifest"))])
     except OSError as exc:
         return Document(display, path, None, [Diagnostic(Source(display, 1, 1), unreadable(exc))])
+    shared = _SHARED.get()
+    if shared is not None:
+        key = (display, path, text, mark_depth, None if variables is None else frozenset(variables),
+               tuple((n, env.get(n)) for n in sorted({m.group(1) for m in _VAR.finditer(text)
+                                                       if m.group(1)})))
+        found = shared.get(key)
+        if found is not None and not _holds(found.data, credentials):
+            return Document(display, path, found.data, [], found.marks)  # marks: read only
+        token = _SHARED.set(None)
+        try:
+            document = load(path, display, env, mark_depth, variables, credentials)
+        finally:
+            _SHARED.reset(token)
+        if shared.left >= len(text) and not document.diagnostics:
+            shared[key] = Document(display, path, document.data, [], dict(document.marks))
+            shared.left -= len(text)
+        return document
     try:
         _check_depth(text, display)
         node = compose(text)
@@ -384,6 +418,47 @@ def load(path: Path, display: str, env: Mapping[str, str] | None = None,
     except _Limit as exc:
         return Document(display, path, None, [exc.diagnostic])
     return Document(display, path, data, converter.diagnostics, converter.marks)
+
+
+class Parsed(dict[Any, Document]):
+    """Files parsed during `shared_parses`, with the characters they may still take."""
+
+    left = 64_000_000
+
+
+_SHARED: ContextVar[Parsed | None] = ContextVar("shared_parses", default=None)
+
+
+@contextmanager
+def shared_parses(parsed: Parsed) -> Iterator[None]:
+    """Within it (a fleet's run), a file read again with the same text and the same values of
+    the variables it uses is not parsed again: a fleet's environments read the same
+    manifests, each as its own Document over the one parsed data (which nothing changes; a
+    file with problems is always parsed anew, and one holding a credential of the reader's
+    run is refused as usual). Bounded: past 64 million characters, files are parsed as usual."""
+    token = _SHARED.set(parsed)
+    try:
+        yield
+    finally:
+        _SHARED.reset(token)
+
+
+def _holds(data: Any, credentials: Collection[str]) -> bool:
+    """Whether a string of `data` contains one of `credentials` (the check a parse makes)."""
+    wanted = tuple(c for s in credentials for c in {s, s.strip()} if len(c) >= 4)
+    if not wanted:
+        return False
+    stack = [data]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, str):
+            if any(c in value for c in wanted):
+                return True
+        elif isinstance(value, dict):
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+    return False
 
 
 def _reader_diagnostic(display: str, exc: ReaderError, text: str) -> Diagnostic:
@@ -501,8 +576,37 @@ def _syntax_diagnostic(display: str, exc: MarkedYAMLError, text: str) -> Diagnos
     return Diagnostic(Source(display, line, column), f"YAML syntax error: {problem}; {hint}")
 
 
+def _found(document: Document, path: tuple[PathPart, ...]) -> int:
+    """How many leading parts of `path` the document's file holds."""
+    index = _tree(document)
+    node = index.root
+    for depth, part in enumerate(path):
+        found = index.child(node, part)
+        if found is None:
+            return depth
+        node = found[1]
+    return len(path)
+
+
+def _layer(document: Document, path: tuple[PathPart, ...]) -> tuple[Document, tuple[PathPart, ...]]:
+    """The document (and path in it) that wrote the value at `path`: the layer holding more of
+    the path than the base does (an environment's value over the top level's)."""
+    if not document.layers or not path:
+        return document, path
+    base = _found(document, path)
+    for layer, prefix in document.layers:
+        inner = _found(layer, (*prefix, *path)) - len(prefix)
+        if inner > 0 and inner >= base:
+            return layer, (*prefix, *path)
+    return document, path
+
+
 def locate(document: Document, path: tuple[PathPart, ...], key: bool = False) -> Source:
     """Where `path` stands in the file (its key if `key`), or its nearest existing parent."""
+    if document.layers:
+        layer, inner = _layer(document, path)
+        if layer is not document:
+            return locate(layer, inner, key)
     best = document.marks.get(path[:3]) or Source(document.file, 1, 1)
     index = _tree(document)
     node = index.root
@@ -517,6 +621,7 @@ def locate(document: Document, path: tuple[PathPart, ...], key: bool = False) ->
 
 def written(document: Document, path: tuple[PathPart, ...]) -> str | None:
     """The scalar at `path` as the file spells it (`+44...`, `007`), for hints; None if not found."""
+    document, path = _layer(document, path)
     index = _tree(document)
     node = index.root
     for part in path:

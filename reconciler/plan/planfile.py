@@ -129,3 +129,70 @@ def save_plan(plan: Plan, path: Path) -> None:
 def load_plan(path: Path) -> Plan:
     """Read a plan file back, refusing anything that is not one, or that was edited."""
     return decode(read(path), path)
+
+
+FLEET_FILE_KIND = "reconciler-fleet-plan"
+"""A plan file holding one saved plan per environment (`plan --env ... --out FILE`)."""
+
+
+class FleetPlanWriter:
+    """Writes a fleet's plans into one file as each is made (nothing is held for the others),
+    then puts the file in place atomically, readable by its owner only; each environment's
+    plan is the single-plan document with its own checksum."""
+
+    def __init__(self, path: Path) -> None:
+        import os
+        import tempfile
+
+        self.path = path
+        self.count = 0
+        try:
+            fd, self.temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.",
+                                                  suffix=".tmp")
+            os.fchmod(fd, 0o600)
+            self.handle = open(fd, "w", encoding="utf-8", newline="")  # noqa: SIM115 (closed in close)
+        except OSError as exc:
+            raise PlanError(f"{path}: cannot write the plan file: {exc.strerror or exc}") from None
+        self.handle.write(json.dumps({"kind": FLEET_FILE_KIND, "plan_file_version": PLAN_FILE_VERSION,
+                                      "reconciler_version": __version__})[:-1]
+                          + ', "environments": {')
+
+    def add(self, environment: str, plan: Plan) -> None:
+        from reconciler.redact import refuse_credentials
+
+        text = encode(plan)
+        refuse_credentials(text, f"{self.path} (environment {environment})")  # never rewritten
+        separator = ", " if self.count else ""
+        self.handle.write(f"{separator}\n{json.dumps(environment)}: " + text)
+        self.count += 1
+
+    def close(self, keep: bool) -> None:
+        import os
+
+        self.handle.write("\n}}\n")
+        self.handle.flush()
+        os.fsync(self.handle.fileno())
+        self.handle.close()
+        if keep:
+            os.replace(self.temporary, self.path)
+        else:
+            os.unlink(self.temporary)
+
+
+def load_fleet_plan(path: Path) -> dict[str, Plan] | None:
+    """The plans of a fleet plan file by environment, each checked as a single plan file is;
+    None when `path` is a single plan file (or not a plan file: load_plan says why)."""
+    raw = read(path)
+    if FLEET_FILE_KIND.encode() not in raw[:200]:
+        return None
+    data = _parse(raw, path)
+    if data.get("kind") != FLEET_FILE_KIND or not isinstance(data.get("environments"), dict):
+        return None
+    version = data.get("plan_file_version")
+    if isinstance(version, int) and version > PLAN_FILE_VERSION:
+        _newer(path, f"plan file version {version}, this one reads up to {PLAN_FILE_VERSION}", data)
+    plans: dict[str, Plan] = {}
+    for environment, document in data["environments"].items():
+        where = Path(f"{path} (environment {environment})")
+        plans[str(environment)] = decode(json.dumps(document).encode(), where)
+    return plans

@@ -48,6 +48,17 @@ ErrorParser = Callable[[httpx.Response], tuple[str | None, str]]
 BodyCheck = Callable[[httpx.Response], tuple[str, str] | None]
 """A successful-status response -> (code, message) when its body says it failed."""
 
+Observer = Callable[[str, str], None]
+OBSERVERS: list[Observer] = []
+"""Who hears of each answer and retry, as (vendor, status code or "retry" or "network"):
+the service's metrics (reconciler/service/metrics.py). Empty on the CLI: one list check."""
+
+
+def _observe(vendor: str, event: str) -> None:
+    for observer in OBSERVERS:
+        observer(vendor, event)
+
+
 _SENT_UNKNOWN = (httpx.ReadError, httpx.RemoteProtocolError, httpx.ReadTimeout,
                  httpx.WriteError, httpx.WriteTimeout)
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
@@ -317,10 +328,12 @@ class VendorClient:
                     f"{method} {url}: the answer's compressed body is corrupt (its "
                     "Content-Encoding does not decode); try again later")) from None
             except _NOT_SENT as exc:
+                _observe(self.vendor, "network")
                 raise _Retryable(f"cannot connect to {show_origin(self.origin)} "
                                  f"({type(exc).__name__}); check providers.{self.vendor}.{self.url_setting} "
                                  "and the network") from None
             except _SENT_UNKNOWN as exc:
+                _observe(self.vendor, "network")
                 reason = f"connection lost after sending ({type(exc).__name__})"
                 if safe:
                     raise _Retryable(reason) from None
@@ -376,6 +389,8 @@ class VendorClient:
                               request=response.request)
 
     def _received(self, method: str, url: str, response: httpx.Response) -> None:
+        if OBSERVERS:
+            _observe(self.vendor, str(response.status_code))
         self._note_rate_limit(response)
         log.debug("%s %s %s -> %s", self.vendor, method, url, response.status_code)
 
@@ -474,6 +489,8 @@ class VendorClient:
         """Retry-After when the vendor says; otherwise exponential backoff from 50 ms,
         capped at 5 s, with up to 100 ms of jitter. Every wait is charged to the run's
         retry budget (max_retry_wait_s): past it, the request fails saying so."""
+        if OBSERVERS:
+            _observe(self.vendor, "retry")
         if isinstance(exc, _Retryable) and exc.retry_after is not None:
             return self.bounds.grant(exc.retry_after, f"{exc}, and the vendor asks to wait "
                                                       f"{exc.retry_after:.0f} s")
