@@ -90,6 +90,7 @@ class Workspace:
         self.sandbox = sandbox  # run against sandboxes started by the caller, with their own state
         self.notice = notice
         self._desired: Desired | None = None
+        self.last_run: RunRecord | None = None  # the record of the latest plan, apply or drift
 
     @property
     def environment(self) -> str | None:
@@ -380,22 +381,23 @@ class Workspace:
                 "environment": self.environment}
 
     def _remember(self, build: Callable[[], RunRecord], error: ReconcilerError | None = None) -> None:
-        """Record a run in the history; a history that cannot be written is a notice, never
-        a failed run. A run that failed on the state itself records nothing: the history is
-        kept beside the state, and the run's own error already says what is wrong there."""
+        """Record a run in the history (and keep it as `last_run`, which the service reads
+        for its metrics and alerts); a history that cannot be written is a notice, never a
+        failed run. A run that failed on the state itself is not stored: the history is kept
+        beside the state, and the run's own error already says what is wrong there."""
         from reconciler.manifest.loader import state_folder
 
-        if isinstance(error, StateError):
-            return
-
         try:
-            state_folder(self.settings)
-        except ReconcilerError:
-            return  # a refused place for the state gets no history beside it either (the run says why)
-        try:
+            run = self.last_run = build()
+            if isinstance(error, StateError):
+                return
+            try:
+                state_folder(self.settings)
+            except ReconcilerError:
+                return  # a refused place for the state gets no history beside it either
             from reconciler.history import record
 
-            record(self.backend, build(), self.settings.history)
+            record(self.backend, run, self.settings.history)
         except Exception as exc:  # the run succeeded or failed on its own
             self.notice(f"Warning: this run was not recorded in the history: {exc}")
 

@@ -31,7 +31,7 @@ from pathlib import Path
 
 from reconciler.engine import Workspace
 from reconciler.errors import ReconcilerError
-from reconciler.history import failed, from_apply, from_drift, record, utc_now
+from reconciler.history import failed, from_apply, record, utc_now
 from reconciler.history.model import RunRecord, parse_time
 from reconciler.redact import REDACT, clean
 from reconciler.service.archive import Archive
@@ -186,16 +186,17 @@ class Scheduler:
                 previous = self._previous_drift(env.name)
                 self.live[env.name].running = "drift"
                 started, clock = utc_now(), time.monotonic()
+                run: RunRecord | None = None
                 try:
-                    report = await ws.drift()
-                    run = from_drift(report, started_at=started, directory=env.directory,
+                    await ws.drift()  # the engine records the run (ws.last_run)
+                except Exception as exc:  # a failure the engine could not record: recorded here
+                    if ws.last_run is None:
+                        run = failed("drift", exc, started_at=started, directory=env.directory,
                                      environment=env.name)
-                except Exception as exc:  # a failed run is recorded as such
-                    run = failed("drift", exc, started_at=started, directory=env.directory,
-                                 environment=env.name)
                 finally:
                     self.live[env.name].running = None
-                self._finish(env, ws, run, time.monotonic() - clock)
+                run = self._finish(env, ws, run or ws.last_run, time.monotonic() - clock,
+                                   run is not None)
                 await self._alert_drift(run, previous)
                 return parse_time(started).timestamp()
 
@@ -251,16 +252,17 @@ class Scheduler:
                 await self._wait_for_lock(env, ws)
                 self.live[env.name].running = "apply"
                 started, clock = utc_now(), time.monotonic()
+                run: RunRecord | None = None
                 try:
-                    applied = await ws.apply(lock_timeout=60.0)
-                    run = from_apply(applied.plan, applied.result, started_at=started,
-                                     directory=env.directory, environment=env.name)
-                except Exception as exc:  # a blocked rail or a failure is recorded
-                    run = from_apply(None, None, started_at=started, directory=env.directory,
-                                     environment=env.name, error=exc)
+                    await ws.apply(lock_timeout=60.0)  # the engine records the run (ws.last_run)
+                except Exception as exc:  # a failure the engine could not record: recorded here
+                    if ws.last_run is None:
+                        run = from_apply(None, None, started_at=started, directory=env.directory,
+                                         environment=env.name, error=exc)
                 finally:
                     self.live[env.name].running = None
-                self._finish(env, ws, run, time.monotonic() - clock)
+                run = self._finish(env, ws, run or ws.last_run, time.monotonic() - clock,
+                                   run is not None)
                 if run.outcome in ("failed", "blocked"):
                     why = "blocked by a safety rail (not forced)" if run.outcome == "blocked" else "failed"
                     self.say(f"[{env.name}] auto-apply {why}: {_said(run.error or '')}")
@@ -291,17 +293,22 @@ class Scheduler:
             self.say(f"[{env.name}] the state lock is free again")
         self.live[env.name].waiting = None
 
-    def _finish(self, env: Environment, ws: Workspace, run: RunRecord, seconds: float) -> None:
-        try:
-            record(ws.backend, run, ws.settings.history)
-        except Exception as exc:  # the run happened; the log says it is unrecorded
-            self.say(f"[{env.name}] warning: the {run.kind} run was not recorded in the history: "
-                     f"{_said(exc)}")
+    def _finish(self, env: Environment, ws: Workspace, run: RunRecord | None, seconds: float,
+                unrecorded: bool) -> RunRecord:
+        """Count, log (and, when the engine could not, record) a finished run."""
+        assert run is not None  # the engine's record, or ours when the engine had none
+        if unrecorded:
+            try:
+                record(ws.backend, run, ws.settings.history)
+            except Exception as exc:  # the run happened; the log says it is unrecorded
+                self.say(f"[{env.name}] warning: the {run.kind} run was not recorded in the "
+                         f"history: {_said(exc)}")
         self.metrics.ran(env.name, run.kind, run.outcome, seconds)
         line = f"[{env.name}] {run.kind} {run.outcome} in {seconds:.1f}s ({_counts(run)})"
         if run.error:
             line += f": {_said(run.error)}"
         self.say(line)
+        return run
 
 
 def _counts(run: RunRecord) -> str:
