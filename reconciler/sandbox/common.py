@@ -27,6 +27,25 @@ ErrorBody = Callable[[int, str], Response]
 """(status, message) -> a response in the vendor's own error format."""
 
 
+class Answer(Exception):
+    """An answer given before a handler's work (not authorised, not found, a bad body): a
+    check raises it with the vendor's own error response, and the app sends that response
+    (EARLY_ANSWERS), so handlers read as their happy path."""
+
+    def __init__(self, response: Response) -> None:
+        super().__init__(response.status_code)
+        self.response = response
+
+
+async def _early(_: Request, exc: Exception) -> Response:
+    assert isinstance(exc, Answer)
+    return exc.response
+
+
+EARLY_ANSWERS: Mapping[Any, Callable[[Request, Exception], Awaitable[Response]]] = {Answer: _early}
+"""`Starlette(exception_handlers=EARLY_ANSWERS)` in every vendor's sandbox app."""
+
+
 @dataclass
 class Faults:
     """Probabilities (0..1) of injected failures, and added latency, for one sandbox."""

@@ -26,6 +26,8 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route
 
 from reconciler.sandbox.common import (
+    EARLY_ANSWERS,
+    Answer,
     FaultMiddleware,
     Faults,
     RateLimiter,
@@ -54,6 +56,11 @@ ERROR_FIELD = {"name": "detail"}
 """Where error texts go (switch `error_field`); one sandbox per process runs at a time."""
 CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN = ("sandbox-outreach-app", "sandbox-outreach-secret",
                                            "sandbox-outreach-refresh")
+
+
+def refused(status: int, detail: str, pointer: str | None = None) -> Answer:
+    """The vendor's error answer, raised early (sandbox.common.Answer)."""
+    return Answer(error(status, detail, pointer))
 
 
 def error(status: int, detail: str, pointer: str | None = None) -> Response:
@@ -98,24 +105,23 @@ class OutreachSandbox:
             "links": {"self": f"{base}/callPurposes/{rid}"},
         }
 
-    def authorize(self, request: Request) -> Response | None:
+    def authorize(self, request: Request) -> None:
         token = bearer_token(request) or ""
         if token in self.minted:
             self.minted[token] += 1
             limit = self.switches["token_uses"]
             if limit and self.minted[token] > limit:
-                return error(401, "The access token expired.")
+                raise refused(401, "The access token expired.")
         elif token not in self.tokens:
-            return error(401, "The access token is missing, invalid or expired.")
+            raise refused(401, "The access token is missing, invalid or expired.")
         if request.method in ("POST", "PATCH"):
             media = request.headers.get("content-type", "").split(";")[0].strip()
             if media != MEDIA_TYPE:
-                return error(415, f"Content-Type must be {MEDIA_TYPE}")
+                raise refused(415, f"Content-Type must be {MEDIA_TYPE}")
         return None
 
     async def list(self, request: Request) -> Response:
-        if denied := self.authorize(request):
-            return denied
+        self.authorize(request)
         query = request.query_params
         try:
             size = int(query.get("page[size]", DEFAULT_PAGE_SIZE))
@@ -179,43 +185,39 @@ class OutreachSandbox:
         return json_response({"access_token": token, "token_type": "bearer", "expires_in": 7200,
                               "refresh_token": rotated, "scope": "callPurposes.all"})
 
-    def _validate(self, attributes: Any) -> Response | None:
+    def _validate(self, attributes: Any) -> None:
         if not isinstance(attributes, dict):
-            return error(422, "attributes must be an object", "/data/attributes")
+            raise refused(422, "attributes must be an object", "/data/attributes")
         unknown = set(attributes) - {"name", "order"}
         if unknown:
             field = sorted(unknown)[0]
-            return error(422, f"{field} is not a writable attribute", f"/data/attributes/{field}")
+            raise refused(422, f"{field} is not a writable attribute", f"/data/attributes/{field}")
         name = attributes.get("name")
         if name is not None and (not isinstance(name, str) or len(name) > self.name_max):
-            return error(422, f"name is too long (maximum is {self.name_max} characters)",
+            raise refused(422, f"name is too long (maximum is {self.name_max} characters)",
                          "/data/attributes/name")
         order = attributes.get("order")
         if order is not None and (isinstance(order, bool) or not isinstance(order, int)):
-            return error(422, "order must be an integer", "/data/attributes/order")
+            raise refused(422, "order must be an integer", "/data/attributes/order")
         return None
 
-    async def _data(self, request: Request) -> dict[str, Any] | Response:
+    async def _data(self, request: Request) -> dict[str, Any]:
         try:
             body = await json_body(request)
         except ValueError as exc:
-            return error(400, str(exc))
+            raise refused(400, str(exc)) from None
         data = body.get("data") if isinstance(body, dict) else None
         if not isinstance(data, dict):
-            return error(422, "data must be an object", "/data")
+            raise refused(422, "data must be an object", "/data")
         if data.get("type") != "callPurpose":
-            return error(422, "type must be callPurpose", "/data/type")
+            raise refused(422, "type must be callPurpose", "/data/type")
         return data
 
     async def create(self, request: Request) -> Response:
-        if denied := self.authorize(request):
-            return denied
+        self.authorize(request)
         data = await self._data(request)
-        if isinstance(data, Response):
-            return data
         attributes = data.get("attributes", {})
-        if invalid := self._validate(attributes):
-            return invalid
+        self._validate(attributes)
         rid = self.table.data["next_id"]
         self.table.data["next_id"] = rid + 1
         now = _now()
@@ -228,46 +230,34 @@ class OutreachSandbox:
             return error(500, "created, but the answer was lost (sandbox switch drop_creates)")
         return json_response({"data": self.resource(request, record)}, 201, MEDIA_TYPE)
 
-    def _find(self, request: Request) -> dict[str, Any] | Response:
+    def _find(self, request: Request) -> dict[str, Any]:
         rid = request.path_params["id"]
         record = self.purposes.get(rid)
         if record is None:
-            return error(404, f"Could not find 'callPurpose' with ID '{rid}'.")
+            raise refused(404, f"Could not find 'callPurpose' with ID '{rid}'.")
         return record
 
     async def get(self, request: Request) -> Response:
-        if denied := self.authorize(request):
-            return denied
+        self.authorize(request)
         record = self._find(request)
-        if isinstance(record, Response):
-            return record
         return json_response({"data": self.resource(request, record)}, media_type=MEDIA_TYPE)
 
     async def update(self, request: Request) -> Response:
-        if denied := self.authorize(request):
-            return denied
+        self.authorize(request)
         record = self._find(request)
-        if isinstance(record, Response):
-            return record
         data = await self._data(request)
-        if isinstance(data, Response):
-            return data
         if str(data.get("id")) != str(record["id"]):
             return error(422, "data.id must match the id in the URL", "/data/id")
         attributes = data.get("attributes", {})
-        if invalid := self._validate(attributes):
-            return invalid
+        self._validate(attributes)
         record.update(attributes)
         record["updatedAt"] = _now()
         self.table.save()
         return json_response({"data": self.resource(request, record)}, media_type=MEDIA_TYPE)
 
     async def delete(self, request: Request) -> Response:
-        if denied := self.authorize(request):
-            return denied
+        self.authorize(request)
         record = self._find(request)
-        if isinstance(record, Response):
-            return record
         del self.purposes[str(record["id"])]
         self.table.save()
         return Response(status_code=204)
@@ -285,7 +275,7 @@ def create_app(table: Table, tokens: set[str], faults: Faults, log: RequestLog,
         Route("/callPurposes/{id:str}", sandbox.update, methods=["PATCH"]),
         Route("/callPurposes/{id:str}", sandbox.delete, methods=["DELETE"]),
         Route(TOKEN_ROUTE, sandbox.mint, methods=["POST"]),
-    ])
+    ], exception_handlers=EARLY_ANSWERS)
     return FaultMiddleware(app, "outreach", faults, log, error,
                            RateLimiter(rate_limit, rate_window_s), rate_headers=True)
 

@@ -60,9 +60,11 @@ from reconciler.providers.superoffice.sandbox_entity import (
     error,
     in_language,
     parse_entity,
+    refused,
     seed_builtins,
 )
 from reconciler.sandbox.common import (
+    EARLY_ANSWERS,
     FaultMiddleware,
     Faults,
     Handler,
@@ -86,24 +88,24 @@ class SuperOfficeSandbox:
     def purposes(self) -> dict[str, dict[str, Any]]:
         return _purposes(self.table)
 
-    def authorize(self, request: Request) -> Response | None:
+    def authorize(self, request: Request) -> None:
         """401 unless some documented scheme authenticates; 403 for writes by read-only tokens."""
         scheme, _, value = request.headers.get("authorization", "").partition(" ")
         scheme, value = scheme.lower(), value.strip()
         config = self.config
         if scheme == "bearer" and value in config.read_only_bearer_tokens:
             if request.method in _WRITE_METHODS:
-                return error(403, "This token may only read consent purposes")
+                raise refused(403, "This token may only read consent purposes")
             return None
         if scheme == "bearer" and value in config.bearer_tokens:
             return None
         if scheme == "soticket" and value in config.tickets:
             if request.headers.get("so-apptoken", "").strip() in config.app_tokens:
                 return None
-            return error(401, "SOTicket authentication requires a valid SO-AppToken header")
+            raise refused(401, "SOTicket authentication requires a valid SO-AppToken header")
         if scheme == "basic" and self._basic_ok(value):
             return None
-        return error(401, "Authorization header is missing or its credentials are not valid")
+        raise refused(401, "Authorization header is missing or its credentials are not valid")
 
     def _basic_ok(self, value: str) -> bool:
         try:
@@ -143,29 +145,30 @@ class SuperOfficeSandbox:
                         f"value is ({fields[column]})."))
         return None
 
-    def _find(self, request: Request) -> dict[str, Any] | Response:
+    def _find(self, request: Request) -> dict[str, Any]:
         raw = request.path_params["id"]
         known = raw.isascii() and raw.isdigit()
         record = self.purposes.get(str(int(raw))) if known else None
         if record is None:
-            return error(404, f"ConsentPurpose with id {raw} was not found")
+            raise refused(404, f"ConsentPurpose with id {raw} was not found")
         return record
 
-    async def _entity(self, request: Request) -> dict[str, Any] | Response:
+    async def _entity(self, request: Request) -> dict[str, Any]:
         """Parse the body of a save; a missing or `null` body is the documented 400."""
         raw = await request.body()
         if not raw.strip():
-            return error(400, MISSING_BODY)
+            raise refused(400, MISSING_BODY)
         try:
             body = json.loads(raw)
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            return error(400, f"Request body is not valid JSON: {exc}")
+            raise refused(400, f"Request body is not valid JSON: {exc}") from None
         fields = parse_entity(body)
-        return error(400, fields) if isinstance(fields, str) else fields
+        if isinstance(fields, str):
+            raise refused(400, fields)
+        return fields
 
     async def list(self, request: Request) -> Response:
-        if denied := self.authorize(request):
-            return denied
+        self.authorize(request)
         records = sorted(self.purposes.values(), key=lambda r: int(r["ConsentPurposeId"]))
         shown = [r for r in records if self.config.list_deleted or not r.get("Deleted")]
         return json_response([self.wire(r, request) for r in shown], media_type=MEDIA_TYPE)
@@ -174,8 +177,7 @@ class SuperOfficeSandbox:
         """GET MDOItems?flat=true: every item with its Deleted flag; deleted ones only with
         the switch `mdo_deleted` (default true: the page's answer has the flag, but whether
         a real tenant lists deleted items here is an assumption)."""
-        if denied := self.authorize(request):
-            return denied
+        self.authorize(request)
         records = sorted((r for r in self.purposes.values()
                           if self.config.mdo_deleted or not r.get("Deleted")),
                          key=lambda r: int(r["ConsentPurposeId"]))
@@ -188,11 +190,8 @@ class SuperOfficeSandbox:
             for r in records], media_type=MEDIA_TYPE)
 
     async def create(self, request: Request) -> Response:
-        if denied := self.authorize(request):
-            return denied
+        self.authorize(request)
         fields = await self._entity(request)
-        if isinstance(fields, Response):
-            return fields
         if taken := self._taken(fields, None):
             return taken
         record = _insert(self.table, fields)
@@ -200,23 +199,15 @@ class SuperOfficeSandbox:
         return json_response(self.wire(record, request), media_type=MEDIA_TYPE)
 
     async def get(self, request: Request) -> Response:
-        if denied := self.authorize(request):
-            return denied
+        self.authorize(request)
         record = self._find(request)
-        if isinstance(record, Response):
-            return record
         return json_response(self.wire(record, request), media_type=MEDIA_TYPE)
 
     async def replace(self, request: Request) -> Response:
         """PUT: a full replace of the writable fields; the body is checked before the id."""
-        if denied := self.authorize(request):
-            return denied
+        self.authorize(request)
         fields = await self._entity(request)
-        if isinstance(fields, Response):
-            return fields
         record = self._find(request)
-        if isinstance(record, Response):
-            return record
         if taken := self._taken(fields, record["ConsentPurposeId"]):
             return taken
         self.config.last_put.clear()
@@ -227,11 +218,8 @@ class SuperOfficeSandbox:
 
     async def delete(self, request: Request) -> Response:
         """Soft delete: the item stays listed with `Deleted: true`; repeating it is harmless."""
-        if denied := self.authorize(request):
-            return denied
+        self.authorize(request)
         record = self._find(request)
-        if isinstance(record, Response):
-            return record
         record.update(Deleted=True, UpdatedDate=_now(), UpdatedBy=dict(SANDBOX_ASSOCIATE))
         self.table.save()
         return Response(status_code=204)
@@ -263,7 +251,7 @@ def create_app(table: Table, config: SuperOfficeSandboxConfig, faults: Faults,
         _route(items, {"GET": sandbox.list, "POST": sandbox.create}),
         _route("/List/ConsentPurpose/MDOItems", {"GET": sandbox.mdo_items}),
         _route(item, {"GET": sandbox.get, "PUT": sandbox.replace, "DELETE": sandbox.delete}),
-    ], exception_handlers={HTTPException: _http_error})
+    ], exception_handlers={**EARLY_ANSWERS, HTTPException: _http_error})
     return FaultMiddleware(app, "superoffice", faults, log, error, None)
 
 

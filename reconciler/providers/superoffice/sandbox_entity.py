@@ -12,7 +12,7 @@ from typing import Any
 
 from starlette.responses import Response
 
-from reconciler.sandbox.common import Table, json_response
+from reconciler.sandbox.common import Answer, Table, json_response
 
 MEDIA_TYPE = "application/json; charset=utf-8"
 MISSING_BODY = "Entity to save is not in request body"
@@ -96,6 +96,11 @@ def in_language(value: Any, language: str | None) -> Any:
         return value
     wanted = LANGUAGES.get(language.split(",")[0].split("-")[0].strip().lower(), "US")
     return parts.get(wanted, next(iter(parts.values()), value))
+
+
+def refused(status: int, message: str) -> Answer:
+    """The vendor's error answer, raised early (sandbox.common.Answer)."""
+    return Answer(error(status, message))
 
 
 def error(status: int, message: str) -> Response:

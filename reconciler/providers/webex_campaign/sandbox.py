@@ -71,6 +71,7 @@ from reconciler.providers.webex_campaign.sandbox_wire import (
     fail,
 )
 from reconciler.sandbox.common import (
+    Answer,
     FaultMiddleware,
     Faults,
     RateLimiter,
@@ -174,8 +175,6 @@ class _Purposes:
 
     async def create(self, request: Request) -> Response:
         body = await self._body(request)
-        if isinstance(body, Response):
-            return body
         if any(self._same_name(record["name"], body["name"]) for record in self.records.values()):
             return fail(409)
         rid = int(self.table.data["next_purpose_id"])
@@ -193,8 +192,6 @@ class _Purposes:
         if record is None:
             return fail(404)
         body = await self._body(request)
-        if isinstance(body, Response):
-            return body
         record["name"] = body["name"]
         record["group"] = self._group(body.get("group"))
         if body.get("description") is not None:
@@ -202,16 +199,16 @@ class _Purposes:
         self.table.save()
         return self._saved(record, self.config.success_status)
 
-    async def _body(self, request: Request) -> dict[str, Any] | Response:
+    async def _body(self, request: Request) -> dict[str, Any]:
         body = await _object_body(request)
         if body is None:
-            return fail(1001, self.config)
+            raise Answer(fail(1001, self.config))
         name = body.get("name")
         if not isinstance(name, str) or not name.strip():
-            return fail(400)
+            raise Answer(fail(400))
         if any(body.get(key) is not None and not isinstance(body[key], str)
                for key in ("group", "description")):
-            return fail(1001, self.config)
+            raise Answer(fail(1001, self.config))
         return body
 
     @staticmethod

@@ -13,7 +13,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp
 
-from reconciler.sandbox.common import json_body, json_response
+from reconciler.sandbox.common import EARLY_ANSWERS, json_body, json_response
 
 VENDOR = "webex_campaign"
 TENANT_NAME = "sandbox"
@@ -128,7 +128,8 @@ async def _http_error(_: Request, exc: Exception) -> Response:
     return response
 
 
-_EXCEPTION_HANDLERS = {404: _http_error, 405: _http_error, Exception: _http_error}
+_EXCEPTION_HANDLERS = {**EARLY_ANSWERS, 404: _http_error, 405: _http_error,
+                       Exception: _http_error}
 
 
 async def _object_body(request: Request) -> dict[str, Any] | None:
