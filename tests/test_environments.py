@@ -406,3 +406,23 @@ def test_a_fleet_parses_a_manifest_once_but_checks_it_for_each(tmp_path: Path) -
     assert len(parsed) == 2 and again is not eu and again.data is eu.data  # parsed once
     assert us.data["outreach"]["call_purposes"]["a"]["name"] == "A us sk-live-12345678"
     assert leaked.diagnostics and "credential" in leaked.diagnostics[0].message
+
+
+def test_two_environments_never_share_a_state(tmp_path: Path) -> None:
+    root = tmp_path / "shared"
+    root.mkdir()
+    (root / "reconciler.yaml").write_text(
+        "providers:\n  outreach:\n    base_url: https://api.outreach.example/api/v2\n"
+        "    token: some-token-value\nenvironments:\n  a:\n    state:\n      path: state/one.json\n"
+        "  b:\n    state:\n      path: state/one.json\n  c: {}\n")
+
+    async def run() -> list[Any]:
+        async def nothing(ws: Workspace) -> str:
+            return ws.backend.describe()
+
+        return [f async for f in Fleet(root, ["a", "b", "c"], parallel=1).each(nothing)]
+
+    done = {f.environment: f for f in asyncio.run(run())}
+    assert done["a"].error is None and done["c"].error is None
+    assert "keeps its state where 'a' does" in str(done["b"].error)
+    assert done["c"].value.endswith("state/c/default.json")  # apart by default
