@@ -198,6 +198,9 @@ def test_saved_plans_stay_bound_per_environment(fleet: Fleetdir) -> None:
     saved = fleet.root.parent / "fleet.plan"
     planned = fleet.cli("plan", str(fleet.root), "--env", "dev", "--env", "stage", "--out", str(saved))
     assert planned.code == 0, planned
+    shown = fleet.cli("show", str(saved), "--format", "json")
+    assert shown.code == 0 and list(json.loads(shown.out)["environments"]) == ["dev", "stage"], shown
+    validate_fleet_document(json.loads(shown.out))
     first = fleet.cli("apply", str(fleet.root), "--env", "stage", "--auto-approve")
     assert first.code == 0 and "=== Environment" not in first.out, first  # one env: plain output
     applied = fleet.cli("apply", str(saved))
