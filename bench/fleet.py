@@ -14,8 +14,9 @@ Measured, each a `python -m reconciler` process (wall time, CPU, peak RSS):
    directly, as bench/run.py --plan-only does); `plan_ratio` = fleet / single (goal <= 1.5).
 3. `fleet_update_apply_s`: every purpose renamed in the manifests, then `apply --env '*'
    --force` (a rename of every object is past each environment's change threshold)
-   (envs x vendors x per-env updates); `update_floor_s`: as many writes by plain httpx
-   (POSTs into fresh tenants), with the fleet's concurrency: --parallel environments at
+   (envs x vendors x per-env updates); `update_floor_s`: as many requests by plain httpx
+   (a write each, into fresh tenants; SuperOffice's update is a read and a write, so its
+   floor is a POST and a GET), with the fleet's concurrency: --parallel environments at
    once, 8 in flight per vendor and tenant; `apply_ratio` = apply / floor (goal <= 1.5).
 """
 
@@ -96,13 +97,29 @@ async def _floor(fake: FastFake, vendors: list[Vendor], names: list[str], per_en
                 async with _client(concurrency) as client:
                     async def post(i: int) -> None:
                         async with semaphore:
-                            await vendor.create(client, overrides[vendor.name], i)
+                            if vendor.name == "superoffice":  # an update reads the entity first
+                                await _superoffice_read_write(client, overrides[vendor.name], i)
+                            else:
+                                await vendor.create(client, overrides[vendor.name], i)
 
                     await asyncio.gather(*(post(i) for i in range(1, per_env + 1)))
 
             await asyncio.gather(*(vendor_writes(v) for v in vendors))
 
     await asyncio.gather(*(tenant(f"floor-{n}") for n in names))
+
+
+async def _superoffice_read_write(client: Any, o: dict[str, Any], i: int) -> None:
+    """SuperOffice's PUT replaces the whole entity, so an update reads it first (GET, then
+    PUT): the floor makes the same two requests (a POST, then a GET of what it made)."""
+    from bench.run import _superoffice_headers, _superoffice_wire
+
+    items = o["base_url"] + "/List/ConsentPurpose/Items"
+    made = await client.post(items, json=_superoffice_wire(i), headers=_superoffice_headers(o))
+    made.raise_for_status()
+    read = await client.get(f"{items}/{made.json()['ConsentPurposeId']}", headers=_superoffice_headers(o))
+    read.raise_for_status()
+    read.json()
 
 
 def main() -> None:

@@ -100,3 +100,14 @@ def test_the_action_takes_environments() -> None:
     run = next(s for s in doc["runs"]["steps"] if s.get("id") == "run")
     assert run["env"]["RECONCILER_ENV"] == "${{ inputs.environments }}"
     assert shutil.which(sys.executable)
+
+
+def test_the_component_takes_environments() -> None:
+    from tests.test_ci_examples import component, component_jobs
+
+    spec, _ = component()
+    assert spec["spec"]["inputs"]["environments"]["default"] == ""
+    jobs = component_jobs(environments="eu-*")
+    for name in ("reconciler-plan", "reconciler-apply", "reconciler-drift"):
+        assert jobs[name]["variables"]["RECONCILER_ENVIRONMENTS"] == "eu-*"
+        assert 'export RECONCILER_ENV="${RECONCILER_ENV:-$RECONCILER_ENVIRONMENTS}"' in jobs[name]["before_script"]

@@ -198,6 +198,9 @@ def test_saved_plans_stay_bound_per_environment(fleet: Fleetdir) -> None:
     saved = fleet.root.parent / "fleet.plan"
     planned = fleet.cli("plan", str(fleet.root), "--env", "dev", "--env", "stage", "--out", str(saved))
     assert planned.code == 0, planned
+    shown = fleet.cli("show", str(saved), "--format", "json")
+    assert shown.code == 0 and list(json.loads(shown.out)["environments"]) == ["dev", "stage"], shown
+    validate_fleet_document(json.loads(shown.out))
     first = fleet.cli("apply", str(fleet.root), "--env", "stage", "--auto-approve")
     assert first.code == 0 and "=== Environment" not in first.out, first  # one env: plain output
     applied = fleet.cli("apply", str(saved))
@@ -406,3 +409,23 @@ def test_a_fleet_parses_a_manifest_once_but_checks_it_for_each(tmp_path: Path) -
     assert len(parsed) == 2 and again is not eu and again.data is eu.data  # parsed once
     assert us.data["outreach"]["call_purposes"]["a"]["name"] == "A us sk-live-12345678"
     assert leaked.diagnostics and "credential" in leaked.diagnostics[0].message
+
+
+def test_two_environments_never_share_a_state(tmp_path: Path) -> None:
+    root = tmp_path / "shared"
+    root.mkdir()
+    (root / "reconciler.yaml").write_text(
+        "providers:\n  outreach:\n    base_url: https://api.outreach.example/api/v2\n"
+        "    token: some-token-value\nenvironments:\n  a:\n    state:\n      path: state/one.json\n"
+        "  b:\n    state:\n      path: state/one.json\n  c: {}\n")
+
+    async def run() -> list[Any]:
+        async def nothing(ws: Workspace) -> str:
+            return ws.backend.describe()
+
+        return [f async for f in Fleet(root, ["a", "b", "c"], parallel=1).each(nothing)]
+
+    done = {f.environment: f for f in asyncio.run(run())}
+    assert done["a"].error is None and done["c"].error is None
+    assert "keeps its state where 'a' does" in str(done["b"].error)
+    assert done["c"].value.endswith("state/c/default.json")  # apart by default

@@ -272,7 +272,6 @@ class PurposeKind(Kind):
     delete_modes = (DeleteMode.UNSUPPORTED,)
     unique_natural_key = True
     id_shape = ID_SHAPE
-    unique_ignoring_case = ("name",)
 
     @classmethod
     def normalise(cls, attributes: dict[str, Any]) -> dict[str, Any]:
