@@ -11,7 +11,7 @@ from typing import Any
 
 from reconciler.manifest.loader import Desired, DesiredObject
 from reconciler.plan.diff import field_diffs
-from reconciler.plan.model import Action, Change, Phase, Plan, Reason, Refusal
+from reconciler.plan.model import Action, Change, FieldDiff, Phase, Plan, Reason, Refusal
 from reconciler.providers.base import DeleteMode, KindSpec, RemoteObject, RemoteStatus
 from reconciler.state import Pending, Resource, StateDoc
 
@@ -115,6 +115,14 @@ def make_plan(desired: Desired, state: StateDoc, observed: Observed,
                 not_observable=tuple(plan.not_observable),
                 skipped=plan.skipped, warnings=tuple(plan.warnings), target=target or {},
                 scope=scope)
+
+
+def _refresh_reason(stale: Sequence[FieldDiff]) -> str:
+    """Terraform's refresh: the vendor already holds the manifests' values (an update that
+    landed, but whose record an interrupted run never wrote); only the record is written."""
+    fields = ", ".join(sorted({d.top for d in stale}))
+    return (f"refresh (state only): the remote object already equals the manifests, but the "
+            f"state recorded other values ({fields}); its record is refreshed, no vendor call")
 
 
 class _KindPlanner:
@@ -271,6 +279,12 @@ class _KindPlanner:
                               remote_id=current.remote_id, fingerprint=current.fingerprint(),
                               state_only=True,
                               before=current.attributes)
+            if resource.attributes is not obj.attributes and (
+                    stale := field_diffs(resource.attributes, current.attributes, ignore)):
+                return base(action=Action.UPDATE, why=Reason.UPDATE_STATE_REFRESH,
+                            reason=_refresh_reason(stale), remote_id=current.remote_id,
+                            fingerprint=current.fingerprint(), state_only=True,
+                            before=current.attributes)
             return None
         reason = f"revive: remote object is {current.status}" if revive else "fields differ"
         return base(action=Action.UPDATE, reason=reason, remote_id=current.remote_id,

@@ -44,6 +44,7 @@ class Reason(StrEnum):
     UPDATE_REVIVE = "update_because_revive"
     UPDATE_LIFECYCLE_ONLY = "update_because_lifecycle_only"
     UPDATE_IDENTITY_CHANGED = "update_because_identity_changed"
+    UPDATE_STATE_REFRESH = "update_because_state_refresh"  # the record only (Terraform's refresh)
     ADOPT_NATURAL_KEY_MATCH = "import_because_natural_key_match"
     PUSH_NEVER_PUSHED = "push_because_never_pushed"
     PUSH_CONTENT_CHANGED = "push_because_content_changed"

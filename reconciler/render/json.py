@@ -37,6 +37,8 @@ ACTION_REASONS: dict[str, str] = {
     "update_because_fields_differ": "declared fields differ from the remote object",
     "update_because_revive": "the remote object is soft-deleted or inactive; it is revived",
     "update_because_lifecycle_only": "only reconciler's lifecycle settings changed (state only)",
+    "update_because_state_refresh": "the remote object equals the manifests; only its state "
+                                    "record is refreshed (state only)",
     "import_because_natural_key_match": "a remote object with the same natural key is adopted",
     "push_because_never_pushed": "a write-only entry never pushed",
     "push_because_content_changed": "a write-only entry whose content changed since its push",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from reconciler.plan.model import Action, Change, Plan
+from reconciler.plan.model import Action, Change, Plan, Reason
 from reconciler.render import Line
 
 SYMBOLS: dict[Action, tuple[str, str, str]] = {
@@ -41,6 +41,8 @@ def change_lines(change: Change) -> list[Line]:
     remote = f" (id {change.remote_id})" if change.remote_id else ""
     if change.action is Action.MOVE and not change.state_only:
         verb = "has moved, and will be updated in place"
+    if change.why is Reason.UPDATE_STATE_REFRESH:
+        verb = "will have its state record refreshed (state only: no vendor call)"
     lines: list[Line] = [
         [("bold", f"  # {change.address}"), ("", f" {verb}"), ("dim", where)],
         [(style, f"  {symbol} {change.address}" if change.moved_from is None
