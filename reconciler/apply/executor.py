@@ -22,10 +22,10 @@ from reconciler.errors import (
 )
 from reconciler.manifest.loader import Desired
 from reconciler.plan.diff import field_diffs
-from reconciler.plan.model import Action, Change, Plan, counts
+from reconciler.plan.model import Action, Change, Plan, Reason, counts
 from reconciler.providers.base import DeleteMode, Kind, RemoteObject, RemoteStatus
 from reconciler.providers.connected import Providers
-from reconciler.state.base import Pending, Resource, StateWriter, now
+from reconciler.state.base import Forgotten, Pending, Resource, StateWriter, now
 
 MAX_CREATE_ATTEMPTS = 4
 Progress = Callable[[Change, str | None], None]
@@ -125,7 +125,7 @@ class Applier:
             case Action.DELETE:
                 await self._delete(kind, change)
             case Action.FORGET:
-                await self.writer.remove(change.address)
+                await self.writer.forget(change.address, _remembered(change))
             case Action.MOVE:
                 await self._move(kind, change)
             case Action.PUSH:
@@ -237,6 +237,16 @@ class Applier:
             vendor=change.vendor, kind=change.kind, remote_id=None,
             attributes=dict(change.attributes), meta=meta,
             prevent_destroy=bool(change.meta.get("prevent_destroy"))))
+
+
+def _remembered(change: Change) -> Forgotten | None:
+    """A forgotten object that stays at the vendor is remembered (drift calls it forgotten,
+    not unmanaged); one already gone, or write-only content, is not."""
+    if change.remote_id is None or change.why not in (Reason.FORGET_NO_DELETE_API,
+                                                      Reason.FORGET_INACTIVE):
+        return None
+    return Forgotten(vendor=change.vendor, kind=change.kind, remote_id=change.remote_id,
+                     identity=change.identity, forgotten_at=now())
 
 
 async def exact_lookup(kind: Kind, identity: str) -> RemoteObject | None:

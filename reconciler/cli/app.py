@@ -268,11 +268,12 @@ def workspace(directory: Path, sandbox: bool) -> Iterator[Workspace]:
         yield ws
 
 
-def offline_workspace(directory: Path) -> Workspace:
-    """The state needs no vendor credentials: the workspace is opened offline."""
+def offline_workspace(directory: Path, sandbox: bool = False) -> Workspace:
+    """The state needs no vendor credentials: the workspace is opened offline (with
+    --sandbox: the state beside the sandboxes' data)."""
     from reconciler.engine import Workspace
 
-    return Workspace.open(directory, offline=True, notice=notice)
+    return Workspace.offline(directory, sandbox, notice=notice)
 
 
 def check_order(directory: Path, address: str, usage: str) -> None:

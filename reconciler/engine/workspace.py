@@ -99,6 +99,20 @@ class Workspace:
         return cls(settings, open_backend(settings), notice=notice, env=env)
 
     @classmethod
+    def offline(cls, directory: Path, sandbox: bool = False, notice: Notice = _quiet) -> Workspace:
+        """For the state alone (state commands, force-unlock): no vendor credentials, no
+        sandbox started; with `sandbox`, the state `--sandbox` runs keep beside its data."""
+        if not sandbox:
+            return cls.open(directory, offline=True, notice=notice)
+        from reconciler.sandbox.server import provider_overrides
+        from reconciler.state.local import LocalBackend
+
+        settings = load_settings(directory, provider_overrides("http://127.0.0.1:1"),
+                                 need_state=False)
+        return cls(settings, LocalBackend(settings.sandbox_data / SANDBOX_STATE), sandbox=True,
+                   notice=notice)
+
+    @classmethod
     @contextmanager
     def session(cls, directory: Path, sandbox: bool = False,
                 notice: Notice = _quiet) -> Iterator[Workspace]:
@@ -144,6 +158,17 @@ class Workspace:
         from reconciler.apply.binding import plan_target
 
         return plan_target(self.settings, self.backend, self.sandbox)
+
+    def bound_to(self) -> dict[str, Any]:
+        """What the state records it is applied to (see binding.check_bound)."""
+        from reconciler.apply.binding import endpoints
+
+        return dict(endpoints(self.settings, self.sandbox))
+
+    def check_bound(self, state: StateDoc) -> None:
+        from reconciler.apply.binding import check_bound
+
+        check_bound(state, self.bound_to(), self.backend.describe())
 
     def plan_options(self, scope: Scope = Scope()) -> PlanOptions:
         providers = self.settings.providers
@@ -207,6 +232,7 @@ class Workspace:
         desired = self.desired()
         if state is None:
             state = self.read_state(desired)
+        self.check_bound(state)
         if providers is None:
             async with self.connect(desired) as live:
                 return await self.plan(scope, providers=live, state=state)
@@ -252,8 +278,9 @@ class Workspace:
                     confirm(current)
                 from reconciler.apply.verb import run_apply
 
+                self.check_bound(state)
                 result = await run_apply(current, state, desired, self.backend, providers, progress,
-                                         verify=saved is not None)
+                                         verify=saved is not None, target=self.bound_to())
                 return Applied(current, result)
 
     async def recheck(self, saved: Plan, providers: Providers, state: StateDoc) -> Plan:
@@ -272,8 +299,11 @@ class Workspace:
         from reconciler.drift.detect import detect_drift
 
         state = self.read_state()
+        self.check_bound(state)
         async with self.connect() as providers:
-            observed = await providers.observe(set(self.kinds()))
+            # The records let a vendor spell a value as recorded (a Webex group stored in
+            # capitals for a declared "Default" is no drift), as the plan observes.
+            observed = await self.observe(set(self.kinds()), providers, state)
         options = self.plan_options()
         return detect_drift(state, observed, self.kinds(), options.ignore, options.ignore_unmanaged)
 
@@ -301,6 +331,8 @@ class Workspace:
             remote = await providers.kind(obj.vendor, obj.kind).read(remote_id)
         with self.lock("import", lock_timeout):
             state = self.backend.read()
+            self.check_bound(state)
+            state.target = {**state.target, **self.bound_to()}
             resource = import_object(state, desired, address, remote, remote_id)
             self.backend.write(state)
         return resource

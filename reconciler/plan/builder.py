@@ -104,6 +104,8 @@ def make_plan(desired: Desired, state: StateDoc, observed: Observed,
         planner = _KindPlanner(kind, kind_address, plan, options)
         planner.maybe_pushed = {a for a, p in state.pending.items()
                                 if p.action == "push" and f"{p.vendor}.{p.kind}" == kind_address}
+        planner.forgotten = {f.remote_id for f in state.forgotten.values()
+                             if f"{f.vendor}.{f.kind}" == kind_address}
         planner.run(
             wanted.get(kind_address, []), managed.get(kind_address, {}),
             observed.get(kind_address, []), interrupted)
@@ -133,6 +135,7 @@ class _KindPlanner:
         self.options = options
         self.ignore = options.ignore.get(kind_address, ())
         self.maybe_pushed: set[str] = set()  # write-only pushes whose outcome is unknown
+        self.forgotten: set[str] = set()  # remote ids let go with --forget: not unmanaged
 
     def run(self, wanted: list[DesiredObject], managed: dict[str, Resource],
             remote: list[RemoteObject], interrupted: dict[str, Pending]) -> None:
@@ -215,21 +218,6 @@ class _KindPlanner:
             f"{self.kind.natural_key} {change.identity!r}, so the state entry moves"
             + ("" if state_only else " and the fields below are updated")))
 
-    def identity_refusal(self, address: str, resource: Resource, current: RemoteObject,
-                         desired: str | None = None) -> str | None:
-        """A recorded id whose remote object now carries another natural key may be another
-        object (state from another environment, ids reused): never written to blindly."""
-        recorded = self.kind.identity(resource.attributes)
-        now = self.kind.identity(current.attributes)
-        if recorded is None or now is None or now in (recorded, desired):
-            return None
-        key = self.kind.natural_key
-        return (f"its recorded remote object {current.remote_id} now has {key} {now!r}, not "
-                f"{recorded!r} as recorded: it may be another object (a state from another "
-                f"environment, such as a sandbox). If it is the same object renamed outside "
-                f"reconciler, record its new {key} with `reconciler drift DIR --accept`; "
-                f"otherwise stop managing it with `reconciler state rm {address} DIR`")
-
     def plan_object(self, obj: DesiredObject, resource: Resource | None,
                     by_id: dict[str, RemoteObject], by_identity: dict[str, RemoteObject],
                     claimed: set[str]) -> Change | None:
@@ -265,11 +253,8 @@ class _KindPlanner:
         diffs = field_diffs(obj.attributes, current.attributes, ignore)
         revive = self.kind.needs_revive(obj.attributes, current)
         assert resource is not None
-        if (refusal := self.identity_refusal(obj.address, resource, current, identity)):
-            return base(action=Action.UPDATE, reason="recorded id now names another object",
-                        why=Reason.UPDATE_IDENTITY_CHANGED, refusal=Refusal.IDENTITY_CHANGED,
-                        remote_id=current.remote_id, diffs=diffs, fingerprint=current.fingerprint(),
-                        before=current.attributes, refused=refusal)
+        # A natural key changed behind a recorded id is drift like any other field: the state
+        # is bound to its target (reconciler/apply/binding.py), so the id names our object.
         state_meta_changed = resource is not None and any(
             resource.meta.get(k) != v for k, v in meta.items() if v or k in resource.meta)
         if not diffs and not revive:
@@ -327,9 +312,7 @@ class _KindPlanner:
                       why=Reason.DELETE_NO_RESOURCE_CONFIG,
                       delete_mode=mode, fingerprint=current.fingerprint(),
                       before=current.attributes)
-        if (refusal := self.identity_refusal(address, resource, current)):
-            change = replace(change, refused=refusal, refusal=Refusal.IDENTITY_CHANGED)
-        elif resource.meta.get("prevent_destroy") or resource.prevent_destroy:
+        if resource.meta.get("prevent_destroy") or resource.prevent_destroy:
             change = replace(change, refusal=Refusal.PREVENT_DESTROY, refused=(
                 "prevent_destroy is set on it (kept in state after the manifest entry was "
                 "removed); put the entry back, or set prevent_destroy: false and apply before "
@@ -387,6 +370,8 @@ class _KindPlanner:
         for obj in remote:
             if obj.remote_id in claimed or obj.status is not RemoteStatus.PRESENT:
                 continue  # soft-deleted or switched off: not a live object anyone manages
+            if obj.remote_id in self.forgotten:
+                continue  # let go on purpose (--forget): neither reported nor pruned
             if ignored and ignored_unmanaged(self.kind, obj, ignored):
                 continue  # e.g. a tenant's built-ins: neither reported nor pruned
             label = f"{self.kind_address} id={obj.remote_id} {self.kind.identity(obj.attributes)!r}"

@@ -70,6 +70,7 @@ def parse_document(data: str | bytes | Path, origin: str,
 
 
 _HEAD = ("version", "lineage", "serial")
+_SMALL = ("target", "forgotten")
 
 
 @contextmanager
@@ -84,14 +85,18 @@ def _opened(data: str | bytes | Path) -> Iterator[BinaryIO]:
 def _stream(data: str | bytes | Path, sharing: Sharing) -> StateDoc:
     head: dict[str, Any] = {}
     keys: list[str] = []
+    small: dict[str, ijson.ObjectBuilder] = {}  # target, forgotten: written before resources
     with _opened(data) as handle:
-        for prefix, event, value in ijson.parse(handle):
+        for prefix, event, value in ijson.parse(handle, use_float=True):
+            top = prefix.partition(".")[0]
             if prefix == "" and event == "map_key":
                 keys.append(value)
                 if value == "resources":
                     break
             elif prefix in _HEAD:
                 head[prefix] = value
+            elif top in _SMALL:
+                small.setdefault(top, ijson.ObjectBuilder()).event(event, value)
             elif prefix == "" and event != "start_map":
                 raise ValueError("not a JSON object")
     if not set(keys) <= set(StateDoc.model_fields):
@@ -99,7 +104,7 @@ def _stream(data: str | bytes | Path, sharing: Sharing) -> StateDoc:
     if "resources" not in keys:  # no resources: small, validated whole
         with _opened(data) as handle:
             return StateDoc.model_validate_json(handle.read())
-    doc = StateDoc.model_validate(head)
+    doc = StateDoc.model_validate({**head, **{name: b.value for name, b in small.items()}})
     if doc.version > FORMAT_VERSION:
         return doc
     with _opened(data) as handle:
