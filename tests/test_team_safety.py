@@ -248,22 +248,21 @@ def test_state_mv_by_hand(project: Project, sandbox: Sandbox) -> None:
     assert project.plan().code == 0
 
 
-def test_recorded_id_naming_another_object_is_refused(project: Project, sandbox: Sandbox) -> None:
+def test_renamed_at_the_vendor_is_drift_of_the_same_target(project: Project, sandbox: Sandbox) -> None:
+    """The state is bound to its target (issue 24): a recorded id names our object, whatever
+    its name now; a rename is reverted, and a removed entry's object is deleted."""
     project.write("p.yaml", purposes(a="Alpha", gone="Gone"))
     assert project.apply().code == 0
     ids = state_ids(project)
     patch(sandbox, ids["outreach.call_purpose.a"], name="Unrelated")
     patch(sandbox, ids["outreach.call_purpose.gone"], name="Someone else's")
-    project.write("p.yaml", purposes(a="Alpha"))  # and `gone` is removed: its id would be deleted
+    project.write("p.yaml", purposes(a="Alpha"))
     planned = project.plan()
-    assert planned.code == 1, planned.text
-    assert "now has name 'Unrelated', not 'Alpha'" in planned.out
-    assert "now has name \"Someone else's\"" in planned.out
-    assert "0 to delete" in planned.out and "2 refused" in planned.out
-    writes = sandbox.writes()
-    assert project.apply().code == 1
-    assert sandbox.writes() == writes
-    assert names(sandbox) == ["Someone else's", "Unrelated"]
+    assert planned.code == 2, planned.text
+    assert '~ name: "Unrelated" -> "Alpha"' in planned.out
+    assert "1 to update, 1 to delete" in planned.out
+    assert project.apply().code == 0
+    assert names(sandbox) == ["Alpha"]
 
 
 # -- prune: in the threshold, one by one ---------------------------------------------------
