@@ -1,0 +1,80 @@
+"""Issue 24, the commands a Terraform user reaches for on day two: state commands with
+--sandbox, `import ADDR ID [DIR]`, `state pull` / `state push` (both backends)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.conftest import Project, run_cli, state_block
+
+ONE = """\
+outreach:
+  call_purposes:
+    intro: {name: Intro, order: 1}
+    outro: {name: Outro, order: 2}
+"""
+
+
+def test_state_commands_take_sandbox_and_an_empty_state_says_where(project: Project) -> None:
+    project.write("p.yaml", ONE)
+    root = str(project.root)
+    applied = project.cli("apply", root, "--sandbox", "--auto-approve")
+    assert applied.code == 0, applied.text
+    listed = project.cli("state", "list", root, "--sandbox")
+    assert listed.code == 0 and "outreach.call_purpose.intro\t" in listed.out, listed.text
+    shown = project.cli("state", "show", "outreach.call_purpose.intro", root, "--sandbox")
+    assert shown.code == 0 and json.loads(shown.out)["attributes"]["name"] == "Intro"
+    empty = project.cli("state", "list", root)
+    assert empty.code == 0 and empty.out == "", empty.text
+    assert "The state is empty" in empty.err and "state/default.json" in empty.err
+    assert "--sandbox" in empty.err
+    missing = project.cli("state", "show", "outreach.call_purpose.intro", root)
+    assert missing.code == 1 and "state/default.json" in missing.err, missing.text
+    unlock = project.cli("force-unlock", "no-such-lock", root, "--sandbox")
+    assert "No such option" not in unlock.err, unlock.text
+
+
+def test_import_takes_terraforms_order_and_keeps_the_old_one(project: Project) -> None:
+    project.write("p.yaml", ONE)
+    made = [project.sandbox.outreach("POST", "/callPurposes", {"data": {
+        "type": "callPurpose", "attributes": {"name": name, "order": 9}}}).json()["data"]["id"]
+        for name in ("Intro", "Outro")]
+    new_order = project.cli("import", "outreach.call_purpose.intro", str(made[0]), str(project.root))
+    assert new_order.code == 0, new_order.text
+    old_order = project.cli("import", str(project.root), "outreach.call_purpose.outro", str(made[1]))
+    assert old_order.code == 0, old_order.text
+    assert {a: r["remote_id"] for a, r in project.state()["resources"].items()} == {
+        "outreach.call_purpose.intro": str(made[0]), "outreach.call_purpose.outro": str(made[1])}
+    helped = run_cli("import", "-h")
+    assert "Usage: reconciler import [OPTIONS] ADDR ID [DIR]" in helped.out, helped.out
+    assert "import DIR ADDR ID" in " ".join(helped.out.split())
+
+
+def test_state_pull_push_checks_lineage_and_serial(
+        project: Project, backend_kind: str, request: pytest.FixtureRequest) -> None:
+    project.configure(state=state_block(backend_kind, request))
+    project.write("p.yaml", ONE)
+    root = str(project.root)
+    assert project.apply().code == 0
+    pulled = project.cli("state", "pull", root)
+    assert pulled.code == 0, pulled.text
+    document = json.loads(pulled.out)
+    assert set(document["resources"]) == {"outreach.call_purpose.intro", "outreach.call_purpose.outro"}
+    edited = dict(document, resources={k: v for k, v in document["resources"].items()
+                                       if k.endswith("intro")})
+    file = project.root.parent / "edited.json"
+    file.write_text(json.dumps(edited))
+    pushed = project.cli("state", "push", str(file), root)
+    assert pushed.code == 0, pushed.text
+    listed = project.cli("state", "list", root)
+    assert listed.out.splitlines()[0].startswith("outreach.call_purpose.intro\t")
+    assert "outro" not in listed.out
+    stale = project.cli("state", "push", str(file), root)  # serial moved on since the pull
+    assert stale.code == 1 and "older than the state" in stale.err, stale.text
+    other = project.root.parent / "other.json"
+    other.write_text(json.dumps(dict(json.loads(project.cli("state", "pull", root).out),
+                                     lineage="another-lineage")))
+    refused = project.cli("state", "push", str(other), root)
+    assert refused.code == 1 and "belongs to another state" in refused.err, refused.text
