@@ -36,10 +36,29 @@ def confirm(auto_approve: bool) -> None:
     if not sys.stdin.isatty():
         raise ConfigError("apply needs confirmation: run it from a terminal, pass --auto-approve, "
                           "or apply a saved plan (reconciler plan --out FILE)")
-    answer = typer.prompt("Do you want to perform these actions? Only 'yes' will be accepted")
-    if answer.strip() != "yes":
+    answer = ask("Do you want to perform these actions? Only 'yes' will be accepted: ")
+    if answer is None or answer.strip() != "yes":  # EOF or any other answer, empty included
+        typer.echo("" if answer else "\n", nl=False)
         typer.echo("Apply cancelled.")
         raise typer.Exit(1)
+
+
+def ask(question: str) -> str | None:
+    """One line from the terminal, None at EOF. Ctrl-C cancels at once (exit 130), as in
+    Terraform: the prompt runs inside the event loop, whose own SIGINT handler would only
+    cancel the run once the prompt returned, so Python's default handler reads it."""
+    import signal
+
+    typer.echo(question, nl=False)
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        line = sys.stdin.readline()
+    except KeyboardInterrupt:
+        typer.echo("\nApply cancelled.")
+        raise typer.Exit(130) from None
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    return line or None
 
 
 @app.command()
