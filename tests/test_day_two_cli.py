@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -78,3 +79,29 @@ def test_state_pull_push_checks_lineage_and_serial(
                                      lineage="another-lineage")))
     refused = project.cli("state", "push", str(other), root)
     assert refused.code == 1 and "belongs to another state" in refused.err, refused.text
+
+
+def _checksum(text: str) -> str:
+    found = re.findall(r"Plan checksum: (sha256:\w+)", text)
+    assert len(found) == 1, text
+    return found[0]
+
+
+def test_same_inputs_same_checksum_for_plan_show_and_apply(project: Project) -> None:
+    project.write("p.yaml", ONE)
+    root = str(project.root)
+    assert project.apply().code == 0
+    project.sandbox.outreach("POST", "/callPurposes", {"data": {
+        "type": "callPurpose", "attributes": {"name": "Unmanaged", "order": 5}}})
+    project.write("p.yaml", ONE.replace("order: 2", "order: 3"))
+    saved = project.root.parent / "plan.json"
+    planned = project.cli("plan", root, "--out", str(saved))
+    shown = project.cli("show", str(saved))
+    applied = project.cli("apply", str(saved))
+    assert applied.code == 0, applied.text
+    assert _checksum(planned.out) == _checksum(shown.out) == _checksum(applied.out)
+    project.write("p.yaml", ONE.replace("order: 2", "order: 4"))
+    planned = project.cli("plan", root)
+    applied = project.cli("apply", root, "--auto-approve")
+    assert applied.code == 0, applied.text
+    assert _checksum(planned.out) == _checksum(applied.out)

@@ -139,9 +139,10 @@ def still_holds(saved: Plan, fresh: Plan, state: StateDoc,
         error = SafetyError if protected else PlanError  # an edited file lifting a rail: exit 3
         raise error("the saved plan no longer holds; nothing was applied:\n  "
                     + "\n  ".join(problems) + "\nRun plan again and review it.")
-    checked = Plan(tuple(replace(now[c.address], safety=Safety.OK) for c in saved.changes),
-                   saved.unchanged, saved.lineage, saved.serial, saved.manifest_digest,
-                   saved.directory, target=saved.target, scope=saved.scope)
+    # The saved plan itself, each change as planned now: what apply prints has the checksum
+    # `plan --out` printed (the reviewer matches them), and its verdicts are those of now.
+    checked = replace(saved, changes=tuple(replace(now[c.address], safety=Safety.OK)
+                                           for c in saved.changes), safety=(), refusals=())
     return assess(checked, state, settings)  # the verdicts of now, on exactly these changes
 
 
