@@ -71,7 +71,10 @@ class PlanError(ReconcilerError):
 
 
 class RefusedError(ReconcilerError):
-    pass
+    """A change the plan refuses (prevent_destroy, a delete the vendor cannot do) or a rail
+    blocks: one exit code for all of them, plan and apply alike."""
+
+    exit_code = 3
 
 
 class SafetyError(RefusedError):

@@ -9,6 +9,7 @@ changes; other vendors carry on, and every finished change is in the state.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -29,7 +30,8 @@ from reconciler.state.base import Forgotten, Pending, Resource, StateWriter, now
 
 MAX_CREATE_ATTEMPTS = 4
 Progress = Callable[[Change, str | None], None]
-"""Called after each change with None on success or the error message."""
+"""Called after each change with None on success or the error message. A progress that also
+has `timed(change, remote_id, seconds, adopted)` is told, first, what each success took."""
 
 
 @dataclass
@@ -97,6 +99,7 @@ class Applier:
         if failed:
             result.not_started += 1
             return
+        started = time.monotonic()
         try:
             await self.execute(change)
         except ReconcilerError as exc:
@@ -107,6 +110,11 @@ class Applier:
             self._report(change, str(error))
             return
         result.applied.append(change)
+        timed = getattr(self.progress, "timed", None)
+        if timed is not None:
+            recorded = self.writer.doc.resources.get(change.address)
+            timed(change, recorded.remote_id if recorded else change.remote_id,
+                  time.monotonic() - started, change.address in self.adopted)
         self._report(change, None)
 
     def _report(self, change: Change, error: str | None) -> None:

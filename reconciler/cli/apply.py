@@ -23,6 +23,7 @@ from reconciler.cli.app import (
     workspace,
 )
 from reconciler.errors import ConfigError, ReconcilerError
+from reconciler.redact import clean
 
 if TYPE_CHECKING:  # start-up: imported where used
     from reconciler.apply.executor import ApplyResult
@@ -87,6 +88,11 @@ def apply(
     from reconciler.plan.planfile import load_plan
 
     saved = load_plan(target_path) if target_path.is_file() else None
+    if saved is not None and bool(saved.target.get("sandbox")) != sandbox:
+        made = "with --sandbox" if saved.target.get("sandbox") else "without --sandbox"
+        raise ConfigError(f"{target_path}: the plan was made {made}, so it applies only "
+                          f"{made}: `reconciler apply {target_path}"
+                          + (" --sandbox`" if saved.target.get("sandbox") else "`"))
     directory = Path(saved.target.get("directory") or saved.directory) if saved else target_path
     scope = Scope.of(target, exclude, forget)
     if saved is not None:
@@ -101,7 +107,7 @@ def apply(
             """Show the plan, then ask; a saved plan was reviewed already: shown, not asked."""
             if saved is not None:
                 typer.echo(f"Applying the plan saved in {target_path}:\n")
-            _show(plan)
+            _show(plan, force)
             if saved is None:
                 confirm(auto_approve)
             report.start(plan)
@@ -121,11 +127,11 @@ def apply(
     _report(applied.plan, applied.result)
 
 
-def _show(plan: Plan) -> None:
+def _show(plan: Plan, forced: bool = False) -> None:
     from reconciler.render import emit
     from reconciler.render.text import plan_lines
 
-    emit(plan_lines(plan), use_color())
+    emit(plan_lines(plan, forced=forced), use_color())
 
 
 def _notify(reports: list[Report], outcome: Outcome) -> None:
@@ -136,8 +142,27 @@ def _notify(reports: list[Report], outcome: Outcome) -> None:
         err.print(message, markup=False)
 
 
-VERBS = {"create": "created", "update": "updated", "delete": "deleted",  # by Action value
-         "adopt": "adopted", "push": "pushed", "forget": "forgotten", "move": "moved"}
+DONE = {"create": "Creation complete", "update": "Modifications complete",  # by Action value
+        "delete": "Destruction complete", "adopt": "Adoption complete", "push": "Push complete",
+        "forget": "Forgotten (state only)", "move": "Move complete"}
+
+
+def done_line(change: Change, remote_id: str | None, seconds: float, adopted: bool) -> str:
+    """Terraform's per-object line: `outreach.call_purpose.x: Creation complete after 0.4s
+    [id=123]`; a deactivation says so, a create that found its object says adopted."""
+    from reconciler.plan.model import Reason
+
+    what = DONE.get(change.action, str(change.action))
+    if change.action == "delete" and change.delete_mode == "deactivate":
+        what = "Deactivation complete"
+    elif change.action == "delete" and change.delete_mode == "soft":
+        what = "Soft-deletion complete"
+    elif adopted:
+        what = "Adoption complete (it existed already)"
+    elif change.why is Reason.UPDATE_STATE_REFRESH:
+        what = "Refresh complete (state only)"
+    ident = f" [id={remote_id}]" if remote_id else ""
+    return f"{change.address}: {what} after {seconds:.1f}s{ident}"
 
 
 class Reporter:
@@ -149,6 +174,10 @@ class Reporter:
         self.done = 0
         self._bar: Any = None
         self._task: Any = None
+        self._timed: tuple[str | None, float, bool] | None = None
+
+    def timed(self, change: Change, remote_id: str | None, seconds: float, adopted: bool) -> None:
+        self._timed = (remote_id, seconds, adopted)
 
     def start(self, plan: Plan) -> None:
         self.total = len(plan.changes)
@@ -177,7 +206,8 @@ class Reporter:
         elif error:
             err.print(f"{change.address}: failed", markup=False)
         elif self.total <= 100:
-            typer.echo(f"{change.address}: {VERBS.get(change.action, change.action)}")
+            remote_id, seconds, adopted = self._timed or (change.remote_id, 0.0, False)
+            typer.echo(clean(done_line(change, remote_id, seconds, adopted)))
         elif self.done % max(self.total // 10, 1) == 0:
             typer.echo(f"... {self.done}/{self.total} changes applied")
 

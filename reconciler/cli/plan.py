@@ -99,7 +99,7 @@ def plan(
         err.print(f"Saved the plan to {out}; review it with: reconciler show {out}; apply it "
                   f"with: reconciler apply {out}" + (" --sandbox" if sandbox else ""),
                   markup=False)
-    if result.refusals:
-        raise typer.Exit(1)
+    if result.refusals or any(v.blocked and not v.overridable for v in result.safety):
+        raise typer.Exit(3)  # a refused change: no apply can make this plan (README exit codes)
     if detailed_exitcode and result.has_changes:
         raise typer.Exit(2)

@@ -109,8 +109,9 @@ class Workspace:
 
         settings = load_settings(directory, provider_overrides("http://127.0.0.1:1"),
                                  need_state=False)
-        return cls(settings, LocalBackend(settings.sandbox_data / SANDBOX_STATE), sandbox=True,
-                   notice=notice)
+        backend = LocalBackend(settings.sandbox_data / SANDBOX_STATE)
+        backend.directory = _shell(directory) + " --sandbox"
+        return cls(settings, backend, sandbox=True, notice=notice)
 
     @classmethod
     @contextmanager
@@ -129,7 +130,9 @@ class Workspace:
         data = probe.sandbox_data
         with RunningSandbox(SandboxSettings(data_dir=data)) as running:
             settings = load_settings(directory, running.overrides, need_state=False)
-            yield cls(settings, LocalBackend(data / SANDBOX_STATE), sandbox=True, notice=notice)
+            backend = LocalBackend(data / SANDBOX_STATE)
+            backend.directory = _shell(directory) + " --sandbox"
+            yield cls(settings, backend, sandbox=True, notice=notice)
 
     # ---------------------------------------------------------------- inputs ----
 
@@ -243,7 +246,8 @@ class Workspace:
                 raise ConfigError(
                     f"{', '.join(unmatched)}: matches no address in the manifests or the state; "
                     "check the spelling (addresses are <vendor>.<kind>.<key>, globs like "
-                    "'outreach.*' match several; `reconciler state list DIR` lists the managed ones)")
+                    f"'outreach.*' match several; `reconciler state list {_shell(self.settings.directory)}` "
+                    "lists the managed ones)")
         kinds = self.kinds()
         observed = await self.observe(_in_play(self.settings, kinds, desired, state), providers, state)
         built = make_plan(desired, state, observed, dict(kinds), options,
@@ -350,7 +354,16 @@ def check_applicable(plan: Plan, state: StateDoc, force: bool) -> None:
 
 
 def open_backend(settings: Settings) -> StateBackend:
-    return BACKENDS[settings.state.backend].open(settings.state, settings.directory)
+    backend = BACKENDS[settings.state.backend].open(settings.state, settings.directory)
+    backend.directory = _shell(settings.directory)
+    return backend
+
+
+def _shell(path: Path) -> str:
+    """A path as the user would type it again in a hint."""
+    import shlex
+
+    return shlex.quote(str(path))
 
 
 def _in_play(settings: Settings, kinds: Mapping[str, type[Kind]], desired: Desired,

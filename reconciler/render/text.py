@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from reconciler.plan.model import Action, Change, Plan, Reason
+from reconciler.plan.safety import BLOCKED, FORCED
 from reconciler.render import Line
 
 SYMBOLS: dict[Action, tuple[str, str, str]] = {
@@ -31,7 +32,8 @@ def value(v: Any) -> str:
     return json.dumps(v, ensure_ascii=False, default=str)
 
 
-def change_lines(change: Change) -> list[Line]:
+def change_lines(change: Change, forced: bool = False) -> list[Line]:
+    """`forced`: shown by an apply given --force, which lifts the threshold it reports."""
     symbol, style, verb = SYMBOLS[change.action]
     if change.action is Action.DELETE and change.delete_mode not in (None, "hard"):
         verb = {"soft": "will be soft-deleted (the vendor keeps it, marked deleted)",
@@ -43,6 +45,8 @@ def change_lines(change: Change) -> list[Line]:
         verb = "has moved, and will be updated in place"
     if change.why is Reason.UPDATE_STATE_REFRESH:
         verb = "will have its state record refreshed (state only: no vendor call)"
+    if change.refused:
+        verb = f"is refused: it cannot be {verb.removeprefix('will be ')}, nothing is done"
     lines: list[Line] = [
         [("bold", f"  # {change.address}"), ("", f" {verb}"), ("dim", where)],
         [(style, f"  {symbol} {change.address}" if change.moved_from is None
@@ -58,6 +62,8 @@ def change_lines(change: Change) -> list[Line]:
                       ("", " -> "), ("green", value(diff.after))])
     if change.refused:
         lines.append([("bold red", f"      ! refused: {change.refused}")])
+    elif change.safety == "blocked: threshold" and forced:
+        lines.append([("yellow", "      ! over the threshold: applied because --force was given")])
     elif change.safety != "ok":
         lines.append([("bold red", f"      ! {change.safety}")])
     lines.append([])
@@ -84,13 +90,13 @@ def legend(plan: Plan) -> Line:
     return [("dim", "Symbols: " + ", ".join(parts))] if parts else []
 
 
-def plan_lines(plan: Plan, checksum: bool = True) -> list[Line]:
+def plan_lines(plan: Plan, checksum: bool = True, forced: bool = False) -> list[Line]:
     lines: list[Line] = []
     if plan.changes:
         lines.append([("", "reconciler will perform the following actions:")])
         lines.append([])
         for change in plan.changes:
-            lines.extend(change_lines(change))
+            lines.extend(change_lines(change, forced))
     for vendor, objects in sorted(plan.unmanaged.items()):
         lines.append([("dim", f"Unmanaged: {len(objects)} {vendor} object(s) never managed by "
                               "reconciler are left alone (import them, or set prune: true)")])
@@ -113,7 +119,9 @@ def plan_lines(plan: Plan, checksum: bool = True) -> list[Line]:
     if checksum and plan.changes:
         lines.append([("dim", f"Plan checksum: {plan.checksum()}")])
     for verdict in plan.safety:
-        if verdict.blocked:
+        if verdict.blocked and forced and verdict.overridable:
+            lines.append([("yellow", "Safety: " + verdict.message.replace(BLOCKED, FORCED))])
+        elif verdict.blocked:
             lines.append([("bold red", f"Safety: {verdict.message}")])
     for refusal in plan.refusals:
         lines.append([("bold red", f"Error: {refusal}")])

@@ -247,6 +247,9 @@ class StateBackend(ABC):
         """Raise LockError unless the lock this process took is still the current one: a run
         whose lock was taken over (force-unlock --force) stops before its next write."""
 
+    directory: str = "DIR"
+    """The manifest directory as the user gave it, for the commands hints spell out."""
+
     sharing: Sharing = NO_SHARING
     """Set before `read` to let each record equal to what the manifests declare share the
     declared dict (reconciler.perf: one copy of each object's values, not two)."""

@@ -319,7 +319,7 @@ class LocalBackend(StateBackend):
             who = holder.describe() if holder else "another process"
             raise LockError(f"state {self.path} is locked: {who}. Wait for it to finish, retry "
                             f"with --lock-timeout, or if it is gone run `reconciler force-unlock "
-                            f"{holder.id if holder else 'ID'} DIR`") from None
+                            f"{holder.id if holder else 'ID'} {self.directory}`") from None
         info = LockInfo(command=command)
         try:
             with writing(self.holder_path, "the state lock", "nothing was changed"):
@@ -370,7 +370,7 @@ class LocalBackend(StateBackend):
             raise LockError(f"state {self.path}: no lock {lock_id} to remove ({current})")
         if self._flock_held():
             if not force:
-                raise LockError(live_holder(holder, lock_id))
+                raise LockError(live_holder(holder, lock_id, self.directory))
             os.unlink(self.holder_path)  # the fence: the holder stops before its next write
             deadline = time.monotonic() + wait_s
             while self._flock_held() and time.monotonic() < deadline:
@@ -381,7 +381,7 @@ class LocalBackend(StateBackend):
         return holder
 
 
-def live_holder(holder: LockInfo, lock_id: str) -> str:
+def live_holder(holder: LockInfo, lock_id: str, directory: str = "DIR") -> str:
     """Why force-unlock refuses: the holder is running, and two applies at once duplicate."""
     here = holder.host == socket.gethostname()
     alive = here and _pid_alive(holder.pid)
@@ -389,7 +389,8 @@ def live_holder(holder: LockInfo, lock_id: str) -> str:
              else f"its process (pid {holder.pid} on {holder.host}) still holds the lock")
     return (f"{holder.describe()}: not freed, the holder is alive ({where}). Two applies at once "
             "create duplicates: wait for it to finish. If it is stuck, `reconciler force-unlock "
-            f"{lock_id} DIR --force` revokes the lock: the holder stops before its next write")
+            f"{lock_id} {directory} --force` revokes the lock: the holder stops before its next "
+            "write")
 
 
 def _pid_alive(pid: int) -> bool:
