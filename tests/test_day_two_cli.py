@@ -105,3 +105,18 @@ def test_same_inputs_same_checksum_for_plan_show_and_apply(project: Project) -> 
     applied = project.cli("apply", root, "--auto-approve")
     assert applied.code == 0, applied.text
     assert _checksum(planned.out) == _checksum(applied.out)
+
+
+def test_terraforms_single_dash_flags_are_accepted(project: Project) -> None:
+    project.write("p.yaml", ONE)
+    root = str(project.root)
+    saved = project.root.parent / "plan.json"
+    planned = project.cli("plan", root, "-target", "outreach.call_purpose.intro", f"-out={saved}",
+                          "-detailed-exitcode")
+    assert planned.code == 2, planned.text
+    assert "Skipped 1 object(s)" in planned.out
+    assert project.cli("apply", str(saved)).code == 0
+    applied = project.cli("apply", "-auto-approve", root, "-lock-timeout", "5")
+    assert applied.code == 0, applied.text
+    assert sorted(project.state()["resources"]) == ["outreach.call_purpose.intro",
+                                                     "outreach.call_purpose.outro"]

@@ -39,6 +39,15 @@ class ReconcilerCommand(TyperCommand):
                 pieces.append(name if param.required else f"[{name}]")
         return pieces
 
+    def make_parser(self, ctx: Any) -> Any:
+        """Terraform's single-dash spellings are accepted too (`-auto-approve`, `-out=FILE`,
+        `-target ADDR`): each --long option answers to -long as well, unlisted in help."""
+        parser = super().make_parser(ctx)
+        for name, option in list(parser._long_opt.items()):
+            if name.startswith("--") and len(name) > 3:
+                parser._long_opt.setdefault(name[1:], option)
+        return parser
+
     def format_options(self, ctx: Any, formatter: Any) -> None:
         records = [(p.param_type_name, p.get_help_record(ctx)) for p in self.get_params(ctx)]
         arguments = [(r[0].split(" ", 1)[0], r[1]) for t, r in records if r and t == "argument"]
