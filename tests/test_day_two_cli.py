@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import pytest
 
@@ -120,3 +121,22 @@ def test_terraforms_single_dash_flags_are_accepted(project: Project) -> None:
     assert applied.code == 0, applied.text
     assert sorted(project.state()["resources"]) == ["outreach.call_purpose.intro",
                                                      "outreach.call_purpose.outro"]
+
+
+def test_a_nested_project_is_skipped_and_error_lists_are_capped(tmp_path: Path) -> None:
+    prod = tmp_path / "mono" / "prod"
+    assert run_cli("init", str(prod)).code == 0
+    assert run_cli("init", str(prod / "staging")).code == 0
+    validated = run_cli("validate", str(prod))
+    assert validated.code == 0, validated.text
+    assert validated.err.count("another project") == 1 and "staging" in validated.err
+    assert "unknown vendor" not in validated.text
+    broken = prod / "broken.yaml"
+    broken.write_text("outreach:\n  call_purposes:\n" + "".join(
+        f"    p{i}: {{name: P{i}, order: x}}\n" for i in range(120)))
+    for fmt in ("text", "github"):
+        failed = run_cli("validate", str(prod), "--format", fmt)
+        assert failed.code == 1
+        assert "... and 70 more problem(s) (50 shown)" in failed.text, failed.text
+    annotations = run_cli("validate", str(prod), "--format", "github").out.splitlines()
+    assert len([a for a in annotations if a.startswith("::error")]) == 51

@@ -52,6 +52,9 @@ def validate(
 
             typer.echo(github_annotations(exc, directory))
         raise
+    for folder in desired.nested:
+        err.print(f"Note: {folder}: another project (it has its own reconciler.yaml): skipped, "
+                  "not read as manifests", markup=False)
     typer.echo(f"Valid: {len(desired.objects)} object(s) in {len(desired.documents)} file(s).")
 
 

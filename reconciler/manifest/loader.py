@@ -76,6 +76,7 @@ class Desired:
     objects: dict[str, DesiredObject]
     digest: str
     documents: dict[str, Document]
+    nested: tuple[str, ...] = ()  # folders below holding their own reconciler.yaml: skipped
 
 
 def address(vendor: str, kind: str, key: str) -> str:
@@ -89,11 +90,15 @@ def manifest_files(directory: Path, skip: Path | None = None, guard: bool = Fals
     not a readable regular file (a FIFO would hang the run, a device is never a manifest):
     a manifest never silently vanishes. With `guard` (loading), a `skip` folder holding
     *.yaml files is an error too: they would vanish from the plan."""
+    return _walked(directory, skip, guard).found
+
+
+def _walked(directory: Path, skip: Path | None, guard: bool) -> _Walk:
     walk = _Walk(directory, skip, guard)
     walk.folder(directory, ())
     if walk.problems:
         raise ManifestError(walk.problems)
-    return walk.found
+    return walk
 
 
 class _Walk:
@@ -101,6 +106,7 @@ class _Walk:
         self.root, self.skip, self.guard = root, skip, guard
         self.found: list[Path] = []
         self.problems: list[Diagnostic] = []
+        self.nested: list[Path] = []  # another project (its own reconciler.yaml): never read
 
     def problem(self, path: Path, message: str) -> None:
         self.problems.append(Diagnostic(None, f"{yamlsource.display_path(path)}: {message}"))
@@ -130,6 +136,8 @@ class _Walk:
                 if self.skip is not None and child.resolve() == self.skip:
                     if self.guard:
                         self.state(child)
+                elif (child / CONFIG_FILE).is_file():
+                    self.nested.append(child)
                 else:
                     self.folder(child, (*ancestors, here))
             elif entry.name.endswith((".yaml", ".yml")) and not (
@@ -177,7 +185,8 @@ def state_folder(settings: Settings) -> Path | None:
 
 def load_desired(settings: Settings, env: Mapping[str, str] | None = None) -> Desired:
     env = os.environ if env is None else env
-    files = manifest_files(settings.directory, state_folder(settings), guard=True)
+    walk = _walked(settings.directory, state_folder(settings), guard=True)
+    files = walk.found
     digest = hashlib.sha256()
     for path in [settings.config_file, *files]:
         try:
@@ -195,7 +204,8 @@ def load_desired(settings: Settings, env: Mapping[str, str] | None = None) -> De
         provider.loaded()
     if loader.diagnostics:
         raise ManifestError(loader.diagnostics)
-    return Desired(loader.objects, digest.hexdigest(), loader.documents)
+    return Desired(loader.objects, digest.hexdigest(), loader.documents,
+                   tuple(yamlsource.display_path(p) for p in walk.nested))
 
 
 class _Loader:

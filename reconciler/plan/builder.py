@@ -83,6 +83,8 @@ def make_plan(desired: Desired, state: StateDoc, observed: Observed,
               kinds: dict[str, type[KindSpec]], options: PlanOptions, directory: str,
               target: dict[str, Any] | None = None) -> Plan:
     plan = _Draft()
+    plan.warnings += [f"{folder}: another project (it has its own reconciler.yaml): skipped, "
+                      "not read as manifests" for folder in desired.nested]
     wanted: dict[str, list[DesiredObject]] = defaultdict(list)
     for obj in desired.objects.values():
         wanted[obj.kind_address].append(obj)
