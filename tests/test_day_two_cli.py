@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -140,3 +142,22 @@ def test_a_nested_project_is_skipped_and_error_lists_are_capped(tmp_path: Path) 
         assert "... and 70 more problem(s) (50 shown)" in failed.text, failed.text
     annotations = run_cli("validate", str(prod), "--format", "github").out.splitlines()
     assert len([a for a in annotations if a.startswith("::error")]) == 51
+
+
+def test_smaller_things(project: Project, tmp_path: Path) -> None:
+    """An empty collection declares nothing; init --backend postgres ignores state/; every
+    --out makes its folder; -v logs no asyncio noise; --version loads no command line app."""
+    project.write("p.yaml", "outreach:\n  call_purposes:\n")
+    assert project.cli("validate", str(project.root)).code == 0
+    saved = project.root.parent / "new" / "folder" / "plan.json"
+    planned = project.cli("plan", str(project.root), "--out", str(saved), "-v")
+    assert planned.code == 0, planned.text
+    assert saved.is_file() and "No changes." in planned.out
+    assert "asyncio" not in planned.err and "Using selector" not in planned.err
+    made = tmp_path / "pg"
+    assert run_cli("init", str(made), "--backend", "postgres").code == 0
+    assert "/state/" in (made / ".gitignore").read_text()
+    version = subprocess.run([sys.executable, "-X", "importtime", "-m", "reconciler", "--version"],
+                             capture_output=True, text=True, check=True)
+    assert re.fullmatch(r"reconciler \d+\.\d+\.\d+\n", version.stdout)
+    assert "typer" not in version.stderr

@@ -4,6 +4,11 @@
 def main() -> None:
     import sys
 
+    if sys.argv[1:] == ["--version"]:  # answered before the app (and Typer) is imported
+        from reconciler import __version__
+
+        print(f"reconciler {__version__}")
+        return
     # httpx imports its own command-line client (Rich, Pygments, Click: a third of its import
     # time) whenever those are installed; reconciler never runs it, so it is not loaded.
     sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]

@@ -169,6 +169,7 @@ def _verbose(value: bool) -> None:
         logging.basicConfig(level=logging.DEBUG, format="%(name)s: %(message)s")
         logging.getLogger("httpx").setLevel(logging.WARNING)
         logging.getLogger("httpcore").setLevel(logging.WARNING)
+        logging.getLogger("asyncio").setLevel(logging.WARNING)  # "Using selector: ...": noise
 
 
 def _no_color(value: bool) -> None:

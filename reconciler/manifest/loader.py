@@ -248,6 +248,8 @@ class _Loader:
                                             f"{CONFIG_FILE}", key=True)
             return
         kinds = kinds_by_collection(provider)
+        if collections is None:
+            return  # `outreach:` with nothing under it declares nothing, like `{}`
         if not isinstance(collections, dict):
             self.error(document, (vendor,), f"{vendor}: expected a mapping of "
                                             f"{', '.join(kinds)}")
@@ -258,9 +260,12 @@ class _Loader:
                 self.error(document, (vendor, collection), f"{vendor}: unknown collection "
                            f"'{collection}'{suggest(collection, kinds)} (known: {', '.join(kinds)})",
                            key=True)
+            elif entries is None:
+                continue  # an empty collection (its last entry removed) declares nothing
             elif not isinstance(entries, dict):
                 self.error(document, (vendor, collection), f"{vendor}.{collection}: expected a "
-                                                           "mapping of keys to objects")
+                                                           "mapping of keys to objects (an empty "
+                                                           "one is written {})")
             else:
                 for key, body in entries.items():
                     self.add_object(document, kind, collection, str(key), body)
