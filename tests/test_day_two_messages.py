@@ -79,3 +79,22 @@ def test_hints_name_the_directory_given(project: Project) -> None:
     typo = project.plan("--target", "outreach.call_purpose.nope")
     assert typo.code == 1
     assert f"reconciler state list {project.root}" in typo.err and " DIR" not in typo.err
+
+
+def test_replace_recreates_one_object_where_the_vendor_deletes(project: Project) -> None:
+    project.configure(vendors=("outreach", "webex_campaign"))
+    project.write("p.yaml", OUTREACH + "webex_campaign:\n  purposes:\n    a: {name: A_Purpose}\n")
+    assert project.apply().code == 0
+    [before] = project.sandbox.outreach_purposes()
+    planned = project.plan("-replace", "outreach.call_purpose.intro")
+    assert planned.code == 2, planned.text
+    assert "-/+ outreach.call_purpose.intro" in planned.out and "1 to replace" in planned.out
+    applied = project.apply("-replace", "outreach.call_purpose.intro")
+    assert applied.code == 0, applied.text
+    assert "outreach.call_purpose.intro: Replacement complete after" in applied.out
+    [after] = project.sandbox.outreach_purposes()
+    assert after["id"] != before["id"] and after["attributes"]["name"] == "Intro"
+    assert project.state()["resources"]["outreach.call_purpose.intro"]["remote_id"] == str(after["id"])
+    assert project.plan().code == 0
+    refused = project.plan("-replace", "webex_campaign.purpose.a")
+    assert refused.code == 3 and "cannot be replaced" in refused.out, refused.text

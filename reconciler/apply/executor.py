@@ -55,7 +55,8 @@ class ApplyResult:
 
 
 _DONE = {"create": "created", "update": "updated", "delete": "deleted", "deactivate": "deactivated",
-         "adopt": "adopted", "move": "moved", "push": "pushed", "forget": "forgotten"}
+         "adopt": "adopted", "move": "moved", "push": "pushed", "forget": "forgotten",
+         "replace": "replaced"}
 
 
 class Applier:
@@ -136,6 +137,8 @@ class Applier:
                 await self.writer.forget(change.address, _remembered(change))
             case Action.MOVE:
                 await self._move(kind, change)
+            case Action.REPLACE:
+                await self._replace(kind, change)
             case Action.PUSH:
                 await self._push(kind, change)
             case Action.NOOP:
@@ -223,6 +226,16 @@ class Applier:
         current = await kind.read(change.remote_id) if change.delete_mode == "deactivate" else None
         await kind.delete(change.remote_id, DeleteMode(change.delete_mode or "hard"), current)
         await self.writer.remove(change.address)
+
+    async def _replace(self, kind: Kind, change: Change) -> None:
+        """-replace: delete, then create under the same address. Each step has its intent in
+        the journal: interrupted between them, the next plan creates (or adopts) it again."""
+        assert change.remote_id is not None
+        await self.writer.intend(change.address, Pending(
+            vendor=change.vendor, kind=change.kind, action="delete", identity=change.identity,
+            remote_id=change.remote_id, started_at=now()))
+        await kind.delete(change.remote_id, DeleteMode.HARD, None)
+        await self._create(kind, change)
 
     async def _push(self, kind: Kind, change: Change) -> None:
         """The plan holds only a digest of write-only content (it may be personal data); the

@@ -133,6 +133,9 @@ ExcludeOpt = Annotated[list[str] | None, typer.Option(
 ForgetOpt = Annotated[list[str] | None, typer.Option(
     "--forget", metavar="ADDR",
     help="Stop managing these addresses when the vendor cannot delete (glob; repeatable)")]
+ReplaceOpt = Annotated[list[str] | None, typer.Option(
+    "--replace", metavar="ADDR",
+    help="Delete and create again (where the vendor deletes; glob; repeatable)")]
 MAX_LOCK_TIMEOUT_S = 86_400.0
 
 

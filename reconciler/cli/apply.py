@@ -14,6 +14,7 @@ from reconciler.cli.app import (
     ExcludeOpt,
     ForgetOpt,
     LockTimeoutOpt,
+    ReplaceOpt,
     SandboxOpt,
     TargetOpt,
     app,
@@ -72,7 +73,7 @@ def apply(
     force: Annotated[bool, typer.Option(
         "--force", help="Apply even past the change threshold (safety rail)")] = False,
     target: TargetOpt = None, exclude: ExcludeOpt = None, forget: ForgetOpt = None,
-    lock_timeout: LockTimeoutOpt = 0.0, sandbox: SandboxOpt = False,
+    lock_timeout: LockTimeoutOpt = 0.0, sandbox: SandboxOpt = False, replace: ReplaceOpt = None,
     notify_deployment: Annotated[str | None, typer.Option(
         "--notify-webex-deployment", metavar="ID",
         help="Report the outcome to this Webex Campaign deployment")] = None,
@@ -94,7 +95,7 @@ def apply(
                           f"{made}: `reconciler apply {target_path}"
                           + (" --sandbox`" if saved.target.get("sandbox") else "`"))
     directory = Path(saved.target.get("directory") or saved.directory) if saved else target_path
-    scope = Scope.of(target, exclude, forget)
+    scope = Scope.of(target, exclude, forget, replace)
     if saved is not None:
         scope.refuse_for_saved()
     with workspace(directory, sandbox) as ws:
@@ -144,7 +145,8 @@ def _notify(reports: list[Report], outcome: Outcome) -> None:
 
 DONE = {"create": "Creation complete", "update": "Modifications complete",  # by Action value
         "delete": "Destruction complete", "adopt": "Adoption complete", "push": "Push complete",
-        "forget": "Forgotten (state only)", "move": "Move complete"}
+        "forget": "Forgotten (state only)", "move": "Move complete",
+        "replace": "Replacement complete"}
 
 
 def done_line(change: Change, remote_id: str | None, seconds: float, adopted: bool) -> str:

@@ -13,6 +13,7 @@ from reconciler.cli.app import (
     ExcludeOpt,
     ForgetOpt,
     Format,
+    ReplaceOpt,
     SandboxOpt,
     TargetOpt,
     app,
@@ -86,7 +87,7 @@ def plan(
     detailed_exitcode: Annotated[bool, typer.Option(
         "--detailed-exitcode", help="Exit 2 when there are changes")] = False,
     target: TargetOpt = None, exclude: ExcludeOpt = None, forget: ForgetOpt = None,
-    sandbox: SandboxOpt = False,
+    sandbox: SandboxOpt = False, replace: ReplaceOpt = None,
 ) -> None:
     """Show what apply would change."""
     import asyncio
@@ -95,7 +96,7 @@ def plan(
     from reconciler.plan.planfile import save_plan
 
     with workspace(directory, sandbox) as ws:
-        result = asyncio.run(ws.plan(Scope.of(target, exclude, forget)))
+        result = asyncio.run(ws.plan(Scope.of(target, exclude, forget, replace)))
     print_plan(result, fmt)
     if out is not None:
         save_plan(result, out)

@@ -49,25 +49,27 @@ class Scope:
     targets: tuple[str, ...] = ()
     excludes: tuple[str, ...] = ()
     forget: tuple[str, ...] = ()
+    replace: tuple[str, ...] = ()  # -replace: recreate these (where the vendor deletes)
 
     @classmethod
     def of(cls, targets: list[str] | None = None, excludes: list[str] | None = None,
-           forget: list[str] | None = None) -> Scope:
-        return cls(tuple(targets or ()), tuple(excludes or ()), tuple(forget or ()))
+           forget: list[str] | None = None, replace: list[str] | None = None) -> Scope:
+        return cls(tuple(targets or ()), tuple(excludes or ()), tuple(forget or ()),
+                   tuple(replace or ()))
 
     @classmethod
     def saved(cls, plan: Plan) -> Scope:
         scope = plan.scope
         return cls(tuple(scope.get("targets", ())), tuple(scope.get("excludes", ())),
-                   tuple(scope.get("forget", ())))
+                   tuple(scope.get("forget", ())), tuple(scope.get("replace", ())))
 
     def __bool__(self) -> bool:
-        return bool(self.targets or self.excludes or self.forget)
+        return bool(self.targets or self.excludes or self.forget or self.replace)
 
     def refuse_for_saved(self) -> None:
         if self:
-            raise ConfigError("--target/--exclude/--forget cannot change a saved plan: it "
-                              "applies as reviewed; make a new plan with them instead")
+            raise ConfigError("--target/--exclude/--forget/--replace cannot change a saved plan: "
+                              "it applies as reviewed; make a new plan with them instead")
 
 
 @dataclass(frozen=True)
@@ -187,6 +189,7 @@ class Workspace:
                 delete_modes[kind_address] = default
         return PlanOptions(
             targets=scope.targets, excludes=scope.excludes, forget=scope.forget,
+            replace=scope.replace,
             prune=frozenset(n for n, p in providers.items() if p.prune),
             forget_undeletable=frozenset(n for n, p in providers.items() if p.forgets_undeletable()),
             ignore=ignore, delete_modes=delete_modes,
@@ -240,7 +243,7 @@ class Workspace:
             async with self.connect(desired) as live:
                 return await self.plan(scope, providers=live, state=state)
         options = self.plan_options(scope)
-        if options.targets or options.excludes:
+        if options.targets or options.excludes or options.replace:
             unmatched = unmatched_patterns(options, [*desired.objects, *state.resources])
             if unmatched:
                 raise ConfigError(

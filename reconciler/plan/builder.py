@@ -27,6 +27,7 @@ class PlanOptions:
     targets: Sequence[str] = ()
     excludes: Sequence[str] = ()
     forget: Sequence[str] = ()  # addresses to stop managing when the vendor cannot delete
+    replace: Sequence[str] = ()  # -replace: delete and create again (where the vendor deletes)
     prune: frozenset[str] = frozenset()  # vendors whose unmanaged objects are deleted
     forget_undeletable: frozenset[str] = frozenset()  # vendors configured to forget instead
     ignore: dict[str, tuple[str, ...]] = field(default_factory=dict)  # kind address -> fields
@@ -51,6 +52,7 @@ def unmatched_patterns(options: PlanOptions, addresses: Iterable[str]) -> list[s
     nothing (or exclude nothing) must be an error, not a silent "No changes"."""
     flagged = [(f"--target {p}", p) for p in options.targets]
     flagged += [(f"--exclude {p}", p) for p in options.excludes]
+    flagged += [(f"--replace {p}", p) for p in options.replace]
     left = dict(flagged)
     for address in addresses:
         for name, pattern in list(left.items()):
@@ -114,6 +116,8 @@ def make_plan(desired: Desired, state: StateDoc, observed: Observed,
     plan.changes.sort(key=lambda c: (c.phase, c.address))
     scope = {"targets": tuple(options.targets), "excludes": tuple(options.excludes),
              "forget": tuple(options.forget)}
+    if options.replace:  # only when given: plans without it keep their checksum
+        scope["replace"] = tuple(options.replace)
     return Plan(tuple(plan.changes), plan.unchanged, state.lineage, state.serial, desired.digest,
                 directory, unmanaged={v: tuple(x) for v, x in plan.unmanaged.items()},
                 not_observable=tuple(plan.not_observable),
@@ -255,6 +259,8 @@ class _KindPlanner:
         diffs = field_diffs(obj.attributes, current.attributes, ignore)
         revive = self.kind.needs_revive(obj.attributes, current)
         assert resource is not None
+        if any(fnmatch.fnmatchcase(obj.address, p) for p in self.options.replace):
+            return self._replace(obj, resource, current, base)
         # A natural key changed behind a recorded id is drift like any other field: the state
         # is bound to its target (reconciler/apply/binding.py), so the id names our object.
         state_meta_changed = resource is not None and any(
@@ -278,6 +284,24 @@ class _KindPlanner:
                     why=Reason.UPDATE_REVIVE if revive else Reason.UPDATE_FIELDS_DIFFER,
                       diffs=diffs, fingerprint=current.fingerprint(), revive=revive,
                       before=current.attributes)
+
+    def _replace(self, obj: DesiredObject, resource: Resource, current: RemoteObject,
+                 base: partial[Change]) -> Change:
+        """-replace: the object is deleted and created again, where the vendor deletes for
+        real (a deactivation or a soft delete would leave the natural key taken)."""
+        change = base(action=Action.REPLACE, why=Reason.REPLACE_BY_REQUEST,
+                      reason="replacement requested (-replace): deleted, then created again",
+                      remote_id=current.remote_id, delete_mode=DeleteMode.HARD,
+                      fingerprint=current.fingerprint(), before=current.attributes)
+        if DeleteMode.HARD not in self.kind.delete_modes:
+            return replace(change, refusal=Refusal.NO_DELETE_API, refused=(
+                f"cannot be replaced: {self.kind.vendor} cannot delete a {self.kind.name} (only "
+                f"{', '.join(str(m) for m in self.kind.delete_modes)}); drop -replace"))
+        if resource.meta.get("prevent_destroy") or resource.prevent_destroy \
+                or obj.lifecycle.prevent_destroy:
+            return replace(change, refusal=Refusal.PREVENT_DESTROY, refused=(
+                "prevent_destroy is set on it: a replacement deletes it first"))
+        return change
 
     def _adopt(self, obj: DesiredObject, twin: RemoteObject, base: partial[Change]) -> Change:
         ignore = (*self.ignore, *obj.lifecycle.ignore_changes)

@@ -22,6 +22,7 @@ class Action(StrEnum):
     PUSH = "push"  # a write-only kind sends its content again
     FORGET = "forget"  # stop managing; the remote object is left untouched
     MOVE = "move"  # a renamed key: the state entry moves to the new address, no vendor call
+    REPLACE = "replace"  # -replace ADDR: deleted, then created again (Terraform's -/+)
     NOOP = "no-op"
 
 
@@ -58,6 +59,7 @@ class Reason(StrEnum):
     FORGET_WRITE_ONLY = "forget_because_write_only"
     FORGET_INACTIVE = "forget_because_inactive"
     MOVE_KEY_RENAMED = "move_because_key_renamed"
+    REPLACE_BY_REQUEST = "replace_by_request"  # Terraform's code for -replace
 
 
 class Refusal(StrEnum):
@@ -171,7 +173,7 @@ class Change:
 
 
 COUNTED = ("create", "update", "delete", "deactivate", "adopt", "move", "push", "forget",
-           "state_only", "refused")
+           "replace", "state_only", "refused")
 """What plans and applies count, in the order summaries name them."""
 
 

@@ -56,7 +56,7 @@ def assess(plan: Plan, state: StateDoc, settings: Mapping[str, ProviderSettings]
 
 def _risky(change: Change) -> bool:
     """Counts toward the threshold: a vendor write that changes or removes an existing object."""
-    writes = change.action in (Action.UPDATE, Action.DELETE) or (
+    writes = change.action in (Action.UPDATE, Action.DELETE, Action.REPLACE) or (
         change.action is Action.MOVE and not change.state_only)
     return writes and not change.state_only and not change.refused
 

@@ -47,6 +47,7 @@ ACTION_REASONS: dict[str, str] = {
     "forget_because_write_only": "a write-only entry removed from the manifests",
     "forget_because_inactive": "removed from the manifests and already inactive remotely",
     "move_because_key_renamed": "the manifest key was renamed; only the state changes",
+    "replace_by_request": "replacement requested with -replace (Terraform's own code)",
 }
 _LABEL = re.compile(r"^(?P<kind>[A-Za-z0-9_]+\.[A-Za-z0-9_]+) id=(?P<id>\S*) (?P<key>.*)$")
 
@@ -141,6 +142,8 @@ def _values(change: Change) -> tuple[list[str], dict[str, Any] | None, dict[str,
         return ["delete"], before, None
     if action is Action.FORGET:
         return ["forget"], before, None
+    if action is Action.REPLACE:
+        return ["delete", "create"], before, desired
     if action is Action.PUSH:
         after = {**desired, "records": None}
         return (["update"] if before else ["create"]), before, after

@@ -17,6 +17,7 @@ SYMBOLS: dict[Action, tuple[str, str, str]] = {
     Action.PUSH: (">", "magenta", "will be pushed"),
     Action.FORGET: ("x", "blue", "will be forgotten (removed from state only)"),
     Action.MOVE: ("->", "cyan", "has moved (state only: no vendor call)"),
+    Action.REPLACE: ("-/+", "magenta", "will be replaced (deleted, then created again)"),
 }
 MAX_UNMANAGED_SHOWN = 20
 # The legend's words; `<=` is Terraform's "read", so it is spelled out.
@@ -25,6 +26,7 @@ LEGEND: dict[Action, str] = {
     Action.DELETE: "delete (or deactivate, as its line says)",
     Action.ADOPT: "adopt an existing remote object (not Terraform's read)",
     Action.PUSH: "push write-only content", Action.FORGET: "forget (state only)",
+    Action.REPLACE: "replace (delete, then create)",
 }
 
 
@@ -74,7 +76,8 @@ def summary(plan: Plan) -> str:
     counts = plan.counts()
     text = (f"Plan: {counts['create']} to create, {counts['update']} to update, "
             f"{counts['delete']} to delete, {counts['adopt']} to adopt")
-    extras = [f"{counts[a]} to {a}" for a in ("move", "deactivate", "push", "forget") if counts[a]]
+    extras = [f"{counts[a]} to {a}" for a in ("move", "deactivate", "push", "forget", "replace")
+              if counts[a]]
     extras += [f"{counts['state_only']} state-only"] if counts["state_only"] else []
     extras += [f"{counts['refused']} refused"] if counts["refused"] else []
     return ", ".join([text, *extras]) + "."
