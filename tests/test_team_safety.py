@@ -318,6 +318,7 @@ def test_force_unlock_refuses_a_live_holder_and_fencing_stops_it(
     assert final.code == 0, final.text
     assert names(sandbox) == sorted(f"P{i}" for i in range(80)), "duplicates or missing objects"
     assert team.plan().code == 0
+    assert team.cli("drift", str(team.root)).code == 0  # the state holds what the vendor holds
 
 
 def _env(sandbox: Sandbox) -> dict[str, str]:
