@@ -59,28 +59,25 @@ def test_sigkilled_update_apply_then_one_apply_leaves_state_true(
     project = Project(root, slow_sandbox)
     project.configure(state=state_block(backend_kind, request))
     project.write("p.yaml", manifest(0))
-    assert project.apply().code == 0
+    ws = Workspace.open(root, env={**os.environ, **slow_sandbox.env()})
+    assert asyncio.run(ws.apply(force=True)).result is not None  # set up in-process: faster
     rng = random.Random(seed)
     env = {**os.environ, **slow_sandbox.env(), "NO_COLOR": "1"}
     command = [sys.executable, "-m", "reconciler", "apply", str(root), "--auto-approve", "--force"]
-    for round_ in range(2):
-        project.write("p.yaml", manifest(1000 * (round_ + 1)))
-        writes = slow_sandbox.writes()
-        proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 60
-        while proc.poll() is None and time.monotonic() < deadline \
-                and slow_sandbox.writes() <= writes:
-            time.sleep(0.01)
-        time.sleep(rng.uniform(0.0, 0.4))
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(10)
+    project.write("p.yaml", manifest(1000))  # every object updated
+    writes = slow_sandbox.writes()
+    proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while proc.poll() is None and time.monotonic() < deadline and slow_sandbox.writes() <= writes:
+        time.sleep(0.01)
+    time.sleep(rng.uniform(0.0, 0.4))  # a random moment once the updates are being sent
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(10)
     time.sleep(0.2)  # requests in flight when the client died still land at the vendor
-    final = project.apply("--force")
+    final = project.apply("--force")  # one more apply, as a person runs it
     assert final.code == 0, final.text
+    # What `plan` and `drift` see (their exit codes are these counts being 0), in-process.
     assert _engine_checks(root, slow_sandbox) == (0, 0)
-    assert project.plan().code == 0
-    assert project.cli("drift", str(root)).code == 0
 
 
 def test_record_behind_remote_is_refreshed_state_only(project: Project) -> None:
