@@ -272,8 +272,10 @@ class _KindPlanner:
                               remote_id=current.remote_id, fingerprint=current.fingerprint(),
                               state_only=True,
                               before=current.attributes)
-            if resource.attributes is not obj.attributes and (
-                    stale := field_diffs(resource.attributes, current.attributes, ignore)):
+            # Shared dicts are equal (reconciler.perf): the common no-op costs no comparison.
+            if resource.attributes is not obj.attributes \
+                    and resource.attributes is not current.attributes \
+                    and (stale := field_diffs(resource.attributes, current.attributes, ignore)):
                 return base(action=Action.UPDATE, why=Reason.UPDATE_STATE_REFRESH,
                             reason=_refresh_reason(stale), remote_id=current.remote_id,
                             fingerprint=current.fingerprint(), state_only=True,

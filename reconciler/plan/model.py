@@ -234,13 +234,16 @@ class Plan:
         return bool(self.changes)
 
     def body(self) -> dict[str, Any]:
+        summary = self.counts()
+        if not summary["replace"]:  # counted since -replace: plans without one keep their checksum
+            del summary["replace"]
         return {
             "format_version": self.format_version,
             "lineage": self.lineage,
             "serial": self.serial,
             "manifest_digest": self.manifest_digest,
             "directory": self.directory,
-            "summary": {**self.counts(), "unchanged": self.unchanged, "skipped": self.skipped},
+            "summary": {**summary, "unchanged": self.unchanged, "skipped": self.skipped},
             "changes": [c.to_dict() for c in self.changes],
             "unmanaged": {v: list(x) for v, x in self.unmanaged.items()},
             "not_observable": list(self.not_observable),
