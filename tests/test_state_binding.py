@@ -4,6 +4,8 @@ drift calls them forgotten instead of failing every night."""
 
 from __future__ import annotations
 
+import json
+
 from reconciler.sandbox.server import RunningSandbox, SandboxSettings
 from tests.conftest import Project, Sandbox
 
@@ -73,6 +75,8 @@ def test_forgotten_objects_are_remembered_not_drift(project: Project) -> None:
     assert drift.code == 0, drift.text
     assert "forgotten" in drift.out and "Product_Updates" in drift.out
     assert "never managed" not in drift.out
+    as_json = json.loads(project.cli("drift", str(project.root), "--format", "json").out)
+    assert [f.split(" ")[0] for f in as_json["forgotten"]] == [address] and not as_json["unmanaged"]
     plan = project.plan()
     assert plan.code == 0 and "Unmanaged" not in plan.out, plan.text
     listed = project.cli("state", "list", str(project.root))

@@ -100,6 +100,7 @@ def drift_document(report: DriftReport) -> dict[str, Any]:
         "drifted": len(report.items),
         "unmanaged": unmanaged_objects(report.unmanaged),
         "not_observable": report.not_observable,
+        "forgotten": report.forgotten,  # let go with --forget: not drift
     }
 
 
