@@ -165,7 +165,7 @@ def collection_schema(kind: type[KindSpec], models: _Models) -> dict[str, Any]:
 def vendor_schema(name: str, provider: type[Provider], models: _Models) -> dict[str, Any]:
     collections = kinds_by_collection(provider)
     return {
-        "type": "object",
+        "type": ["object", "null"],  # `outreach:` with nothing under it declares nothing
         "description": (f"{name} objects, by collection ({', '.join(collections)}); the vendor "
                         "must also be configured under providers: in reconciler.yaml"),
         "properties": {c: collection_schema(k, models) for c, k in collections.items()},
