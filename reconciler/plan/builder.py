@@ -275,7 +275,7 @@ class _KindPlanner:
             # Shared dicts are equal (reconciler.perf): the common no-op costs no comparison.
             if resource.attributes is not obj.attributes \
                     and resource.attributes is not current.attributes \
-                    and (stale := field_diffs(resource.attributes, current.attributes, ignore)):
+                    and (stale := self.stale_record(resource, current, ignore)):
                 return base(action=Action.UPDATE, why=Reason.UPDATE_STATE_REFRESH,
                             reason=_refresh_reason(stale), remote_id=current.remote_id,
                             fingerprint=current.fingerprint(), state_only=True,
@@ -286,6 +286,12 @@ class _KindPlanner:
                     why=Reason.UPDATE_REVIVE if revive else Reason.UPDATE_FIELDS_DIFFER,
                       diffs=diffs, fingerprint=current.fingerprint(), revive=revive,
                       before=current.attributes)
+
+    def stale_record(self, resource: Resource, current: RemoteObject,
+                     ignore: Sequence[str]) -> list[FieldDiff]:
+        """Where the record differs from the remote object, as the vendor compares values."""
+        return [d for d in field_diffs(resource.attributes, current.attributes, ignore)
+                if len(d.path) > 1 or not self.kind.same_value(d.top, d.after, d.before)]
 
     def _replace(self, obj: DesiredObject, resource: Resource, current: RemoteObject,
                  base: partial[Change]) -> Change:
