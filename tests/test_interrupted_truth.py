@@ -50,9 +50,12 @@ def _engine_checks(root: Path, sandbox: Sandbox) -> tuple[int, int]:
     return len(plan.changes), len(report.items) + sum(len(v) for v in report.unmanaged.values())
 
 
-@pytest.mark.parametrize("seed", [11, 23, 37])
-def test_sigkilled_update_apply_then_one_apply_leaves_state_true(
-        tmp_path: Path, slow_sandbox: Sandbox, backend_kind: str, seed: int,
+@pytest.mark.parametrize(("stop", "seed"), [
+    (signal.SIGKILL, 11), (signal.SIGKILL, 23), (signal.SIGKILL, 37),
+    (signal.SIGTERM, 5), (signal.SIGINT, 7)],  # SIGINT: Ctrl-C
+    ids=["kill-11", "kill-23", "kill-37", "term-5", "int-7"])
+def test_interrupted_update_apply_then_one_apply_leaves_state_true(
+        tmp_path: Path, slow_sandbox: Sandbox, backend_kind: str, stop: signal.Signals, seed: int,
         request: pytest.FixtureRequest) -> None:
     root = tmp_path / "m"
     root.mkdir()
@@ -71,8 +74,8 @@ def test_sigkilled_update_apply_then_one_apply_leaves_state_true(
     while proc.poll() is None and time.monotonic() < deadline and slow_sandbox.writes() <= writes:
         time.sleep(0.01)
     time.sleep(rng.uniform(0.0, 0.4))  # a random moment once the updates are being sent
-    proc.send_signal(signal.SIGKILL)
-    proc.wait(10)
+    proc.send_signal(stop)
+    proc.wait(30)
     time.sleep(0.2)  # requests in flight when the client died still land at the vendor
     final = project.apply("--force")  # one more apply, as a person runs it
     assert final.code == 0, final.text
