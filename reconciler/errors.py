@@ -52,13 +52,24 @@ class ReconcilerError(Exception):
         return placed
 
 
+MAX_SHOWN = 50
+"""Problems listed at most, in every format; the rest are counted ("and N more")."""
+
+
 class ManifestError(ReconcilerError):
     def __init__(self, diagnostics: list[Diagnostic]) -> None:
-        self.diagnostics = sorted(
+        ordered = sorted(
             diagnostics,
             key=lambda d: (d.source.file, d.source.line, d.source.column) if d.source else ("", 0, 0),
         )
-        super().__init__("\n".join(str(d) for d in self.diagnostics))
+        self.diagnostics = ordered[:MAX_SHOWN]
+        self.more = len(ordered) - len(self.diagnostics)
+        super().__init__("\n".join([str(d) for d in self.diagnostics]
+                                   + ([self.more_line()] if self.more else [])))
+
+    def more_line(self) -> str:
+        return (f"... and {self.more} more problem(s) ({MAX_SHOWN} shown): fix these and run "
+                "again")
 
 
 class ConfigError(ReconcilerError):
@@ -78,7 +89,10 @@ class PlanError(ReconcilerError):
 
 
 class RefusedError(ReconcilerError):
-    pass
+    """A change the plan refuses (prevent_destroy, a delete the vendor cannot do) or a rail
+    blocks: one exit code for all of them, plan and apply alike."""
+
+    exit_code = 3
 
 
 class SafetyError(RefusedError):

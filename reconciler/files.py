@@ -70,8 +70,9 @@ def write_output(path: Path, text: str, what: str) -> None:
         if current is None or stat.S_ISREG(current):
             # A new file is the owner's only (0600): a dump or a plan may describe what a team
             # keeps private; an existing file keeps its mode. Whole or not at all: a full disk
-            # or a crash leaves the previous file.
-            atomic_write(path, text)
+            # or a crash leaves the previous file. One rule for every --out: missing folders
+            # are made.
+            atomic_write(path, text, make_folder=True)
             return
         fd = os.open(path, os.O_WRONLY | os.O_TRUNC)  # e.g. /dev/stdout: written in place
         with open(fd, "w", encoding="utf-8") as handle:

@@ -157,7 +157,8 @@ AGREE: list[tuple[str, bool, str]] = [
     ("string-for-bool", False, "superoffice: {consent_purposes: {a: {name: A, active: 'true'}}}"),
     ("upper-case-key", False, "outreach: {call_purposes: {Intro: {name: A}}}"),
     ("key-starts-with-underscore", False, "outreach: {call_purposes: {_a: {name: A}}}"),
-    ("vendor-null", False, "outreach:"),
+    ("vendor-null", True, "outreach:"),  # nothing declared, like {} (issue 24)
+    ("collection-null", True, "outreach: {call_purposes: }"),
     ("collection-list", False, "outreach: {call_purposes: [a]}"),
     ("object-null", False, "outreach: {call_purposes: {a: }}"),
     ("top-level-list", False, "- outreach"),

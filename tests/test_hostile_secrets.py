@@ -340,12 +340,11 @@ def test_state_holding_a_credential_is_shown_redacted_and_never_rewritten(projec
     assert "M *** tail" in shown.out, shown.out
     case.cli("plan", str(case.root), "--format", "json", expect=0)
     project.write("p.yaml", MANIFEST["outreach"].replace("order: 1", "order: 2"))
-    refusal = case.cli("apply", str(case.root), "--auto-approve", expect=1)
-    assert REFUSED_FILE in refusal.err and "state rm" in refusal.err, refusal.err
-    assert f"M {token} tail" in state.read_text(), "never rewritten redacted"
-    state.write_text(clean_state)  # the test's own doing: put back before the scan
-    for leftover in state.parent.glob("default.json.*"):
-        leftover.unlink()
+    case.cli("apply", str(case.root), "--auto-approve", expect=0)
+    # Written back without it: the record differed from the remote object, which equals the
+    # manifest, so the apply refreshed it to what the vendor holds (issue 24).
+    assert token not in state.read_text() and '"description": "M"' in state.read_text()
+    (case.root / "state" / "default.json.backup").unlink(missing_ok=True)  # the test's own
     case.check()
 
 
@@ -464,7 +463,7 @@ def test_remote_name_cannot_drive_the_terminal(color: str, project: Project) -> 
     project.sandbox.outreach("PATCH", f"/callPurposes/{remote['id']}", {"data": {
         "type": "callPurpose", "id": remote["id"], "attributes": {"name": "Evil\x9b2J\u202eemag"}}})
     env = {"FORCE_COLOR": "1", "NO_COLOR": ""} if color == "color" else {}
-    result = case.cli("plan", str(case.root), expect=1, env=env)  # refused: identity changed
+    result = case.cli("plan", str(case.root), expect=0, env=env)  # a rename: planned back
     assert "Evil2Jemag" in result.out and not any(e in result.out for e in ESCAPES[1:]), repr(result.out)
     if color == "plain":
         assert "\x1b" not in result.out

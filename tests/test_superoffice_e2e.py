@@ -273,8 +273,8 @@ def test_quickstart_adopts_the_builtin_purposes(tmp_path: Path) -> None:
     shutil.copytree(REPO / "examples" / "quickstart", copy)
     applied = run_cli("apply", str(copy), "--sandbox", "--auto-approve")
     assert applied.code == 0, applied.text
-    assert "superoffice.consent_purpose.process: adopted" in applied.out
-    assert "superoffice.consent_purpose.emarketing: adopted" in applied.out
+    assert "superoffice.consent_purpose.process: Adoption complete after " in applied.out
+    assert "superoffice.consent_purpose.emarketing: Adoption complete after " in applied.out
     data = json.loads((tmp_path / "state" / "sandbox" / "superoffice.json").read_text())
     keys = sorted(p["Key"] for p in data["consent_purposes"].values())
     assert keys == ["#Emarketing", "#Newsletter", "#Process", "#SalesAndService"]

@@ -98,12 +98,13 @@ def test_adoption_after_an_ambiguous_create_takes_only_an_exact_match(
     unrelated = post(sandbox, "Sales")
     project.write("p.yaml", purposes(sales_emea="Sales,EMEA"))
     with UntrustedVendor(sandbox.url, "drop") as vendor:
-        applied = project.apply(env={"OUTREACH_BASE_URL": vendor.base(sandbox, "outreach")})
+        env = {"OUTREACH_BASE_URL": vendor.base(sandbox, "outreach")}
+        applied = project.apply(env=env)
+        assert project.plan(env=env).code == 0  # the state is bound to the address it used
     assert applied.code == 0, applied.text
     assert names(sandbox) == ["Sales", "Sales,EMEA"], "a near miss was adopted and renamed"
     assert state_ids(project)["outreach.call_purpose.sales_emea"] != unrelated
     assert "0 created" in applied.out and "1 adopted" in applied.out
-    assert project.plan().code == 0
 
 
 WEBEX = """\
@@ -119,10 +120,11 @@ def test_create_answered_409_is_reported_as_adopted(project: Project, sandbox: S
     project.configure(vendors=("webex_campaign",))
     project.write("p.yaml", WEBEX)
     with UntrustedVendor(sandbox.url, "twice") as vendor:
-        applied = project.apply(env={"WEBEX_CAMPAIGN_BASE_URL": vendor.base(sandbox, "webex_campaign")})
+        env = {"WEBEX_CAMPAIGN_BASE_URL": vendor.base(sandbox, "webex_campaign")}
+        applied = project.apply(env=env)
+        assert project.plan(env=env).code == 0  # the state is bound to the address it used
     assert applied.code == 0, applied.text
     assert "0 created" in applied.out and "1 adopted" in applied.out
-    assert project.plan().code == 0
 
 
 # -- manifests never silently vanish ---------------------------------------------------------

@@ -20,7 +20,7 @@ from dataclasses import replace
 from typing import Any
 from urllib.parse import urlsplit
 
-from reconciler.errors import PlanError, SafetyError
+from reconciler.errors import PlanError, SafetyError, StateError
 from reconciler.manifest.loader import Desired
 from reconciler.manifest.settings import Settings
 from reconciler.plan.model import Action, Change, Plan, Refusal, Safety
@@ -41,18 +41,45 @@ def endpoint(url: str) -> str:
     return f"{scheme}://{(parts.hostname or '').lower()}:{port}{parts.path.rstrip('/')}"
 
 
-def plan_target(settings: Settings, backend: StateBackend, sandbox: bool) -> dict[str, Any]:
-    endpoints: dict[str, dict[str, str]] = {}
+def endpoints(settings: Settings, sandbox: bool) -> dict[str, dict[str, str]]:
+    """Provider -> where it writes (endpoints and tenant); a sandbox by its data folder."""
+    found: dict[str, dict[str, str]] = {}
     for name, provider in sorted(settings.providers.items()):
         urls = {field: endpoint(value) if "://" in value else value for field, value in provider
                 if field.endswith(_WHERE) and isinstance(value, str) and value}
         # A sandbox listens on a new port each run: what identifies it is its data folder.
-        endpoints[name] = {"sandbox": str(settings.sandbox_data)} if sandbox else urls
+        found[name] = {"sandbox": str(settings.sandbox_data)} if sandbox else urls
+    return found
+
+
+def plan_target(settings: Settings, backend: StateBackend, sandbox: bool) -> dict[str, Any]:
     target = {"directory": str(settings.directory.resolve()), "state": backend.describe(),
-              "sandbox": sandbox, "endpoints": endpoints}
+              "sandbox": sandbox, "endpoints": endpoints(settings, sandbox)}
     if settings.environment is not None:  # a plan of staging is refused in production
         target["environment"] = settings.environment
     return target
+
+
+def check_bound(state: StateDoc, here: Mapping[str, Any], where: str) -> None:
+    """A state is bound to the target it was applied to (StateDoc.target): used against
+    another (a sandbox's state against a real tenant, stage's against prod), its recorded
+    ids would name other objects. Refused, naming both; a provider new to the state is not
+    a difference (its first apply binds it)."""
+    differences = [f"{name}: the state was applied to {_where(recorded)}, this run is "
+                   f"{_where(here[name])}"
+                   for name, recorded in sorted(state.target.items())
+                   if name in here and here[name] != recorded]
+    if differences:
+        raise StateError(
+            f"the state in {where} belongs to another target; nothing was read from or written "
+            "to any vendor:\n  " + "\n  ".join(differences) + "\nUse the state made for this "
+            "target (a sandbox's is in its data folder: add --sandbox), or, if the same tenant "
+            "moved to a new address, rewrite \"target\" with `reconciler state pull DIR` / "
+            "`state push FILE DIR`")
+
+
+def _where(target: Mapping[str, Any]) -> str:
+    return ", ".join(f"{k} {v}" for k, v in sorted(target.items())) or "no endpoint"
 
 
 def check_target(plan: Plan, here: Mapping[str, Any]) -> None:
@@ -115,9 +142,10 @@ def still_holds(saved: Plan, fresh: Plan, state: StateDoc,
         error = SafetyError if protected else PlanError  # an edited file lifting a rail: exit 3
         raise error("the saved plan no longer holds; nothing was applied:\n  "
                     + "\n  ".join(problems) + "\nRun plan again and review it.")
-    checked = Plan(tuple(replace(now[c.address], safety=Safety.OK) for c in saved.changes),
-                   saved.unchanged, saved.lineage, saved.serial, saved.manifest_digest,
-                   saved.directory, target=saved.target, scope=saved.scope)
+    # The saved plan itself, each change as planned now: what apply prints has the checksum
+    # `plan --out` printed (the reviewer matches them), and its verdicts are those of now.
+    checked = replace(saved, changes=tuple(replace(now[c.address], safety=Safety.OK)
+                                           for c in saved.changes), safety=(), refusals=())
     return assess(checked, state, settings)  # the verdicts of now, on exactly these changes
 
 

@@ -9,6 +9,7 @@ changes; other vendors carry on, and every finished change is in the state.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
@@ -22,14 +23,15 @@ from reconciler.errors import (
 )
 from reconciler.manifest.loader import Desired
 from reconciler.plan.diff import field_diffs
-from reconciler.plan.model import Action, Change, Plan, counts
+from reconciler.plan.model import Action, Change, Plan, Reason, counts
 from reconciler.providers.base import DeleteMode, Kind, RemoteObject, RemoteStatus
 from reconciler.providers.connected import Providers
-from reconciler.state.base import Pending, Resource, StateWriter, now
+from reconciler.state.base import Forgotten, Pending, Resource, StateWriter, now
 
 MAX_CREATE_ATTEMPTS = 4
 Progress = Callable[[Change, str | None], None]
-"""Called after each change with None on success or the error message."""
+"""Called after each change with None on success or the error message. A progress that also
+has `timed(change, remote_id, seconds, adopted)` is told, first, what each success took."""
 
 
 @dataclass
@@ -53,7 +55,8 @@ class ApplyResult:
 
 
 _DONE = {"create": "created", "update": "updated", "delete": "deleted", "deactivate": "deactivated",
-         "adopt": "adopted", "move": "moved", "push": "pushed", "forget": "forgotten"}
+         "adopt": "adopted", "move": "moved", "push": "pushed", "forget": "forgotten",
+         "replace": "replaced"}
 
 
 class Applier:
@@ -98,6 +101,7 @@ class Applier:
         if failed:
             result.not_started += 1
             return
+        started = time.monotonic()
         try:
             await self.execute(change)
         except ReconcilerError as exc:
@@ -107,6 +111,11 @@ class Applier:
             self._report(change, str(error))
             return
         result.applied.append(change)
+        timed = getattr(self.progress, "timed", None)
+        if timed is not None:
+            recorded = self.writer.doc.resources.get(change.address)
+            timed(change, recorded.remote_id if recorded else change.remote_id,
+                  time.monotonic() - started, change.address in self.adopted)
         # A create that found its object (a lost answer, a 409) is reported as the summary
         # counts it: adopted.
         self._report(replace(change, action=Action.ADOPT) if change.action is Action.CREATE
@@ -128,9 +137,11 @@ class Applier:
             case Action.DELETE:
                 await self._delete(kind, change)
             case Action.FORGET:
-                await self.writer.remove(change.address)
+                await self.writer.forget(change.address, _remembered(change))
             case Action.MOVE:
                 await self._move(kind, change)
+            case Action.REPLACE:
+                await self._replace(kind, change)
             case Action.PUSH:
                 await self._push(kind, change)
             case Action.NOOP:
@@ -237,6 +248,16 @@ class Applier:
         await kind.delete(change.remote_id, DeleteMode(change.delete_mode or "hard"), current)
         await self.writer.remove(change.address)
 
+    async def _replace(self, kind: Kind, change: Change) -> None:
+        """-replace: delete, then create under the same address. Each step has its intent in
+        the journal: interrupted between them, the next plan creates (or adopts) it again."""
+        assert change.remote_id is not None
+        await self.writer.intend(change.address, Pending(
+            vendor=change.vendor, kind=change.kind, action="delete", identity=change.identity,
+            remote_id=change.remote_id, started_at=now()))
+        await kind.delete(change.remote_id, DeleteMode.HARD, None)
+        await self._create(kind, change)
+
     async def _push(self, kind: Kind, change: Change) -> None:
         """The plan holds only a digest of write-only content (it may be personal data); the
         content comes from the manifests, and must still match that digest."""
@@ -270,6 +291,16 @@ def about(change: Change, remote_id: str, answer: RemoteObject) -> RemoteObject:
             f"{answer.remote_id}; not believed, the state keeps {remote_id} (check both objects "
             f"in {change.vendor})"))
     return answer
+
+
+def _remembered(change: Change) -> Forgotten | None:
+    """A forgotten object that stays at the vendor is remembered (drift calls it forgotten,
+    not unmanaged); one already gone, or write-only content, is not."""
+    if change.remote_id is None or change.why not in (Reason.FORGET_NO_DELETE_API,
+                                                      Reason.FORGET_INACTIVE):
+        return None
+    return Forgotten(vendor=change.vendor, kind=change.kind, remote_id=change.remote_id,
+                     identity=change.identity, forgotten_at=now())
 
 
 async def exact_lookup(kind: Kind, identity: str) -> RemoteObject | None:

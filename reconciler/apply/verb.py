@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from reconciler.apply.executor import Applier, ApplyResult, Progress
 from reconciler.manifest.loader import Desired
 from reconciler.plan.model import Plan
@@ -11,9 +13,13 @@ from reconciler.state.base import StateBackend
 
 
 async def run_apply(plan: Plan, state: StateDoc, desired: Desired, backend: StateBackend,
-                    providers: Providers, progress: Progress | None, verify: bool) -> ApplyResult:
+                    providers: Providers, progress: Progress | None, verify: bool,
+                    target: dict[str, Any] | None = None) -> ApplyResult:
+    """`target`: where this run writes; the state is bound to it (binding.check_bound)."""
     writer = backend.writer(state)
     try:
+        if target is not None:
+            await writer.bind({**state.target, **target})
         planned = {c.address for c in plan.changes}
         for address in list(state.pending):
             # Planning looked these up by natural key already (adopt, re-create or delete);

@@ -72,11 +72,11 @@ def scaffold(vendors: Sequence[str] = (), backend: Backend = "local",
     chosen = choose_vendors(vendors, registry)
     files = [ScaffoldFile(CONFIG_FILE, config_text(chosen, backend, registry))]
     files += [ScaffoldFile(f"purposes/{v}.yaml", example_text(v, registry[v])) for v in chosen]
-    defaults = BACKENDS[backend].settings_model().model_validate({"backend": backend})
-    if defaults.folder(Path(".")) is not None:  # the state is kept in files: never commit them
-        files.append(ScaffoldFile(".gitignore", "# reconciler: the local state and the "
-                                                "sandboxes' data; never commit them\n/state/\n",
-                                  append=True))
+    # Every backend: `--sandbox` keeps the sandboxes' data and state in state/sandbox/, and a
+    # local state lives in state/ too; never commit them.
+    files.append(ScaffoldFile(".gitignore", "# reconciler: the local state and the "
+                                            "sandboxes' data; never commit them\n/state/\n",
+                              append=True))
     return files
 
 

@@ -152,10 +152,11 @@ def object_schema(kind: type[KindSpec], models: _Models) -> dict[str, Any]:
 
 def collection_schema(kind: type[KindSpec], models: _Models) -> dict[str, Any]:
     return {
-        "type": "object",
+        "type": ["object", "null"],  # left empty (its last entry removed): declares nothing
         "description": (f"{kind.vendor}.{kind.name} objects by key; the key names the object "
                         f"(address {kind.vendor}.{kind.name}.<key>): lower-case letters, "
-                        "digits, '_' and '-', starting with a letter or digit"),
+                        "digits, '_' and '-', starting with a letter or digit; empty declares "
+                        "nothing"),
         "propertyNames": {"pattern": KEY_PATTERN.pattern},
         "additionalProperties": object_schema(kind, models),
     }
@@ -164,7 +165,7 @@ def collection_schema(kind: type[KindSpec], models: _Models) -> dict[str, Any]:
 def vendor_schema(name: str, provider: type[Provider], models: _Models) -> dict[str, Any]:
     collections = kinds_by_collection(provider)
     return {
-        "type": "object",
+        "type": ["object", "null"],  # `outreach:` with nothing under it declares nothing
         "description": (f"{name} objects, by collection ({', '.join(collections)}); the vendor "
                         "must also be configured under providers: in reconciler.yaml"),
         "properties": {c: collection_schema(k, models) for c, k in collections.items()},

@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from reconciler.cli.app import (
-    Address,
     Dir,
     EnvOpt,
     LockTimeoutOpt,
@@ -29,16 +28,26 @@ if TYPE_CHECKING:
 
 @app.command("import")
 @handled
-def import_(directory: Dir, address: Address,
+def import_(address: Annotated[str, typer.Argument(
+                metavar="ADDR", help="An address declared in the manifests, "
+                                     "<vendor>.<kind>.<key>")],
             remote_id: Annotated[str, typer.Argument(
                 metavar="ID", help="The object's id at the vendor (as its API shows it)")],
+            directory: Annotated[str | None, typer.Argument(
+                metavar="DIR", help="Manifest directory (default .). The older order "
+                                    "`import DIR ADDR ID` works too when DIR is an existing "
+                                    "directory")] = None,
             lock_timeout: LockTimeoutOpt = 0.0, sandbox: SandboxOpt = False,
             env: EnvOpt = None) -> None:
-    """Adopt one existing remote object under an address declared in the manifests."""
+    """Adopt one existing remote object under an address declared in the manifests
+    (Terraform's order: import ADDR ID [DIR])."""
     import asyncio
 
-    check_order(directory, address, "reconciler import DIR ADDR ID")
-    with workspace(directory, sandbox, one_environment(directory, env, "import")) as ws:
+    if directory is not None and Path(address).is_dir() and not Path(directory).is_dir():
+        address, remote_id, directory = remote_id, directory, address  # import DIR ADDR ID
+    folder = Path(directory or ".")
+    check_order(folder, address, "reconciler import ADDR ID DIR")
+    with workspace(folder, sandbox, one_environment(folder, env, "import")) as ws:
         asyncio.run(ws.import_object(address, remote_id, lock_timeout))
     typer.echo(f"Imported {address} (remote id {remote_id}); run plan to see any differences.")
 

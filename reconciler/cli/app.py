@@ -39,6 +39,15 @@ class ReconcilerCommand(TyperCommand):
                 pieces.append(name if param.required else f"[{name}]")
         return pieces
 
+    def make_parser(self, ctx: Any) -> Any:
+        """Terraform's single-dash spellings are accepted too (`-auto-approve`, `-out=FILE`,
+        `-target ADDR`): each --long option answers to -long as well, unlisted in help."""
+        parser = super().make_parser(ctx)
+        for name, option in list(parser._long_opt.items()):
+            if name.startswith("--") and len(name) > 3:
+                parser._long_opt.setdefault(name[1:], option)
+        return parser
+
     def format_options(self, ctx: Any, formatter: Any) -> None:
         records = [(p.param_type_name, p.get_help_record(ctx)) for p in self.get_params(ctx)]
         arguments = [(r[0].split(" ", 1)[0], r[1]) for t, r in records if r and t == "argument"]
@@ -141,6 +150,9 @@ ParallelOpt = Annotated[int, typer.Option(
     help="Environments run at once (per-vendor limits still hold per tenant)")]
 FailFastOpt = Annotated[bool, typer.Option(
     "--fail-fast", help="Start no further environment once one has failed")]
+ReplaceOpt = Annotated[list[str] | None, typer.Option(
+    "--replace", metavar="ADDR",
+    help="Delete and create again (where the vendor deletes; glob; repeatable)")]
 MAX_LOCK_TIMEOUT_S = 86_400.0
 
 
@@ -177,6 +189,7 @@ def _verbose(value: bool) -> None:
         logging.basicConfig(level=logging.DEBUG, format="%(name)s: %(message)s")
         logging.getLogger("httpx").setLevel(logging.WARNING)
         logging.getLogger("httpcore").setLevel(logging.WARNING)
+        logging.getLogger("asyncio").setLevel(logging.WARNING)  # "Using selector: ...": noise
 
 
 def _no_color(value: bool) -> None:
@@ -328,11 +341,13 @@ def workspace(directory: Path, sandbox: bool, environment: str | None = None) ->
         yield ws
 
 
-def offline_workspace(directory: Path, environment: str | None = None) -> Workspace:
-    """The state needs no vendor credentials: the workspace is opened offline."""
+def offline_workspace(directory: Path, sandbox: bool = False,
+                      environment: str | None = None) -> Workspace:
+    """The state needs no vendor credentials: the workspace is opened offline (with
+    --sandbox: the state beside the sandboxes' data)."""
     from reconciler.engine import Workspace
 
-    return Workspace.open(directory, offline=True, notice=notice, environment=environment)
+    return Workspace.offline(directory, sandbox, notice=notice, environment=environment)
 
 
 def environments(directory: Path, given: list[str] | None, command: str) -> list[str] | None:

@@ -17,6 +17,7 @@ from reconciler.cli.app import (
     ForgetOpt,
     LockTimeoutOpt,
     ParallelOpt,
+    ReplaceOpt,
     SandboxOpt,
     TargetOpt,
     app,
@@ -29,6 +30,7 @@ from reconciler.cli.app import (
     workspace,
 )
 from reconciler.errors import ConfigError, ReconcilerError
+from reconciler.redact import clean
 
 if TYPE_CHECKING:  # start-up: imported where used
     from reconciler.apply.executor import ApplyResult
@@ -42,10 +44,29 @@ def confirm(auto_approve: bool) -> None:
     if not sys.stdin.isatty():
         raise ConfigError("apply needs confirmation: run it from a terminal, pass --auto-approve, "
                           "or apply a saved plan (reconciler plan --out FILE)")
-    answer = typer.prompt("Do you want to perform these actions? Only 'yes' will be accepted")
-    if answer.strip() != "yes":
+    answer = ask("Do you want to perform these actions? Only 'yes' will be accepted: ")
+    if answer is None or answer.strip() != "yes":  # EOF or any other answer, empty included
+        typer.echo("" if answer else "\n", nl=False)
         typer.echo("Apply cancelled.")
         raise typer.Exit(1)
+
+
+def ask(question: str) -> str | None:
+    """One line from the terminal, None at EOF. Ctrl-C cancels at once (exit 130), as in
+    Terraform: the prompt runs inside the event loop, whose own SIGINT handler would only
+    cancel the run once the prompt returned, so Python's default handler reads it."""
+    import signal
+
+    typer.echo(question, nl=False)
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        line = sys.stdin.readline()
+    except KeyboardInterrupt:
+        typer.echo("\nApply cancelled.")
+        raise typer.Exit(130) from None
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    return line or None
 
 
 @app.command()
@@ -59,7 +80,7 @@ def apply(
     force: Annotated[bool, typer.Option(
         "--force", help="Apply even past the change threshold (safety rail)")] = False,
     target: TargetOpt = None, exclude: ExcludeOpt = None, forget: ForgetOpt = None,
-    lock_timeout: LockTimeoutOpt = 0.0, sandbox: SandboxOpt = False,
+    lock_timeout: LockTimeoutOpt = 0.0, sandbox: SandboxOpt = False, replace: ReplaceOpt = None,
     env: EnvOpt = None, parallel: ParallelOpt = 4, fail_fast: FailFastOpt = False,
 ) -> None:
     """Make the changes."""
@@ -82,8 +103,13 @@ def apply(
                           lock_timeout, sandbox, parallel, fail_fast)
         return
     saved = load_plan(target_path) if is_file else None
+    if saved is not None and bool(saved.target.get("sandbox")) != sandbox:
+        made = "with --sandbox" if saved.target.get("sandbox") else "without --sandbox"
+        raise ConfigError(f"{target_path}: the plan was made {made}, so it applies only "
+                          f"{made}: `reconciler apply {target_path}"
+                          + (" --sandbox`" if saved.target.get("sandbox") else "`"))
     directory = Path(saved.target.get("directory") or saved.directory) if saved else target_path
-    scope = Scope.of(target, exclude, forget)
+    scope = Scope.of(target, exclude, forget, replace)
     if saved is not None:
         scope.refuse_for_saved()
         names = [saved.target["environment"]] if saved.target.get("environment") else None
@@ -106,7 +132,7 @@ def apply(
             """Show the plan, then ask; a saved plan was reviewed already: shown, not asked."""
             if saved is not None:
                 typer.echo(f"Applying the plan saved in {target_path}:\n")
-            _show(plan)
+            _show(plan, force)
             if saved is None:
                 confirm(auto_approve)
             report.start(plan)
@@ -126,11 +152,11 @@ def apply(
     _report(applied.plan, applied.result)
 
 
-def _show(plan: Plan) -> None:
+def _show(plan: Plan, forced: bool = False) -> None:
     from reconciler.render import emit
     from reconciler.render.text import plan_lines
 
-    emit(plan_lines(plan), use_color())
+    emit(plan_lines(plan, forced=forced), use_color())
 
 
 def _notify(reports: list[Report], outcome: Outcome) -> None:
@@ -141,8 +167,28 @@ def _notify(reports: list[Report], outcome: Outcome) -> None:
         err.print(message, markup=False)
 
 
-VERBS = {"create": "created", "update": "updated", "delete": "deleted",  # by Action value
-         "adopt": "adopted", "push": "pushed", "forget": "forgotten", "move": "moved"}
+DONE = {"create": "Creation complete", "update": "Modifications complete",  # by Action value
+        "delete": "Destruction complete", "adopt": "Adoption complete", "push": "Push complete",
+        "forget": "Forgotten (state only)", "move": "Move complete",
+        "replace": "Replacement complete"}
+
+
+def done_line(change: Change, remote_id: str | None, seconds: float, adopted: bool) -> str:
+    """Terraform's per-object line: `outreach.call_purpose.x: Creation complete after 0.4s
+    [id=123]`; a deactivation says so, a create that found its object says adopted."""
+    from reconciler.plan.model import Reason
+
+    what = DONE.get(change.action, str(change.action))
+    if change.action == "delete" and change.delete_mode == "deactivate":
+        what = "Deactivation complete"
+    elif change.action == "delete" and change.delete_mode == "soft":
+        what = "Soft-deletion complete"
+    elif adopted:
+        what = "Adoption complete (it existed already)"
+    elif change.why is Reason.UPDATE_STATE_REFRESH:
+        what = "Refresh complete (state only)"
+    ident = f" [id={remote_id}]" if remote_id else ""
+    return f"{change.address}: {what} after {seconds:.1f}s{ident}"
 
 
 class Reporter:
@@ -154,6 +200,10 @@ class Reporter:
         self.done = 0
         self._bar: Any = None
         self._task: Any = None
+        self._timed: tuple[str | None, float, bool] | None = None
+
+    def timed(self, change: Change, remote_id: str | None, seconds: float, adopted: bool) -> None:
+        self._timed = (remote_id, seconds, adopted)
 
     def start(self, plan: Plan) -> None:
         self.total = len(plan.changes)
@@ -182,7 +232,8 @@ class Reporter:
         elif error:
             err.print(f"{change.address}: failed", markup=False)
         elif self.total <= 100:
-            typer.echo(f"{change.address}: {VERBS.get(change.action, change.action)}")
+            remote_id, seconds, adopted = self._timed or (change.remote_id, 0.0, False)
+            typer.echo(clean(done_line(change, remote_id, seconds, adopted)))
         elif self.done % max(self.total // 10, 1) == 0:
             typer.echo(f"... {self.done}/{self.total} changes applied")
 

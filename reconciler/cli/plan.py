@@ -16,6 +16,7 @@ from reconciler.cli.app import (
     ForgetOpt,
     Format,
     ParallelOpt,
+    ReplaceOpt,
     SandboxOpt,
     TargetOpt,
     app,
@@ -75,6 +76,9 @@ def validate(
 
             typer.echo(github_annotations(exc, directory))
         raise
+    for folder in desired.nested:
+        err.print(f"Note: {folder}: another project (it has its own reconciler.yaml): skipped, "
+                  "not read as manifests", markup=False)
     typer.echo(f"Valid: {len(desired.objects)} object(s) in {len(desired.documents)} file(s).")
 
 
@@ -97,7 +101,7 @@ def plan(
         "--detailed-exitcode", help="Exit 2 when there are changes")] = False,
     target: TargetOpt = None, exclude: ExcludeOpt = None, forget: ForgetOpt = None,
     sandbox: SandboxOpt = False, env: EnvOpt = None, parallel: ParallelOpt = 4,
-    fail_fast: FailFastOpt = False,
+    fail_fast: FailFastOpt = False, replace: ReplaceOpt = None,
 ) -> None:
     """Show what apply would change."""
     import asyncio
@@ -109,18 +113,18 @@ def plan(
     if names is not None and as_fleet(env, names):
         from reconciler.cli.fleet import plan_fleet
 
-        plan_fleet(directory, names, Scope.of(target, exclude, forget), fmt, out,
+        plan_fleet(directory, names, Scope.of(target, exclude, forget, replace), fmt, out,
                    detailed_exitcode, sandbox, parallel, fail_fast)
         return
     with workspace(directory, sandbox, names[0] if names else None) as ws:
-        result = asyncio.run(ws.plan(Scope.of(target, exclude, forget)))
+        result = asyncio.run(ws.plan(Scope.of(target, exclude, forget, replace)))
     print_plan(result, fmt)
     if out is not None:
         save_plan(result, out)
         err.print(f"Saved the plan to {out}; review it with: reconciler show {out}; apply it "
                   f"with: reconciler apply {out}" + (" --sandbox" if sandbox else ""),
                   markup=False)
-    if result.refusals:
-        raise typer.Exit(1)
+    if result.refusals or any(v.blocked and not v.overridable for v in result.safety):
+        raise typer.Exit(3)  # a refused change: no apply can make this plan (README exit codes)
     if detailed_exitcode and result.has_changes:
         raise typer.Exit(2)

@@ -39,6 +39,7 @@ class DriftReport:
     unmanaged: dict[str, list[str]] = field(default_factory=dict)
     not_observable: list[str] = field(default_factory=list)
     checked: int = 0
+    forgotten: list[str] = field(default_factory=list)  # let go with --forget: not drift
 
     @property
     def has_drift(self) -> bool:
@@ -71,9 +72,17 @@ def detect_drift(state: StateDoc, observed: Observed, kinds: Mapping[str, type[K
                         (*ignore.get(kind_address, ()), *resource.meta.get("ignore_changes", ())))
         if item is not None:
             report.items.append(item)
+    forgotten: dict[str, dict[str, str]] = defaultdict(dict)
+    for address, gone in sorted(state.forgotten.items()):
+        forgotten[f"{gone.vendor}.{gone.kind}"][gone.remote_id] = address
     for kind_address, objects in sorted(observed.items()):
         kind = kinds[kind_address]
         for obj in objects:
+            if (let_go := forgotten[kind_address].get(obj.remote_id)) is not None:
+                if obj.remote_id not in claimed[kind_address]:
+                    report.forgotten.append(
+                        f"{let_go} id={obj.remote_id} {kind.identity(obj.attributes)!r}")
+                continue
             if obj.remote_id not in claimed[kind_address] and obj.status is RemoteStatus.PRESENT \
                     and not ignored_unmanaged(kind, obj, (ignore_unmanaged or {}).get(kind.vendor, ())):
                 report.unmanaged.setdefault(kind.vendor, []).append(

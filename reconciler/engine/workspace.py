@@ -51,25 +51,27 @@ class Scope:
     targets: tuple[str, ...] = ()
     excludes: tuple[str, ...] = ()
     forget: tuple[str, ...] = ()
+    replace: tuple[str, ...] = ()  # -replace: recreate these (where the vendor deletes)
 
     @classmethod
     def of(cls, targets: list[str] | None = None, excludes: list[str] | None = None,
-           forget: list[str] | None = None) -> Scope:
-        return cls(tuple(targets or ()), tuple(excludes or ()), tuple(forget or ()))
+           forget: list[str] | None = None, replace: list[str] | None = None) -> Scope:
+        return cls(tuple(targets or ()), tuple(excludes or ()), tuple(forget or ()),
+                   tuple(replace or ()))
 
     @classmethod
     def saved(cls, plan: Plan) -> Scope:
         scope = plan.scope
         return cls(tuple(scope.get("targets", ())), tuple(scope.get("excludes", ())),
-                   tuple(scope.get("forget", ())))
+                   tuple(scope.get("forget", ())), tuple(scope.get("replace", ())))
 
     def __bool__(self) -> bool:
-        return bool(self.targets or self.excludes or self.forget)
+        return bool(self.targets or self.excludes or self.forget or self.replace)
 
     def refuse_for_saved(self) -> None:
         if self:
-            raise ConfigError("--target/--exclude/--forget cannot change a saved plan: it "
-                              "applies as reviewed; make a new plan with them instead")
+            raise ConfigError("--target/--exclude/--forget/--replace cannot change a saved plan: "
+                              "it applies as reviewed; make a new plan with them instead")
 
 
 @dataclass(frozen=True)
@@ -109,6 +111,22 @@ class Workspace:
         return cls(settings, open_backend(settings), notice=notice, env=env)
 
     @classmethod
+    def offline(cls, directory: Path, sandbox: bool = False, notice: Notice = _quiet,
+                environment: str | None = None) -> Workspace:
+        """For the state alone (state commands, force-unlock): no vendor credentials, no
+        sandbox started; with `sandbox`, the state `--sandbox` runs keep beside its data."""
+        if not sandbox:
+            return cls.open(directory, offline=True, notice=notice, environment=environment)
+        from reconciler.sandbox.server import provider_overrides
+        from reconciler.state.local import LocalBackend
+
+        settings = load_settings(directory, provider_overrides("http://127.0.0.1:1"),
+                                 need_state=False, environment=environment)
+        backend = LocalBackend(settings.sandbox_data / SANDBOX_STATE)
+        backend.directory = _shell(directory) + " --sandbox"
+        return cls(settings, backend, sandbox=True, notice=notice)
+
+    @classmethod
     @contextmanager
     def session(cls, directory: Path, sandbox: bool = False, notice: Notice = _quiet,
                 environment: str | None = None) -> Iterator[Workspace]:
@@ -127,7 +145,9 @@ class Workspace:
         with RunningSandbox(SandboxSettings(data_dir=data)) as running:
             settings = load_settings(directory, running.overrides, need_state=False,
                                      environment=environment)
-            yield cls(settings, LocalBackend(data / SANDBOX_STATE), sandbox=True, notice=notice)
+            backend = LocalBackend(data / SANDBOX_STATE)
+            backend.directory = _shell(directory) + " --sandbox"
+            yield cls(settings, backend, sandbox=True, notice=notice)
 
     # ---------------------------------------------------------------- inputs ----
 
@@ -157,6 +177,17 @@ class Workspace:
 
         return plan_target(self.settings, self.backend, self.sandbox)
 
+    def bound_to(self) -> dict[str, Any]:
+        """What the state records it is applied to (see binding.check_bound)."""
+        from reconciler.apply.binding import endpoints
+
+        return dict(endpoints(self.settings, self.sandbox))
+
+    def check_bound(self, state: StateDoc) -> None:
+        from reconciler.apply.binding import check_bound
+
+        check_bound(state, self.bound_to(), self.backend.describe())
+
     def plan_options(self, scope: Scope = Scope()) -> PlanOptions:
         providers = self.settings.providers
         ignore: dict[str, tuple[str, ...]] = {}
@@ -171,6 +202,7 @@ class Workspace:
                 delete_modes[kind_address] = default
         return PlanOptions(
             targets=scope.targets, excludes=scope.excludes, forget=scope.forget,
+            replace=scope.replace,
             prune=frozenset(n for n, p in providers.items() if p.prune),
             forget_undeletable=frozenset(n for n, p in providers.items() if p.forgets_undeletable()),
             ignore=ignore, delete_modes=delete_modes,
@@ -240,17 +272,19 @@ class Workspace:
         desired = self.desired()
         if state is None:
             state = self.read_state(desired)
+        self.check_bound(state)
         if providers is None:
             async with self.connect(desired) as live:
                 return await self._plan(scope, providers=live, state=state)
         options = self.plan_options(scope)
-        if options.targets or options.excludes:
+        if options.targets or options.excludes or options.replace:
             unmatched = unmatched_patterns(options, [*desired.objects, *state.resources])
             if unmatched:
                 raise ConfigError(
                     f"{', '.join(unmatched)}: matches no address in the manifests or the state; "
                     "check the spelling (addresses are <vendor>.<kind>.<key>, globs like "
-                    "'outreach.*' match several; `reconciler state list DIR` lists the managed ones)")
+                    f"'outreach.*' match several; `reconciler state list {_shell(self.settings.directory)}` "
+                    "lists the managed ones)")
         kinds = self.kinds()
         observed = await self.observe(_in_play(self.settings, kinds, desired, state), providers, state)
         built = make_plan(desired, state, observed, dict(kinds), options,
@@ -299,8 +333,9 @@ class Workspace:
                     confirm(current)
                 from reconciler.apply.verb import run_apply
 
+                self.check_bound(state)
                 result = await run_apply(current, state, desired, self.backend, providers, progress,
-                                         verify=saved is not None)
+                                         verify=saved is not None, target=self.bound_to())
                 return Applied(current, result)
 
     async def recheck(self, saved: Plan, providers: Providers, state: StateDoc) -> Plan:
@@ -334,8 +369,11 @@ class Workspace:
 
         state = self.read_state()
         check_recorded_ids(state, self.kinds())
+        self.check_bound(state)
         async with self.connect() as providers:
-            observed = await providers.observe(set(self.kinds()))
+            # The records let a vendor spell a value as recorded (a Webex group stored in
+            # capitals for a declared "Default" is no drift), as the plan observes.
+            observed = await self.observe(set(self.kinds()), providers, state)
         options = self.plan_options()
         return detect_drift(state, observed, self.kinds(), options.ignore, options.ignore_unmanaged)
 
@@ -369,6 +407,8 @@ class Workspace:
             remote = await kind.read(remote_id)
         with self.lock("import", lock_timeout):
             state = self.read_state()
+            self.check_bound(state)
+            state.target = {**state.target, **self.bound_to()}
             resource = import_object(state, desired, address, remote, remote_id, kind.schema_version)
             self.backend.write(state)
         return resource
@@ -432,7 +472,16 @@ def check_applicable(plan: Plan, state: StateDoc, force: bool) -> None:
 
 
 def open_backend(settings: Settings) -> StateBackend:
-    return BACKENDS[settings.state.backend].open(settings.state, settings.directory)
+    backend = BACKENDS[settings.state.backend].open(settings.state, settings.directory)
+    backend.directory = _shell(settings.directory)
+    return backend
+
+
+def _shell(path: Path) -> str:
+    """A path as the user would type it again in a hint."""
+    import shlex
+
+    return shlex.quote(str(path))
 
 
 def _in_play(settings: Settings, kinds: Mapping[str, type[Kind]], desired: Desired,

@@ -86,6 +86,7 @@ class Desired:
     objects: dict[str, DesiredObject]
     digest: str
     documents: dict[str, Document]
+    nested: tuple[str, ...] = ()  # folders below holding their own reconciler.yaml: skipped
 
 
 def address(vendor: str, kind: str, key: str) -> str:
@@ -101,12 +102,17 @@ def manifest_files(directory: Path, skip: Path | None = None, guard: bool = Fals
     a manifest never silently vanishes. With `guard` (loading), a `skip` folder holding
     *.yaml files is an error too: they would vanish from the plan. The `environments` folder
     (environments_dir) holds environments, not manifests."""
+    return _walked(directory, skip, guard, environments, states).found
+
+
+def _walked(directory: Path, skip: Path | None, guard: bool, environments: Path | None = None,
+            states: Path | None = None) -> _Walk:
     walk = _Walk(directory, skip, guard)
     walk.environments, walk.states = environments, states
     walk.folder(directory, ())
     if walk.problems:
         raise ManifestError(walk.problems)
-    return walk.found
+    return walk
 
 
 def link_boundary(directory: Path) -> Path:
@@ -128,6 +134,7 @@ class _Walk:
         self.found: list[Path] = []
         self.problems: list[Diagnostic] = []
         self.boundary = link_boundary(root)
+        self.nested: list[Path] = []  # another project (its own reconciler.yaml): never read
 
     def outside(self, entry: os.DirEntry[str], child: Path) -> bool:
         """A symlink whose target lies outside the boundary: reported by name, never read
@@ -175,6 +182,8 @@ class _Walk:
                 elif self.states is not None and child.resolve() == self.states:
                     if self.guard:  # its own level only: every environment's walk passes here
                         self.state(child, shallow=True)
+                elif (child / CONFIG_FILE).is_file():
+                    self.nested.append(child)
                 elif not self.outside(entry, child):
                     self.folder(child, (*ancestors, here))
             elif entry.name.lower().endswith((".yaml", ".yml")) and not (
@@ -226,8 +235,9 @@ def load_desired(settings: Settings, env: Mapping[str, str] | None = None) -> De
     env = os.environ if env is None else env
     if settings.environment_variables:  # the environment's values win over the process's
         env = ChainMap(dict(settings.environment_variables), dict(env))
-    files = manifest_files(settings.directory, state_folder(settings), guard=True,
-                           environments=settings.environments_folder, states=settings.states_folder)
+    walk = _walked(settings.directory, state_folder(settings), guard=True,
+                   environments=settings.environments_folder, states=settings.states_folder)
+    files = walk.found
     digest = hashlib.sha256()
     own = [settings.environment_file] if settings.environment_file else []
     for path in [settings.config_file, *own, *files]:
@@ -247,7 +257,8 @@ def load_desired(settings: Settings, env: Mapping[str, str] | None = None) -> De
         provider.loaded()
     if loader.diagnostics:
         raise ManifestError(loader.diagnostics)
-    return Desired(loader.objects, digest.hexdigest(), loader.documents)
+    return Desired(loader.objects, digest.hexdigest(), loader.documents,
+                   tuple(yamlsource.display_path(p) for p in walk.nested))
 
 
 class _Loader:
@@ -290,6 +301,8 @@ class _Loader:
                                             f"{CONFIG_FILE}", key=True)
             return
         kinds = kinds_by_collection(provider)
+        if collections is None:
+            return  # `outreach:` with nothing under it declares nothing, like `{}`
         if not isinstance(collections, dict):
             self.error(document, (vendor,), f"{vendor}: expected a mapping of "
                                             f"{', '.join(kinds)}")
@@ -300,9 +313,12 @@ class _Loader:
                 self.error(document, (vendor, collection), f"{vendor}: unknown collection "
                            f"'{collection}'{suggest(collection, kinds)} (known: {', '.join(kinds)})",
                            key=True)
+            elif entries is None:
+                continue  # an empty collection (its last entry removed) declares nothing
             elif not isinstance(entries, dict):
                 self.error(document, (vendor, collection), f"{vendor}.{collection}: expected a "
-                                                           "mapping of keys to objects")
+                                                           "mapping of keys to objects (an empty "
+                                                           "one is written {})")
             else:
                 for key, body in entries.items():
                     self.add_object(document, kind, collection, str(key), body)

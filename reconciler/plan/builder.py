@@ -12,7 +12,7 @@ from typing import Any
 
 from reconciler.manifest.loader import Desired, DesiredObject
 from reconciler.plan.diff import field_diffs
-from reconciler.plan.model import Action, Change, Phase, Plan, Reason, Refusal
+from reconciler.plan.model import Action, Change, FieldDiff, Phase, Plan, Reason, Refusal
 from reconciler.providers.base import DeleteMode, KindSpec, RemoteObject, RemoteStatus
 from reconciler.state import Pending, Resource, StateDoc
 
@@ -28,6 +28,7 @@ class PlanOptions:
     targets: Sequence[str] = ()
     excludes: Sequence[str] = ()
     forget: Sequence[str] = ()  # addresses to stop managing when the vendor cannot delete
+    replace: Sequence[str] = ()  # -replace: delete and create again (where the vendor deletes)
     prune: frozenset[str] = frozenset()  # vendors whose unmanaged objects are deleted
     forget_undeletable: frozenset[str] = frozenset()  # vendors configured to forget instead
     ignore: dict[str, tuple[str, ...]] = field(default_factory=dict)  # kind address -> fields
@@ -52,6 +53,7 @@ def unmatched_patterns(options: PlanOptions, addresses: Iterable[str]) -> list[s
     nothing (or exclude nothing) must be an error, not a silent "No changes"."""
     flagged = [(f"--target {p}", p) for p in options.targets]
     flagged += [(f"--exclude {p}", p) for p in options.excludes]
+    flagged += [(f"--replace {p}", p) for p in options.replace]
     left = dict(flagged)
     for address in addresses:
         for name, pattern in list(left.items()):
@@ -97,6 +99,8 @@ def make_plan(desired: Desired, state: StateDoc, observed: Observed,
               kinds: dict[str, type[KindSpec]], options: PlanOptions, directory: str,
               target: dict[str, Any] | None = None) -> Plan:
     plan = _Draft()
+    plan.warnings += [f"{folder}: another project (it has its own reconciler.yaml): skipped, "
+                      "not read as manifests" for folder in desired.nested]
     wanted: dict[str, list[DesiredObject]] = defaultdict(list)
     for obj in desired.objects.values():
         wanted[obj.kind_address].append(obj)
@@ -118,17 +122,29 @@ def make_plan(desired: Desired, state: StateDoc, observed: Observed,
         planner = _KindPlanner(kind, kind_address, plan, options)
         planner.maybe_pushed = {a for a, p in state.pending.items()
                                 if p.action == "push" and f"{p.vendor}.{p.kind}" == kind_address}
+        planner.forgotten = {f.remote_id for f in state.forgotten.values()
+                             if f"{f.vendor}.{f.kind}" == kind_address}
         planner.run(
             wanted.get(kind_address, []), managed.get(kind_address, {}),
             observed.get(kind_address, []), interrupted)
     plan.changes.sort(key=lambda c: (c.phase, c.address))
     scope = {"targets": tuple(options.targets), "excludes": tuple(options.excludes),
              "forget": tuple(options.forget)}
+    if options.replace:  # only when given: plans without it keep their checksum
+        scope["replace"] = tuple(options.replace)
     return Plan(tuple(plan.changes), plan.unchanged, state.lineage, state.serial, desired.digest,
                 directory, unmanaged={v: tuple(x) for v, x in plan.unmanaged.items()},
                 not_observable=tuple(plan.not_observable),
                 skipped=plan.skipped, warnings=tuple(plan.warnings), target=target or {},
                 scope=scope)
+
+
+def _refresh_reason(stale: Sequence[FieldDiff]) -> str:
+    """Terraform's refresh: the vendor already holds the manifests' values (an update that
+    landed, but whose record an interrupted run never wrote); only the record is written."""
+    fields = ", ".join(sorted({d.top for d in stale}))
+    return (f"refresh (state only): the remote object already equals the manifests, but the "
+            f"state recorded other values ({fields}); its record is refreshed, no vendor call")
 
 
 class _KindPlanner:
@@ -139,6 +155,7 @@ class _KindPlanner:
         self.options = options
         self.ignore = options.ignore.get(kind_address, ())
         self.maybe_pushed: set[str] = set()  # write-only pushes whose outcome is unknown
+        self.forgotten: set[str] = set()  # remote ids let go with --forget: not unmanaged
 
     def run(self, wanted: list[DesiredObject], managed: dict[str, Resource],
             remote: list[RemoteObject], interrupted: dict[str, Pending]) -> None:
@@ -223,21 +240,6 @@ class _KindPlanner:
             f"{self.kind.natural_key} {change.identity!r}, so the state entry moves"
             + ("" if state_only else " and the fields below are updated")))
 
-    def identity_refusal(self, address: str, resource: Resource, current: RemoteObject,
-                         desired: str | None = None) -> str | None:
-        """A recorded id whose remote object now carries another natural key may be another
-        object (state from another environment, ids reused): never written to blindly."""
-        recorded = self.kind.identity(resource.attributes)
-        now = self.kind.identity(current.attributes)
-        if recorded is None or now is None or now in (recorded, desired):
-            return None
-        key = self.kind.natural_key
-        return (f"its recorded remote object {current.remote_id} now has {key} {now!r}, not "
-                f"{recorded!r} as recorded: it may be another object (a state from another "
-                f"environment, such as a sandbox). If it is the same object renamed outside "
-                f"reconciler, record its new {key} with `reconciler drift DIR --accept`; "
-                f"otherwise stop managing it with `reconciler state rm {address} DIR`")
-
     def plan_object(self, obj: DesiredObject, resource: Resource | None,
                     by_id: dict[str, RemoteObject], by_identity: dict[str, RemoteObject],
                     claimed: set[str]) -> Change | None:
@@ -275,11 +277,10 @@ class _KindPlanner:
         diffs = field_diffs(obj.attributes, current.attributes, ignore)
         revive = self.kind.needs_revive(obj.attributes, current)
         assert resource is not None
-        if (refusal := self.identity_refusal(obj.address, resource, current, identity)):
-            return base(action=Action.UPDATE, reason="recorded id now names another object",
-                        why=Reason.UPDATE_IDENTITY_CHANGED, refusal=Refusal.IDENTITY_CHANGED,
-                        remote_id=current.remote_id, diffs=diffs, fingerprint=current.fingerprint(),
-                        before=current.attributes, refused=refusal)
+        if any(fnmatch.fnmatchcase(obj.address, p) for p in self.options.replace):
+            return self._replace(obj, resource, current, base)
+        # A natural key changed behind a recorded id is drift like any other field: the state
+        # is bound to its target (reconciler/apply/binding.py), so the id names our object.
         state_meta_changed = resource is not None and any(
             resource.meta.get(k) != v for k, v in meta.items() if v or k in resource.meta)
         if not diffs and not revive:
@@ -289,6 +290,14 @@ class _KindPlanner:
                               remote_id=current.remote_id, fingerprint=current.fingerprint(),
                               state_only=True,
                               before=current.attributes)
+            # Shared dicts are equal (reconciler.perf): the common no-op costs no comparison.
+            if resource.attributes is not obj.attributes \
+                    and resource.attributes is not current.attributes \
+                    and (stale := self.stale_record(resource, current, ignore)):
+                return base(action=Action.UPDATE, why=Reason.UPDATE_STATE_REFRESH,
+                            reason=_refresh_reason(stale), remote_id=current.remote_id,
+                            fingerprint=current.fingerprint(), state_only=True,
+                            before=current.attributes)
             return None
         reason = f"revive: remote object is {current.status}" if revive else "fields differ"
         return base(action=Action.UPDATE, reason=reason, remote_id=current.remote_id,
@@ -333,6 +342,30 @@ class _KindPlanner:
                     break
         return None
 
+    def stale_record(self, resource: Resource, current: RemoteObject,
+                     ignore: Sequence[str]) -> list[FieldDiff]:
+        """Where the record differs from the remote object, as the vendor compares values."""
+        return [d for d in field_diffs(resource.attributes, current.attributes, ignore)
+                if len(d.path) > 1 or not self.kind.same_value(d.top, d.after, d.before)]
+
+    def _replace(self, obj: DesiredObject, resource: Resource, current: RemoteObject,
+                 base: partial[Change]) -> Change:
+        """-replace: the object is deleted and created again, where the vendor deletes for
+        real (a deactivation or a soft delete would leave the natural key taken)."""
+        change = base(action=Action.REPLACE, why=Reason.REPLACE_BY_REQUEST,
+                      reason="replacement requested (-replace): deleted, then created again",
+                      remote_id=current.remote_id, delete_mode=DeleteMode.HARD,
+                      fingerprint=current.fingerprint(), before=current.attributes)
+        if DeleteMode.HARD not in self.kind.delete_modes:
+            return replace(change, refusal=Refusal.NO_DELETE_API, refused=(
+                f"cannot be replaced: {self.kind.vendor} cannot delete a {self.kind.name} (only "
+                f"{', '.join(str(m) for m in self.kind.delete_modes)}); drop -replace"))
+        if resource.meta.get("prevent_destroy") or resource.prevent_destroy \
+                or obj.lifecycle.prevent_destroy:
+            return replace(change, refusal=Refusal.PREVENT_DESTROY, refused=(
+                "prevent_destroy is set on it: a replacement deletes it first"))
+        return change
+
     def _adopt(self, obj: DesiredObject, twin: RemoteObject, base: partial[Change]) -> Change:
         ignore = (*self.ignore, *obj.lifecycle.ignore_changes)
         revive = self.kind.needs_revive(obj.attributes, twin)
@@ -368,9 +401,7 @@ class _KindPlanner:
                       why=Reason.DELETE_NO_RESOURCE_CONFIG,
                       delete_mode=mode, fingerprint=current.fingerprint(),
                       before=current.attributes)
-        if (refusal := self.identity_refusal(address, resource, current)):
-            change = replace(change, refused=refusal, refusal=Refusal.IDENTITY_CHANGED)
-        elif resource.meta.get("prevent_destroy") or resource.prevent_destroy:
+        if resource.meta.get("prevent_destroy") or resource.prevent_destroy:
             change = replace(change, refusal=Refusal.PREVENT_DESTROY, refused=(
                 "prevent_destroy is set on it (kept in state after the manifest entry was "
                 "removed); put the entry back, or set prevent_destroy: false and apply before "
@@ -428,6 +459,8 @@ class _KindPlanner:
         for obj in remote:
             if obj.remote_id in claimed or obj.status is not RemoteStatus.PRESENT:
                 continue  # soft-deleted or switched off: not a live object anyone manages
+            if obj.remote_id in self.forgotten:
+                continue  # let go on purpose (--forget): neither reported nor pruned
             if ignored and ignored_unmanaged(self.kind, obj, ignored):
                 continue  # e.g. a tenant's built-ins: neither reported nor pruned
             label = f"{self.kind_address} id={obj.remote_id} {self.kind.identity(obj.attributes)!r}"

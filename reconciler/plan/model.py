@@ -22,6 +22,7 @@ class Action(StrEnum):
     PUSH = "push"  # a write-only kind sends its content again
     FORGET = "forget"  # stop managing; the remote object is left untouched
     MOVE = "move"  # a renamed key: the state entry moves to the new address, no vendor call
+    REPLACE = "replace"  # -replace ADDR: deleted, then created again (Terraform's -/+)
     NOOP = "no-op"
 
 
@@ -44,6 +45,7 @@ class Reason(StrEnum):
     UPDATE_REVIVE = "update_because_revive"
     UPDATE_LIFECYCLE_ONLY = "update_because_lifecycle_only"
     UPDATE_IDENTITY_CHANGED = "update_because_identity_changed"
+    UPDATE_STATE_REFRESH = "update_because_state_refresh"  # the record only (Terraform's refresh)
     ADOPT_NATURAL_KEY_MATCH = "import_because_natural_key_match"
     PUSH_NEVER_PUSHED = "push_because_never_pushed"
     PUSH_CONTENT_CHANGED = "push_because_content_changed"
@@ -57,6 +59,7 @@ class Reason(StrEnum):
     FORGET_WRITE_ONLY = "forget_because_write_only"
     FORGET_INACTIVE = "forget_because_inactive"
     MOVE_KEY_RENAMED = "move_because_key_renamed"
+    REPLACE_BY_REQUEST = "replace_by_request"  # Terraform's code for -replace
 
 
 class Refusal(StrEnum):
@@ -171,7 +174,7 @@ class Change:
 
 
 COUNTED = ("create", "update", "delete", "deactivate", "adopt", "move", "push", "forget",
-           "state_only", "refused")
+           "replace", "state_only", "refused")
 """What plans and applies count, in the order summaries name them."""
 
 
@@ -232,13 +235,16 @@ class Plan:
         return bool(self.changes)
 
     def body(self) -> dict[str, Any]:
+        summary = self.counts()
+        if not summary["replace"]:  # counted since -replace: plans without one keep their checksum
+            del summary["replace"]
         return {
             "format_version": self.format_version,
             "lineage": self.lineage,
             "serial": self.serial,
             "manifest_digest": self.manifest_digest,
             "directory": self.directory,
-            "summary": {**self.counts(), "unchanged": self.unchanged, "skipped": self.skipped},
+            "summary": {**summary, "unchanged": self.unchanged, "skipped": self.skipped},
             "changes": [c.to_dict() for c in self.changes],
             "unmanaged": {v: list(x) for v, x in self.unmanaged.items()},
             "not_observable": list(self.not_observable),

@@ -121,7 +121,7 @@ def save_plan(plan: Plan, path: Path) -> None:
     from reconciler.files import atomic_write
 
     try:
-        atomic_write(path, encode(plan), mode=0o600)
+        atomic_write(path, encode(plan), mode=0o600, make_folder=True)  # as every --out
     except OSError as exc:
         raise PlanError(f"{path}: cannot write the plan file: {exc.strerror or exc}") from None
 

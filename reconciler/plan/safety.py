@@ -56,7 +56,7 @@ def assess(plan: Plan, state: StateDoc, settings: Mapping[str, ProviderSettings]
 
 def _risky(change: Change) -> bool:
     """Counts toward the threshold: a vendor write that changes or removes an existing object."""
-    writes = change.action in (Action.UPDATE, Action.DELETE) or (
+    writes = change.action in (Action.UPDATE, Action.DELETE, Action.REPLACE) or (
         change.action is Action.MOVE and not change.state_only)
     return writes and not change.state_only and not change.refused
 
@@ -74,9 +74,12 @@ def _threshold(vendor: str, count: int, managed: int, unmanaged: int,
     text = (f"{vendor}: {count} update(s)/delete(s) of {of} "
             f"({share:.0f}%; limit {limit:g}% once {config.threshold_min_objects} are managed{cap})")
     if over_share or over_cap:
-        return Verdict(vendor, "threshold", True, True,
-                       f"{text}: blocked; review the plan and apply with --force if intended")
+        return Verdict(vendor, "threshold", True, True, f"{text}{BLOCKED}")
     return Verdict(vendor, "threshold", False, True, f"{text}: within limits")
+
+
+BLOCKED = ": blocked; review the plan and apply with --force if intended"
+FORCED = ": over the limit, applied because --force was given"
 
 
 def enforce(plan: Plan, force: bool) -> None:

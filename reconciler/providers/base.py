@@ -131,6 +131,12 @@ class KindSpec:
         return attributes
 
     @classmethod
+    def same_value(cls, field: str, recorded: Any, observed: Any) -> bool:
+        """One value the state records and the vendor holds, the same to the vendor: a plan
+        refreshes a record only for a difference that is real (a Webex group's case is not)."""
+        return bool(recorded == observed)
+
+    @classmethod
     def state_attributes(cls, attributes: dict[str, Any]) -> dict[str, Any]:
         """What the state remembers of the desired attributes after a write."""
         return attributes

@@ -35,6 +35,8 @@ def github_annotations(error: ReconcilerError, directory: Path) -> str:
         where = (f"file={_property(problem.source.file)},line={problem.source.line},"
                  f"col={problem.source.column}")
         lines.append(f"::error {where},title={_property(TITLE)}::{_data(problem.message)}")
+    if isinstance(error, ManifestError) and error.more:
+        lines.append(f"::error title={_property(TITLE)}::{_data(error.more_line())}")
     if not problems:
         lines.append(f"::error title={_property(TITLE)}::{_data(str(error))}")
     return "\n".join(lines)

@@ -25,6 +25,13 @@ def drift_lines(report: DriftReport) -> list[Line]:
         lines += [[("dim", f"      {label}")] for label in objects[:20]]
         if len(objects) > 20:
             lines.append([("dim", f"      ... and {len(objects) - 20} more")])
+    if report.forgotten:
+        lines.append([("", f"  x {len(report.forgotten)} forgotten object(s) (let go with "
+                           "--forget, left alone; `reconciler state unforget ADDR` manages "
+                           "one again):")])
+        lines += [[("dim", f"      {label}")] for label in report.forgotten[:20]]
+        if len(report.forgotten) > 20:
+            lines.append([("dim", f"      ... and {len(report.forgotten) - 20} more")])
     for kind in report.not_observable:
         lines.append([("dim", f"  {kind}: not observable (write-only API)")])
     if report.has_drift:

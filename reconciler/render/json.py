@@ -54,6 +54,8 @@ ACTION_REASONS: dict[str, str] = {
     "update_because_fields_differ": "declared fields differ from the remote object",
     "update_because_revive": "the remote object is soft-deleted or inactive; it is revived",
     "update_because_lifecycle_only": "only reconciler's lifecycle settings changed (state only)",
+    "update_because_state_refresh": "the remote object equals the manifests; only its state "
+                                    "record is refreshed (state only)",
     "import_because_natural_key_match": "a remote object with the same natural key is adopted",
     "push_because_never_pushed": "a write-only entry never pushed",
     "push_because_content_changed": "a write-only entry whose content changed since its push",
@@ -62,6 +64,7 @@ ACTION_REASONS: dict[str, str] = {
     "forget_because_write_only": "a write-only entry removed from the manifests",
     "forget_because_inactive": "removed from the manifests and already inactive remotely",
     "move_because_key_renamed": "the manifest key was renamed; only the state changes",
+    "replace_by_request": "replacement requested with -replace (Terraform's own code)",
 }
 _TO_TERRAFORM = {"delete_because_no_resource_config": "delete_because_no_resource_config",
                  "delete_because_unmanaged_prune": "delete_because_no_resource_config",
@@ -149,6 +152,7 @@ def drift_document(report: DriftReport) -> dict[str, Any]:
         "drifted": len(report.items),
         "unmanaged": unmanaged_objects(report.unmanaged),
         "not_observable": report.not_observable,
+        "forgotten": report.forgotten,  # let go with --forget: not drift
     }
 
 
@@ -230,6 +234,8 @@ def _values(change: Change) -> tuple[list[str], dict[str, Any] | None, dict[str,
         return ["delete"], before, None
     if action is Action.FORGET:
         return ["forget"], before, None
+    if action is Action.REPLACE:
+        return ["delete", "create"], before, desired
     if action is Action.PUSH:
         after = {**desired, "records": None}
         return (["update"] if before else ["create"]), before, after

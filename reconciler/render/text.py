@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from reconciler.plan.model import Action, Change, Plan
+from reconciler.plan.model import Action, Change, Plan, Reason
+from reconciler.plan.safety import BLOCKED, FORCED
 from reconciler.render import Line
 
 SYMBOLS: dict[Action, tuple[str, str, str]] = {
@@ -16,6 +17,7 @@ SYMBOLS: dict[Action, tuple[str, str, str]] = {
     Action.PUSH: (">", "magenta", "will be pushed"),
     Action.FORGET: ("x", "blue", "will be forgotten (removed from state only)"),
     Action.MOVE: ("->", "cyan", "has moved (state only: no vendor call)"),
+    Action.REPLACE: ("-/+", "magenta", "will be replaced (deleted, then created again)"),
 }
 MAX_UNMANAGED_SHOWN = 20
 # The legend's words; `<=` is Terraform's "read", so it is spelled out.
@@ -24,6 +26,7 @@ LEGEND: dict[Action, str] = {
     Action.DELETE: "delete (or deactivate, as its line says)",
     Action.ADOPT: "adopt an existing remote object (not Terraform's read)",
     Action.PUSH: "push write-only content", Action.FORGET: "forget (state only)",
+    Action.REPLACE: "replace (delete, then create)",
 }
 
 
@@ -31,7 +34,8 @@ def value(v: Any) -> str:
     return json.dumps(v, ensure_ascii=False, default=str)
 
 
-def change_lines(change: Change) -> list[Line]:
+def change_lines(change: Change, forced: bool = False) -> list[Line]:
+    """`forced`: shown by an apply given --force, which lifts the threshold it reports."""
     symbol, style, verb = SYMBOLS[change.action]
     if change.action is Action.DELETE and change.delete_mode not in (None, "hard"):
         verb = {"soft": "will be soft-deleted (the vendor keeps it, marked deleted)",
@@ -41,6 +45,10 @@ def change_lines(change: Change) -> list[Line]:
     remote = f" (id {change.remote_id})" if change.remote_id else ""
     if change.action is Action.MOVE and not change.state_only:
         verb = "has moved, and will be updated in place"
+    if change.why is Reason.UPDATE_STATE_REFRESH:
+        verb = "will have its state record refreshed (state only: no vendor call)"
+    if change.refused:
+        verb = f"is refused: it cannot be {verb.removeprefix('will be ')}, nothing is done"
     lines: list[Line] = [
         [("bold", f"  # {change.address}"), ("", f" {verb}"), ("dim", where)],
         [(style, f"  {symbol} {change.address}" if change.moved_from is None
@@ -56,6 +64,8 @@ def change_lines(change: Change) -> list[Line]:
                       ("", " -> "), ("green", value(diff.after))])
     if change.refused:
         lines.append([("bold red", f"      ! refused: {change.refused}")])
+    elif change.safety == "blocked: threshold" and forced:
+        lines.append([("yellow", "      ! over the threshold: applied because --force was given")])
     elif change.safety != "ok":
         lines.append([("bold red", f"      ! {change.safety}")])
     lines.append([])
@@ -69,11 +79,12 @@ def summary(plan: Plan) -> str:
     1.7+ print them). A deactivation is counted as a destroy (the JSON shows it as a delete);
     our own counts (moves, pushes, state-only edits, refusals) follow in a second sentence."""
     counts = plan.counts()
-    destroy = counts["delete"] + counts["deactivate"]
+    replaced = counts["replace"]  # Terraform counts a replacement as one add and one destroy
+    destroy = counts["delete"] + counts["deactivate"] + replaced
     text = "Plan: " + (f"{counts['adopt']} to import, " if counts["adopt"] else "")
-    text += f"{counts['create']} to add, {counts['update']} to change, {destroy} to destroy"
+    text += f"{counts['create'] + replaced} to add, {counts['update']} to change, {destroy} to destroy"
     text += f", {counts['forget']} to forget." if counts["forget"] else "."
-    extras = [f"{counts[a]} to {a}" for a in ("move", "push") if counts[a]]
+    extras = [f"{counts[a]} to {a}" for a in ("move", "push", "replace") if counts[a]]
     extras += [f"{counts['state_only']} state-only"] if counts["state_only"] else []
     extras += [f"{counts['refused']} refused"] if counts["refused"] else []
     if counts["deactivate"]:
@@ -91,13 +102,13 @@ def legend(plan: Plan) -> Line:
     return [("dim", "Symbols: " + ", ".join(parts))] if parts else []
 
 
-def plan_lines(plan: Plan, checksum: bool = True) -> list[Line]:
+def plan_lines(plan: Plan, checksum: bool = True, forced: bool = False) -> list[Line]:
     lines: list[Line] = []
     if plan.changes:
         lines.append([("", "reconciler will perform the following actions:")])
         lines.append([])
         for change in plan.changes:
-            lines.extend(change_lines(change))
+            lines.extend(change_lines(change, forced))
     for vendor, objects in sorted(plan.unmanaged.items()):
         lines.append([("dim", f"Unmanaged: {len(objects)} {vendor} object(s) never managed by "
                               "reconciler are left alone (import them, or set prune: true)")])
@@ -120,7 +131,9 @@ def plan_lines(plan: Plan, checksum: bool = True) -> list[Line]:
     if checksum and plan.changes:
         lines.append([("dim", f"Plan checksum: {plan.checksum()}")])
     for verdict in plan.safety:
-        if verdict.blocked:
+        if verdict.blocked and forced and verdict.overridable:
+            lines.append([("yellow", "Safety: " + verdict.message.replace(BLOCKED, FORCED))])
+        elif verdict.blocked:
             lines.append([("bold red", f"Safety: {verdict.message}")])
     for refusal in plan.refusals:
         lines.append([("bold red", f"Error: {refusal}")])

@@ -1,5 +1,5 @@
 """Where the reconciler remembers what it manages: one document per workspace."""
 
-from reconciler.state.base import Pending, Resource, StateBackend, StateDoc, StateWriter
+from reconciler.state.base import Forgotten, Pending, Resource, StateBackend, StateDoc, StateWriter
 
-__all__ = ["Pending", "Resource", "StateBackend", "StateDoc", "StateWriter"]
+__all__ = ["Forgotten", "Pending", "Resource", "StateBackend", "StateDoc", "StateWriter"]

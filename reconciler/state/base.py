@@ -72,12 +72,30 @@ class Pending(BaseModel):
     started_at: str
 
 
+class Forgotten(BaseModel):
+    """An object reconciler stopped managing without deleting it (`--forget`, a vendor with
+    no delete API): remembered so that plan and drift call it forgotten, not unmanaged."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    vendor: str
+    kind: str
+    remote_id: str
+    identity: str | None = None
+    forgotten_at: str = ""
+
+
 class StateDoc(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     version: int = FORMAT_VERSION
     lineage: str = ""  # fixed at the first write; empty means "no state yet"
     serial: int = 0
+    # Where it was applied: provider -> its endpoints and tenant (or its sandbox's data folder);
+    # a state is never used against another target (reconciler/apply/binding.py). Both are
+    # small and written before `resources`, which a reader streams.
+    target: dict[str, Any] = Field(default_factory=dict)
+    forgotten: dict[str, Forgotten] = Field(default_factory=dict)
     resources: dict[str, Resource] = Field(default_factory=dict)
     pending: dict[str, Pending] = Field(default_factory=dict)
     _stored_serial: int = PrivateAttr(0)  # serial of the stored document (compare-and-swap)
@@ -96,6 +114,7 @@ class StateDoc(BaseModel):
         if op == "put":
             self.resources[address] = Resource(**entry["resource"])
             self.pending.pop(address, None)
+            self.forgotten.pop(address, None)
         elif op == "remove":
             self.resources.pop(address, None)
             self.pending.pop(address, None)
@@ -106,6 +125,12 @@ class StateDoc(BaseModel):
             self.pending[address] = Pending.model_validate(entry["pending"])
         elif op == "resolve":
             self.pending.pop(address, None)
+        elif op == "forget":
+            self.resources.pop(address, None)
+            self.pending.pop(address, None)
+            self.forgotten[address] = Forgotten.model_validate(entry["forgotten"])
+        elif op == "bind":
+            self.target = dict(entry["target"])
         self.serial = max(self.serial, int(entry["serial"]))
 
 
@@ -147,8 +172,22 @@ class StateWriter(ABC):
     async def put(self, address: str, resource: Resource) -> None:
         self.doc.resources[address] = resource  # already validated: not rebuilt from the entry
         self.doc.pending.pop(address, None)
+        self.doc.forgotten.pop(address, None)
         await self._record({"op": "put", "address": address, "resource": resource.to_dict()},
                            applied=True)
+
+    async def forget(self, address: str, forgotten: Forgotten | None) -> None:
+        """Stop managing; with `forgotten`, remember the remote object that stays."""
+        if forgotten is None:
+            await self.remove(address)
+        else:
+            await self._record({"op": "forget", "address": address,
+                                "forgotten": forgotten.model_dump()})
+
+    async def bind(self, target: dict[str, Any]) -> None:
+        """Record the target this state is applied to (said once, when it changes)."""
+        if target != self.doc.target:
+            await self._record({"op": "bind", "address": "", "target": target})
 
     async def remove(self, address: str) -> None:
         await self._record({"op": "remove", "address": address})
@@ -216,6 +255,9 @@ class StateBackend(ABC):
     def fence(self) -> None:
         """Raise LockError unless the lock this process took is still the current one: a run
         whose lock was taken over (force-unlock --force) stops before its next write."""
+
+    directory: str = "DIR"
+    """The manifest directory as the user gave it, for the commands hints spell out."""
 
     sharing: Sharing = NO_SHARING
     """Set before `read` to let each record equal to what the manifests declare share the

@@ -78,6 +78,7 @@ def parse_document(data: str | bytes | Path, origin: str,
 
 
 _HEAD = ("version", "lineage", "serial")
+_SMALL = ("target", "forgotten")
 
 
 @contextmanager
@@ -92,14 +93,18 @@ def _opened(data: str | bytes | Path) -> Iterator[BinaryIO]:
 def _stream(data: str | bytes | Path, sharing: Sharing) -> StateDoc:
     head: dict[str, Any] = {}
     keys: list[str] = []
+    small: dict[str, ijson.ObjectBuilder] = {}  # target, forgotten: written before resources
     with _opened(data) as handle:
-        for prefix, event, value in ijson.parse(handle):
+        for prefix, event, value in ijson.parse(handle, use_float=True):
+            top = prefix.partition(".")[0]
             if prefix == "" and event == "map_key":
                 keys.append(value)
                 if value == "resources":
                     break
             elif prefix in _HEAD:
                 head[prefix] = value
+            elif top in _SMALL:
+                small.setdefault(top, ijson.ObjectBuilder()).event(event, value)
             elif prefix == "" and event != "start_map":
                 raise ValueError("not a JSON object")
     if not set(keys) <= set(StateDoc.model_fields):
@@ -107,7 +112,7 @@ def _stream(data: str | bytes | Path, sharing: Sharing) -> StateDoc:
     if "resources" not in keys:  # no resources: small, validated whole
         with _opened(data) as handle:
             return StateDoc.model_validate_json(handle.read())
-    doc = StateDoc.model_validate(head)
+    doc = StateDoc.model_validate({**head, **{name: b.value for name, b in small.items()}})
     if doc.version > FORMAT_VERSION:
         return doc
     with _opened(data) as handle:
@@ -351,7 +356,7 @@ class LocalBackend(StateBackend):
             who = holder.describe() if holder else "another process"
             raise LockError(f"state {self.path} is locked: {who}. Wait for it to finish, retry "
                             f"with --lock-timeout, or if it is gone run `reconciler force-unlock "
-                            f"{holder.id if holder else 'ID'} DIR`") from None
+                            f"{holder.id if holder else 'ID'} {self.directory}`") from None
         info = LockInfo(command=command)
         try:
             with writing(self.holder_path, "the state lock", "nothing was changed"):
@@ -404,7 +409,7 @@ class LocalBackend(StateBackend):
             raise LockError(f"state {self.path}: no lock {lock_id} to remove ({current})")
         if self._flock_held():
             if not force:
-                raise LockError(live_holder(holder, lock_id))
+                raise LockError(live_holder(holder, lock_id, self.directory))
             os.unlink(self.holder_path)  # the fence: the holder stops before its next write
             deadline = time.monotonic() + wait_s
             while self._flock_held() and time.monotonic() < deadline:
@@ -415,7 +420,7 @@ class LocalBackend(StateBackend):
         return holder
 
 
-def live_holder(holder: LockInfo, lock_id: str) -> str:
+def live_holder(holder: LockInfo, lock_id: str, directory: str = "DIR") -> str:
     """Why force-unlock refuses: the holder is running, and two applies at once duplicate."""
     here = holder.host == socket.gethostname()
     alive = here and _pid_alive(holder.pid)
@@ -423,7 +428,8 @@ def live_holder(holder: LockInfo, lock_id: str) -> str:
              else f"its process (pid {holder.pid} on {holder.host}) still holds the lock")
     return (f"{holder.describe()}: not freed, the holder is alive ({where}). Two applies at once "
             "create duplicates: wait for it to finish. If it is stuck, `reconciler force-unlock "
-            f"{lock_id} DIR --force` revokes the lock: the holder stops before its next write")
+            f"{lock_id} {directory} --force` revokes the lock: the holder stops before its next "
+            "write")
 
 
 def _pid_alive(pid: int) -> bool:

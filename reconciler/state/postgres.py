@@ -317,7 +317,7 @@ class PostgresBackend(StateBackend):
                     raise LockError(
                         f"state workspace {self.workspace!r} is locked: {who}. Wait for it, retry "
                         f"with --lock-timeout, or if it is gone run `reconciler force-unlock "
-                        f"{holder.id if holder else 'ID'} DIR`")
+                        f"{holder.id if holder else 'ID'} {self.directory}`")
                 info = LockInfo(command=command)
                 conn.execute("INSERT INTO reconciler_lock (workspace, lock_id, holder) VALUES "
                              "(%s, %s, %s) ON CONFLICT (workspace) DO UPDATE SET lock_id = "
@@ -387,8 +387,9 @@ class PostgresBackend(StateBackend):
                 raise LockError(f"{holder.describe()}: not freed, the holder is alive (its "
                                 f"PostgreSQL session {sessions[0]} holds the lock). Two applies "
                                 "at once create duplicates: wait for it to finish. If it is "
-                                f"stuck, `reconciler force-unlock {lock_id} DIR --force` revokes "
-                                "the lock: the holder stops before its next write")
+                                f"stuck, `reconciler force-unlock {lock_id} {self.directory} "
+                                "--force` revokes the lock: the holder stops before its next "
+                                "write")
             conn.execute("DELETE FROM reconciler_lock WHERE workspace = %s AND lock_id = %s",
                          (self.workspace, lock_id))
             deadline = time.monotonic() + wait_s

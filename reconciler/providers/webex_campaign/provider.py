@@ -274,6 +274,13 @@ class PurposeKind(Kind):
     id_shape = ID_SHAPE
 
     @classmethod
+    def same_value(cls, field: str, recorded: Any, observed: Any) -> bool:
+        """Groups ignore case (see the module): "Sales" recorded for "SALES" is no difference."""
+        if field == "group" and isinstance(recorded, str) and isinstance(observed, str):
+            return recorded.casefold() == observed.casefold()
+        return bool(recorded == observed)
+
+    @classmethod
     def normalise(cls, attributes: dict[str, Any]) -> dict[str, Any]:
         """A null description is "" (see the module)."""
         out = dict(attributes)
