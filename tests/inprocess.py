@@ -38,6 +38,7 @@ def _decoded(stream: io.TextIOWrapper) -> str:
 def run_in_process(args: Sequence[str], env: Mapping[str, str], cwd: Path,
                    stdin: str | None) -> tuple[int, str, str]:
     """(exit code, stdout, stderr) of `reconciler *args` run in this process."""
+    import reconciler
     from reconciler.cli import main
 
     out = io.TextIOWrapper(io.BytesIO(), encoding="utf-8", errors="strict", write_through=True)
@@ -50,7 +51,7 @@ def run_in_process(args: Sequence[str], env: Mapping[str, str], cwd: Path,
     os.chdir(cwd)
     sys.stdin = io.TextIOWrapper(io.BytesIO((stdin or "").encode()), encoding="utf-8")
     sys.stdout, sys.stderr = out, err
-    sys.argv = [str(Path(main.__code__.co_filename).with_name("__main__.py")), *args]
+    sys.argv = [str(Path(reconciler.__file__).with_name("__main__.py")), *args]  # as `-m` sets it
     tail = ""
     try:
         main()
