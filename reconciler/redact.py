@@ -21,12 +21,14 @@ lose their control characters and ANSI escapes before they reach a terminal.
 
 from __future__ import annotations
 
+import copy
 import html
 import io
 import json
 import re
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any, TextIO
 from urllib.parse import quote, quote_plus, unquote, urlsplit
 
@@ -150,6 +152,21 @@ class Redactor:
 
 REDACT = Redactor()
 """The run's redactor: every credential `register`ed so far."""
+
+
+@contextmanager
+def run_scope() -> Iterator[None]:
+    """A command line's run knows the credentials it registers, no others: as in a new
+    process, it starts with none, and the process forgets them when it ends (a process that
+    runs the CLI more than once: the tests, a service later)."""
+    saved = copy.deepcopy(vars(REDACT))
+    vars(REDACT).clear()
+    REDACT.__init__()  # type: ignore[misc]
+    try:
+        yield
+    finally:
+        vars(REDACT).clear()
+        vars(REDACT).update(saved)
 
 
 def register(secrets: Iterable[str]) -> None:

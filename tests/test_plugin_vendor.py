@@ -41,5 +41,5 @@ def test_plan_apply_plan_through_the_cli(tmp_path: Path) -> None:
     assert applied.code == 0, applied.text
     again = run_cli("plan", str(root), "--sandbox", "--detailed-exitcode", env=env)
     assert again.code == 0, again.text
-    missing = run_cli("validate", str(root))
+    missing = run_cli("validate", str(root), process=True)  # this process has it installed
     assert missing.code == 1 and "widgets" in missing.text, "without the install, the vendor is unknown"

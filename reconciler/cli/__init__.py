@@ -12,9 +12,10 @@ def main() -> None:
     # httpx imports its own command-line client (Rich, Pygments, Click: a third of its import
     # time) whenever those are installed; reconciler never runs it, so it is not loaded.
     sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
-    from reconciler.redact import install
+    from reconciler.redact import install, run_scope
 
     install()  # every output (messages, logs, JSON, Markdown) passes through redaction
-    from reconciler.cli.app import app
+    from reconciler.cli.app import app, run
 
-    app(prog_name="reconciler")  # also under `python -m reconciler`: help names the command
+    with run_scope(), run():  # the run's credentials and options end with it
+        app(prog_name="reconciler")  # also under `python -m reconciler`: help names the command

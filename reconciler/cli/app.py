@@ -182,14 +182,25 @@ def use_color(stream: Any = None) -> bool:
 
 
 def _verbose(value: bool) -> None:
-    if value:
+    if value and not VERBOSE.enabled:
         VERBOSE.enabled = True
         import logging  # start-up: only when asked for
 
-        logging.basicConfig(level=logging.DEBUG, format="%(name)s: %(message)s")
+        handler = logging.StreamHandler()  # this run's stderr
+        handler.setFormatter(logging.Formatter("%(name)s: %(message)s"))
+        levels = {name: logging.getLogger(name).level for name in ("", "httpx", "httpcore")}
+        logging.getLogger().addHandler(handler)
+        logging.getLogger().setLevel(logging.DEBUG)
         logging.getLogger("httpx").setLevel(logging.WARNING)
         logging.getLogger("httpcore").setLevel(logging.WARNING)
         logging.getLogger("asyncio").setLevel(logging.WARNING)  # "Using selector: ...": noise
+
+        def undo() -> None:
+            logging.getLogger().removeHandler(handler)
+            for name, level in levels.items():
+                logging.getLogger(name).setLevel(level)
+
+        VERBOSE.undo = undo
 
 
 def _no_color(value: bool) -> None:
@@ -308,9 +319,27 @@ def handled(func: F) -> F:
 
 
 class VERBOSE:
-    """Whether --verbose was given (the last-resort handler then prints the trace)."""
+    """Whether --verbose was given (the last-resort handler then prints the trace), and how
+    to take its log handler away when the run ends."""
 
     enabled = False
+    undo: Callable[[], None] | None = None
+
+
+@contextmanager
+def run() -> Iterator[None]:
+    """One command line's options (--verbose, --no-color), stderr console and log handler last
+    as long as the run: a process that runs the CLI more than once (the tests; a service
+    later) starts each run as a new process would."""
+    _NO_COLOR.clear()
+    VERBOSE.enabled, VERBOSE.undo, err._console = False, None, None
+    try:
+        yield
+    finally:
+        if VERBOSE.undo is not None:
+            VERBOSE.undo()
+        _NO_COLOR.clear()
+        VERBOSE.enabled, VERBOSE.undo, err._console = False, None, None
 
 
 def _innermost(exc: BaseException) -> str:
