@@ -129,21 +129,20 @@ def test_a_deleted_purpose_no_call_shows_is_a_clear_error_not_a_loop(so: Project
     ids=["400-ignoring-case", "500-ignoring-case", "400-exact"])
 def test_a_create_that_collides_names_the_holder_and_sends_once(
         so: Project, sandbox_settings: SandboxSettings) -> None:
+    """SuperOffice's unique index ignores case (issue 21): a create of "NEWSLETTER" beside a
+    listed "Newsletter" is refused by the plan, naming the holder, before anything is sent,
+    whatever the sandbox's own switch would have answered."""
     made = api(so.sandbox, "POST", body={"Name": "Newsletter", "Key": "#Old"})
     assert made.status_code == 200
     so.write("purposes.yaml", manifest().replace("name: Newsletter", "name: NEWSLETTER"))
     before = so.sandbox.requests().get("superoffice POST", 0)
     applied = so.apply()
     posts = so.sandbox.requests().get("superoffice POST", 0) - before
-    if sandbox_settings.options["superoffice"]["unique_case"] == "sensitive":
-        assert applied.code == 0, applied.text
-        assert len(stored(so.sandbox)) == 3
-        return
-    assert applied.code == 1, applied.text
-    assert f"consent purpose {made.json()['ConsentPurposeId']} (present, key '#Old') already " \
-           "has name 'Newsletter'" in applied.text, applied.text
-    assert posts == 2  # one per purpose: the colliding one is not retried
-    assert sorted(p["Name"] for p in stored(so.sandbox)) == ["Events", "Newsletter"]
+    assert applied.code == 3, applied.text
+    assert f"remote object {made.json()['ConsentPurposeId']} has name 'Newsletter'" in applied.text
+    assert "without regard to case" in applied.text, applied.text
+    assert posts == 0  # refused whole at plan time: not even the other purpose is sent
+    assert sorted(p["Name"] for p in stored(so.sandbox)) == ["Newsletter"]
 
 
 def test_unique_name_and_key_and_limits_are_checked_while_loading(so: Project) -> None:

@@ -15,7 +15,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from reconciler.errors import ConfigError, ReconcilerError, RefusedError, StateError
+from reconciler.errors import ConfigError, ManifestError, ReconcilerError, RefusedError, StateError
 from reconciler.manifest.loader import Desired, load_desired
 from reconciler.manifest.settings import Settings, load_settings
 from reconciler.perf import Sharing
@@ -429,8 +429,8 @@ class Workspace:
 
         try:
             run = self.last_run = build()
-            if isinstance(error, StateError):
-                return
+            if isinstance(error, StateError | ManifestError | ConfigError):
+                return  # bad input is said at once, and changes nothing, not even the history
             try:
                 state_folder(self.settings)
             except ReconcilerError:
