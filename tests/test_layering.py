@@ -42,6 +42,8 @@ RULES: dict[str, tuple[str, ...]] = {
     "reconciler.sandbox": ("reconciler.cli", "reconciler.plan", "reconciler.apply", "reconciler.state",
                            "reconciler.manifest", "reconciler.engine"),
     "reconciler.engine": ("reconciler.cli", "reconciler.render"),
+    # each backend reads the document through state.document, never another backend
+    "reconciler.state.postgres": ("reconciler.state.local",),
     # the service calls the engine like any front end; the CLI only wires it
     "reconciler.service": ("reconciler.cli", "reconciler.render", "reconciler.plan.builder",
                            "reconciler.apply.executor"),

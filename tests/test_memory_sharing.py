@@ -13,7 +13,7 @@ from reconciler.perf import Sharing
 from reconciler.providers.base import Kind, RemoteObject, Schema
 from reconciler.providers.connected import _listed
 from reconciler.state.base import NO_META
-from reconciler.state.local import parse_document
+from reconciler.state.document import parse_document
 
 
 def state_file(tmp_path: Path) -> Path:

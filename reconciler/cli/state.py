@@ -161,7 +161,7 @@ def state_push(
 ) -> None:
     """Replace the state with a document: refused if it belongs to another state (lineage)
     or is older than the state now (serial)."""
-    from reconciler.state.local import parse_document
+    from reconciler.state.document import parse_document
 
     check_order(directory, str(source), "reconciler state push FILE DIR")
     if not source.is_file():

@@ -28,7 +28,7 @@ from pydantic import Field
 from reconciler.errors import LockError, StateError
 from reconciler.redact import REDACT, Redactor, conninfo_secrets, refuse_credentials
 from reconciler.state.base import LockInfo, StateBackend, StateDoc, StateWriter
-from reconciler.state.local import parse_document
+from reconciler.state.document import parse_document
 from reconciler.state.settings import BackendSettings
 
 if TYPE_CHECKING:
