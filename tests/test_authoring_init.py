@@ -89,7 +89,7 @@ def test_force_overwrites_and_gitignore_is_appended_to(tmp_path: Path) -> None:
 
 def test_vendor_choice_backend_and_typos(tmp_path: Path) -> None:
     files = {f.path: f.text for f in scaffold(["webex_campaign"], "postgres", registry=BUILTIN)}
-    assert set(files) == {"reconciler.yaml", "purposes/webex_campaign.yaml"}
+    assert set(files) == {"reconciler.yaml", "purposes/webex_campaign.yaml", ".gitignore"}
     assert "backend: postgres" in files["reconciler.yaml"] and "outreach" not in files["reconciler.yaml"]
     with pytest.raises(ConfigError, match="unknown vendor 'webex' — did you mean 'webex_campaign'"):
         scaffold(["webex"], registry=BUILTIN)

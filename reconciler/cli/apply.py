@@ -57,9 +57,9 @@ def ask(question: str) -> str | None:
     cancel the run once the prompt returned, so Python's default handler reads it."""
     import signal
 
-    typer.echo(question, nl=False)
-    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
-    try:
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)  # before the question:
+    try:  # a Ctrl-C right after it is seen must already be ours
+        typer.echo(question, nl=False)
         line = sys.stdin.readline()
     except KeyboardInterrupt:
         typer.echo("\nApply cancelled.")

@@ -93,6 +93,7 @@ class Workspace:
         self.notice = notice
         self._desired: Desired | None = None
         self.last_run: RunRecord | None = None  # the record of the latest plan, apply or drift
+        self.last_run_stored = False  # ... and whether the history holds it
 
     @property
     def environment(self) -> str | None:
@@ -427,10 +428,11 @@ class Workspace:
         beside the state, and the run's own error already says what is wrong there."""
         from reconciler.manifest.loader import state_folder
 
+        self.last_run_stored = False
         try:
             run = self.last_run = build()
-            if isinstance(error, StateError | ManifestError | ConfigError):
-                return  # bad input is said at once, and changes nothing, not even the history
+            if isinstance(error, StateError | ManifestError):
+                return  # bad manifests are said at once, and change nothing, not even the history
             try:
                 state_folder(self.settings)
             except ReconcilerError:
@@ -438,6 +440,7 @@ class Workspace:
             from reconciler.history import record
 
             record(self.backend, run, self.settings.history)
+            self.last_run_stored = True
         except Exception as exc:  # the run succeeded or failed on its own
             self.notice(f"Warning: this run was not recorded in the history: {exc}")
 

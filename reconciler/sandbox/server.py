@@ -163,7 +163,10 @@ class RunningSandbox:
         return self
 
     def stop(self) -> None:
-        self.server.stop()
+        if isinstance(self.server, _PromptServer):
+            self.server.stop()
+        else:  # a subclass serving another app with uvicorn's own server: its next tick
+            self.server.should_exit = True
         self.thread.join(timeout=5)
         flush(self.app)
 

@@ -196,7 +196,7 @@ class Scheduler:
                 finally:
                     self.live[env.name].running = None
                 run = self._finish(env, ws, run or ws.last_run, time.monotonic() - clock,
-                                   run is not None)
+                                   not ws.last_run_stored)
                 await self._alert_drift(run, previous)
                 return parse_time(started).timestamp()
 
@@ -262,7 +262,7 @@ class Scheduler:
                 finally:
                     self.live[env.name].running = None
                 run = self._finish(env, ws, run or ws.last_run, time.monotonic() - clock,
-                                   run is not None)
+                                   not ws.last_run_stored)
                 if run.outcome in ("failed", "blocked"):
                     why = "blocked by a safety rail (not forced)" if run.outcome == "blocked" else "failed"
                     self.say(f"[{env.name}] auto-apply {why}: {_said(run.error or '')}")
