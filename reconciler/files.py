@@ -82,15 +82,18 @@ def write_output(path: Path, text: str, what: str) -> None:
 
 
 def atomic_write(path: Path, text: str, backup: bool = False, mode: int | None = None,
-                 make_folder: bool = False) -> None:
+                 make_folder: bool = False, ours: bool = True) -> None:
     """Temp file in the same directory, fsync, rename, fsync the directory: a crash or a full
     disk leaves the old file or the new one, never half of one. The file keeps its mode
     (a new one gets `mode`, 0600 by default); `mode` given for an existing file wins. What
     is written (state, plan files, write-back, dumps) is written as given, or refused whole
     when it holds a credential of the run (CredentialInFileError): never redacted.
     A missing folder is created only with `make_folder` (the state's own folder); a file a
-    user named goes nowhere it was not asked to. Raises OSError; `write_output` says it in words."""
-    refuse_credentials(text, str(path))  # one scan; never rewritten
+    user named goes nowhere it was not asked to. `ours=False`: a file that is not ours to
+    police (a sandbox's vendor data holds whatever a vendor would). Raises OSError;
+    `write_output` says it in words."""
+    if ours:
+        refuse_credentials(text, str(path))  # one scan; never rewritten
     check_writable_target(path)
     if make_folder:
         path.parent.mkdir(parents=True, exist_ok=True)

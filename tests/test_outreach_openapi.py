@@ -1,6 +1,6 @@
 """Every request the Outreach provider sends, and every answer the Outreach sandbox gives,
 checked against the vendor's own OpenAPI description of call purposes
-(../shared/vendor-docs/outreach-callpurposes.openapi.json, OAS 3.0.3) by a kept OpenAPI
+(tests/vendor/outreach-callpurposes.openapi.json, the vendor's OAS 3.0.3 description) by a kept OpenAPI
 validator (openapi-core), on real traffic: the CLI plans and applies creates, updates
 (`order: null` included: the description makes `order` nullable), an adoption, deletes
 and a drift check against the sandbox over loopback HTTP, with the validator reading the
@@ -22,9 +22,9 @@ from openapi_core.testing import MockRequest, MockResponse
 from reconciler.sandbox.server import RunningSandbox, SandboxSettings
 from tests.conftest import REPO, Project, Sandbox
 
-DESCRIPTION = REPO.parent.parent / "shared" / "vendor-docs" / "outreach-callpurposes.openapi.json"
-if not DESCRIPTION.exists():  # the integrator's checkout sits beside shared/ too
-    DESCRIPTION = REPO.parent / "shared" / "vendor-docs" / "outreach-callpurposes.openapi.json"
+DESCRIPTION = REPO / "tests" / "vendor" / "outreach-callpurposes.openapi.json"
+"""Outreach's own OpenAPI description of call purposes, kept in the repository unchanged so
+that a clean clone (CI) checks against it."""
 PREFIX = "/outreach/api/v2"
 VENDOR_HOST = "https://api.outreach.io"  # the description's server: https://api.outreach.io/api/v2
 

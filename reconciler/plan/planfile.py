@@ -192,7 +192,7 @@ def load_fleet_plan(path: Path) -> dict[str, Plan] | None:
     if isinstance(version, int) and version > PLAN_FILE_VERSION:
         _newer(path, f"plan file version {version}, this one reads up to {PLAN_FILE_VERSION}", data)
     plans: dict[str, Plan] = {}
-    for environment, document in data["environments"].items():
+    for environment, document in sorted(data["environments"].items()):  # written as each finished
         where = Path(f"{path} (environment {environment})")
         plans[str(environment)] = decode(json.dumps(document).encode(), where)
     return plans

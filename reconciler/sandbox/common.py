@@ -139,7 +139,8 @@ class Table:
             return
         with self._lock:
             self._dirty = False
-            atomic_write(self.path, json.dumps(self.data), make_folder=True)
+            # the vendor's data, as a vendor keeps it: whatever a client sent, credentials too
+            atomic_write(self.path, json.dumps(self.data), make_folder=True, ours=False)
 
 
 @dataclass
