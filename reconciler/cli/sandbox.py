@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import socket
 from collections.abc import Callable
 from pathlib import Path
@@ -16,6 +15,7 @@ from reconciler.cli.app import (
     vendor_options,
 )
 from reconciler.errors import ConfigError
+from reconciler.net import is_loopback
 
 
 @app.command()
@@ -73,11 +73,7 @@ def _faults(text: str, parse: Callable[[str], Any]) -> Any:
 def _check_loopback(host: str, allow_remote: bool) -> None:
     """The sandboxes' tokens are printed and published: on any other interface, anyone who can
     reach the machine could read and change the data they hold."""
-    try:
-        loopback = host == "localhost" or ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        loopback = False
-    if not loopback and not allow_remote:
+    if not is_loopback(host) and not allow_remote:
         raise ConfigError(f"--host {host}: not a loopback address; the sandboxes accept "
                           "well-known tokens, so anyone who can reach this address could use "
                           "them. Listen on 127.0.0.1 (the default), ::1 or localhost, or pass "

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import os
 import signal
@@ -14,21 +13,13 @@ import typer
 
 from reconciler.cli.app import Dir, SandboxOpt, app, err, handled
 from reconciler.errors import ConfigError
-
-
-def loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
+from reconciler.net import is_loopback
 
 
 def bearer_token(host: str, variable: str | None) -> str | None:
     """The access token: required to listen anywhere but loopback; read from the environment."""
     if variable is None:
-        if not loopback(host):
+        if not is_loopback(host):
             raise ConfigError(f"--host {host}: listening beyond this machine needs an access token; "
                               "put one in an environment variable and pass --auth-token-env VAR "
                               "(and serve it behind a TLS reverse proxy, see the README)")

@@ -26,6 +26,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic_core import PydanticCustomError
 
 from reconciler.perf import EMPTY, prefer
 from reconciler.providers.ids import IdShape
@@ -68,6 +69,14 @@ class Schema(BaseModel):
     """Base of every kind's manifest model: unknown fields are errors, types are strict."""
 
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+def not_blank(value: str) -> str:
+    """A field validator (`field_validator("name")(not_blank)`): a value of spaces only would
+    show as nothing, and no vendor keeps it as written."""
+    if not value.strip():
+        raise PydanticCustomError("blank", "must not be blank (it holds only spaces)")
+    return value
 
 
 @dataclass

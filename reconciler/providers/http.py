@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import ipaddress
 import json as jsonlib
 import logging
 import os
@@ -36,6 +35,7 @@ from reconciler.errors import (
     VendorError,
 )
 from reconciler.jsonread import JsonLimitError, loads
+from reconciler.net import is_loopback
 from reconciler.providers.limits import Bounds, reset_in, seconds_until, too_many_items
 from reconciler.redact import REDACT, Redactor, clean, register, shorten
 
@@ -187,19 +187,10 @@ def check_url(vendor: str, url: str, allow_insecure_http: bool) -> None:
                           "https://host/path") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConfigError(f"providers.{vendor}.base_url: {url!r} is not an http(s) URL")
-    if parts.scheme == "http" and not allow_insecure_http and not _is_loopback(parts.hostname):
+    if parts.scheme == "http" and not allow_insecure_http and not is_loopback(parts.hostname):
         raise ConfigError(
             f"providers.{vendor}: refusing plain http:// to {parts.hostname}; use https://, "
             f"or set allow_insecure_http: true for this provider if you really mean it")
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def tls_context() -> ssl.SSLContext:

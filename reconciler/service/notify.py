@@ -11,7 +11,6 @@ webhook that keeps failing is a warning in the log, never a failed run.
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import logging
 import random
 from collections.abc import Mapping
@@ -23,6 +22,7 @@ import httpx
 
 from reconciler.errors import ConfigError
 from reconciler.history.model import RunRecord
+from reconciler.net import is_loopback
 from reconciler.redact import REDACT, clean, register
 from reconciler.service.settings import Event, Webhook
 
@@ -58,19 +58,10 @@ def targets(hooks: list[Webhook], env: Mapping[str, str]) -> list[Target]:
             raise ConfigError(f"{where}: not a valid URL") from None
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ConfigError(f"{where}: not an http(s) URL")
-        if parts.scheme == "http" and not _loopback(parts.hostname):
+        if parts.scheme == "http" and not is_loopback(parts.hostname):
             raise ConfigError(f"{where}: refusing plain http:// to a non-loopback host; use https://")
         found.append(Target(hook, url))
     return found
-
-
-def _loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def body(hook: Webhook, event: Event, run: RunRecord, detail: str) -> dict[str, Any]:

@@ -29,6 +29,7 @@ from reconciler.providers.base import (
     ProviderSettings,
     RemoteObject,
     Schema,
+    not_blank,
 )
 from reconciler.providers.http import VendorClient, json_body
 from reconciler.providers.ids import IdShape, shown
@@ -103,13 +104,7 @@ class CallPurpose(Schema):
         "Display order (Outreach `order`, a nullable integer): `order: null` clears it; left "
         "out, the vendor's is kept"))]
 
-    @field_validator("name")
-    @classmethod
-    def _not_blank(cls, value: str) -> str:
-        """A name of spaces only would show as nothing, and no vendor keeps it as written."""
-        if not value.strip():
-            raise PydanticCustomError("blank", "must not be blank (it holds only spaces)")
-        return value
+    _name = field_validator("name")(not_blank)
 
 
 def parse_error(response: httpx.Response) -> tuple[str | None, str]:

@@ -44,6 +44,7 @@ from reconciler.providers.base import (
     RemoteObject,
     RemoteStatus,
     Schema,
+    not_blank,
 )
 from reconciler.providers.http import VendorClient, json_body
 from reconciler.providers.ids import IdShape, shown
@@ -107,13 +108,7 @@ class ConsentPurpose(Schema):
         "http(s) URL of the privacy statement (SuperOffice `PrivacyStatementUrl`, at most "
         "4000 characters)"))
 
-    @field_validator("name")
-    @classmethod
-    def _not_blank(cls, value: str) -> str:
-        """A name of spaces only would show as nothing, and no vendor keeps it as written."""
-        if not value.strip():
-            raise PydanticCustomError("blank", "must not be blank (it holds only spaces)")
-        return value
+    _name = field_validator("name")(not_blank)
 
     @field_validator("privacy_statement_url")
     @classmethod

@@ -22,7 +22,7 @@ from pydantic import AfterValidator, Field, StringConstraints, field_validator
 from pydantic_core import PydanticCustomError
 
 from reconciler.errors import AmbiguousWriteError, ConfigError, VendorError
-from reconciler.providers.base import Kind, ProviderSettings, PushResult, RemoteObject, Schema
+from reconciler.providers.base import Kind, ProviderSettings, PushResult, RemoteObject, Schema, not_blank
 from reconciler.providers.paths import under
 
 if TYPE_CHECKING:
@@ -35,12 +35,6 @@ HARD_MAX_RECORDS = 100_000
 HARD_MAX_RECORD_BYTES = 65_536
 """The most `max_record_bytes` may be raised to."""
 OK = tuple(range(200, 300))
-
-
-def not_blank(value: str) -> str:
-    if not value.strip():
-        raise PydanticCustomError("blank", "must not be blank")
-    return value
 
 
 def _record_size(record: dict[str, str]) -> dict[str, str]:

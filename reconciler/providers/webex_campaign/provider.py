@@ -55,6 +55,7 @@ from reconciler.providers.base import (
     ProviderSettings,
     RemoteObject,
     Schema,
+    not_blank,
 )
 from reconciler.providers.http import VendorClient, json_body
 from reconciler.providers.ids import IdShape, shown
@@ -77,7 +78,6 @@ from reconciler.providers.webex_campaign.datastore import (
     HARD_MAX_RECORDS,
     OK,
     DatastoreRecordsKind,
-    not_blank,
 )
 
 PURPOSES = "/purposes"
