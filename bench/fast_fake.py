@@ -11,7 +11,7 @@ access log, every lookup a dict access (a Webex name check is an index, not a sc
 One process serves many tenants: every vendor is under the sandbox's own path prefix
 (/outreach/api/v2, /webex/v1, /superoffice/Cust12345/api/v1), either at the root
 (tenant "") or under `/t/<tenant>` (http://host:port/t/acme/outreach/api/v2/...). A
-tenant is made on its first request. `reconciler.sandbox.server.provider_overrides(url)`
+tenant is made on its first request. `reconciler.providers.sandboxes.provider_overrides(url)`
 therefore points the providers at tenant "" of `url`, or at tenant "acme" of
 `url + "/t/acme"`.
 

@@ -64,7 +64,7 @@ def fleet_directory(root: Path, fake: FastFake, vendors: list[Vendor], envs: int
                     rename: bool = False) -> list[str]:
     """Manifests for `per_env` purposes per vendor, and one environments/<name>.yaml per
     environment pointing every vendor at its own tenant of the fake."""
-    from reconciler.sandbox.server import provider_overrides
+    from reconciler.providers.sandboxes import provider_overrides
 
     write_manifests(root, [_renamed(v) for v in vendors] if rename else vendors, per_env, 1000)
     config = root / "reconciler.yaml"
@@ -84,7 +84,7 @@ def fleet_directory(root: Path, fake: FastFake, vendors: list[Vendor], envs: int
 
 async def _floor(fake: FastFake, vendors: list[Vendor], names: list[str], per_env: int,
                  parallel: int, concurrency: int) -> None:
-    from reconciler.sandbox.server import provider_overrides
+    from reconciler.providers.sandboxes import provider_overrides
 
     gate = asyncio.Semaphore(parallel)
 

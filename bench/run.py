@@ -306,7 +306,7 @@ class Sandbox:
         self.log = log
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        from reconciler.sandbox.server import provider_overrides
+        from reconciler.providers.sandboxes import provider_overrides
 
         self.overrides = provider_overrides(self.url)
         self.proc: subprocess.Popen[bytes] | None = None
@@ -338,7 +338,7 @@ class Sandbox:
                 self.proc.wait()
 
     def env(self) -> dict[str, str]:
-        from reconciler.sandbox.server import environment
+        from reconciler.providers.sandboxes import environment
 
         return environment(self.url)
 

@@ -25,8 +25,8 @@ from pathlib import Path
 
 import uvicorn
 
+from reconciler.providers.sandboxes import SandboxSettings, create_app
 from reconciler.sandbox import common
-from reconciler.sandbox.server import SandboxSettings, create_app
 
 
 def _no_save(self: common.Table) -> None:

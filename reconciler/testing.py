@@ -34,8 +34,8 @@ from ruamel.yaml import YAML
 from reconciler.errors import AmbiguousWriteError, ReconcilerError
 from reconciler.providers.base import DeleteMode, Kind, Provider, RemoteObject, RemoteStatus
 from reconciler.providers.registry import vendors
+from reconciler.providers.sandboxes import RunningSandbox, SandboxSettings
 from reconciler.sandbox.common import Faults
-from reconciler.sandbox.server import RunningSandbox, SandboxSettings
 
 T = TypeVar("T")
 F = TypeVar("F", bound=Callable[..., Any])

@@ -18,7 +18,7 @@ import pytest
 
 from reconciler.authoring.scaffold import provider_block
 from reconciler.providers.registry import providers
-from reconciler.sandbox.server import RunningSandbox, SandboxSettings, environment
+from reconciler.providers.sandboxes import RunningSandbox, SandboxSettings, environment
 from tests.inprocess import run_in_process
 
 REPO = Path(__file__).resolve().parent.parent

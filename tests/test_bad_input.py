@@ -23,7 +23,7 @@ import pytest
 from reconciler.engine import Workspace
 from reconciler.errors import ReconcilerError
 from reconciler.providers.registry import providers as provider_registry
-from reconciler.sandbox.server import RunningSandbox, SandboxSettings
+from reconciler.providers.sandboxes import RunningSandbox, SandboxSettings
 from tests.conftest import PROVIDERS, CliResult, Project, Sandbox
 
 STATE_BLOCK = "state:\n  backend: local\n  path: state/default.json\n"

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from reconciler.providers.sandboxes import RunningSandbox, SandboxSettings
 from reconciler.sandbox.common import Faults
-from reconciler.sandbox.server import RunningSandbox, SandboxSettings
 from reconciler.state.local import LocalBackend
 from tests.conftest import Project, Sandbox
 

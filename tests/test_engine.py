@@ -16,7 +16,7 @@ import pytest
 from reconciler.engine import Scope, Workspace
 from reconciler.errors import ConfigError
 from reconciler.plan.model import Action, Reason
-from reconciler.sandbox.server import RunningSandbox, SandboxSettings, environment
+from reconciler.providers.sandboxes import RunningSandbox, SandboxSettings, environment
 from tests.conftest import PROVIDERS
 
 CONFIG = "state:\n  backend: local\n  path: state/default.json\nproviders:\n" + PROVIDERS["webex_campaign"]
@@ -119,7 +119,7 @@ def test_vendor_options_are_offered_by_the_cli_generically(tmp_path: Path) -> No
     import sys
     import time
 
-    from reconciler.sandbox.server import free_port, provider_overrides
+    from reconciler.providers.sandboxes import free_port, provider_overrides
     from tests.conftest import REPO
 
     port = free_port()

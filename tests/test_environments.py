@@ -24,7 +24,7 @@ from reconciler.engine.fleet import Fleet, Status, exit_code, plan_row
 from reconciler.errors import ConfigError, ManifestError
 from reconciler.manifest.loader import load_desired
 from reconciler.manifest.settings import load_settings
-from reconciler.sandbox.server import RunningSandbox, SandboxSettings
+from reconciler.providers.sandboxes import RunningSandbox, SandboxSettings
 from tests.conftest import CliResult, run_cli
 
 NAMES = ("dev", "stage", "prod")

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
+from reconciler.providers.sandboxes import RunningSandbox, SandboxSettings
 from reconciler.sandbox.common import Faults
-from reconciler.sandbox.server import RunningSandbox, SandboxSettings
 from tests.conftest import Project, Sandbox, _get_through_faults
 
 FAULTS = Faults(rate_429=0.2, rate_500=0.05, rate_503=0.05, rate_drop=0.05, retry_after_s=0.01, seed=11)

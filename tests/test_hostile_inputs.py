@@ -26,8 +26,8 @@ from typing import Any
 import psycopg
 import pytest
 
+from reconciler.providers.sandboxes import RunningSandbox, SandboxSettings
 from reconciler.sandbox.common import Faults
-from reconciler.sandbox.server import RunningSandbox, SandboxSettings
 from reconciler.state.postgres import lock_key
 from tests.conftest import REPO, CliResult
 from tests.hostile_vendor import HostileVendor

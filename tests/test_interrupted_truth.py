@@ -22,8 +22,8 @@ import pytest
 
 from reconciler.engine import Workspace
 from reconciler.plan.model import Action, Reason
+from reconciler.providers.sandboxes import RunningSandbox, SandboxSettings
 from reconciler.sandbox.common import Faults
-from reconciler.sandbox.server import RunningSandbox, SandboxSettings
 from tests.conftest import Project, Sandbox, state_block
 
 COUNT = 100

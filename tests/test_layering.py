@@ -39,8 +39,10 @@ RULES: dict[str, tuple[str, ...]] = {
     "reconciler.authoring": ("reconciler.cli", "reconciler.apply"),
     # history records what the engine made; it never prints, serves or opens a workspace
     "reconciler.history": ("reconciler.cli", "reconciler.render", "reconciler.sandbox"),
+    # the machinery of the emulators; the registry hands the vendors' sandboxes over
+    # (reconciler/providers/sandboxes.py composes them), so it never imports a provider
     "reconciler.sandbox": ("reconciler.cli", "reconciler.plan", "reconciler.apply", "reconciler.state",
-                           "reconciler.manifest", "reconciler.engine"),
+                           "reconciler.manifest", "reconciler.engine", "reconciler.providers"),
     "reconciler.engine": ("reconciler.cli", "reconciler.render"),
     # each backend reads the document through state.document, never another backend
     "reconciler.state.postgres": ("reconciler.state.local",),

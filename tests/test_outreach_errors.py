@@ -16,7 +16,7 @@ from reconciler.providers.outreach.provider import (
     OutreachProvider,
     OutreachSettings,
 )
-from reconciler.sandbox.server import RunningSandbox, SandboxSettings
+from reconciler.providers.sandboxes import RunningSandbox, SandboxSettings
 from tests.conftest import Project, Sandbox
 
 ONE = """\

@@ -19,7 +19,7 @@ import pytest
 from openapi_core import OpenAPI
 from openapi_core.testing import MockRequest, MockResponse
 
-from reconciler.sandbox.server import RunningSandbox, SandboxSettings
+from reconciler.providers.sandboxes import RunningSandbox, SandboxSettings
 from tests.conftest import REPO, Project, Sandbox
 
 DESCRIPTION = REPO / "tests" / "vendor" / "outreach-callpurposes.openapi.json"

@@ -9,8 +9,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from reconciler.providers.sandboxes import RunningSandbox, SandboxSettings
 from reconciler.sandbox.common import Faults
-from reconciler.sandbox.server import RunningSandbox, SandboxSettings
 from tests.conftest import REPO, Sandbox, run_cli
 
 

@@ -2,7 +2,7 @@
 backup, lock, plan or dump file. TLS verification is always on, and plain http:// to a host that is
 not loopback is refused unless a provider says `allow_insecure_http: true`.
 
-The sandboxes accept only their own tokens (reconciler/sandbox/server.py), so the successful
+The sandboxes accept only their own tokens (reconciler/providers/sandboxes.py), so the successful
 workflow scans for those exact values; failing runs use distinctive wrong tokens.
 """
 
@@ -33,8 +33,8 @@ from reconciler.errors import ConfigError, VendorError
 from reconciler.providers.http import VendorClient
 from reconciler.providers.outreach import provider as outreach_provider
 from reconciler.providers.registry import providers as provider_registry
+from reconciler.providers.sandboxes import RunningSandbox, SandboxSettings
 from reconciler.sandbox.common import Faults
-from reconciler.sandbox.server import RunningSandbox, SandboxSettings
 from tests.conftest import REPO, CliResult, Project, Sandbox
 
 HAVE_SUPEROFFICE = "superoffice" in provider_registry()

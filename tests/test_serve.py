@@ -13,8 +13,8 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from reconciler.providers.sandboxes import SandboxSettings
 from reconciler.sandbox.common import Faults
-from reconciler.sandbox.server import SandboxSettings
 from reconciler.state.local import LocalBackend
 from tests.conftest import PROVIDERS, Project, run_cli
 from tests.serving import Served, serving, wait_for, webhook_receiver

@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
+from reconciler.providers.sandboxes import SandboxSettings
 from reconciler.sandbox.common import Faults
-from reconciler.sandbox.server import SandboxSettings
 from tests.conftest import PROVIDERS, Project
 from tests.serving import Served, serving, wait_for
 

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from reconciler.errors import StateError
-from reconciler.sandbox.server import RunningSandbox, SandboxSettings
+from reconciler.providers.sandboxes import RunningSandbox, SandboxSettings
 from reconciler.state.postgres import PostgresBackend
 from reconciler.testing import StateBackendConformance
 from tests.conftest import Project, Sandbox, state_block

@@ -9,7 +9,7 @@ import json
 import os
 
 from reconciler.engine import Scope, Workspace
-from reconciler.sandbox.server import RunningSandbox, SandboxSettings
+from reconciler.providers.sandboxes import RunningSandbox, SandboxSettings
 from tests.conftest import Project, Sandbox
 
 PURPOSES = """\

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from reconciler.plan.model import Plan
-from reconciler.sandbox.server import RunningSandbox, SandboxSettings
+from reconciler.providers.sandboxes import RunningSandbox, SandboxSettings
 from tests.conftest import Project, Sandbox, run_cli, state_block
 
 

@@ -21,8 +21,8 @@ import httpx
 import pytest
 import uvicorn
 
+from reconciler.providers.sandboxes import SandboxSettings, free_port
 from reconciler.sandbox.common import DroppedConnection
-from reconciler.sandbox.server import SandboxSettings, free_port
 from tests.conftest import REPO, CliResult, Project, Sandbox
 from tests.test_team_safety import names, numbered, patch, post, purposes, state_ids
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from reconciler.sandbox.server import SandboxSettings
+from reconciler.providers.sandboxes import SandboxSettings
 from tests.conftest import Project
 
 REFRESH = ("sandbox-outreach-app", "sandbox-outreach-secret", "sandbox-outreach-refresh")

@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from reconciler.sandbox.server import SandboxSettings
+from reconciler.providers.sandboxes import SandboxSettings
 from tests.conftest import Project, Sandbox
 
 ITEMS = "/List/ConsentPurpose/Items"

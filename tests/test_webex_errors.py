@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from reconciler.errors import AmbiguousWriteError, ConfigError, ConflictError, VendorError
+from reconciler.providers.sandboxes import RunningSandbox, SandboxSettings
 from reconciler.providers.webex_campaign.provider import (
     DatastoreRecordsKind,
     PurposeKind,
@@ -27,7 +28,6 @@ from reconciler.providers.webex_campaign.sandbox import EXPIRED_KEY as WEBEX_EXP
 from reconciler.providers.webex_campaign.sandbox import KEYS as WEBEX_KEYS
 from reconciler.providers.webex_campaign.sandbox import WebexSandboxConfig, create_apps
 from reconciler.sandbox.common import Faults, RequestLog, Table
-from reconciler.sandbox.server import RunningSandbox, SandboxSettings
 from tests.conftest import Project, Sandbox
 
 T = TypeVar("T")

@@ -13,13 +13,13 @@ from typing import Any
 import httpx
 import pytest
 
+from reconciler.providers.sandboxes import SandboxSettings, free_port
 from reconciler.providers.webex_campaign.notify import (
     NotifyOutcome,
     notify_transaction_state,
     parse_notify_error,
 )
 from reconciler.providers.webex_campaign.provider import WebexCampaignSettings
-from reconciler.sandbox.server import SandboxSettings, free_port
 from tests.conftest import Sandbox
 
 FORCED = {"API_1102": 1102, "API_1103": 1103, "API_1104": 1104, "API_1105": 1105}

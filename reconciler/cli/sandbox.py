@@ -33,8 +33,8 @@ def sandbox(
 ) -> None:
     """Serve the vendor sandboxes on loopback."""
     _check_loopback(host, allow_remote)
+    from reconciler.providers.sandboxes import SandboxSettings, provider_overrides, serve
     from reconciler.sandbox.common import Faults
-    from reconciler.sandbox.server import SandboxSettings, provider_overrides, serve
 
     parsed = _faults(faults, Faults.parse)
     settings = SandboxSettings(data_dir=data, faults=parsed, options=vendor_options(ctx))

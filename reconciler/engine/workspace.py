@@ -118,7 +118,7 @@ class Workspace:
         sandbox started; with `sandbox`, the state `--sandbox` runs keep beside its data."""
         if not sandbox:
             return cls.open(directory, offline=True, notice=notice, environment=environment)
-        from reconciler.sandbox.server import provider_overrides
+        from reconciler.providers.sandboxes import provider_overrides
         from reconciler.state.local import LocalBackend
 
         settings = load_settings(directory, provider_overrides("http://127.0.0.1:1"),
@@ -137,7 +137,7 @@ class Workspace:
         if not sandbox:
             yield cls.open(directory, notice=notice, environment=environment)
             return
-        from reconciler.sandbox.server import RunningSandbox, SandboxSettings, provider_overrides
+        from reconciler.providers.sandboxes import RunningSandbox, SandboxSettings, provider_overrides
         from reconciler.state.local import LocalBackend
 
         probe = load_settings(directory, provider_overrides("http://127.0.0.1:1"), need_state=False,

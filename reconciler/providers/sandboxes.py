@@ -1,5 +1,8 @@
 """All vendor sandboxes on one loopback port, each under its own path prefix.
 
+The registry hands the vendors' sandboxes over: this module composes them, beside the
+registry, so that the sandbox machinery (reconciler/sandbox/) never imports a provider.
+
 `start_in_thread` serves them from inside the reconciler process (for
 `--sandbox` and tests); `serve` runs them in the foreground (`reconciler sandbox`).
 """
