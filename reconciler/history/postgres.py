@@ -25,7 +25,7 @@ from pydantic_core import from_json
 from reconciler.errors import StateError
 from reconciler.history.model import RunRecord
 from reconciler.history.store import DriftPoint, HistoryStore, Query
-from reconciler.state.postgres import connect_error, explain, redact_url
+from reconciler.state.pgerrors import connect_error, explain, redact_url
 
 MIGRATIONS: tuple[tuple[int, str], ...] = (
     (1, """
