@@ -64,12 +64,21 @@ class ReconcilerGroup(TyperGroup):
     def get_command(self, ctx: Any, cmd_name: str) -> Any:
         command = super().get_command(ctx, cmd_name)
         if command is not None and not getattr(command, "_reconciler_common", False):
-            command.params.extend(_vendor_params(cmd_name))
             command.params.extend(_common_params())
             command._reconciler_common = True  # type: ignore[attr-defined]
             if type(command) is TyperCommand:  # every command reads its help the same way
                 command.__class__ = ReconcilerCommand
         return command
+
+    def resolve_command(self, ctx: Any, args: list[str]) -> Any:
+        """The command about to run (or show its own help) gets the vendors' options; the
+        list of commands (`--help`) never loads the vendor registry (start-up)."""
+        name, command, rest = super().resolve_command(ctx, args)
+        if command is not None and not getattr(command, "_reconciler_vendors", False):
+            at = len(command.params) - len(_common_params())  # before -v/--no-color/--version
+            command.params[at:at] = _vendor_params(name or "")
+            command._reconciler_vendors = True  # type: ignore[attr-defined]
+        return name, command, rest
 
 
 HELP_OPTIONS = {"help_option_names": ["-h", "--help"]}

@@ -188,8 +188,8 @@ def plan_row(finished: Finished[Plan]) -> Row:
     plan = finished.value
     counts = plan.counts()
     row = Row(finished.environment, Status.NO_CHANGES, {k: counts[k] for k in COUNTED})
-    if plan.refusals:
-        row.status, row.error = Status.FAILED, "; ".join(plan.refusals)
+    if plan.refusals:  # a refusal is exit 3 for one environment: the same over a fleet
+        row.status, row.error = Status.BLOCKED, "; ".join(plan.refusals)
     elif any(v.blocked for v in plan.safety):
         row.status = Status.BLOCKED
     elif plan.has_changes:

@@ -273,10 +273,10 @@ class Workspace:
         desired = self.desired()
         if state is None:
             state = self.read_state(desired)
-        self.check_bound(state)
         if providers is None:
             async with self.connect(desired) as live:
                 return await self._plan(scope, providers=live, state=state)
+        self.check_bound(state)
         options = self.plan_options(scope)
         if options.targets or options.excludes or options.replace:
             unmatched = unmatched_patterns(options, [*desired.objects, *state.resources])
@@ -366,14 +366,13 @@ class Workspace:
 
     async def _drift(self) -> DriftReport:
         from reconciler.drift.detect import detect_drift
-        from reconciler.state.ids import check_recorded_ids
 
         state = self.read_state()
-        check_recorded_ids(state, self.kinds())
         self.check_bound(state)
         async with self.connect() as providers:
             # The records let a vendor spell a value as recorded (a Webex group stored in
-            # capitals for a declared "Default" is no drift), as the plan observes.
+            # capitals for a declared "Default" is no drift), as the plan observes; observing
+            # with the state checks its recorded ids first (state/ids.py).
             observed = await self.observe(set(self.kinds()), providers, state)
         options = self.plan_options()
         return detect_drift(state, observed, self.kinds(), options.ignore, options.ignore_unmanaged)
@@ -449,8 +448,12 @@ def upgrade_state(state: StateDoc, kinds: Mapping[str, type[KindSpec]]) -> State
     """Records of an older kind schema are read in today's shape (KindSpec.upgrade), in
     memory: the next write of each records the current version. A record newer than the
     kind installed here is refused, never guessed at."""
+    by_name = {(kind.vendor, kind.name): kind for kind in kinds.values()}
+    if not any(kind.schema_version for kind in by_name.values()) \
+            and not any(r.schema_version for r in state.resources.values()):
+        return state  # the common case, every kind and record at version 0: one quick pass
     for address, resource in state.resources.items():
-        kind = kinds.get(f"{resource.vendor}.{resource.kind}")
+        kind = by_name.get((resource.vendor, resource.kind))
         if kind is None or resource.schema_version == kind.schema_version:
             continue
         if resource.schema_version > kind.schema_version:

@@ -8,11 +8,13 @@ from __future__ import annotations
 import functools
 import importlib
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from reconciler.entrypoints import group
-from reconciler.providers.base import Kind, Provider
 from reconciler.providers.plugin import Vendor
+
+if TYPE_CHECKING:  # start-up: `--help` lists the vendors' options without the provider contract
+    from reconciler.providers.base import Kind, Provider
 
 BUNDLED = ("reconciler.providers.outreach", "reconciler.providers.superoffice",
            "reconciler.providers.webex_campaign")
@@ -37,7 +39,7 @@ def vendors() -> dict[str, Vendor]:
 _BUNDLED_NAMES = tuple(package.rpartition(".")[2] for package in BUNDLED)  # package = vendor name
 
 
-class _Providers(Mapping[str, type[Provider]]):
+class _Providers(Mapping[str, "type[Provider]"]):
     """Provider classes by vendor name, each imported on first use: a directory configuring
     one vendor never loads the others' HTTP code (start-up)."""
 

@@ -39,6 +39,7 @@ are parsed leniently (int or string, missing fields, non-JSON bodies).
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Iterable, Mapping
 from typing import Any, ClassVar
 
@@ -288,8 +289,9 @@ class PurposeKind(Kind):
             out["description"] = ""
         return out
 
-    @property
+    @functools.cached_property
     def groups(self) -> Mapping[str, str]:
+        """Once per run: `declared` is set when the providers connect, before any call."""
         return declared_groups(self.declared or ())
 
     async def list(self) -> list[RemoteObject]:
