@@ -229,7 +229,10 @@ class VendorClient:
         self.http = httpx.AsyncClient(
             base_url=base_url.rstrip("/"), headers=headers, timeout=httpx.Timeout(timeout_s),
             limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency),
-            transport=transport, verify=tls_context(), follow_redirects=False)
+            transport=transport, follow_redirects=False,
+            # Plain HTTP (a sandbox on loopback) makes no TLS connection: every URL it
+            # requests has the configured origin (_followed), so no CA bundle is loaded.
+            verify=tls_context() if self.origin[0] == "https" else False)
         self._pace_until = 0.0
         self._pace_gap = 0.0
         self.requests_sent = 0
