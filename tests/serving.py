@@ -43,7 +43,7 @@ def wait_for(check: Callable[[], Any], timeout: float = 60.0, what: str = "the c
         value = check()
         if value:
             return value
-        time.sleep(0.2)
+        time.sleep(0.1)
     raise AssertionError(f"timed out waiting for {what}")
 
 
