@@ -43,7 +43,7 @@ def wait_for(check: Callable[[], Any], timeout: float = 60.0, what: str = "the c
         value = check()
         if value:
             return value
-        time.sleep(0.2)
+        time.sleep(0.1)
     raise AssertionError(f"timed out waiting for {what}")
 
 
@@ -75,11 +75,24 @@ class Served:
     def log(self) -> str:
         return self.log_path.read_text()
 
+    def wait_ready(self) -> None:
+        def up() -> bool:
+            if self.process.poll() is not None:
+                raise AssertionError(f"serve exited with {self.process.returncode}:\n{self.log}")
+            try:
+                return self.get("/readyz").status_code == 200
+            except httpx.TransportError:
+                return False
+
+        wait_for(up, 60, "serve to be ready")
+
 
 @contextmanager
 def serving(directory: Path, env: dict[str, str], *args: str, host: str = "127.0.0.1",
-            token: str | None = None, log_path: Path | None = None) -> Iterator[Served]:
-    """`reconciler serve DIRECTORY ...` on a free port, until the block ends (SIGTERM)."""
+            token: str | None = None, log_path: Path | None = None,
+            ready: bool = True) -> Iterator[Served]:
+    """`reconciler serve DIRECTORY ...` on a free port, until the block ends (SIGTERM);
+    `ready=False` returns at once (processes started together; `wait_ready()` then)."""
     port = free_port()
     log_path = log_path or directory.parent / f"serve-{port}.log"
     full_env = {k: v for k, v in os.environ.items() if not k.startswith(("OUTREACH_", "WEBEX_", "SUPEROFFICE_"))}
@@ -91,15 +104,8 @@ def serving(directory: Path, env: dict[str, str], *args: str, host: str = "127.0
             env=full_env, cwd=REPO)
     served = Served(f"http://{host}:{port}", process, log_path, token)
     try:
-        def up() -> bool:
-            if process.poll() is not None:
-                raise AssertionError(f"serve exited with {process.returncode}:\n{served.log}")
-            try:
-                return served.get("/readyz").status_code == 200
-            except httpx.TransportError:
-                return False
-
-        wait_for(up, 60, "serve to be ready")
+        if ready:
+            served.wait_ready()
         yield served
     finally:
         if process.poll() is None:

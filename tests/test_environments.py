@@ -24,7 +24,7 @@ from reconciler.engine.fleet import Fleet, Status, exit_code, plan_row
 from reconciler.errors import ConfigError, ManifestError
 from reconciler.manifest.loader import load_desired
 from reconciler.manifest.settings import load_settings
-from reconciler.providers.sandboxes import RunningSandbox, SandboxSettings
+from reconciler.providers.sandboxes import RunningSandbox, SandboxSettings, _PromptServer
 from tests.conftest import CliResult, run_cli
 
 NAMES = ("dev", "stage", "prod")
@@ -69,9 +69,10 @@ class Tenant(RunningSandbox):
     def __init__(self, data: Path, token: str) -> None:
         super().__init__(SandboxSettings(data_dir=data))
         self.gate = Gate(self.app, token)
-        self.server = uvicorn.Server(uvicorn.Config(self.gate, host="127.0.0.1", port=self.port,
-                                                    log_level="critical", access_log=False,
-                                                    lifespan="off"))
+        # the sandbox's own server (it stops when asked, not at uvicorn's next tick)
+        self.server = _PromptServer(uvicorn.Config(self.gate, host="127.0.0.1", port=self.port,
+                                                   log_level="critical", access_log=False,
+                                                   lifespan="off"))
         self.token = token
 
     def purposes(self) -> dict[str, dict[str, Any]]:

@@ -35,12 +35,16 @@ def sandbox_settings(tmp_path: Path) -> SandboxSettings:
                            faults=Faults(rate_429=0.15, retry_after_s=0.01, seed=11))
 
 
-@pytest.fixture
-def tenant(project: Project) -> Project:
+def _configure(project: Project) -> None:
     project.configure(("outreach",), extra=(
         "notify:\n  - name: hook\n    url_env: HOOK_URL\n"
         "  - name: chat\n    url_env: CHAT_URL\n    format: slack\n"
         "    events: [drift_found, drift_resolved]\n"))
+
+
+@pytest.fixture
+def tenant(project: Project) -> Project:
+    _configure(project)
     project.write("purposes.yaml", PURPOSES.format(intro=1, demo=2))
     assert project.apply().code == 0
     return project
@@ -89,7 +93,7 @@ def _value(samples: dict[str, list[Any]], name: str, **labels: str) -> float:
 
 def test_drift_runs_on_schedule_with_alerts_and_metrics(tenant: Project) -> None:
     with webhook_receiver(fail_first=1) as receiver, serving(
-            tenant.root, {**tenant.sandbox.env(), **_hooks(receiver.url)}, "--drift-every", "1s") as served:
+            tenant.root, {**tenant.sandbox.env(), **_hooks(receiver.url)}, "--drift-every", "0.5s") as served:
         served.wait_runs(2)
         _set_order(tenant, 7)
         wait_for(lambda: receiver.bodies("/hook/s3cret-path") and receiver.bodies("/chat/s3cret-path"),
@@ -155,7 +159,7 @@ def test_auto_apply_applies_a_change_and_reports_a_blocked_rail(project: Project
     assert project.apply().code == 0
     with webhook_receiver() as receiver, serving(
             project.root, {**project.sandbox.env(), "HOOK_URL": receiver.url + "/hook"},
-            "--drift-every", "1h", "--auto-apply") as served:
+            "--drift-every", "1h", "--auto-apply", "--poll-every", "0.2s") as served:
         before = {r["id"] for r in served.runs("apply")}  # the CLI's apply above
 
         def new_applies() -> list[dict[str, Any]]:
@@ -185,10 +189,10 @@ def test_a_cli_apply_holding_the_lock_is_waited_for_and_named(tenant: Project) -
     with ExitStack() as apply_running:
         apply_running.enter_context(backend.lock("apply", 0))
         with serving(tenant.root, {**tenant.sandbox.env(), **_hooks("http://127.0.0.1:9")},
-                     "--drift-every", "1s") as served:
+                     "--drift-every", "0.5s", "--poll-every", "0.1s") as served:
             wait_for(lambda: "waiting: an apply holds the state lock" in served.log, 30, "the wait")
             assert "running '" in served.log  # who holds it, and what it runs
-            time.sleep(2)
+            time.sleep(1)  # two drift intervals, ten looks at the lock
             assert served.runs("drift") == []  # nothing ran under the apply's lock
             apply_running.close()  # the apply is done
             served.wait_runs(1)
@@ -204,6 +208,8 @@ def test_beyond_loopback_needs_a_token_and_every_answer_is_locked_down(tenant: P
     assert short.code == 1 and "shorter than 16" in short.err
     unit = run_cli("serve", str(tenant.root), "--drift-every", "10", env=env)
     assert unit.code == 1 and "30s, 15m, 1h" in unit.err
+    poll = run_cli("serve", str(tenant.root), "--poll-every", "0", env=env)
+    assert poll.code == 1 and "--poll-every" in poll.err and "30s, 15m, 1h" in poll.err
 
     with serving(tenant.root, {**env, "TOK": TOKEN}, "--drift-every", "1h", "--auth-token-env", "TOK",
                  host="0.0.0.0", token=TOKEN) as served:
@@ -246,6 +252,8 @@ def test_env_picks_the_environments_served(project: Project) -> None:
 
 def test_a_vendor_that_cannot_be_reached_shows_as_failing(tenant: Project) -> None:
     env = {**tenant.sandbox.env(), **_hooks("http://127.0.0.1:9")}
+    tenant.extra_provider_settings["outreach"] = "    max_attempts: 2\n"  # one retry, not seven
+    _configure(tenant)
     tenant.sandbox.running.stop()  # the tenant's own address (the state is bound to it): gone
     with serving(tenant.root, env, "--drift-every", "1s") as served:
         [run] = served.wait_runs(1)[:1]

@@ -1,7 +1,10 @@
 """The dashboard as people see it: Chromium (Debian's) driven by Playwright, against a
 `reconciler serve` process watching a sandbox tenant. Pages render, their numbers are the
 history's, a hostile vendor value shows as text, the chart has one point per drift run.
-A screenshot of each page is kept in tests/artifacts/ (git-ignored)."""
+A screenshot of each page is kept in tests/artifacts/ (git-ignored).
+
+The tests only read (pages, the history), so the tenant, its `serve` process and Chromium
+are the module's; each test has a browser context of its own."""
 
 from __future__ import annotations
 
@@ -11,7 +14,8 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Project
+from reconciler.providers.sandboxes import RunningSandbox, SandboxSettings
+from tests.conftest import Project, Sandbox
 from tests.serving import ARTIFACTS, CHROMIUM_ARGS, Served, chromium_or_skip, serving
 
 playwright_api = pytest.importorskip("playwright.sync_api")
@@ -28,30 +32,35 @@ superoffice:
 """
 
 
-@pytest.fixture
-def tenant(project: Project) -> Project:
+@pytest.fixture(scope="module")
+def tenant(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
     """A tenant with managed objects, one drifted to a hostile name, one hostile unmanaged."""
-    project.configure(("outreach", "superoffice"))
-    project.write("purposes.yaml", PURPOSES)
-    assert project.apply().code == 0
-    intro = next(p for p in project.sandbox.outreach_purposes() if p["attributes"]["name"] == "Intro")
-    body = {"data": {"type": "callPurpose", "id": int(intro["id"]), "attributes": {"name": HOSTILE}}}
-    assert project.sandbox.outreach("PATCH", f"/callPurposes/{intro['id']}", body).status_code == 200
-    made = project.sandbox.outreach("POST", "/callPurposes", {"data": {
-        "type": "callPurpose", "attributes": {"name": HOSTILE + " rogue"}}})
-    assert made.status_code in (200, 201)
-    return project
+    base = tmp_path_factory.mktemp("dashboard")
+    settings = SandboxSettings(data_dir=base / "sandbox-data", superoffice_builtins=False)
+    with RunningSandbox(settings) as running:
+        (base / "manifests").mkdir()
+        project = Project(base / "manifests", Sandbox(running))
+        project.configure(("outreach", "superoffice"))
+        project.write("purposes.yaml", PURPOSES)
+        assert project.apply().code == 0
+        intro = next(p for p in project.sandbox.outreach_purposes() if p["attributes"]["name"] == "Intro")
+        body = {"data": {"type": "callPurpose", "id": int(intro["id"]), "attributes": {"name": HOSTILE}}}
+        assert project.sandbox.outreach("PATCH", f"/callPurposes/{intro['id']}", body).status_code == 200
+        made = project.sandbox.outreach("POST", "/callPurposes", {"data": {
+            "type": "callPurpose", "attributes": {"name": HOSTILE + " rogue"}}})
+        assert made.status_code in (200, 201)
+        yield project
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def served(tenant: Project) -> Iterator[Served]:
-    with serving(tenant.root, tenant.sandbox.env(), "--drift-every", "2s") as served:
+    with serving(tenant.root, tenant.sandbox.env(), "--drift-every", "0.5s") as served:
         served.wait_runs(3)
         yield served
 
 
-@pytest.fixture
-def browser() -> Iterator[Any]:
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[Any]:
     executable = chromium_or_skip()
     with playwright_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
@@ -59,6 +68,16 @@ def browser() -> Iterator[Any]:
             yield browser
         finally:
             browser.close()
+
+
+@pytest.fixture
+def browser(chromium: Any) -> Iterator[Any]:
+    """A fresh context (cookies, cache, storage) in the module's Chromium, per test."""
+    context = chromium.new_context(viewport={"width": 1280, "height": 900})
+    try:
+        yield context
+    finally:
+        context.close()
 
 
 def _history(project: Project) -> list[dict[str, Any]]:
@@ -75,7 +94,7 @@ def _shot(page: Any, name: str) -> None:
 
 
 def _open(browser: Any, url: str) -> Any:
-    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page = browser.new_page()
     dialogs: list[str] = []
     page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
     page.dialogs = dialogs

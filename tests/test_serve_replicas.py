@@ -49,10 +49,12 @@ def test_replicas_split_environments_never_overlap_and_survive_a_death(
         f"providers:\n{PROVIDERS['outreach']}variables: [REGION]\nenvironments:\n{environments}")
     project.write("purposes.yaml", "outreach:\n  call_purposes:\n    intro: {name: Intro ${REGION}}\n")
     env = project.sandbox.env()
-    with serving(project.root, env, "--drift-every", "1s",
+    with serving(project.root, env, "--drift-every", "0.5s", ready=False,
                  log_path=project.root.parent / "a.log") as a, \
-            serving(project.root, env, "--drift-every", "1s",
+            serving(project.root, env, "--drift-every", "0.5s", ready=False,
                     log_path=project.root.parent / "b.log") as b:
+        a.wait_ready()
+        b.wait_ready()
         wait_for(lambda: sum(_ran(a.log).values()) >= 3 and sum(_ran(b.log).values()) >= 3,
                  120, "both replicas to run drifts")  # they split the runs
         for name in ENVIRONMENTS:

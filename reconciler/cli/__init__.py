@@ -15,7 +15,7 @@ def main() -> None:
     from reconciler.redact import install, run_scope
 
     install()  # every output (messages, logs, JSON, Markdown) passes through redaction
-    from reconciler.cli.app import app, run
+    from reconciler.cli.app import command, run
 
     with run_scope(), run():  # the run's credentials and options end with it
-        app(prog_name="reconciler")  # also under `python -m reconciler`: help names the command
+        command()(prog_name="reconciler")  # also under `python -m reconciler`: help names it

@@ -448,3 +448,11 @@ def main_options(verbose: VerboseOpt = False, no_color: NoColorOpt = False,
 for _commands in ("plan", "show", "apply", "drift", "history", "adopt", "state", "sandbox",
                   "authoring", "fleet", "serve"):
     importlib.import_module(f"reconciler.cli.{_commands}")
+
+
+@functools.cache
+def command() -> Any:
+    """`app` as the click command it runs, built once per process: Typer builds it anew on
+    every call (~20 ms), which a process running the CLI more than once (the tests) paid
+    on every run."""
+    return typer.main.get_command(app)

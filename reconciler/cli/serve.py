@@ -52,6 +52,9 @@ def serve(
     auto_apply: Annotated[bool, typer.Option(
         "--auto-apply", help="When the manifests on disk change: plan, then apply within every "
         "safety rail (a blocked rail is reported, never forced)")] = False,
+    poll_every: Annotated[str, typer.Option(
+        "--poll-every", metavar="DURATION", help="How often the manifests (with --auto-apply) "
+        "and a state lock held by another run are looked at again")] = "2s",
     auth_token_env: Annotated[str | None, typer.Option(
         "--auth-token-env", metavar="VAR", help="Environment variable holding the access token "
         "(clients send Authorization: Bearer <token>)")] = None,
@@ -71,6 +74,7 @@ def serve(
     from reconciler.service.web import build_app
 
     every = parse_duration(drift_every)
+    poll = parse_duration(poll_every, "--poll-every")
     token = bearer_token(host, auth_token_env)
 
     def say(message: str) -> None:
@@ -92,7 +96,8 @@ def serve(
         metrics.listen()
         notifier = Notifier(targets(first.settings.notify, os.environ))
         scheduler = Scheduler(environments, every, archive=archive, metrics=metrics,
-                              notifier=notifier, claims=Claims(), auto_apply=auto_apply, say=say)
+                              notifier=notifier, claims=Claims(), auto_apply=auto_apply,
+                              watch_every=poll, lock_poll=poll, say=say)
 
         def live() -> dict[str, dict[str, object]]:
             return {name: dict(vars(state)) for name, state in scheduler.live.items()}

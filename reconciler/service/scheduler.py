@@ -43,7 +43,8 @@ from reconciler.service.settings import Event
 
 log = logging.getLogger("reconciler.serve")
 JITTER = 0.1
-RETRY_CLAIM_S = 5.0  # another replica runs it: look again soon (it may die mid-run)
+RETRY_CLAIM_S = 5.0  # another replica runs it: look again soon (it may die mid-run), and
+# never later than an interval
 MANIFEST_SUFFIXES = (".yaml", ".yml")
 STOP_WAIT_S = 600.0  # a running apply finishes before the process exits (up to this long)
 
@@ -162,7 +163,7 @@ class Scheduler:
             except Exception as exc:  # the schedule goes on; the log says why
                 self.say(f"[{env.name}] drift could not run: {_said(exc)}")
                 ran = time.time()
-            delay = RETRY_CLAIM_S if ran is None else self._due_in(ran)
+            delay = min(RETRY_CLAIM_S, self.every) if ran is None else self._due_in(ran)
 
     def _last_drift_start(self, environment: str) -> float | None:
         try:
