@@ -84,10 +84,9 @@ def apply(
     env: EnvOpt = None, parallel: ParallelOpt = 4, fail_fast: FailFastOpt = False,
 ) -> None:
     """Make the changes."""
-    import asyncio
 
     from reconciler.apply.hooks import prepare, summarise
-    from reconciler.engine import Scope
+    from reconciler.engine import Scope, run
     from reconciler.plan.planfile import load_fleet_plan, load_plan
 
     # A path that exists and is no directory is a plan file, or said not to be one (a FIFO).
@@ -139,7 +138,7 @@ def apply(
 
         try:
             with progress_reporter() as report:
-                applied = asyncio.run(ws.apply(saved=saved, scope=scope, force=force,
+                applied = run(ws.apply(saved=saved, scope=scope, force=force,
                                                confirm=review, progress=report,
                                                lock_timeout=lock_timeout))
         except ReconcilerError as exc:

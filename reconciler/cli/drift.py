@@ -39,8 +39,7 @@ def drift(
     parallel: ParallelOpt = 4, fail_fast: FailFastOpt = False,
 ) -> None:
     """Compare the remote objects with the last applied state; sends no write to any vendor."""
-    import asyncio
-
+    from reconciler.engine import run
     from reconciler.render import show
 
     names = environments(directory, env, "drift")
@@ -51,7 +50,7 @@ def drift(
                     fail_fast)
         return
     with workspace(directory, sandbox, names[0] if names else None) as ws:
-        report = asyncio.run(ws.drift())
+        report = run(ws.drift())
         show(report, fmt, use_color())
         if report.items and (accept or write_back):
             files, accepted = ws.accept_drift(report, write_back, lock_timeout)

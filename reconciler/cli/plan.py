@@ -104,9 +104,8 @@ def plan(
     fail_fast: FailFastOpt = False, replace: ReplaceOpt = None,
 ) -> None:
     """Show what apply would change."""
-    import asyncio
 
-    from reconciler.engine import Scope
+    from reconciler.engine import Scope, run
     from reconciler.plan.planfile import save_plan
 
     names = environments(directory, env, "plan")
@@ -117,7 +116,7 @@ def plan(
                    detailed_exitcode, sandbox, parallel, fail_fast)
         return
     with workspace(directory, sandbox, names[0] if names else None) as ws:
-        result = asyncio.run(ws.plan(Scope.of(target, exclude, forget, replace)))
+        result = run(ws.plan(Scope.of(target, exclude, forget, replace)))
     print_plan(result, fmt)
     if out is not None:
         save_plan(result, out)

@@ -5,11 +5,12 @@ Everything a run needs (settings, state backend, live providers, what the manife
 declare) belongs to its Workspace, so two workspaces in one process share nothing mutable.
 
     with Workspace.session(Path("purposes"), sandbox=True) as ws:
-        plan = asyncio.run(ws.plan())
-        applied = asyncio.run(ws.apply(plan=plan))
-        report = asyncio.run(ws.drift())
+        plan = run(ws.plan())  # asyncio.run, cheaper on the way out (engine/running.py)
+        applied = run(ws.apply(plan=plan))
+        report = run(ws.drift())
 """
 
+from reconciler.engine.running import run
 from reconciler.engine.workspace import Applied, Notice, Scope, Workspace
 
-__all__ = ["Applied", "Notice", "Scope", "Workspace"]
+__all__ = ["Applied", "Notice", "Scope", "Workspace", "run"]
