@@ -3,6 +3,9 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
+# Bytecode is cached, as an installed tool's is: with PYTHONDONTWRITEBYTECODE (set in some
+# shells and images), every process the tests start compiles reconciler anew (~0.1 s each).
+unexport PYTHONDONTWRITEBYTECODE
 
 .PHONY: demo test lint bench browser clean
 
