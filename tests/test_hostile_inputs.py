@@ -2,8 +2,9 @@
 YAML, options or PostgreSQL do, the command ends within its bound with exit 1 (or 3), one
 clear message saying what to do, and never a traceback.
 
-Every case runs the real CLI as a subprocess; the subprocess timeout is the bound (a hang
-fails the case with TimeoutExpired, no timing assertion). Vendors are `tests/hostile_vendor.py`
+Every case runs the real CLI as a process of its own (forked from a preloaded server,
+tests/forked.py: no interpreter start per case); the process's timeout is the bound (a hang
+is killed and fails the case with TimeoutExpired, no timing assertion). Vendors are `tests/hostile_vendor.py`
 on loopback, PostgreSQL is the real server of the `postgres_url` fixture.
 """
 
@@ -29,6 +30,7 @@ import pytest
 from reconciler.providers.sandboxes import RunningSandbox, SandboxSettings
 from reconciler.sandbox.common import Faults
 from reconciler.state.postgres import lock_key
+from tests import forked
 from tests.conftest import REPO, CliResult
 from tests.hostile_vendor import HostileVendor
 
@@ -43,12 +45,13 @@ PURPOSES = {
 
 
 def cli(*args: str, env: dict[str, str] | None = None, bound: float = BOUND_S) -> CliResult:
-    """The CLI in a subprocess, killed past `bound` seconds (TimeoutExpired fails the case)."""
+    """The CLI in a process of its own, killed past `bound` seconds (TimeoutExpired fails the
+    case)."""
     full = {k: v for k, v in os.environ.items()
             if not k.startswith(("OUTREACH_", "WEBEX_", "SUPEROFFICE_"))}
     full.update({"NO_COLOR": "1", "COLUMNS": "200", **TOKENS, **(env or {})})
-    proc = subprocess.run([sys.executable, "-m", "reconciler", *args], capture_output=True,
-                          text=True, env=full, cwd=REPO, timeout=bound)
+    proc = forked.run([sys.executable, "-m", "reconciler", *args], capture_output=True,
+                      text=True, env=full, cwd=REPO, timeout=bound)
     return CliResult(proc.returncode, proc.stdout, proc.stderr)
 
 
@@ -514,9 +517,9 @@ def test_server_ends_the_session_holding_the_lock(tmp_path: Path, fresh_db: str)
                                         superoffice_builtins=False)) as sandbox:
         root, env = _pg_project(tmp_path, sandbox, fresh_db)
         full = {k: v for k, v in os.environ.items() if not k.startswith("OUTREACH_")}
-        proc = subprocess.Popen([sys.executable, "-m", "reconciler", "apply", str(root),
-                                 "--auto-approve"], env={**full, "NO_COLOR": "1", **env},
-                                cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        proc = forked.Popen([sys.executable, "-m", "reconciler", "apply", str(root),
+                             "--auto-approve"], env={**full, "NO_COLOR": "1", **env},
+                            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         try:
             _terminate_lock_holder(fresh_db, lock_key("prod"))
             out, err = proc.communicate(timeout=BOUND_S)
