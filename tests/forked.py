@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import functools
 import json
 import os
 import select
@@ -43,6 +44,13 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 COMMAND = [sys.executable, "-m", "reconciler"]
 STATUS = struct.Struct("i")
+
+
+def _set_limits(rlimits: Mapping[int, tuple[int, int]]) -> None:
+    import resource
+
+    for which, (soft, hard) in rlimits.items():
+        resource.setrlimit(which, (soft, hard))
 
 
 def _startup(env: Mapping[str, str]) -> dict[str, str]:
@@ -67,10 +75,12 @@ class _Server:
         atexit.register(self.close)
 
     def start(self, args: Sequence[str], env: Mapping[str, str], cwd: str,
-              fds: tuple[int, int, int]) -> tuple[int, socket.socket]:
+              fds: tuple[int, int, int], rlimits: Mapping[int, tuple[int, int]]
+              ) -> tuple[int, socket.socket]:
         """Fork a child running `reconciler *args`: its pid and the socket its status comes on."""
         reply, child_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        request = json.dumps({"args": list(args), "env": dict(env), "cwd": cwd}).encode()
+        request = json.dumps({"args": list(args), "env": dict(env), "cwd": cwd,
+                              "rlimits": list(rlimits.items())}).encode()
         try:
             with self.lock:
                 socket.send_fds(self.control, [request], [child_end.fileno(), *fds])
@@ -106,6 +116,13 @@ class Popen(subprocess.Popen[Any]):
 
     _reply: socket.socket | None = None
 
+    def __init__(self, args: Sequence[str], *, rlimits: Mapping[int, tuple[int, int]] | None = None,
+                 **kwargs: Any) -> None:
+        """`rlimits`: resource limits the child sets on itself (resource.setrlimit) before it
+        runs the command, as a `preexec_fn` would."""
+        self._rlimits = dict(rlimits or {})
+        super().__init__(args, **kwargs)
+
     def _execute_child(self, args: Any, executable: Any, preexec_fn: Any, close_fds: Any,
                        pass_fds: Any, cwd: Any, env: Any, startupinfo: Any, creationflags: Any,
                        shell: Any, p2cread: int, p2cwrite: int, c2pread: int, c2pwrite: int,
@@ -114,6 +131,8 @@ class Popen(subprocess.Popen[Any]):
         server = _the_server()
         if (shell or executable or preexec_fn or pass_fds or list(args[:3]) != COMMAND
                 or _startup(full_env) != _startup(server.env)):
+            if self._rlimits and preexec_fn is None:
+                preexec_fn = functools.partial(_set_limits, self._rlimits)
             super()._execute_child(  # type: ignore[misc]
                 args, executable, preexec_fn, close_fds, pass_fds, cwd, env, startupinfo,
                 creationflags, shell, p2cread, p2cwrite, c2pread, c2pwrite, errread, errwrite, *rest)
@@ -121,7 +140,8 @@ class Popen(subprocess.Popen[Any]):
         fds = (p2cread if p2cread != -1 else 0, c2pwrite if c2pwrite != -1 else 1,
                errwrite if errwrite != -1 else 2)
         try:
-            self.pid, self._reply = server.start(args[3:], full_env, os.fspath(cwd or os.getcwd()), fds)
+            self.pid, self._reply = server.start(args[3:], full_env, os.fspath(cwd or os.getcwd()),
+                                                 fds, self._rlimits)
             self._child_created = True
         finally:
             self._close_pipe_fds(p2cread, p2cwrite, c2pread, c2pwrite, errread, errwrite)
@@ -234,6 +254,7 @@ def serve(control: socket.socket) -> dict[str, Any] | None:
             os.environ.clear()
             os.environ.update(request["env"])
             os.chdir(request["cwd"])
+            _set_limits({which: tuple(limit) for which, limit in request["rlimits"]})
             return request
         for fd in fds[1:]:
             os.close(fd)

@@ -21,6 +21,7 @@ import pytest
 from reconciler.providers.sandboxes import RunningSandbox, SandboxSettings
 from reconciler.sandbox.common import Faults
 from reconciler.state.local import LocalBackend
+from tests import forked
 from tests.conftest import Project, Sandbox
 
 
@@ -55,7 +56,7 @@ def test_sigkill_at_random_moments_converges_exactly(tmp_path: Path, latency_san
     for round_ in range(20):
         project.write("p.yaml", VARIANTS[round_ % len(VARIANTS)])
         before = journal.stat().st_size if journal.exists() else 0
-        proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        proc = forked.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         if round_ % 4 == 0:
             time.sleep(rng.uniform(0.1, 1.5))  # during start-up or planning
         else:  # once the apply is writing, a little later
