@@ -161,14 +161,22 @@ class Popen(subprocess.Popen[Any]):
     def _internal_poll(self, _deadstate: int | None = None, **_: Any) -> int | None:
         if self._reply is None:
             return super()._internal_poll(_deadstate)  # type: ignore[misc,no-any-return]
-        with self._waitpid_lock:  # type: ignore[attr-defined]
+        if not self._waitpid_lock.acquire(False):  # type: ignore[attr-defined]
+            return None  # another thread waits for it (as subprocess's poll answers)
+        try:
             return self._status(0)
+        finally:
+            self._waitpid_lock.release()  # type: ignore[attr-defined]
 
     def _wait(self, timeout: float | None) -> int:
         if self._reply is None:
             return super()._wait(timeout)  # type: ignore[misc,no-any-return]
-        with self._waitpid_lock:  # type: ignore[attr-defined]
-            code = self._status(timeout)
+        code = None
+        if self._waitpid_lock.acquire(timeout=-1 if timeout is None else timeout):  # type: ignore[attr-defined]
+            try:
+                code = self._status(timeout)
+            finally:
+                self._waitpid_lock.release()  # type: ignore[attr-defined]
         if code is None:
             raise subprocess.TimeoutExpired(self.args, timeout)  # type: ignore[arg-type]
         return code
