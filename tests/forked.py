@@ -15,12 +15,14 @@ atexit, joins of threads, flushes. Signals reach it as they reach `python -m rec
 (SIGINT raises KeyboardInterrupt, SIGPIPE is ignored, SIGTERM and SIGKILL are the defaults).
 `Popen` below is subprocess.Popen with only the start and the wait replaced: the test's
 timeouts, kills, pipes and signals are subprocess's own. `random` reseeds itself in a forked
-child; uuid4 and secrets read os.urandom. Children share the server's hash seed.
+child; uuid4 and secrets read os.urandom. What differs from an exec'd start: children share
+the server's hash seed, every module is already imported (and frozen out of the collector,
+gc.freeze), and the parent pid is the server's.
 
 A command that is not `sys.executable -m reconciler`, a `preexec_fn`, or an environment that
 changes what the interpreter reads at start-up (PYTHON*, LANG, LC_*) is started with exec as
 before: a fork would not see those. Start-up and the entry point themselves are tested by
-real `python -m reconciler` processes (tests/test_entry_point.py, tests/test_packaging.py).
+real `python -m reconciler` processes (tests/test_entry_point.py, `run_cli(process=True)`).
 """
 
 from __future__ import annotations
@@ -284,7 +286,10 @@ def serve(control: socket.socket) -> dict[str, Any] | None:
 
 
 def _main() -> None:
-    request = serve(socket.socket(fileno=int(sys.argv[1])))
+    try:
+        request = serve(socket.socket(fileno=int(sys.argv[1])))
+    except KeyboardInterrupt:  # Ctrl-C on the test run (its process group): end quietly
+        return
     if request is None:
         return
     # The child: the rest is what `python -m reconciler ARGS` does in directory `cwd`.
