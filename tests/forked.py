@@ -16,8 +16,9 @@ atexit, joins of threads, flushes. Signals reach it as they reach `python -m rec
 `Popen` below is subprocess.Popen with only the start and the wait replaced: the test's
 timeouts, kills, pipes and signals are subprocess's own. `random` reseeds itself in a forked
 child; uuid4 and secrets read os.urandom. What differs from an exec'd start: children share
-the server's hash seed, every module is already imported (and frozen out of the collector,
-gc.freeze), and the parent pid is the server's.
+the server's hash seed, every module is already imported (from this repository, whatever
+the run's directory holds; and frozen out of the collector, gc.freeze), and the parent pid
+is the server's.
 
 A command that is not `sys.executable -m reconciler`, a `preexec_fn`, or an environment that
 changes what the interpreter reads at start-up (PYTHON*, LANG, LC_*) is started with exec as
@@ -131,9 +132,9 @@ class Popen(subprocess.Popen[Any]):
                        shell: Any, p2cread: int, p2cwrite: int, c2pread: int, c2pwrite: int,
                        errread: int, errwrite: int, *rest: Any) -> None:
         full_env = dict(os.environ if env is None else env)
-        server = _the_server()
-        if (shell or executable or preexec_fn or pass_fds or list(args[:3]) != COMMAND
-                or _startup(full_env) != _startup(server.env)):
+        plain = not (shell or executable or preexec_fn or pass_fds) and list(args[:3]) == COMMAND
+        server = _the_server() if plain else None
+        if server is None or _startup(full_env) != _startup(server.env):
             if self._rlimits and preexec_fn is None:
                 preexec_fn = functools.partial(_set_limits, self._rlimits)
             super()._execute_child(  # type: ignore[misc]
