@@ -4,8 +4,10 @@ tests need: its own pid, its streams, its exit code; killed past a timeout; sign
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -35,6 +37,15 @@ def gone(pid: int) -> bool:
     return False
 
 
+def serving(port: int) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 1):
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"nothing listens on {port}")
+
+
 def test_a_run_has_its_own_streams_and_exit_code(tmp_path: Path) -> None:
     ok = forked.run(command("--version"), capture_output=True, text=True, env=ENV, timeout=30)
     assert (ok.returncode, ok.stdout, ok.stderr) == (0, f"reconciler {_version()}\n", "")
@@ -55,8 +66,9 @@ def test_a_hang_is_bounded_and_signals_act_as_on_python_m(stop: signal.Signals, 
     with forked.Popen(command("sandbox", "--port", str(port), "--data", str(tmp_path)),
                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV) as proc:
         assert proc.pid != os.getpid()
+        serving(port)
         with pytest.raises(subprocess.TimeoutExpired):
-            proc.communicate(timeout=2)
+            proc.communicate(timeout=0.1)
         assert proc.poll() is None
         proc.send_signal(stop)
         out, err = proc.communicate(timeout=30)
