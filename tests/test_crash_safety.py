@@ -21,6 +21,7 @@ import pytest
 from reconciler.providers.sandboxes import RunningSandbox, SandboxSettings
 from reconciler.sandbox.common import Faults
 from reconciler.state.local import LocalBackend
+from tests import forked
 from tests.conftest import Project, Sandbox
 
 
@@ -55,9 +56,11 @@ def test_sigkill_at_random_moments_converges_exactly(tmp_path: Path, latency_san
     for round_ in range(20):
         project.write("p.yaml", VARIANTS[round_ % len(VARIANTS)])
         before = journal.stat().st_size if journal.exists() else 0
-        proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        proc = forked.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         if round_ % 4 == 0:
-            time.sleep(rng.uniform(0.1, 1.5))  # during start-up or planning
+            # During start-up or planning: a forked run (tests/forked.py) reaches its first
+            # write after ~0.15 s and ends by ~0.5 s, where `python -m` took ~0.6 and ~1 s.
+            time.sleep(rng.uniform(0.0, 0.6))
         else:  # once the apply is writing, a little later
             deadline = time.monotonic() + 30
             while proc.poll() is None and time.monotonic() < deadline and (

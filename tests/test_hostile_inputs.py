@@ -2,8 +2,9 @@
 YAML, options or PostgreSQL do, the command ends within its bound with exit 1 (or 3), one
 clear message saying what to do, and never a traceback.
 
-Every case runs the real CLI as a subprocess; the subprocess timeout is the bound (a hang
-fails the case with TimeoutExpired, no timing assertion). Vendors are `tests/hostile_vendor.py`
+Every case runs the real CLI as a process of its own (forked from a preloaded server,
+tests/forked.py: no interpreter start per case); the process's timeout is the bound (a hang
+is killed and fails the case with TimeoutExpired, no timing assertion). Vendors are `tests/hostile_vendor.py`
 on loopback, PostgreSQL is the real server of the `postgres_url` fixture.
 """
 
@@ -29,6 +30,7 @@ import pytest
 from reconciler.providers.sandboxes import RunningSandbox, SandboxSettings
 from reconciler.sandbox.common import Faults
 from reconciler.state.postgres import lock_key
+from tests import forked
 from tests.conftest import REPO, CliResult
 from tests.hostile_vendor import HostileVendor
 
@@ -43,12 +45,13 @@ PURPOSES = {
 
 
 def cli(*args: str, env: dict[str, str] | None = None, bound: float = BOUND_S) -> CliResult:
-    """The CLI in a subprocess, killed past `bound` seconds (TimeoutExpired fails the case)."""
+    """The CLI in a process of its own, killed past `bound` seconds (TimeoutExpired fails the
+    case)."""
     full = {k: v for k, v in os.environ.items()
             if not k.startswith(("OUTREACH_", "WEBEX_", "SUPEROFFICE_"))}
     full.update({"NO_COLOR": "1", "COLUMNS": "200", **TOKENS, **(env or {})})
-    proc = subprocess.run([sys.executable, "-m", "reconciler", *args], capture_output=True,
-                          text=True, env=full, cwd=REPO, timeout=bound)
+    proc = forked.run([sys.executable, "-m", "reconciler", *args], capture_output=True,
+                      text=True, env=full, cwd=REPO, timeout=bound)
     return CliResult(proc.returncode, proc.stdout, proc.stderr)
 
 
@@ -94,9 +97,10 @@ class Answer:
     vendor: str = "outreach"
     options: dict[str, Any] = field(default_factory=dict)
     settings: str = ""
+    deadline_s: int = 3  # the slow bodies' 1 s: their whole answer takes a minute
 
 
-LIMITS = "request_deadline_s: 3\nmax_retry_wait_s: 5\n"
+LIMITS = "request_deadline_s: {deadline}\nmax_retry_wait_s: 5\n"
 ANSWERS = [
     Answer("html-200", "html_200", ("expected a JSON object", "Maintenance")),
     Answer("invalid-json", "invalid_json", ("expected a JSON object",)),
@@ -117,7 +121,8 @@ ANSWERS = [
     Answer("retry-after-http-date", "retry_after_date", ("the vendor asks to wait", "retry budget"),
            options={"wait_s": 3600}),
     Answer("reset-epoch-ms", "reset_ms", ("asks to wait 600 s", "retry budget", "max_retry_wait_s")),
-    Answer("one-byte-per-second", "slow_body", ("no complete answer within 3 s", "request_deadline_s")),
+    Answer("one-byte-per-second", "slow_body", ("no complete answer within 1 s", "request_deadline_s"),
+           deadline_s=1),
     Answer("huge-body", "huge_body", ("larger than 16 MB", "max_response_mb"), options={"size_mb": 40}),
     Answer("huge-error-body", "huge_error", ("larger than 16 MB", "max_response_mb"),
            options={"size_mb": 40}),
@@ -128,8 +133,8 @@ ANSWERS = [
            vendor="webex_campaign"),
     Answer("webex-corrupt-gzip", "corrupt_gzip", ("compressed body is corrupt",),
            vendor="webex_campaign"),
-    Answer("webex-one-byte-per-second", "slow_body", ("no complete answer within 3 s",),
-           vendor="webex_campaign"),
+    Answer("webex-one-byte-per-second", "slow_body", ("no complete answer within 1 s",),
+           vendor="webex_campaign", deadline_s=1),
     Answer("webex-retry-after-huge", "retry_after_huge", ("retry budget", "max_retry_wait_s"),
            vendor="webex_campaign"),
     Answer("superoffice-invalid-json", "invalid_json", ("expected a JSON array",),
@@ -143,7 +148,7 @@ ANSWERS = [
 @pytest.mark.parametrize("case", ANSWERS, ids=[a.id for a in ANSWERS])
 def test_vendor_answer(case: Answer, tmp_path: Path) -> None:
     with HostileVendor(case.mode, options=dict(case.options)) as vendor:
-        root = manifests(tmp_path / "m", {case.vendor: vendor.url}, extra=LIMITS + case.settings)
+        root = manifests(tmp_path / "m", {case.vendor: vendor.url}, extra=LIMITS.format(deadline=case.deadline_s) + case.settings)
         result = cli("plan", str(root))
     refused(result, *case.message)
     assert "hostile-" not in result.text  # no credential in any message
@@ -514,9 +519,9 @@ def test_server_ends_the_session_holding_the_lock(tmp_path: Path, fresh_db: str)
                                         superoffice_builtins=False)) as sandbox:
         root, env = _pg_project(tmp_path, sandbox, fresh_db)
         full = {k: v for k, v in os.environ.items() if not k.startswith("OUTREACH_")}
-        proc = subprocess.Popen([sys.executable, "-m", "reconciler", "apply", str(root),
-                                 "--auto-approve"], env={**full, "NO_COLOR": "1", **env},
-                                cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        proc = forked.Popen([sys.executable, "-m", "reconciler", "apply", str(root),
+                             "--auto-approve"], env={**full, "NO_COLOR": "1", **env},
+                            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         try:
             _terminate_lock_holder(fresh_db, lock_key("prod"))
             out, err = proc.communicate(timeout=BOUND_S)

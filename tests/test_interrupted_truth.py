@@ -24,6 +24,7 @@ from reconciler.engine import Workspace
 from reconciler.plan.model import Action, Reason
 from reconciler.providers.sandboxes import RunningSandbox, SandboxSettings
 from reconciler.sandbox.common import Faults
+from tests import forked
 from tests.conftest import Project, Sandbox, state_block
 
 COUNT = 100
@@ -69,7 +70,7 @@ def test_interrupted_update_apply_then_one_apply_leaves_state_true(
     command = [sys.executable, "-m", "reconciler", "apply", str(root), "--auto-approve", "--force"]
     project.write("p.yaml", manifest(1000))  # every object updated
     writes = slow_sandbox.writes()
-    proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = forked.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 60
     while proc.poll() is None and time.monotonic() < deadline and slow_sandbox.writes() <= writes:
         time.sleep(0.01)

@@ -18,6 +18,7 @@ import pytest
 
 from reconciler.plan.model import Plan
 from reconciler.providers.sandboxes import RunningSandbox, SandboxSettings
+from tests import forked
 from tests.conftest import Project, Sandbox, run_cli, state_block
 
 
@@ -295,8 +296,8 @@ def test_force_unlock_refuses_a_live_holder_and_fencing_stops_it(
     team.write("p.yaml", numbered(80))
     sandbox_settings.faults.latency_ms = 150  # a long apply (~12 s), one request at a time
     command = [sys.executable, "-m", "reconciler", "apply", str(team.root), "--auto-approve"]
-    holder = subprocess.Popen(command, env=_env(sandbox), stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True)
+    holder = forked.Popen(command, env=_env(sandbox), stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, text=True)
     try:
         while sandbox.writes() < 3:
             assert holder.poll() is None, holder.communicate()

@@ -23,6 +23,7 @@ import uvicorn
 
 from reconciler.providers.sandboxes import SandboxSettings, free_port
 from reconciler.sandbox.common import DroppedConnection
+from tests import forked
 from tests.conftest import REPO, CliResult, Project, Sandbox
 from tests.test_team_safety import names, numbered, patch, post, purposes, state_ids
 
@@ -175,14 +176,11 @@ def test_unreadable_manifest_is_a_clear_error(project: Project) -> None:
 
 def run_limited(project: Project, limit: int, *args: str) -> CliResult:
     """The CLI with files limited to `limit` bytes: a full disk, as the writer sees it."""
-    def full_disk() -> None:
-        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # EFBIG instead of a kill
-        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
-
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OUTREACH_", "WEBEX_"))}
-    proc = subprocess.run([sys.executable, "-m", "reconciler", *args], capture_output=True,
-                          text=True, cwd=REPO, timeout=120, preexec_fn=full_disk,
-                          env={**env, **project.sandbox.env(), "NO_COLOR": "1"})
+    proc = forked.run([sys.executable, "-m", "reconciler", *args], capture_output=True,
+                      text=True, cwd=REPO, timeout=120,  # EFBIG, not a kill: Python ignores SIGXFSZ
+                      rlimits={resource.RLIMIT_FSIZE: (limit, limit)},
+                      env={**env, **project.sandbox.env(), "NO_COLOR": "1"})
     return CliResult(proc.returncode, proc.stdout, proc.stderr)
 
 
@@ -262,11 +260,11 @@ def test_torn_journal_line_loses_no_later_entry(
     def lines() -> int:
         return journal.read_bytes().count(b"\n") if journal.exists() else 0
 
-    _kill_when(subprocess.Popen(command, env=env, stderr=subprocess.DEVNULL), lambda: lines() >= 11)
+    _kill_when(forked.Popen(command, env=env, stderr=subprocess.DEVNULL), lambda: lines() >= 11)
     with journal.open("a") as handle:  # a crash in the middle of an append
         handle.write('{"op":"put","address":"outreach.call_purpose.p3","resource":{"ven')
     torn = lines()
-    _kill_when(subprocess.Popen(command, env=env, stderr=subprocess.DEVNULL), lambda: lines() >= torn + 12)
+    _kill_when(forked.Popen(command, env=env, stderr=subprocess.DEVNULL), lambda: lines() >= torn + 12)
     recorded = state_ids(project)
     remote = {str(p["id"]) for p in sandbox.outreach_purposes()}
     assert set(recorded.values()) <= remote

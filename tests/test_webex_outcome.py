@@ -58,6 +58,7 @@ def test_settings_in_reconciler_yaml_and_a_refused_notification(project: Project
 
 
 def test_notification_failure_never_hides_the_apply_result(project: Project) -> None:
+    project.extra_provider_settings["webex_campaign"] = "    max_attempts: 2\n"  # not 8 tries' backoff
     project.configure(vendors=("webex_campaign",))
     project.write("p.yaml", PURPOSES)
     result = project.apply("--notify-webex-deployment", "D1", "--notify-webex-transaction", "T1",
