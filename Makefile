@@ -23,8 +23,10 @@ lint: $(BIN)/.installed
 	$(BIN)/ruff check reconciler tests bench
 	$(BIN)/mypy reconciler
 
+# Four workers on two cores: most tests wait (on sandboxes, PostgreSQL, processes they
+# signal), so two workers left the cores half idle.
 test: lint browser
-	$(BIN)/pytest -n 2 -q
+	$(BIN)/pytest -n 4 -q
 
 # The dashboard's browser tests use Chromium from the Debian packages (Playwright drives
 # it; it never downloads a browser). Installed here when missing and we may (root).
