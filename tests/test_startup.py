@@ -36,6 +36,22 @@ def test_help_imports_nothing_it_does_not_print() -> None:
     assert not loaded, f"reconciler --help imports {loaded}"
 
 
+# A command's own help also lists the options vendors add to it (the vendor registry), but
+# reads no manifest and checks no value.
+NOT_FOR_COMMAND_HELP = ("httpx", "pydantic", "rich", "ruamel", "yaml", "psycopg",
+                        "reconciler.engine", "reconciler.manifest", "reconciler.state")
+
+
+@pytest.mark.parametrize("args", [("plan", "--help"), ("state", "--help"), ("state", "mv", "-h")])
+def test_a_commands_help_checks_no_value(args: tuple[str, ...]) -> None:
+    """Typer coerces a flag left at None (-h, --install-completion) through a pydantic
+    TypeAdapter: importing pydantic for it would be most of the time help takes."""
+    modules = imported(*args)
+    loaded = sorted(m for m in modules
+                    if any(m == n or m.startswith(f"{n}.") for n in NOT_FOR_COMMAND_HELP))
+    assert not loaded, f"reconciler {' '.join(args)} imports {loaded}"
+
+
 @pytest.mark.parametrize(("args", "built"), [
     (("--help",), []),
     (("validate", "--help"), ["validate"]),

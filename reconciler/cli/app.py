@@ -80,6 +80,15 @@ class _Unbuilt(TyperCommand):
             rich_markup_mode=self.rich_markup_mode)
 
 
+def _not_given_is_false(option: Any) -> Any:
+    """A group's flags that Typer leaves at None when not given (-h, --install-completion)
+    read False instead: the same answer, but Typer coerces a None through a pydantic
+    TypeAdapter, and importing pydantic for that is most of `reconciler plan --help`."""
+    if getattr(option, "is_flag", False) and option.default is None:
+        option.default = False
+    return option
+
+
 class ReconcilerGroup(TyperGroup):
     """-v/--no-color/--version are accepted after any command too, not only before it."""
 
@@ -91,6 +100,9 @@ class ReconcilerGroup(TyperGroup):
         listed = [_Unbuilt(info, self.pretty_exceptions_short, self.rich_markup_mode)
                   for info in self.unbuilt]  # before the groups, as Typer orders them
         self.commands = {**{str(c.name): c for c in listed}, **self.commands}
+
+    def get_params(self, ctx: Any) -> list[Any]:
+        return [_not_given_is_false(p) for p in super().get_params(ctx)]
 
     def get_command(self, ctx: Any, cmd_name: str) -> Any:
         command = super().get_command(ctx, cmd_name)
