@@ -12,7 +12,6 @@ import contextlib
 import errno
 import os
 import stat
-import tempfile
 from pathlib import Path
 
 from reconciler.errors import ConfigError
@@ -102,6 +101,8 @@ def atomic_write(path: Path, text: str, backup: bool = False, mode: int | None =
             mode = stat.S_IMODE(os.stat(path).st_mode)
         except FileNotFoundError:
             mode = 0o600
+    import tempfile  # start-up: only a command that writes a file needs it
+
     fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         os.fchmod(fd, mode)

@@ -22,9 +22,7 @@ lose their control characters and ANSI escapes before they reach a terminal.
 from __future__ import annotations
 
 import copy
-import html
 import io
-import json
 import re
 import sys
 from collections.abc import Iterable, Iterator
@@ -43,6 +41,9 @@ MIN_SECRET = 4
 
 def encodings(secret: str) -> set[str]:
     """The forms a credential takes when something quotes it back."""
+    import html  # start-up: only a run that registers a credential needs these
+    import json
+
     forms = {secret, secret.strip()}
     for raw in list(forms):
         json_form = json.dumps(raw)[1:-1]

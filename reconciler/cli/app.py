@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import importlib
+import inspect
 import math
 import os
 import sys
@@ -11,10 +12,11 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, TypeVar
 
 import typer
 from typer.core import TyperCommand, TyperGroup
+from typer.models import CommandInfo
 
 from reconciler import __version__
 from reconciler.errors import ReconcilerError
@@ -58,11 +60,54 @@ class ReconcilerCommand(TyperCommand):
                     formatter.write_dl(rows)
 
 
+class _Unbuilt(TyperCommand):
+    """A command as the list of commands shows it (name, first line of help), its options not
+    built yet: Typer builds a command's options from its signature, evaluating every annotation
+    (~0.7 ms a command), and a run needs those of one command only (start-up)."""
+
+    def __init__(self, info: CommandInfo, pretty_exceptions_short: bool, markup: Any) -> None:
+        assert info.callback is not None
+        super().__init__(info.name or typer.main.get_command_name(info.callback.__name__),
+                         help=inspect.getdoc(info.callback) if info.help is None
+                         else inspect.cleandoc(info.help),
+                         short_help=info.short_help, hidden=info.hidden,
+                         deprecated=info.deprecated, rich_markup_mode=markup)
+        self.info, self.pretty_exceptions_short = info, pretty_exceptions_short
+
+    def build(self) -> Any:
+        return typer.main.get_command_from_info(
+            self.info, pretty_exceptions_short=self.pretty_exceptions_short,
+            rich_markup_mode=self.rich_markup_mode)
+
+
+def _not_given_is_false(option: Any) -> Any:
+    """A group's flags that Typer leaves at None when not given (-h, --install-completion)
+    read False instead: the same answer, but Typer coerces a None through a pydantic
+    TypeAdapter, and importing pydantic for that is most of `reconciler plan --help`."""
+    if getattr(option, "is_flag", False) and option.default is None:
+        option.default = False
+    return option
+
+
 class ReconcilerGroup(TyperGroup):
     """-v/--no-color/--version are accepted after any command too, not only before it."""
 
+    unbuilt: ClassVar[tuple[CommandInfo, ...]] = ()  # set by deferred(): the commands built when resolved
+    pretty_exceptions_short = True
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        listed = [_Unbuilt(info, self.pretty_exceptions_short, self.rich_markup_mode)
+                  for info in self.unbuilt]  # before the groups, as Typer orders them
+        self.commands = {**{str(c.name): c for c in listed}, **self.commands}
+
+    def get_params(self, ctx: Any) -> list[Any]:
+        return [_not_given_is_false(p) for p in super().get_params(ctx)]
+
     def get_command(self, ctx: Any, cmd_name: str) -> Any:
         command = super().get_command(ctx, cmd_name)
+        if isinstance(command, _Unbuilt):  # listed (help, completion): built once resolved
+            return command
         if command is not None and not getattr(command, "_reconciler_common", False):
             command.params.extend(_common_params())
             command._reconciler_common = True  # type: ignore[attr-defined]
@@ -74,6 +119,9 @@ class ReconcilerGroup(TyperGroup):
         """The command about to run (or show its own help) gets the vendors' options; the
         list of commands (`--help`) never loads the vendor registry (start-up)."""
         name, command, rest = super().resolve_command(ctx, args)
+        if isinstance(command, _Unbuilt):
+            self.commands[str(name)] = command.build()
+            command = self.get_command(ctx, str(name))
         if command is not None and not getattr(command, "_reconciler_vendors", False):
             at = len(command.params) - len(_common_params())  # before -v/--no-color/--version
             command.params[at:at] = _vendor_params(name or "")
@@ -444,10 +492,22 @@ def main_options(verbose: VerboseOpt = False, no_color: NoColorOpt = False,
     """Keep the purposes in your SaaS tools equal to YAML manifests."""
 
 
+def deferred(typer_app: typer.Typer) -> None:
+    """The app's commands are built when one is resolved, not all whenever the app runs."""
+    base = typer_app.info.cls
+    assert isinstance(base, type) and issubclass(base, ReconcilerGroup)
+    typer_app.info.cls = type(base.__name__, (base,), {
+        "unbuilt": tuple(typer_app.registered_commands),
+        "pretty_exceptions_short": typer_app.pretty_exceptions_short})
+    typer_app.registered_commands = []
+
+
 # Each command module registers itself on `app` when imported; this order is the order of --help.
 for _commands in ("plan", "show", "apply", "drift", "history", "adopt", "state", "sandbox",
                   "authoring", "fleet", "serve"):
     importlib.import_module(f"reconciler.cli.{_commands}")
+deferred(app)
+deferred(state_app)
 
 
 @functools.cache

@@ -5,7 +5,6 @@ summary, and turns the outcomes into one exit code."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
@@ -251,6 +250,8 @@ def envs(
              "parallel:matrix for a generated child pipeline")] = EnvsFormat.text,
 ) -> None:
     """List the environments reconciler.yaml declares (one CI job each, via a matrix)."""
+    import json
+
     from reconciler.manifest.environments import read_declared
     from reconciler.manifest.settings import CONFIG_FILE
 

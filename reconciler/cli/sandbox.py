@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
@@ -82,6 +81,8 @@ def _check_loopback(host: str, allow_remote: bool) -> None:
 
 def _check_free(host: str, port: int) -> None:
     """Refuse a port that is taken (or an address that is not ours) in one clear line."""
+    import socket  # start-up: only the sandbox command binds
+
     with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
         try:

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-import logging
 import os
-import signal
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from reconciler.cli.app import Dir, SandboxOpt, app, err, handled
 from reconciler.errors import ConfigError
 from reconciler.net import is_loopback
+
+if TYPE_CHECKING:  # start-up: logging is imported when the service runs
+    import logging
 
 
 def bearer_token(host: str, variable: str | None) -> str | None:
@@ -61,6 +62,9 @@ def serve(
     sandbox: SandboxOpt = False,
 ) -> None:
     """Run drift on a schedule and serve a dashboard, a JSON API and Prometheus metrics."""
+    import logging
+    import signal
+
     import uvicorn
 
     from reconciler.history import history_store
@@ -124,6 +128,8 @@ def serve(
 
 def _printed(say: Callable[[str], None]) -> logging.Handler:
     """Log records of reconciler.serve (webhook warnings) printed like the service's lines."""
+    import logging
+
 
     class Said(logging.Handler):
         def emit(self, record: logging.LogRecord) -> None:

@@ -21,7 +21,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from filelock import FileLock, Timeout
 from pydantic import Field, ValidationError
 
 from reconciler.errors import LockError, StateError
@@ -65,9 +64,11 @@ def writing(path: Path, what: str, consequence: str) -> Iterator[None]:
     what it means for the changes."""
     try:
         yield
-    except Timeout:
-        raise  # a lock held by another run (filelock's Timeout is an OSError): not a disk problem
     except OSError as exc:
+        from filelock import Timeout  # start-up: imported by the lock, which raised it
+
+        if isinstance(exc, Timeout):
+            raise  # a lock held by another run (filelock's Timeout is an OSError): not a disk problem
         raise StateError(f"cannot write {what}: {explain(exc, path)}; {consequence}") from None
 
 
@@ -223,6 +224,8 @@ class LocalBackend(StateBackend):
 
     @contextmanager
     def lock(self, command: str, timeout_s: float) -> Iterator[LockInfo]:
+        from filelock import FileLock, Timeout  # start-up: only a run that writes takes the lock
+
         lock = FileLock(self.lock_path, mode=0o600)
         try:
             with writing(self.lock_path, "the state lock", "nothing was changed"):
@@ -271,6 +274,8 @@ class LocalBackend(StateBackend):
         """Whether a live process holds the lock (the kernel frees a dead one's flock)."""
         if not self.lock_path.exists():
             return False
+        from filelock import FileLock, Timeout
+
         probe = FileLock(self.lock_path, is_singleton=False)
         try:
             probe.acquire(timeout=0)
