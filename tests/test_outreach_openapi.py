@@ -63,10 +63,11 @@ class Witness:
                 answer["headers"] = {k.decode().lower(): v.decode() for k, v in message["headers"]}
             elif message["type"] == "http.response.body":
                 answer["body"] += message.get("body", b"")
+                if not message.get("more_body", False):  # judged before the client has it
+                    self.check(scope, b"".join(chunks), answer)
             await send(message)
 
         await self.app(scope, receiving, sending)
-        self.check(scope, b"".join(chunks), answer)
 
     def check(self, scope: dict[str, Any], body: bytes, answer: dict[str, Any]) -> None:
         headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
