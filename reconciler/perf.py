@@ -5,9 +5,10 @@ Pausing the cyclic garbage collector while bulk data is built:
 Loading manifests, the state and the vendors' lists builds hundreds of thousands of
 long-lived objects and next to no garbage cycles, yet every few hundred allocations
 the collector walks the young objects, and ever more often the whole growing heap:
-at 300,000 purposes that was half of the manifest loading time. Once loaded, one
-collection of the young generation frees the few cycles made meanwhile, and what is
-left is frozen out of later collections: it lives until the command ends.
+at 300,000 purposes that was half of the manifest loading time. Meanwhile only the
+young generation is collected, rarely (cycles are made: each HTTP exchange's); once
+loaded, one collection frees the cycles left, and what is left is frozen out of later
+collections: it lives until the command ends.
 """
 
 from __future__ import annotations
