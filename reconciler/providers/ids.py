@@ -8,6 +8,7 @@ a state file), naming the object and the value, before anything is recorded.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -46,7 +47,7 @@ class IdShape:
             text = raw
         else:
             return None
-        return text if self.valid(text) else None
+        return sys.intern(text) if self.valid(text) else None  # one string with the state's
 
     def require(self, vendor: str, raw: Any, what: str | Callable[[], str]) -> str:
         """The canonical id, or a VendorError naming the object (`what`, made only when

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -97,6 +98,8 @@ def _stream(data: str | bytes | Path, sharing: Sharing) -> StateDoc:
     with _opened(data) as handle:
         for address, body in ijson.kvitems(handle, "resources", use_float=True):
             resource = Resource(**body)  # validation copies the attributes
+            if resource.remote_id is not None:  # one string with the listing's (providers/ids.py)
+                resource.remote_id = sys.intern(resource.remote_id)
             attributes = resource.attributes
             resource.attributes = sharing.share(address, attributes)
             # A record equal to its manifest (the common case) is as shallow as the manifest;
