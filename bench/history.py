@@ -161,24 +161,28 @@ def main() -> None:
     results: dict[str, Any] = {}
     if args.cost:
         results["recording_cost"] = cost(args.cost, args.cost_repeat)
-    if args.skip_fleet:
-        print(json.dumps(results, indent=2))
-        return
-    server = None
-    url = args.url
-    if url is None:
-        from tests.pg import PostgresServer
+    if not args.skip_fleet:
+        results.update(on_database(args.url, lambda url: run(url, args)))
+    report(results, args.json)
 
-        server = PostgresServer().start()
-        url = server.url
+
+def on_database(url: str | None, job: Callable[[str], dict[str, Any]]) -> dict[str, Any]:
+    """`job(url)`; without a URL, against a PostgreSQL server started for it (tests/pg.py)."""
+    if url is not None:
+        return job(url)
+    from tests.pg import PostgresServer
+
+    server = PostgresServer().start()
     try:
-        results.update(run(url, args))
+        return job(server.url)
     finally:
-        if server is not None:
-            server.stop()
+        server.stop()
+
+
+def report(results: dict[str, Any], out: Path | None) -> None:
     print(json.dumps(results, indent=2))
-    if args.json:
-        args.json.write_text(json.dumps(results, indent=2) + "\n")
+    if out:
+        out.write_text(json.dumps(results, indent=2) + "\n")
 
 
 def run(url: str, args: argparse.Namespace) -> dict[str, Any]:

@@ -13,7 +13,6 @@ a warm-up: p50 and p95 of the whole answer (request sent to body read). Goal: p9
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import socket
 import sys
@@ -27,7 +26,14 @@ REPO = BENCH.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from bench.history import ADDRESS, WORKSPACE, load, p95  # noqa: E402 (after the path is set)
+from bench.history import (  # noqa: E402 (after the path is set)
+    ADDRESS,
+    WORKSPACE,
+    load,
+    on_database,
+    p95,
+    report,
+)
 
 
 def _free_port() -> int:
@@ -71,21 +77,7 @@ def main() -> None:
                         help="--url already holds the runs (a previous bench/history.py load)")
     args = parser.parse_args()
 
-    server = None
-    url = args.url
-    if url is None:
-        from tests.pg import PostgresServer
-
-        server = PostgresServer().start()
-        url = server.url
-    try:
-        results = run(url, args)
-    finally:
-        if server is not None:
-            server.stop()
-    print(json.dumps(results, indent=2))
-    if args.json:
-        args.json.write_text(json.dumps(results, indent=2) + "\n")
+    report(on_database(args.url, lambda url: run(url, args)), args.json)
 
 
 def run(url: str, args: argparse.Namespace) -> dict[str, Any]:

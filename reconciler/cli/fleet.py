@@ -35,6 +35,12 @@ def _emit(lines: list[Any]) -> None:
     emit(lines, use_color())
 
 
+def _in_order(rows: dict[str, Row], names: list[str]) -> list[Row]:
+    """The environments that finished, in the order they were named (a fail-fast fleet, or
+    one stopped by an error, finishes fewer)."""
+    return [rows[n] for n in names if n in rows]
+
+
 def _finish(rows: list[Row], fmt: Format, title: str, sections: dict[str, str],
             documents: dict[str, dict[str, Any]], detailed: bool, noun: str = "changes") -> None:
     from reconciler.engine.fleet import exit_code
@@ -96,7 +102,7 @@ def plan_fleet(directory: Path, names: list[str], scope: Scope, fmt: Format, out
     try:
         asyncio.run(run())
     finally:
-        ordered = [rows[n] for n in names if n in rows]
+        ordered = _in_order(rows, names)
         if writer is not None:
             saved = len(ordered) == len(names) and all(r.status is not Status.FAILED for r in ordered)
             writer.close(keep=saved)
@@ -151,11 +157,8 @@ def apply_fleet(directory: Path, names: list[str], saved: dict[str, Plan] | None
             _emit(lines + error_lines(row) + [[]])
             finished.value = None
 
-    try:
-        asyncio.run(run())
-    finally:
-        ordered = [rows[n] for n in names if n in rows]
-    _finish(ordered, Format.text, "apply", {}, {}, detailed=False)
+    asyncio.run(run())
+    _finish(_in_order(rows, names), Format.text, "apply", {}, {}, detailed=False)
 
 
 def drift_fleet(directory: Path, names: list[str], fmt: Format, accept: bool, write_back: bool,
@@ -203,11 +206,9 @@ def drift_fleet(directory: Path, names: list[str], fmt: Format, accept: bool, wr
                 _emit(lines + error_lines(row) + [[]])
             finished.value = None
 
-    try:
-        asyncio.run(run())
-    finally:
-        ordered = [rows[n] for n in names if n in rows]
-    _finish(ordered, fmt, "drift", sections, documents, detailed=not accept, noun="drift")
+    asyncio.run(run())
+    _finish(_in_order(rows, names), fmt, "drift", sections, documents, detailed=not accept,
+            noun="drift")
 
 
 def validate_all(directory: Path, names: list[str], annotate: Callable[[Exception], None]) -> None:

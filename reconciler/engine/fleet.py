@@ -181,13 +181,11 @@ COUNTED = ("create", "update", "delete", "adopt")
 
 
 def plan_row(finished: Finished[Plan]) -> Row:
-    if finished.skipped:
-        return Row(finished.environment, Status.SKIPPED)
-    if finished.error is not None or finished.value is None:
-        return _failed(finished)
+    if (ended := _ended(finished)) is not None:
+        return ended
     plan = finished.value
-    counts = plan.counts()
-    row = Row(finished.environment, Status.NO_CHANGES, {k: counts[k] for k in COUNTED})
+    assert plan is not None  # _ended answered otherwise
+    row = _counted(finished.environment, plan)
     if plan.refusals:  # a refusal is exit 3 for one environment: the same over a fleet
         row.status, row.error = Status.BLOCKED, "; ".join(plan.refusals)
     elif any(v.blocked for v in plan.safety):
@@ -198,17 +196,15 @@ def plan_row(finished: Finished[Plan]) -> Row:
 
 
 def apply_row(finished: Finished[Applied]) -> Row:
-    if finished.skipped:
-        return Row(finished.environment, Status.SKIPPED)
     if isinstance(finished.error, SafetyError):
         row = _failed(finished)
         row.status = Status.BLOCKED
         return row
-    if finished.error is not None or finished.value is None:
-        return _failed(finished)
+    if (ended := _ended(finished)) is not None:
+        return ended
     applied = finished.value
-    counts = applied.plan.counts()
-    row = Row(finished.environment, Status.NO_CHANGES, {k: counts[k] for k in COUNTED})
+    assert applied is not None
+    row = _counted(finished.environment, applied.plan)
     if applied.result is not None:
         row.status = Status.APPLIED if applied.result.ok else Status.FAILED
         if not applied.result.ok:
@@ -217,13 +213,24 @@ def apply_row(finished: Finished[Applied]) -> Row:
 
 
 def drift_row(finished: Finished[DriftReport]) -> Row:
-    if finished.skipped:
-        return Row(finished.environment, Status.SKIPPED)
-    if finished.error is not None or finished.value is None:
-        return _failed(finished)
+    if (ended := _ended(finished)) is not None:
+        return ended
     report = finished.value
+    assert report is not None
     return Row(finished.environment, Status.DRIFT if report.has_drift else Status.NO_DRIFT,
                drift=len(report.items))
+
+
+def _ended(finished: Finished[Any]) -> Row | None:
+    """The row of an environment that gave no result (skipped, or failed); None if it did."""
+    if finished.skipped:
+        return Row(finished.environment, Status.SKIPPED)
+    return _failed(finished) if finished.error is not None or finished.value is None else None
+
+
+def _counted(environment: str, plan: Plan) -> Row:
+    counts = plan.counts()
+    return Row(environment, Status.NO_CHANGES, {k: counts[k] for k in COUNTED})
 
 
 def _failed(finished: Finished[Any]) -> Row:

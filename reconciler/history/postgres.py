@@ -187,23 +187,28 @@ class PostgresHistory(HistoryStore):
                 args.append(value)
         return where, args
 
+    def _heads(self, query: Query, limit: int | None) -> tuple[str, list[Any]]:
+        """The query (SQL, arguments) of the runs `query` selects, newest first, without
+        their changes."""
+        where, args = self._where(query)
+        if query.since is not None:
+            where.append("r.started_at >= %s")
+            args.append(query.since)
+        sql = (f"SELECT {_RUN} FROM reconciler_runs r"
+               + (" WHERE " + " AND ".join(where) if where else "")
+               + " ORDER BY r.started_at DESC, r.id DESC")
+        if limit is not None:
+            sql += " LIMIT %s"
+            args.append(limit)
+        return sql, args
+
     def runs(self, query: Query) -> list[RunRecord]:
         with self._reading("reading the history") as conn:
             if conn is None:
                 return []
             if query.address is not None:
                 return self._address_runs(conn, query)
-            where, args = self._where(query)
-            if query.since is not None:
-                where.append("r.started_at >= %s")
-                args.append(query.since)
-            sql = (f"SELECT {_RUN} FROM reconciler_runs r"
-                   + (" WHERE " + " AND ".join(where) if where else "")
-                   + " ORDER BY r.started_at DESC, r.id DESC")
-            if query.limit is not None:
-                sql += " LIMIT %s"
-                args.append(query.limit)
-            heads = conn.execute(sql, args).fetchall()
+            heads = conn.execute(*self._heads(query, query.limit)).fetchall()
             changes: dict[str, list[dict[str, Any]]] = {}
             for run_id, change in conn.execute(
                     "SELECT run_id, change FROM reconciler_run_changes WHERE run_id = ANY(%s) "

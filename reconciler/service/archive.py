@@ -150,18 +150,11 @@ class PostgresSource(Source):
     def heads(self, query: Query) -> list[RunRecord]:
         if query.address is not None:
             return super().heads(query)
-        from reconciler.history.postgres import _RUN, _run
+        from reconciler.history.postgres import _run
 
-        where, args = self.store._where(query)
-        if query.since is not None:
-            where.append("r.started_at >= %s")
-            args.append(query.since)
-        sql = (f"SELECT {_RUN} FROM reconciler_runs r"
-               + (" WHERE " + " AND ".join(where) if where else "")
-               + " ORDER BY r.started_at DESC, r.id DESC LIMIT %s")
-        args.append(query.limit or 1000)
         with self.store._reading("reading the history") as conn:
-            rows = [] if conn is None else conn.execute(sql, args).fetchall()
+            rows = [] if conn is None else conn.execute(
+                *self.store._heads(query, query.limit or 1000)).fetchall()
         return [_run(row, []) for row in rows]
 
     def runs(self, query: Query) -> list[RunRecord]:
