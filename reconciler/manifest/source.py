@@ -15,6 +15,7 @@ from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ from ruamel.yaml.resolver import VersionedResolver
 
 from reconciler import perf
 from reconciler.errors import Diagnostic, Source
+from reconciler.manifest import plain
 
 _VAR = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _MALFORMED = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}|(\$\{[^}\n]{0,40}\}?)")
@@ -115,6 +117,9 @@ class _Resolver(VersionedResolver):
         return self._per_document
 
 
+_PLAIN_RESOLVER = _Resolver()
+
+
 def display_path(path: Path) -> str:
     """How messages name a file: relative to the working directory when it is below it."""
     try:
@@ -149,6 +154,12 @@ def _tag(node: Node) -> str:
             and "%" not in ctag.suffix:
         return ctag.suffix
     return str(node.tag)
+
+
+@lru_cache(maxsize=4096)
+def plain_tag(value: str) -> str:
+    """The tag YAML gives a plain scalar, by the resolver that composing uses: one reading."""
+    return str(_PLAIN_RESOLVER.resolve(ScalarNode, value, (True, False)))
 
 
 def compose(text: str) -> Node | None:
@@ -317,8 +328,13 @@ class _Converter:
         return result
 
     def _scalar(self, node: Node, path: tuple[PathPart, ...]) -> Any:
-        tag, value = _tag(node), node.value
-        if tag == _TAG + "str" or getattr(node, "style", None) in ("'", '"', "|", ">"):
+        return self.scalar(_tag(node), node.value,
+                           getattr(node, "style", None) in ("'", '"', "|", ">"), node, path)
+
+    def scalar(self, tag: str, value: str, quoted: bool, node: Node | None,
+               path: tuple[PathPart, ...]) -> Any:
+        """A scalar's value: text (with its variables replaced) or what its tag reads."""
+        if quoted or tag == _TAG + "str":
             return self._text(node, value, path)
         if tag in _TYPED:
             try:
@@ -329,7 +345,7 @@ class _Converter:
                 return None
         return str(value)
 
-    def _text(self, node: Node, value: str, path: tuple[PathPart, ...]) -> str:
+    def _text(self, node: Node | None, value: str, path: tuple[PathPart, ...]) -> str:
         """A string with its variables replaced: only declared ones, and never into a value
         that then holds a credential (a pull request must not be able to print CI secrets)."""
         if "${" in value:
@@ -363,8 +379,11 @@ class _Converter:
             return ""
         return text
 
-    def error(self, node: Node, message: str, path: tuple[PathPart, ...] = ()) -> None:
-        self.diagnostics.append(Diagnostic(source(self.file, node), message, path))
+    def error(self, node: Node | None, message: str, path: tuple[PathPart, ...] = ()) -> None:
+        """A problem at `node`; without one (the plain reader's), the file is read again by
+        ruamel, whose nodes say where."""
+        where = Source(self.file, 1, 1) if node is None else source(self.file, node)
+        self.diagnostics.append(Diagnostic(where, message, path))
 
 
 def load(path: Path, display: str, env: Mapping[str, str] | None = None,
@@ -402,22 +421,30 @@ def load(path: Path, display: str, env: Mapping[str, str] | None = None,
             shared[key] = Document(display, path, document.data, [], dict(document.marks))
             shared.left -= len(text)
         return document
+    def converter() -> _Converter:
+        made = _Converter(display, env, mark_depth, max(MIN_ALIAS_BUDGET, len(text) // 2))
+        made.variables = None if variables is None else frozenset(variables)
+        made.credentials = tuple(c for s in credentials for c in {s, s.strip()} if len(c) >= 4)
+        return made
+
+    fast = converter()
+    data = plain.read(text, fast, plain_tag, MAX_DEPTH)
+    if data is not None:
+        return Document(display, path, data, [], fast.marks)
     try:
         _check_depth(text, display)
         node = compose(text)
         if node is None:
             return Document(display, path, None, [Diagnostic(Source(display, 1, 1), EMPTY_FILE)])
-        converter = _Converter(display, env, mark_depth, max(MIN_ALIAS_BUDGET, len(text) // 2))
-        converter.variables = None if variables is None else frozenset(variables)
-        converter.credentials = tuple(c for s in credentials for c in {s, s.strip()} if len(c) >= 4)
-        data = converter.convert(node, ())
+        slow = converter()
+        data = slow.convert(node, ())
     except MarkedYAMLError as exc:
         return Document(display, path, None, [_syntax_diagnostic(display, exc, text)])
     except ReaderError as exc:
         return Document(display, path, None, [_reader_diagnostic(display, exc, text)])
     except _Limit as exc:
         return Document(display, path, None, [exc.diagnostic])
-    return Document(display, path, data, converter.diagnostics, converter.marks)
+    return Document(display, path, data, slow.diagnostics, slow.marks)
 
 
 class Parsed(dict[Any, Document]):

@@ -1,0 +1,176 @@
+"""The line-by-line reader of plain manifests (reconciler/manifest/plain.py) against ruamel.
+
+The reader may decline any file (ruamel then reads it); what it accepts must read exactly as
+ruamel's composed nodes do: the same values of the same types, in the same order, at the same
+positions. Generated documents sit on the subset's edges (indicators, quotes, comments,
+indentation, YAML's typed words), and some are broken on purpose.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from ruamel.yaml.error import MarkedYAMLError
+from ruamel.yaml.reader import ReaderError
+
+from reconciler.manifest import plain
+from reconciler.manifest.source import MAX_DEPTH, _Converter, compose, load, plain_tag
+
+ENV = {"TEAM": "sales", "EMPTY": ""}
+QUICKSTART = Path(__file__).resolve().parent.parent / "examples" / "quickstart" / "purposes"
+
+
+def _converter(mark_depth: int) -> _Converter:
+    made = _Converter("f.yaml", ENV, mark_depth)
+    made.credentials = ("s3cr3t-token",)
+    return made
+
+
+def by_ruamel(text: str, mark_depth: int = MAX_DEPTH) -> tuple[str, Any, dict[Any, Any], list[Any]]:
+    try:
+        node = compose(text)
+    except (MarkedYAMLError, ReaderError) as exc:
+        return "error", type(exc).__name__, {}, []
+    if node is None:
+        return "empty", None, {}, []
+    converter = _converter(mark_depth)
+    data = converter.convert(node, ())
+    return "read", data, converter.marks, converter.diagnostics
+
+
+def by_lines(text: str, mark_depth: int = MAX_DEPTH) -> tuple[Any, dict[Any, Any]] | None:
+    converter = _converter(mark_depth)
+    data = plain.read(text, converter, plain_tag, MAX_DEPTH)
+    return None if data is None else (data, converter.marks)
+
+
+def typed(value: Any) -> Any:
+    """A value with its types spelled out (1, 1.0 and True compare equal in Python)."""
+    if isinstance(value, dict):
+        return [(k, typed(v)) for k, v in value.items()]
+    return (type(value).__name__, repr(value))
+
+
+def check_agrees(text: str, mark_depth: int = MAX_DEPTH) -> bool:
+    """Whether the line reader took the file; when it did, it read it as ruamel does."""
+    fast = by_lines(text, mark_depth)
+    if fast is None:
+        return False
+    outcome, data, marks, diagnostics = by_ruamel(text, mark_depth)
+    assert outcome == "read", (text, outcome, data)
+    assert diagnostics == [], (text, diagnostics)
+    assert typed(fast[0]) == typed(data), text
+    assert fast[1] == marks, text
+    return True
+
+
+# ---------------------------------------------------------------- generated documents ----
+
+TRICKY = ["", "yes", "no", "on", "off", "true", "True", "FALSE", "null", "Null", "~", "0", "-1",
+          "+1", "007", "0x1F", "0o17", "0b101", "1_000", "1e3", "1.5", "-.5", ".inf", "-.inf",
+          ".nan", "2001-12-14", "12:30", "=", "<<", "a: b", "a:b", "a #b", "a#b", "#b", "-", "- a",
+          "-a", "--", "---", "...", "?", "? a", ":a", "a:", "&a", "*a", "!a", "!!str a", "|", ">",
+          "%a", "@a", "`a", "[a]", "{a: 1}", "a, b", "a [b]", "a {b}", "'a'", '"a"', "a'b", 'a"b',
+          "a  b", " a", "a ", "${TEAM}", "x ${TEAM} y", "${MISSING}", "${TEAM:-dev}", "$$", "${ TEAM }",
+          "https://example.com/a?b=c#d", "é", "日本", "\\n", "a\\tb", "s3cr3t-token",
+          "x s3cr3t-token y", "\x00", "\u0085", "\u2028", "\t", "\ufeff"]
+KEYS = ["a", "b", "name", "order", "p1", "0", "1", "yes", "null", "a.b", "a-b", "_x", "Key",
+        "x" * 1100]
+SCALAR_ALPHABET = st.characters(codec="utf-8", exclude_categories=("Cs",),
+                                include_characters=" :#'\"-?,[]{}&*!|>%@`$~\\é")
+
+
+@st.composite
+def scalars(draw: st.DrawFn) -> str:
+    if draw(st.integers(0, 3)):  # mostly what manifests hold, so that most files are taken
+        text = draw(st.from_regex(r"[A-Za-z0-9][A-Za-z0-9 ,'._/:-]{0,12}", fullmatch=True))
+    else:
+        text = draw(st.one_of(st.sampled_from(TRICKY), st.text(SCALAR_ALPHABET, max_size=12)))
+    style = draw(st.sampled_from(["plain", "plain", "single", "double"]))
+    if style == "single":
+        text = "'" + text.replace("'", "''") + "'"
+    elif style == "double":
+        text = '"' + text + '"'
+    trailer = draw(st.sampled_from(["", "", "", " ", "  # note", " #", "#x", " # a: b"]))
+    return text + trailer
+
+
+@st.composite
+def mappings(draw: st.DrawFn, depth: int = 0, indent: int = 0) -> list[str]:
+    lines: list[str] = []
+    step = draw(st.integers(1, 4))
+    keys = draw(st.lists(st.one_of(st.sampled_from(KEYS),
+                                   st.from_regex(r"[a-z0-9_][a-z0-9_.-]{0,6}", fullmatch=True)),
+                         min_size=1, max_size=4))
+    for key in keys:
+        if draw(st.integers(0, 6)) == 0:
+            lines.append(" " * draw(st.integers(0, indent + 2)) + draw(st.sampled_from(
+                ["# comment", "", "   ", "#", "# - a: b"])))
+        head = " " * indent + key + ":"
+        if depth < 3 and draw(st.booleans()):
+            lines.append(head + draw(st.sampled_from(["", "", " ", "  # nested"])))
+            lines.extend(draw(mappings(depth + 1, indent + step)))
+        elif draw(st.integers(0, 5)) == 0:
+            lines.append(head + draw(st.sampled_from(["", " ", " # empty"])))
+        else:
+            lines.append(head + " " * draw(st.integers(1, 2)) + draw(scalars()))
+    return lines
+
+
+ODD_LINES = ["- a", "  - a", "  continued text", "key:value", "? a", "---", "...", "%YAML 1.2",
+             "a: &x 1", "b: *x", "\ta: 1", "a : 1", "a: |", "  block", "a: >-", "a: [1, 2]",
+             "a: {b: 1}", "  b: 1", " c: 2", "a:", "a: 'unterminated", 'a: "unterminated',
+             "a: 'x' y", "a: \"x\" # ok", "a: !!int 1", "a: !custom x", "a: \"\\u00e9\"", ""]
+
+
+@st.composite
+def documents(draw: st.DrawFn) -> str:
+    lines = draw(mappings())
+    for _ in range(draw(st.sampled_from([0, 0, 0, 1, 2]))):
+        lines.insert(draw(st.integers(0, len(lines))), draw(st.sampled_from(ODD_LINES)))
+    if draw(st.integers(0, 5)) == 0:
+        lines.insert(0, draw(st.sampled_from(["# header", "", "---", "%YAML 1.1\n---"])))
+    return "\n".join(lines) + draw(st.sampled_from(["\n", "", "\n\n", "\n# end"]))
+
+
+@settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(documents(), st.sampled_from([0, 2, 3, 4, MAX_DEPTH]))
+def test_what_the_line_reader_takes_reads_as_ruamel_reads_it(text: str, mark_depth: int) -> None:
+    check_agrees(text, mark_depth)
+
+
+@settings(max_examples=800, deadline=None)
+@given(st.lists(st.sampled_from([*"ab1 :#'\"-\n\t{}[]&*!|>?%@`$\\é.~", "yes", "  ", "\n  ", "a: "]),
+               max_size=40).map("".join))
+def test_arbitrary_text_reads_as_ruamel_reads_it_or_goes_to_ruamel(text: str) -> None:
+    check_agrees(text)
+
+
+def test_plain_manifests_take_the_line_reader() -> None:
+    """The speed is real: the common shape of a manifest is inside the subset."""
+    for name in ("outreach.yaml", "superoffice.yaml"):
+        assert check_agrees((QUICKSTART / name).read_text()), name
+    generated = "outreach:\n  call_purposes:\n" + "".join(
+        f"    p{i:06}:\n      name: \"Purpose {i:06}\"\n      order: {i}\n" for i in range(1, 200))
+    assert check_agrees(generated)
+
+
+def test_files_outside_the_subset_go_to_ruamel() -> None:
+    assert by_lines((QUICKSTART / "webex.yaml").read_text()) is None  # its records are lists
+    for text in ["a:\n  - 1\n", "a: &x 1\nb: *x\n", "a: 1\na: 2\n", "a: \"\\x41\"\n", "---\na: 1\n",
+                 "a:\n  b: 1\n c: 2\n", "a: b\n  c\n", "# only a comment\n", "a: ${MISSING}\n",
+                 "a: x s3cr3t-token\n", "a: !!int 1\n", "a:\tb\n", "\ufeffa: 1\n", "a: 1\r\nb: 2\r\n"]:
+        assert by_lines(text) is None, text
+
+
+def test_a_problem_in_a_plain_file_is_placed_by_ruamel(tmp_path: Path) -> None:
+    manifest = tmp_path / "p.yaml"
+    manifest.write_text("outreach:\n  call_purposes:\n    a:\n      name: ${UNDECLARED}\n"
+                        "      name: twice\n")
+    document = load(manifest, "p.yaml", ENV, variables=["TEAM"])
+    where = sorted((d.source.line, d.source.column, d.message[:40]) for d in document.diagnostics)
+    assert where == [(4, 13, "${UNDECLARED}: not a declared variable; "),
+                     (5, 7, "duplicate key 'name' (first defined at l")], where
