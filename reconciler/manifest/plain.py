@@ -14,13 +14,25 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from reconciler import perf
-from reconciler.errors import Source
+from reconciler.errors import Diagnostic, Source
 
-if TYPE_CHECKING:
-    from reconciler.manifest.source import PathPart, _Converter
+PathPart = str | int
+
+
+class Converter(Protocol):
+    """What the reader needs of source.py's converter: the values it makes of scalars (text
+    with variables replaced, typed values), the marks and problems it collects."""
+
+    file: str
+    mark_depth: int
+    marks: dict[tuple[PathPart, ...], Source]
+    diagnostics: list[Diagnostic]
+
+    def scalar(self, tag: str, value: str, quoted: bool, node: Any,
+               path: tuple[PathPart, ...]) -> Any: ...
 
 _KEY_LINE = re.compile(r"( *)([A-Za-z0-9_][A-Za-z0-9_.-]*):(?: +(.*))?")
 """`key:` or `key: rest` at some indentation: the only line (with comments and blank
@@ -45,7 +57,7 @@ class _Outside(Exception):
     """The file leaves the subset: ruamel reads it."""
 
 
-def read(text: str, converter: _Converter, tag_of: Callable[[str], str],
+def read(text: str, converter: Converter, tag_of: Callable[[str], str],
          max_depth: int) -> Any | None:
     """The file's data (marks and values made by `converter`, as from ruamel's nodes;
     `tag_of` resolves a plain scalar's tag), or None when the file is outside the subset or
@@ -69,7 +81,7 @@ class _Frame:
 
 
 class _Reader:
-    def __init__(self, converter: _Converter, tag_of: Callable[[str], str], max_depth: int) -> None:
+    def __init__(self, converter: Converter, tag_of: Callable[[str], str], max_depth: int) -> None:
         self.converter = converter
         self.tag_of = tag_of
         self.max_depth = max_depth
