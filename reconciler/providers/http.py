@@ -36,6 +36,7 @@ from reconciler.errors import (
 )
 from reconciler.jsonread import JsonLimitError, loads
 from reconciler.net import is_loopback
+from reconciler.providers.lanes import Lanes
 from reconciler.providers.limits import Bounds, reset_in, seconds_until, too_many_items
 from reconciler.redact import REDACT, Redactor, clean, register, shorten
 
@@ -226,13 +227,14 @@ class VendorClient:
         self.concurrency = concurrency
         self.semaphore = asyncio.Semaphore(concurrency)
         self.base_url = base_url.rstrip("/")
+        # Plain HTTP (a sandbox on loopback) makes no TLS connection: every URL it
+        # requests has the configured origin (_followed), so no CA bundle is loaded.
+        verify = tls_context() if self.origin[0] == "https" else False
         self.http = httpx.AsyncClient(
             base_url=base_url.rstrip("/"), headers=headers, timeout=httpx.Timeout(timeout_s),
             limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency),
-            transport=transport, follow_redirects=False,
-            # Plain HTTP (a sandbox on loopback) makes no TLS connection: every URL it
-            # requests has the configured origin (_followed), so no CA bundle is loaded.
-            verify=tls_context() if self.origin[0] == "https" else False)
+            transport=transport or Lanes(max(1, concurrency), verify=verify),
+            follow_redirects=False, verify=verify)
         self._pace_until = 0.0
         self._pace_gap = 0.0
         self.requests_sent = 0
