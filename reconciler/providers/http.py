@@ -206,6 +206,36 @@ def _tls_context(_cert_file: str | None, _cert_dir: str | None) -> ssl.SSLContex
     return httpx.create_ssl_context(verify=True, trust_env=True)
 
 
+_url = functools.lru_cache(maxsize=256)(httpx.URL)
+"""A request's URL, parsed once: every create of a kind posts to the same one (httpx parses
+a string URL with every request, and checks it character by character)."""
+
+
+class _Cookies(httpx.Cookies):
+    """Cookies read only from an answer that sets some: httpx reads every answer through
+    urllib's cookie jar, building a urllib request for it first, to find none."""
+
+    def extract_cookies(self, response: httpx.Response) -> None:
+        if "set-cookie" in response.headers or "set-cookie2" in response.headers:
+            super().extract_cookies(response)
+
+
+class _Client(httpx.AsyncClient):
+    """httpx's client, with `_Cookies`: the same cookies, kept and sent as httpx does."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.cookies = kwargs.get("cookies") or {}
+
+    @property
+    def cookies(self) -> httpx.Cookies:
+        return self._jar
+
+    @cookies.setter
+    def cookies(self, cookies: Any) -> None:
+        self._jar = _Cookies(cookies)
+
+
 class VendorClient:
     def __init__(self, vendor: str, base_url: str, headers: dict[str, str], *,
                  secrets: Iterable[str], parse_error: ErrorParser,
@@ -230,7 +260,7 @@ class VendorClient:
         # Plain HTTP (a sandbox on loopback) makes no TLS connection: every URL it
         # requests has the configured origin (_followed), so no CA bundle is loaded.
         verify = tls_context() if self.origin[0] == "https" else False
-        self.http = httpx.AsyncClient(
+        self.http = _Client(
             base_url=base_url.rstrip("/"), headers=headers, timeout=httpx.Timeout(timeout_s),
             limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency),
             transport=transport or Lanes(max(1, concurrency), verify=verify),
@@ -303,7 +333,8 @@ class VendorClient:
             self.requests_sent += 1
             try:
                 async with asyncio.timeout(self.bounds.deadline_s):  # connect + headers + body
-                    async with self.http.stream(method, target, json=json, params=params) as raw:
+                    async with self.http.stream(method, _url(target), json=json,
+                                                params=params) as raw:
                         self._received(method, url, raw)
                         if stream:
                             yield raw
