@@ -12,27 +12,36 @@ The transport is itself the first lane (an `httpx.AsyncHTTPTransport`, so what i
 of a client's transport, its TLS context included, stays true); the others are made with
 the same arguments. A request takes a free lane, or waits for one within the pool
 timeout (httpx.PoolTimeout, as an exhausted pool raises); the lane is free again when the
-answer's stream is closed, or at once when the request fails.
+answer's stream is closed, or at once when the request fails. Each lane's connection
+sends a request in one write (reconciler.providers.onewrite).
 """
 
 from __future__ import annotations
 
 import asyncio
+import ssl
 from collections import deque
 from collections.abc import AsyncIterator, Callable
 from types import TracebackType
-from typing import Any
 
+import httpcore
 import httpx
+
+from reconciler.providers.onewrite import OneWriteBackend
 
 _ONE = httpx.Limits(max_connections=1, max_keepalive_connections=1)
 
 
 class Lanes(httpx.AsyncHTTPTransport):
-    def __init__(self, width: int, **transport: Any) -> None:
-        super().__init__(limits=_ONE, **transport)
+    def __init__(self, width: int, verify: ssl.SSLContext | bool = True) -> None:
+        super().__init__(limits=_ONE, verify=verify)
         self.lanes: list[httpx.AsyncHTTPTransport] = [
-            self, *(httpx.AsyncHTTPTransport(limits=_ONE, **transport) for _ in range(width - 1))]
+            self, *(httpx.AsyncHTTPTransport(limits=_ONE, verify=verify) for _ in range(width - 1))]
+        ssl_context = httpx.create_ssl_context(verify=verify)
+        for lane in self.lanes:  # httpx takes no network backend: each lane's pool is made again
+            lane._pool = httpcore.AsyncConnectionPool(
+                ssl_context=ssl_context, max_connections=1, max_keepalive_connections=1,
+                keepalive_expiry=_ONE.keepalive_expiry, network_backend=OneWriteBackend())
         self._free = self.lanes[::-1]  # the first lane is taken first
         self._waiting: deque[asyncio.Future[httpx.AsyncHTTPTransport]] = deque()
 
