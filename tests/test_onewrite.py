@@ -135,3 +135,34 @@ def test_over_tls_the_request_is_one_piece_too(tmp_path: Path) -> None:
     answer, chunks = asyncio.run(run())
     assert answer == str(len(b'{"a":1}'))
     assert len(chunks) == 1 and len(chunks[0]) == 1 and chunks[0][0].endswith(b'{"a":1}')
+
+
+def test_an_idle_connection_the_server_closed_is_not_reused() -> None:
+    """httpcore asks whether an idle connection is readable (closed by the server) before
+    reusing it; the stream answers from its socket, looked up once."""
+    closed = asyncio.Event()
+    opened: list[int] = []
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        opened.append(1)
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")  # no Connection: close
+        await writer.drain()
+        writer.close()
+        await writer.wait_closed()
+        closed.set()
+
+    async def run() -> list[str]:
+        server = await asyncio.start_server(handle, "127.0.0.1", 0)
+        url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+        try:
+            async with httpx.AsyncClient(transport=Lanes(1, verify=False)) as http:
+                first = (await http.get(f"{url}/one")).text
+                await closed.wait()
+                await asyncio.sleep(0.05)  # the FIN reaches the client's socket
+                return [first, (await http.get(f"{url}/two")).text]
+        finally:
+            server.close()
+
+    assert asyncio.run(run()) == ["ok", "ok"]
+    assert len(opened) == 2

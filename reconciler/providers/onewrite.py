@@ -10,11 +10,16 @@ CPU (and wall time).
 What httpcore does with a write that fails is kept: it ignores the failure and reads,
 for a server may answer (a 413, say) and close before taking the whole body; so does a
 held write that fails when the read sends it. Its timeout is the write's own.
+
+The socket is looked up once per connection, for httpcore's question "has the server
+closed this idle connection?", asked on every request and answer.
 """
 
 from __future__ import annotations
 
 import contextlib
+import select
+import socket
 import ssl
 from collections.abc import Iterable
 from typing import Any
@@ -50,6 +55,7 @@ class OneWriteBackend(httpcore.AsyncNetworkBackend):
 class OneWriteStream(httpcore.AsyncNetworkStream):
     def __init__(self, stream: httpcore.AsyncNetworkStream) -> None:
         self._stream = stream
+        self._socket: socket.socket | None = stream.get_extra_info("socket")
         self._held: list[bytes] = []
         self._size = 0
         self._timeout: float | None = None
@@ -87,4 +93,20 @@ class OneWriteStream(httpcore.AsyncNetworkStream):
         return OneWriteStream(await self._stream.start_tls(ssl_context, server_hostname, timeout))
 
     def get_extra_info(self, info: str) -> Any:
+        if info == "is_readable" and self._socket is not None:
+            return readable(self._socket)
         return self._stream.get_extra_info(info)
+
+
+def readable(sock: socket.socket) -> bool:
+    """httpcore's test of an idle connection (readable: the server closed it), asked of the
+    socket looked up once per connection: httpcore asks it on every request and answer, and
+    anyio's lookup builds every attribute of the socket (a getpeername call) each time."""
+    fd = sock.fileno()
+    if fd < 0:
+        return True  # closed: the next read would end
+    if not hasattr(select, "poll"):  # Windows
+        return bool(select.select([fd], [], [], 0)[0])
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    return bool(poller.poll(0))
