@@ -34,10 +34,10 @@ _ONE = httpx.Limits(max_connections=1, max_keepalive_connections=1)
 
 class Lanes(httpx.AsyncHTTPTransport):
     def __init__(self, width: int, verify: ssl.SSLContext | bool = True) -> None:
-        super().__init__(limits=_ONE, verify=verify)
-        self.lanes: list[httpx.AsyncHTTPTransport] = [
-            self, *(httpx.AsyncHTTPTransport(limits=_ONE, verify=verify) for _ in range(width - 1))]
-        ssl_context = httpx.create_ssl_context(verify=verify)
+        ssl_context = httpx.create_ssl_context(verify=verify)  # one for all (250 µs each)
+        super().__init__(limits=_ONE, verify=ssl_context)
+        self.lanes: list[httpx.AsyncHTTPTransport] = [self, *(
+            httpx.AsyncHTTPTransport(limits=_ONE, verify=ssl_context) for _ in range(width - 1))]
         for lane in self.lanes:  # httpx takes no network backend: each lane's pool is made again
             lane._pool = httpcore.AsyncConnectionPool(
                 ssl_context=ssl_context, max_connections=1, max_keepalive_connections=1,
