@@ -36,6 +36,7 @@ from reconciler.errors import (
 )
 from reconciler.jsonread import JsonLimitError, loads
 from reconciler.net import is_loopback
+from reconciler.providers.lanes import Lanes
 from reconciler.providers.limits import Bounds, reset_in, seconds_until, too_many_items
 from reconciler.redact import REDACT, Redactor, clean, register, shorten
 
@@ -205,6 +206,36 @@ def _tls_context(_cert_file: str | None, _cert_dir: str | None) -> ssl.SSLContex
     return httpx.create_ssl_context(verify=True, trust_env=True)
 
 
+_url = functools.lru_cache(maxsize=256)(httpx.URL)
+"""A request's URL, parsed once: every create of a kind posts to the same one (httpx parses
+a string URL with every request, and checks it character by character)."""
+
+
+class _Cookies(httpx.Cookies):
+    """Cookies read only from an answer that sets some: httpx reads every answer through
+    urllib's cookie jar, building a urllib request for it first, to find none."""
+
+    def extract_cookies(self, response: httpx.Response) -> None:
+        if "set-cookie" in response.headers or "set-cookie2" in response.headers:
+            super().extract_cookies(response)
+
+
+class _Client(httpx.AsyncClient):
+    """httpx's client, with `_Cookies`: the same cookies, kept and sent as httpx does."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.cookies = kwargs.get("cookies") or {}
+
+    @property
+    def cookies(self) -> httpx.Cookies:
+        return self._jar
+
+    @cookies.setter
+    def cookies(self, cookies: Any) -> None:
+        self._jar = _Cookies(cookies)
+
+
 class VendorClient:
     def __init__(self, vendor: str, base_url: str, headers: dict[str, str], *,
                  secrets: Iterable[str], parse_error: ErrorParser,
@@ -226,13 +257,14 @@ class VendorClient:
         self.concurrency = concurrency
         self.semaphore = asyncio.Semaphore(concurrency)
         self.base_url = base_url.rstrip("/")
-        self.http = httpx.AsyncClient(
+        # Plain HTTP (a sandbox on loopback) makes no TLS connection: every URL it
+        # requests has the configured origin (_followed), so no CA bundle is loaded.
+        verify = tls_context() if self.origin[0] == "https" else False
+        self.http = _Client(
             base_url=base_url.rstrip("/"), headers=headers, timeout=httpx.Timeout(timeout_s),
             limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency),
-            transport=transport, follow_redirects=False,
-            # Plain HTTP (a sandbox on loopback) makes no TLS connection: every URL it
-            # requests has the configured origin (_followed), so no CA bundle is loaded.
-            verify=tls_context() if self.origin[0] == "https" else False)
+            transport=transport or Lanes(max(1, concurrency), verify=verify),
+            follow_redirects=False, verify=verify)
         self._pace_until = 0.0
         self._pace_gap = 0.0
         self.requests_sent = 0
@@ -301,7 +333,8 @@ class VendorClient:
             self.requests_sent += 1
             try:
                 async with asyncio.timeout(self.bounds.deadline_s):  # connect + headers + body
-                    async with self.http.stream(method, target, json=json, params=params) as raw:
+                    async with self.http.stream(method, _url(target), json=json,
+                                                params=params) as raw:
                         self._received(method, url, raw)
                         if stream:
                             yield raw
