@@ -118,7 +118,15 @@ def test_a_cancelled_wait_loses_no_lane() -> None:
     assert asyncio.run(run()) == ["/queued", "/third"]
 
 
-def test_vendor_clients_send_through_lanes_of_their_concurrency() -> None:
+PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy",
+                   "all_proxy")
+
+
+def test_vendor_clients_send_through_lanes_of_their_concurrency(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in PROXY_VARIABLES:  # a runner's own proxy settings would send through httpx's pool
+        monkeypatch.delenv(name, raising=False)
+
     async def run() -> tuple[list[str], Server, object]:
         async with keep_alive_server() as server:
             vendor = VendorClient("vendor", server.url, {}, secrets=[], concurrency=4,
@@ -133,3 +141,27 @@ def test_vendor_clients_send_through_lanes_of_their_concurrency() -> None:
     assert texts == [f"/{i}" for i in range(30)]
     assert isinstance(transport, Lanes) and len(transport.lanes) == 4
     assert server.most_open <= 4 and server.opened <= 4
+
+
+def test_a_proxy_from_the_environment_is_still_used(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Runners behind an egress proxy set HTTP(S)_PROXY: httpx honours it only with its own
+    transport, so a client with such variables set must not send through lanes (which go
+    direct). The vendor's address here has nothing listening: only the proxy can answer."""
+
+    async def run() -> tuple[str, list[str]]:
+        async with keep_alive_server() as proxy:
+            for name in PROXY_VARIABLES + ("NO_PROXY", "no_proxy"):
+                monkeypatch.delenv(name, raising=False)
+            for name in ("HTTP_PROXY", "http_proxy"):
+                monkeypatch.setenv(name, proxy.url)
+            vendor = VendorClient("vendor", "http://127.0.0.1:9/api", {}, secrets=[],
+                                  parse_error=lambda r: (None, r.text))
+            try:
+                answer = await vendor.request("GET", "/purposes")
+                return answer.text, [type(t).__name__ for t in vendor.http._mounts.values()]
+            finally:
+                await vendor.aclose()
+
+    path, mounts = asyncio.run(run())
+    assert path == "http://127.0.0.1:9/api/purposes"  # the proxy got the absolute-form request
+    assert mounts, "httpx mounted no proxy transport"

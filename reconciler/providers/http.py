@@ -236,6 +236,16 @@ class _Client(httpx.AsyncClient):
         self._jar = _Cookies(cookies)
 
 
+def _proxied() -> bool:
+    """Whether an HTTP proxy is configured (HTTP_PROXY, HTTPS_PROXY, ALL_PROXY; on macOS and
+    Windows also the system's settings): httpx honours it, NO_PROXY included, only with its
+    own transport, so such a client goes through httpx's pool instead of lanes (an egress
+    proxy on a CI runner keeps working, at the previous speed)."""
+    from urllib.request import getproxies  # what httpx reads too
+
+    return any(scheme != "no" for scheme in getproxies())
+
+
 class VendorClient:
     def __init__(self, vendor: str, base_url: str, headers: dict[str, str], *,
                  secrets: Iterable[str], parse_error: ErrorParser,
@@ -263,7 +273,7 @@ class VendorClient:
         self.http = _Client(
             base_url=base_url.rstrip("/"), headers=headers, timeout=httpx.Timeout(timeout_s),
             limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency),
-            transport=transport or Lanes(max(1, concurrency), verify=verify),
+            transport=transport or (None if _proxied() else Lanes(max(1, concurrency), verify=verify)),
             follow_redirects=False, verify=verify)
         self._pace_until = 0.0
         self._pace_gap = 0.0
