@@ -150,7 +150,7 @@ def test_a_proxy_from_the_environment_is_still_used(monkeypatch: pytest.MonkeyPa
 
     async def run() -> tuple[str, list[str]]:
         async with keep_alive_server() as proxy:
-            for name in PROXY_VARIABLES + ("NO_PROXY", "no_proxy"):
+            for name in (*PROXY_VARIABLES, "NO_PROXY", "no_proxy"):
                 monkeypatch.delenv(name, raising=False)
             for name in ("HTTP_PROXY", "http_proxy"):
                 monkeypatch.setenv(name, proxy.url)
