@@ -6,20 +6,18 @@ from __future__ import annotations
 
 import asyncio
 import json
-import shutil
 import socket
 import ssl
-import subprocess
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 import httpx
-import pytest
 
 from reconciler.providers.lanes import Lanes
 from reconciler.providers.onewrite import HOLD_BYTES
+from tests.certs import self_signed
 
 
 class Recorder(asyncio.Protocol):
@@ -116,13 +114,7 @@ def test_a_body_larger_than_what_is_held_arrives_whole() -> None:
 
 
 def test_over_tls_the_request_is_one_piece_too(tmp_path: Path) -> None:
-    openssl = shutil.which("openssl")
-    if openssl is None:
-        pytest.skip("openssl is not installed")
-    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
-    subprocess.run([openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj",
-                    "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key),
-                    "-out", str(cert)], check=True, capture_output=True)
+    key, cert = self_signed(tmp_path)
     serving = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     serving.load_cert_chain(cert, key)
     trusting = ssl.create_default_context(cafile=str(cert))

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import os
-import shutil
 import signal
 import ssl
 import subprocess
@@ -35,6 +34,7 @@ from reconciler.providers.outreach import provider as outreach_provider
 from reconciler.providers.registry import providers as provider_registry
 from reconciler.providers.sandboxes import RunningSandbox, SandboxSettings
 from reconciler.sandbox.common import Faults
+from tests.certs import self_signed
 from tests.conftest import REPO, CliResult, Project, Sandbox
 
 HAVE_SUPEROFFICE = "superoffice" in provider_registry()
@@ -327,13 +327,7 @@ def test_every_provider_client_verifies_tls() -> None:
 @pytest.fixture
 def self_signed_server(tmp_path: Path) -> Iterator[str]:
     """An HTTPS server on loopback with a certificate nobody trusts."""
-    openssl = shutil.which("openssl")
-    if openssl is None:
-        pytest.skip("openssl is not installed")
-    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
-    subprocess.run([openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj",
-                    "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key),
-                    "-out", str(cert)], check=True, capture_output=True)
+    key, cert = self_signed(tmp_path)
     hits: list[str] = []
 
     class Handler(BaseHTTPRequestHandler):
