@@ -1,7 +1,8 @@
 """YAML files -> plain Python values, with duplicate keys, ${VAR} interpolation and positions.
 
-Parsing goes through ruamel.yaml's C parser to a node tree and converts it
-here, because only the nodes know where each value stands. Positions of
+A file in YAML's plain subset (block mappings of one-line scalars: most manifests) is read
+line by line (plain.py); any other goes through ruamel.yaml's C parser to a node tree,
+converted here, because only the nodes know where each value stands. Positions of
 individual fields are looked up again (`locate`) only when an error needs
 them, so that loading 100k purposes keeps no per-field marks in memory.
 """
@@ -156,9 +157,17 @@ def _tag(node: Node) -> str:
     return str(node.tag)
 
 
-@lru_cache(maxsize=4096)
 def plain_tag(value: str) -> str:
-    """The tag YAML gives a plain scalar, by the resolver that composing uses: one reading."""
+    """The tag YAML gives a plain scalar, by the resolver that composing uses: one reading.
+    Short values (the numbers, words and names that repeat) are remembered; a long one is
+    not kept by a cache that lives as long as the process."""
+    if len(value) <= 64:
+        return _short_plain_tag(value)
+    return str(_PLAIN_RESOLVER.resolve(ScalarNode, value, (True, False)))
+
+
+@lru_cache(maxsize=4096)
+def _short_plain_tag(value: str) -> str:
     return str(_PLAIN_RESOLVER.resolve(ScalarNode, value, (True, False)))
 
 
