@@ -158,7 +158,15 @@ def _tag(node: Node) -> str:
 
 @lru_cache(maxsize=4096)
 def plain_tag(value: str) -> str:
-    """The tag YAML gives a plain scalar, by the resolver that composing uses: one reading."""
+    """The tag YAML gives a plain scalar, by the resolver that composing uses: one reading.
+    A value its table resolves (a number, a boolean, a null) is looked up there as `resolve`
+    does, without the Tag it builds and formats (8 µs a value; 2,000 distinct numbers in a
+    6,000-object plan); any other takes `resolve` itself."""
+    table = _PLAIN_RESOLVER.versioned_resolver
+    for resolvers in (table.get(value[:1], ()), table.get(None, ())):
+        for tag, regexp in resolvers:
+            if regexp.match(value):
+                return str(tag)
     return str(_PLAIN_RESOLVER.resolve(ScalarNode, value, (True, False)))
 
 
