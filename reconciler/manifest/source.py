@@ -372,7 +372,7 @@ class _Converter:
                                  f"{name} there if it holds no secret)", path)
             if undeclared:
                 return ""
-        text, missing = interpolate(value, self.env)
+        text, missing = interpolate(value, self.env) if "$" in value else (value, ())
         for name in missing:
             self.error(node, f"environment variable {name} is not set; set it, or give a "
                              f"default with ${{{name}:-value}}", path)
