@@ -97,3 +97,22 @@ def test_recording_a_run_in_the_local_history_imports_no_filelock(tmp_path: Path
                           timeout=120, check=True)
     assert proc.stdout.strip() == "[]"
     assert (tmp_path / "h.jsonl").read_text().count("\n") == 1
+
+
+def test_a_plan_imports_no_retry_lock_or_drift_machinery(tmp_path: Path) -> None:
+    """A plan whose requests all succeed imports no tenacity (the first retry does), no
+    filelock (a plan takes no state lock; the history's is flock) and, printed as text, no
+    drift renderer."""
+    import shutil
+
+    root = tmp_path / "quickstart"
+    shutil.copytree(REPO / "examples" / "quickstart", root)
+    proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "reconciler", "plan", "--sandbox",
+                           str(root)], capture_output=True, text=True, cwd=REPO, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr[-3000:]
+    modules = {line.rsplit("|", 1)[-1].strip() for line in proc.stderr.splitlines()
+               if line.startswith("import time:")}
+    assert "reconciler.engine" in modules  # the plan ran
+    loaded = sorted(m for m in modules if m.split(".")[0] in ("tenacity", "filelock")
+                    or m.startswith(("reconciler.drift", "reconciler.render.drift")))
+    assert not loaded, f"reconciler plan imports {loaded}"
