@@ -116,3 +116,29 @@ def test_a_plan_imports_no_retry_lock_or_drift_machinery(tmp_path: Path) -> None
     loaded = sorted(m for m in modules if m.split(".")[0] in ("tenacity", "filelock")
                     or m.startswith(("reconciler.drift", "reconciler.render.drift")))
     assert not loaded, f"reconciler plan imports {loaded}"
+
+
+def test_the_installed_entry_points_are_scanned_once_for_every_group(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each scan reads every installed distribution's entry_points.txt; a run looks up two
+    groups (vendors, state backends) from one scan."""
+    import importlib.metadata
+
+    from reconciler import entrypoints
+
+    scans: list[int] = []
+
+    def counted() -> Any:
+        scans.append(1)
+        return importlib.metadata.entry_points()
+
+    monkeypatch.setattr(entrypoints, "entry_points", counted)
+    entrypoints.group.cache_clear()
+    try:
+        providers = entrypoints.group("reconciler.providers")
+        entrypoints.group("reconciler.state_backends")
+        assert providers == tuple(importlib.metadata.entry_points(group="reconciler.providers"))
+        assert {e.name for e in providers} >= {"outreach", "superoffice", "webex_campaign"}
+        assert len(scans) == 1
+    finally:
+        entrypoints.group.cache_clear()
