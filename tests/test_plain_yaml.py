@@ -194,3 +194,17 @@ def test_a_problem_in_a_plain_file_is_placed_by_ruamel(tmp_path: Path) -> None:
     where = sorted((d.source.line, d.source.column, d.message[:40]) for d in document.diagnostics)
     assert where == [(4, 13, "${UNDECLARED}: not a declared variable; "),
                      (5, 7, "duplicate key 'name' (first defined at l")], where
+
+
+def test_a_text_holding_any_credential_is_refused_whatever_its_characters() -> None:
+    """The credentials are searched for with one regular expression: their characters are
+    taken literally, and a text holding any one of them is refused."""
+    made = _Converter("f.yaml", ENV, 3)
+    made.credentials = ("p4ss+word(1)", "tok.en*[x]|y", "s3cr3t-token")
+    for text, refused in [("x p4ss+word(1) y", True), ("tok.en*[x]|y", True), ("tokXen", False),
+                          ("p4sssword1", False), ("..s3cr3t-token..", True), ("y", False)]:
+        made.diagnostics.clear()
+        value = made.scalar("", text, True, None, ())
+        assert (value == "" and len(made.diagnostics) == 1) is refused, text
+    made.credentials = ()
+    assert made.scalar("", "s3cr3t-token", True, None, ()) == "s3cr3t-token"
