@@ -1,7 +1,7 @@
 """Plug-ins installed in this Python, by entry-point group (`reconciler.providers`,
 `reconciler.state_backends`): the installed distributions are scanned once per process for
 every group (each scan reads every distribution's entry_points.txt: a plan looks up two
-groups, 4 ms a scan with 119 distributions installed)."""
+groups, 3 ms a scan with 119 distributions installed)."""
 
 from __future__ import annotations
 

@@ -121,10 +121,10 @@ def _stream(data: str | bytes | Path, sharing: Sharing) -> StateDoc:
 
 
 WHOLE_MAX_BYTES = 4 << 20
-"""A state up to this size has its records read in one call of pydantic's JSON reader
-(about a third of the time of streaming them, and one pass instead of two: `pending`
-follows the resources). Past it, records are streamed one at a time, which holds at most
-one record's copy besides the shared ones (a 300,000-object state is ~100 MB)."""
+"""A state up to this size has its records read in one call of pydantic's JSON reader: one
+pass instead of two (`pending` follows the resources), 34 ms instead of 60 for the 6,000
+records of the bench's no-op plan. Past it, records are streamed one at a time, which
+holds at most one record's copy besides the shared ones (a 300,000-object state is ~100 MB)."""
 
 _INT_LIMIT = 1 << 63
 
