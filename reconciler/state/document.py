@@ -8,7 +8,7 @@ import io
 import json
 import math
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -178,7 +178,7 @@ def _streamable(value: Any, depth: int = 0) -> bool:
     than MAX_DEPTH is the stream's to report."""
     if depth >= MAX_DEPTH:  # its items are deeper than MAX_DEPTH (jsonread.deeper_than)
         return False
-    for child in value.values() if isinstance(value, Mapping) else value:
+    for child in value.values() if type(value) is dict else value:  # (as JSON gave them)
         kind = type(child)
         if kind is str or kind is bool or child is None:
             continue
