@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import gc
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from types import MappingProxyType
 from typing import Any
@@ -90,7 +90,8 @@ class Repeated:
                 for k, v in attributes.items()}
 
 
-def key(text: str) -> str:
-    """A name used as a dict key in every object (field names, addresses): interned, so that
-    300,000 objects share one string per name and dict lookups compare by identity first."""
-    return sys.intern(text)
+key: Callable[[str], str] = sys.intern
+"""A name used as a dict key in every object (field names, addresses): interned, so that
+300,000 objects share one string per name and dict lookups compare by identity first.
+sys.intern itself, not a function calling it (a call more for each of the 70,000 names a
+no-op plan of 6,000 objects interns: 2 ms)."""

@@ -149,6 +149,26 @@ def test_arbitrary_text_reads_as_ruamel_reads_it_or_goes_to_ruamel(text: str) ->
     check_agrees(text)
 
 
+WORDS = ["", "~", "null", "Null", "NULL", "nul", "true", "True", "TRUE", "tRue", "false", "yes", "no",
+         "on", "y", "0", "-0", "+1", "007", "0o17", "0x1F", "0b101", "1_000", "1.5", "-.5", ".5", "1e3",
+         "1E-3", "6.02e+23", ".inf", "-.Inf", ".NaN", ".nan", "1.", "2001-12-14", "2001-12-14t21:59:43.10-05:00",
+         "2001-1-1", "12:30", "1:2:3", "<<", "=", "!x", "&a", "*a", "Marketing", "p000001", "-", "1-2",
+         "1.2.3", "0xZZ", "٣"]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.one_of(st.sampled_from(WORDS), st.integers().map(str), st.floats().map(str),
+                 st.text("0123456789+-._eExXoObB:tT", max_size=12)))
+def test_a_plain_scalars_tag_is_the_one_ruamel_resolves(value: str) -> None:
+    """plain_tag reads the resolver's table itself (faster); it must say what `resolve` says."""
+    from ruamel.yaml.nodes import ScalarNode
+
+    from reconciler.manifest.source import _PLAIN_RESOLVER
+
+    plain_tag.cache_clear()
+    assert plain_tag(value) == str(_PLAIN_RESOLVER.resolve(ScalarNode, value, (True, False)))
+
+
 def test_plain_manifests_take_the_line_reader() -> None:
     """The speed is real: the common shape of a manifest is inside the subset."""
     for name in ("outreach.yaml", "superoffice.yaml"):
@@ -174,3 +194,17 @@ def test_a_problem_in_a_plain_file_is_placed_by_ruamel(tmp_path: Path) -> None:
     where = sorted((d.source.line, d.source.column, d.message[:40]) for d in document.diagnostics)
     assert where == [(4, 13, "${UNDECLARED}: not a declared variable; "),
                      (5, 7, "duplicate key 'name' (first defined at l")], where
+
+
+def test_a_text_holding_any_credential_is_refused_whatever_its_characters() -> None:
+    """The credentials are searched for with one regular expression: their characters are
+    taken literally, and a text holding any one of them is refused."""
+    made = _Converter("f.yaml", ENV, 3)
+    made.credentials = ("p4ss+word(1)", "tok.en*[x]|y", "s3cr3t-token")
+    for text, refused in [("x p4ss+word(1) y", True), ("tok.en*[x]|y", True), ("tokXen", False),
+                          ("p4sssword1", False), ("..s3cr3t-token..", True), ("y", False)]:
+        made.diagnostics.clear()
+        value = made.scalar("", text, True, None, ())
+        assert (value == "" and len(made.diagnostics) == 1) is refused, text
+    made.credentials = ()
+    assert made.scalar("", "s3cr3t-token", True, None, ()) == "s3cr3t-token"

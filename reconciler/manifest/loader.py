@@ -334,8 +334,12 @@ class _Loader:
         if not isinstance(body, dict):
             self.error(document, path, f"{where}: expected a mapping of fields")
             return
-        attributes = {k: v for k, v in body.items() if k not in LIFECYCLE_FIELDS}
-        lifecycle = self.lifecycle(document, kind, path, body)
+        lifecycle: Lifecycle | None = NO_LIFECYCLE
+        if body.keys().isdisjoint(LIFECYCLE_FIELDS):  # the common case: no copy, no lookups
+            attributes = body
+        else:
+            attributes = {k: v for k, v in body.items() if k not in LIFECYCLE_FIELDS}
+            lifecycle = self.lifecycle(document, kind, path, body)
         if lifecycle is not None and not lifecycle.declared_in(self.settings.environment):
             return  # limited to other environments: not declared here
         try:

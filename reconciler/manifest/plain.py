@@ -72,12 +72,14 @@ def read(text: str, converter: Converter, tag_of: Callable[[str], str],
 
 
 class _Frame:
-    __slots__ = ("indent", "mapping", "path")
+    __slots__ = ("indent", "mapping", "marked", "path")
 
-    def __init__(self, indent: int, mapping: dict[str, Any], path: tuple[PathPart, ...]) -> None:
+    def __init__(self, indent: int, mapping: dict[str, Any], path: tuple[PathPart, ...],
+                 mark_depth: int) -> None:
         self.indent = indent
         self.mapping = mapping
         self.path = path
+        self.marked = len(path) < mark_depth  # whether its values' positions are kept
 
 
 class _Reader:
@@ -94,6 +96,7 @@ class _Reader:
         stack: list[_Frame] = []
         open_key: tuple[_Frame, str, int, int] | None = None  # `key:` waiting for its value
         key_line, skipped, intern = _KEY_LINE.fullmatch, _SKIPPED.fullmatch, perf.key
+        convert, scalar, mark_depth = self.converter.scalar, self.scalar, self.mark_depth
         for number, line in enumerate(text.split("\n"), 1):
             match = key_line(line)
             if match is None:
@@ -102,13 +105,7 @@ class _Reader:
                 continue
             spaces, key, rest = match.groups()
             indent = len(spaces)
-            if root is None:
-                if indent:
-                    raise _Outside
-                root = {}
-                stack.append(_Frame(0, root, ()))
-                self.mark((), number, 1)
-            elif open_key is not None:
+            if open_key is not None:  # (never before the root's first key)
                 frame, above, above_line, column = open_key
                 open_key = None
                 if indent > frame.indent:  # the key's value is this nested mapping
@@ -117,10 +114,16 @@ class _Reader:
                     path = (*frame.path, above)
                     nested: dict[str, Any] = {}
                     frame.mapping[above] = nested
-                    stack.append(_Frame(indent, nested, path))
+                    stack.append(_Frame(indent, nested, path, mark_depth))
                     self.mark(path, number, indent + 1)
                 else:
                     self.empty(frame, above, above_line, column)
+            elif root is None:
+                if indent:
+                    raise _Outside
+                root = {}
+                stack.append(_Frame(0, root, (), mark_depth))
+                self.mark((), number, 1)
             frame = stack[-1]
             while frame.indent > indent:
                 stack.pop()
@@ -128,15 +131,19 @@ class _Reader:
             if frame.indent != indent:
                 raise _Outside
             key = intern(key)  # field names repeat in every object
-            if key in frame.mapping or len(key) > MAX_KEY:
+            mapping = frame.mapping
+            if key in mapping or len(key) > MAX_KEY:
                 raise _Outside  # a duplicate key: ruamel's reading reports where
             if rest is None or rest[:1] in _NO_VALUE or not rest.strip(" "):
-                frame.mapping[key] = None  # until its value's lines (or none) come
+                mapping[key] = None  # until its value's lines (or none) come
                 open_key = (frame, key, number, match.end(2) + 2)
                 continue
-            if len(frame.path) < self.mark_depth:
+            if frame.marked:
                 self.mark((*frame.path, key), number, match.start(3) + 1)
-            frame.mapping[key] = self.scalar(rest)
+            if rest[0] == '"' and rest.find('"', 1) == len(rest) - 1:  # "text", most values
+                mapping[key] = convert("", rest[1:-1], True, None, ())
+            else:
+                mapping[key] = scalar(rest)
         if open_key is not None:
             self.empty(*open_key)
         if root is None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import fnmatch
 import unicodedata
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any
@@ -245,9 +245,12 @@ class _KindPlanner:
                     claimed: set[str]) -> Change | None:
         meta = obj.lifecycle.state_meta()
         identity = self.kind.identity(obj.attributes)
-        base = partial(Change, address=obj.address, vendor=obj.vendor, kind=obj.kind,
-                       identity=identity, attributes=obj.attributes, meta=meta,
-                       source=str(obj.source))
+
+        def base(**fields: Any) -> Change:  # made only for a change: most objects have none
+            return Change(**{"address": obj.address, "vendor": obj.vendor, "kind": obj.kind,
+                             "identity": identity, "attributes": obj.attributes, "meta": meta,
+                             "source": str(obj.source), **fields})
+
         if not self.kind.observable:
             pushed = self.kind.state_attributes(obj.attributes)
             if resource is not None and resource.attributes == pushed:
@@ -277,11 +280,11 @@ class _KindPlanner:
         diffs = field_diffs(obj.attributes, current.attributes, ignore)
         revive = self.kind.needs_revive(obj.attributes, current)
         assert resource is not None
-        if any(fnmatch.fnmatchcase(obj.address, p) for p in self.options.replace):
+        if self.options.replace and any(fnmatch.fnmatchcase(obj.address, p) for p in self.options.replace):
             return self._replace(obj, resource, current, base)
         # A natural key changed behind a recorded id is drift like any other field: the state
         # is bound to its target (reconciler/apply/binding.py), so the id names our object.
-        state_meta_changed = resource is not None and any(
+        state_meta_changed = resource is not None and (resource.meta or any(meta.values())) and any(
             resource.meta.get(k) != v for k, v in meta.items() if v or k in resource.meta)
         if not diffs and not revive:
             if state_meta_changed:
@@ -349,7 +352,7 @@ class _KindPlanner:
                 if len(d.path) > 1 or not self.kind.same_value(d.top, d.after, d.before)]
 
     def _replace(self, obj: DesiredObject, resource: Resource, current: RemoteObject,
-                 base: partial[Change]) -> Change:
+                 base: Callable[..., Change]) -> Change:
         """-replace: the object is deleted and created again, where the vendor deletes for
         real (a deactivation or a soft delete would leave the natural key taken)."""
         change = base(action=Action.REPLACE, why=Reason.REPLACE_BY_REQUEST,
@@ -366,7 +369,7 @@ class _KindPlanner:
                 "prevent_destroy is set on it: a replacement deletes it first"))
         return change
 
-    def _adopt(self, obj: DesiredObject, twin: RemoteObject, base: partial[Change]) -> Change:
+    def _adopt(self, obj: DesiredObject, twin: RemoteObject, base: Callable[..., Change]) -> Change:
         ignore = (*self.ignore, *obj.lifecycle.ignore_changes)
         revive = self.kind.needs_revive(obj.attributes, twin)
         reason = f"a remote object with the same {self.kind.natural_key} exists"

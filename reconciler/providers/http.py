@@ -25,7 +25,6 @@ from urllib.parse import urlsplit
 
 import httpx
 import ijson  # type: ignore[import-untyped]
-from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt
 
 from reconciler.errors import (
     AmbiguousWriteError,
@@ -311,6 +310,9 @@ class VendorClient:
             if self.max_attempts <= 1:
                 raise self._gave_up(method, url, exc) from None
             await asyncio.sleep(self._delay(exc, 1))
+        # start-up: tenacity (11 modules, 4 ms) is imported by the first retry of a run
+        from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt
+
         retrying = AsyncRetrying(
             stop=stop_after_attempt(self.max_attempts - 1), reraise=True,
             retry=retry_if_exception_type(_Retryable),

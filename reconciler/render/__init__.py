@@ -50,10 +50,14 @@ def show(subject: Plan | DriftReport, fmt: str, color: bool, stream: TextIO | No
 
         text = plan_markdown(subject) if isinstance(subject, Plan) else drift_markdown(subject)
         stream.write(text + "\n")
-    else:
-        from reconciler.render.drift import drift_lines
+    elif isinstance(subject, Plan):  # a plan's text needs no drift (nor Markdown) renderer
         from reconciler.render.text import plan_lines
 
-        emit(plan_lines(subject) if isinstance(subject, Plan) else drift_lines(subject), color, stream)
+        emit(plan_lines(subject), color, stream)
+        return
+    else:
+        from reconciler.render.drift import drift_lines
+
+        emit(drift_lines(subject), color, stream)
         return
     stream.flush()
