@@ -158,15 +158,17 @@ WORDS = ["", "~", "null", "Null", "NULL", "nul", "true", "True", "TRUE", "tRue",
 
 @settings(max_examples=400, deadline=None)
 @given(st.one_of(st.sampled_from(WORDS), st.integers().map(str), st.floats().map(str),
-                 st.text("0123456789+-._eExXoObB:tT", max_size=12)))
+                 st.text("0123456789+-._eExXoObB:tT", max_size=12),
+                 st.text("0123456789_.", min_size=60, max_size=90)))  # past plain_tag's cache
 def test_a_plain_scalars_tag_is_the_one_ruamel_resolves(value: str) -> None:
     """plain_tag reads the resolver's table itself (faster); it must say what `resolve` says."""
     from ruamel.yaml.nodes import ScalarNode
 
-    from reconciler.manifest.source import _PLAIN_RESOLVER
+    from reconciler.manifest.source import _PLAIN_RESOLVER, _resolved_tag
 
-    plain_tag.cache_clear()
-    assert plain_tag(value) == str(_PLAIN_RESOLVER.resolve(ScalarNode, value, (True, False)))
+    resolved = str(_PLAIN_RESOLVER.resolve(ScalarNode, value, (True, False)))
+    assert _resolved_tag(value) == resolved  # uncached
+    assert plain_tag(value) == resolved
 
 
 def test_plain_manifests_take_the_line_reader() -> None:

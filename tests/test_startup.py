@@ -80,29 +80,9 @@ def test_only_the_command_that_runs_is_built(monkeypatch: pytest.MonkeyPatch,
     assert seen == built
 
 
-def test_recording_a_run_in_the_local_history_imports_no_filelock(tmp_path: Path) -> None:
-    """Every plan appends its record under the history's lock: flock, taken directly
-    (filelock's 20 modules were 8 ms of a plan's start-up)."""
-    code = (
-        "import sys\n"
-        "from pathlib import Path\n"
-        "from reconciler.history.local import JsonLinesHistory\n"
-        "from reconciler.history.model import RunRecord, new_id\n"
-        "at = '2026-01-01T00:00:00.000000+00:00'\n"
-        f"store = JsonLinesHistory(Path({str(tmp_path / 'h.jsonl')!r}))\n"
-        "store.append(RunRecord(id=new_id(at), kind='plan', started_at=at, finished_at=at,"
-        " outcome='ok', actor='ci', environment='default', counts={}, changes=()), None)\n"
-        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'filelock'))\n")
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO,
-                          timeout=120, check=True)
-    assert proc.stdout.strip() == "[]"
-    assert (tmp_path / "h.jsonl").read_text().count("\n") == 1
-
-
-def test_a_plan_imports_no_retry_lock_or_drift_machinery(tmp_path: Path) -> None:
-    """A plan whose requests all succeed imports no tenacity (the first retry does), no
-    filelock (a plan takes no state lock; the history's is flock) and, printed as text, no
-    drift renderer."""
+def test_a_plan_imports_no_retry_or_drift_machinery(tmp_path: Path) -> None:
+    """A plan whose requests all succeed imports no tenacity (the first retry does) and,
+    printed as text, no drift renderer."""
     import shutil
 
     root = tmp_path / "quickstart"
@@ -113,7 +93,7 @@ def test_a_plan_imports_no_retry_lock_or_drift_machinery(tmp_path: Path) -> None
     modules = {line.rsplit("|", 1)[-1].strip() for line in proc.stderr.splitlines()
                if line.startswith("import time:")}
     assert "reconciler.engine" in modules  # the plan ran
-    loaded = sorted(m for m in modules if m.split(".")[0] in ("tenacity", "filelock")
+    loaded = sorted(m for m in modules if m.split(".")[0] == "tenacity"
                     or m.startswith(("reconciler.drift", "reconciler.render.drift")))
     assert not loaded, f"reconciler plan imports {loaded}"
 
