@@ -224,6 +224,25 @@ def test_local_history_rotates_by_size_and_keeps_n_files(tmp_path: Path) -> None
     assert 0 < len(kept) < 40 and kept == sorted(kept, key=lambda r: r.started_at, reverse=True)
 
 
+def test_an_append_waits_for_the_holder_of_the_history_lock(tmp_path: Path) -> None:
+    """Two processes (or threads) appending at once: the second waits while the first holds
+    default.history.jsonl.lock, and the lock file is the owner's alone."""
+    import threading
+
+    from filelock import FileLock
+
+    store = JsonLinesHistory(tmp_path / "default.history.jsonl")
+    order: list[str] = []
+    appending = threading.Thread(target=lambda: (store.append(_run(), None), order.append("appended")))
+    with FileLock(tmp_path / "default.history.jsonl.lock", mode=0o600):
+        appending.start()
+        appending.join(0.3)  # room to append, were the lock not held
+        order.append("released")
+    appending.join()
+    assert order == ["released", "appended"] and len(store.runs(Query())) == 1
+    assert (tmp_path / "default.history.jsonl.lock").stat().st_mode & 0o077 == 0
+
+
 def test_local_retention_prunes_old_runs_and_old_rotated_files(tmp_path: Path) -> None:
     store = JsonLinesHistory(tmp_path / "default.history.jsonl", keep_files=3)
     old_file = store.rotated(1)
