@@ -53,6 +53,16 @@ def test_a_commands_help_checks_no_value(args: tuple[str, ...]) -> None:
     assert not loaded, f"reconciler {' '.join(args)} imports {loaded}"
 
 
+def test_validate_opens_no_connection_machinery() -> None:
+    """validate reads manifests and settings only: the HTTP stack below httpx's API (httpcore,
+    h11, anyio; the vendor clients' lanes) is loaded where a client is made."""
+    modules = imported("validate", "examples/quickstart")
+    assert "reconciler.manifest.loader" in modules  # it validated
+    loaded = sorted(m for m in modules if m.split(".")[0] in ("httpcore", "h11", "anyio")
+                    or m.startswith("reconciler.providers.lanes"))
+    assert not loaded, f"reconciler validate imports {loaded}"
+
+
 @pytest.mark.parametrize(("args", "built"), [
     (("--help",), []),
     (("validate", "--help"), ["validate"]),

@@ -35,7 +35,6 @@ from reconciler.errors import (
 )
 from reconciler.jsonread import JsonLimitError, loads
 from reconciler.net import is_loopback
-from reconciler.providers.lanes import Lanes
 from reconciler.providers.limits import Bounds, reset_in, seconds_until, too_many_items
 from reconciler.redact import REDACT, Redactor, clean, register, shorten
 
@@ -269,6 +268,8 @@ class VendorClient:
         # Plain HTTP (a sandbox on loopback) makes no TLS connection: every URL it
         # requests has the configured origin (_followed), so no CA bundle is loaded.
         verify = tls_context() if self.origin[0] == "https" else False
+        from reconciler.providers.lanes import Lanes  # httpcore: only where a client is made
+
         self.http = _Client(
             base_url=base_url.rstrip("/"), headers=headers, timeout=httpx.Timeout(timeout_s),
             limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency),
