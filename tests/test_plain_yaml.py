@@ -79,14 +79,22 @@ TRICKY = ["", "yes", "no", "on", "off", "true", "True", "FALSE", "null", "Null",
           "x s3cr3t-token y", "\x00", "\u0085", "\u2028", "\t", "\ufeff"]
 KEYS = ["a", "b", "name", "order", "p1", "0", "1", "yes", "null", "a.b", "a-b", "_x", "Key",
         "x" * 1100]
-SCALAR_ALPHABET = st.characters(codec="utf-8", exclude_categories=("Cs",),
-                                include_characters=" :#'\"-?,[]{}&*!|>%@`$~\\é")
+SCALAR_ALPHABET = (" :#'\"-?,[]{}&*!|>%@`$~\\é日aZ09._/\t\x00\x7f\x85\xa0\u2028\ufeff\U0001f600"
+                   "\ud7ff\ue000\ufffd")
+"""Every YAML indicator, letters and digits, and characters YAML treats apart (tab, NUL,
+DEL, NEL, NBSP, line separator, BOM, an astral one, the edges of the allowed ranges)."""
+
+
+FIRST = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_"
+MANIFEST_TEXT = "abcXYZ019 ,'._/:-"
+"""What manifest values are mostly made of (cheap to draw: no regular expression)."""
+KEY_TEXT = "abz09_.-"
 
 
 @st.composite
 def scalars(draw: st.DrawFn) -> str:
     if draw(st.integers(0, 3)):  # mostly what manifests hold, so that most files are taken
-        text = draw(st.from_regex(r"[A-Za-z0-9][A-Za-z0-9 ,'._/:-]{0,12}", fullmatch=True))
+        text = draw(st.sampled_from(FIRST)) + draw(st.text(MANIFEST_TEXT, max_size=12))
     else:
         text = draw(st.one_of(st.sampled_from(TRICKY), st.text(SCALAR_ALPHABET, max_size=12)))
     style = draw(st.sampled_from(["plain", "plain", "single", "double"]))
@@ -103,8 +111,9 @@ def mappings(draw: st.DrawFn, depth: int = 0, indent: int = 0) -> list[str]:
     lines: list[str] = []
     step = draw(st.integers(1, 4))
     keys = draw(st.lists(st.one_of(st.sampled_from(KEYS),
-                                   st.from_regex(r"[a-z0-9_][a-z0-9_.-]{0,6}", fullmatch=True)),
-                         min_size=1, max_size=4))
+                                   st.builds(str.__add__, st.sampled_from(FIRST.lower()),
+                                             st.text(KEY_TEXT, max_size=6))),
+                         min_size=1, max_size=3))
     for key in keys:
         if draw(st.integers(0, 6)) == 0:
             lines.append(" " * draw(st.integers(0, indent + 2)) + draw(st.sampled_from(
@@ -136,13 +145,13 @@ def documents(draw: st.DrawFn) -> str:
     return "\n".join(lines) + draw(st.sampled_from(["\n", "", "\n\n", "\n# end"]))
 
 
-@settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=900, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(documents(), st.sampled_from([0, 2, 3, 4, MAX_DEPTH]))
 def test_what_the_line_reader_takes_reads_as_ruamel_reads_it(text: str, mark_depth: int) -> None:
     check_agrees(text, mark_depth)
 
 
-@settings(max_examples=800, deadline=None)
+@settings(max_examples=500, deadline=None)
 @given(st.lists(st.sampled_from([*"ab1 :#'\"-\n\t{}[]&*!|>?%@`$\\é.~", "yes", "  ", "\n  ", "a: "]),
                max_size=40).map("".join))
 def test_arbitrary_text_reads_as_ruamel_reads_it_or_goes_to_ruamel(text: str) -> None:
