@@ -17,7 +17,14 @@ from ruamel.yaml.error import MarkedYAMLError
 from ruamel.yaml.reader import ReaderError
 
 from reconciler.manifest import plain
-from reconciler.manifest.source import MAX_DEPTH, _Converter, compose, load, plain_tag
+from reconciler.manifest.source import (
+    MAX_DEPTH,
+    _Converter,
+    compose,
+    credential_search,
+    load,
+    plain_tag,
+)
 
 ENV = {"TEAM": "sales", "EMPTY": ""}
 QUICKSTART = Path(__file__).resolve().parent.parent / "examples" / "quickstart" / "purposes"
@@ -25,7 +32,7 @@ QUICKSTART = Path(__file__).resolve().parent.parent / "examples" / "quickstart" 
 
 def _converter(mark_depth: int) -> _Converter:
     made = _Converter("f.yaml", ENV, mark_depth)
-    made.credentials = ("s3cr3t-token",)
+    made.holding = credential_search(("s3cr3t-token",))
     return made
 
 
@@ -211,11 +218,11 @@ def test_a_text_holding_any_credential_is_refused_whatever_its_characters() -> N
     """The credentials are searched for with one regular expression: their characters are
     taken literally, and a text holding any one of them is refused."""
     made = _Converter("f.yaml", ENV, 3)
-    made.credentials = ("p4ss+word(1)", "tok.en*[x]|y", "s3cr3t-token")
+    made.holding = credential_search(("p4ss+word(1)", "tok.en*[x]|y", "s3cr3t-token"))
     for text, refused in [("x p4ss+word(1) y", True), ("tok.en*[x]|y", True), ("tokXen", False),
                           ("p4sssword1", False), ("..s3cr3t-token..", True), ("y", False)]:
         made.diagnostics.clear()
         value = made.scalar("", text, True, None, ())
         assert (value == "" and len(made.diagnostics) == 1) is refused, text
-    made.credentials = ()
+    made.holding = credential_search(())
     assert made.scalar("", "s3cr3t-token", True, None, ()) == "s3cr3t-token"

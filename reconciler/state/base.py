@@ -8,6 +8,7 @@ that includes every change whose remote call succeeded.
 
 from __future__ import annotations
 
+import asyncio
 import getpass
 import json
 import os
@@ -28,8 +29,6 @@ from reconciler.perf import EMPTY, NO_SHARING, Sharing
 from reconciler.redact import REDACT, refuse_credentials
 
 if TYPE_CHECKING:
-    import asyncio  # start-up: imported by the writer, when a run writes
-
     from reconciler.history.settings import HistorySettings
     from reconciler.history.store import HistoryStore
 
@@ -206,8 +205,6 @@ class StateWriter(ABC):
     async def _record(self, entry: dict[str, Any], applied: bool = False) -> None:
         """Group commit: entries recorded while a batch is being made durable share the next
         durable write, and the event loop keeps sending requests during the fsync."""
-        import asyncio  # start-up: a command that only reads the state never loads it
-
         if REDACT.secrets and "resource" in entry:  # stored as is, or not at all
             refuse_credentials(json.dumps(entry["resource"]), f"the state record of {entry['address']}")
         self.doc.serial += 1
@@ -223,8 +220,6 @@ class StateWriter(ABC):
         await asyncio.shield(done)
 
     async def _flush(self) -> None:
-        import asyncio
-
         try:
             while self._batch:
                 batch, done = self._batch, self._done
