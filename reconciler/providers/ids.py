@@ -16,7 +16,6 @@ from typing import Any
 from reconciler.errors import AnswerError
 from reconciler.redact import clean
 
-
 _NINETEEN_DIGITS = 10**19 - 1
 """The longest id `valid` takes, whatever the bounds."""
 

@@ -130,9 +130,9 @@ def _remote(resource: Any, where: str, kind: Kind | None = None) -> RemoteObject
     Given the listing `kind`, sharing its record's dict when equal (Kind.remote)."""
     if type(resource) is dict and type(attributes := resource.get("attributes")) is dict \
             and type(raw := resource.get("id")) is int:  # the documented shape: the same checks
-        remote_id = ID_SHAPE.require("outreach", raw, lambda: (
-            f"{where}: the callPurpose named {shown(attributes.get('name'))}"))
         values = {"name": attributes.get("name"), "order": attributes.get("order")}
+        remote_id = ID_SHAPE.require("outreach", raw, lambda: (
+            f"{where}: the callPurpose named {shown(values['name'])}"))
         return kind.remote(remote_id, values) if kind is not None else RemoteObject(remote_id, values)
     attributes = resource.get("attributes") if isinstance(resource, dict) else None
     if not isinstance(resource, dict) or resource.get("id") in (None, "") \

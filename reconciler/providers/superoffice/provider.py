@@ -225,7 +225,7 @@ class ConsentPurposeKind(Kind):
         if (key := attributes.get("key")) is not None and key != "" and (key := str(key)):
             return f"key:{key}"
         name = attributes.get("name")
-        return None if name is None or name == "" else f"name:{str(name)}"
+        return None if name is None or name == "" else f"name:{name!s}"
 
     @classmethod
     def check(cls, attributes: dict[str, Any], settings: ProviderSettings) -> list[str]:

@@ -299,7 +299,8 @@ class PurposeKind(Kind):
     async def list(self) -> list[RemoteObject]:
         groups = self.groups
         return await self.client.get_array(PURPOSES, lambda item: _remote_purpose(
-            item, self.recorded, groups, self) if isinstance(item, dict) and item.get("id") is not None else None)
+            item, self.recorded, groups, self)
+            if isinstance(item, dict) and item.get("id") is not None else None)
 
     async def read(self, remote_id: str) -> RemoteObject | None:
         response = await self.client.request("GET", under(PURPOSES, remote_id), ok=(*OK, 404))
