@@ -182,6 +182,15 @@ class Kind(KindSpec, ABC):
         return obj if attributes is obj.attributes else RemoteObject(obj.remote_id, attributes,
                                                                       obj.status)
 
+    def remote(self, remote_id: str, attributes: dict[str, Any],
+               status: RemoteStatus = RemoteStatus.PRESENT) -> RemoteObject:
+        """A listed object, made once and already shared (`shared` without the second object):
+        what a kind's listing loop calls for each item."""
+        mine = self.recorded.get(remote_id)
+        if mine is not None and mine is not attributes and mine == attributes:
+            attributes = mine
+        return RemoteObject(remote_id, attributes, status)
+
     @abstractmethod
     async def list(self) -> list[RemoteObject]: ...
 

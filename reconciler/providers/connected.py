@@ -58,4 +58,8 @@ async def _listed(kind: Kind, recorded: Mapping[str, dict[str, Any]]) -> list[Re
     """The kind's objects, each equal to its record sharing the record's dict: the bundled
     kinds do it as they list (Kind.shared); for the others it is done here."""
     kind.recorded = recorded
-    return [kind.shared(obj) for obj in await kind.list()]
+    listed = await kind.list()
+    if not recorded:
+        return listed
+    return [obj if (mine := recorded.get(obj.remote_id)) is None or mine is obj.attributes
+            else kind.shared(obj) for obj in listed]  # shared already: no call per object

@@ -16,6 +16,9 @@ from typing import Any
 from reconciler.errors import AnswerError
 from reconciler.redact import clean
 
+_NINETEEN_DIGITS = 10**19 - 1
+"""The longest id `valid` takes, whatever the bounds."""
+
 
 @dataclass(frozen=True)
 class IdShape:
@@ -39,6 +42,9 @@ class IdShape:
 
     def read(self, raw: Any) -> str | None:
         """The canonical id of a raw JSON value, or None when it is not one."""
+        if type(raw) is int and self.numbers and 0 <= self.low <= raw <= self.high \
+                and raw <= _NINETEEN_DIGITS:
+            return sys.intern(str(raw))  # the common case: str() of such an int is canonical
         if isinstance(raw, bool):
             return None
         if isinstance(raw, int) and self.numbers:

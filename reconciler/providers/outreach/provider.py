@@ -125,8 +125,15 @@ def parse_error(response: httpx.Response) -> tuple[str | None, str]:
     return first.get("id"), ": ".join(parts) + more
 
 
-def _remote(resource: Any, where: str) -> RemoteObject:
-    """A JSON:API resource -> RemoteObject; anything else is the vendor's mistake, said so."""
+def _remote(resource: Any, where: str, kind: Kind | None = None) -> RemoteObject:
+    """A JSON:API resource -> RemoteObject; anything else is the vendor's mistake, said so.
+    Given the listing `kind`, sharing its record's dict when equal (Kind.remote)."""
+    if type(resource) is dict and type(attributes := resource.get("attributes")) is dict \
+            and type(raw := resource.get("id")) is int:  # the documented shape: the same checks
+        values = {"name": attributes.get("name"), "order": attributes.get("order")}
+        remote_id = ID_SHAPE.require("outreach", raw, lambda: (
+            f"{where}: the callPurpose named {shown(values['name'])}"))
+        return kind.remote(remote_id, values) if kind is not None else RemoteObject(remote_id, values)
     attributes = resource.get("attributes") if isinstance(resource, dict) else None
     if not isinstance(resource, dict) or resource.get("id") in (None, "") \
             or not isinstance(attributes if attributes is not None else {}, dict):
@@ -177,7 +184,8 @@ class CallPurposeKind(Kind):
                 raise VendorError("outreach", 200, None, (
                     f"GET {url}: expected data to be a list of callPurpose resources, got "
                     f"{shorten(repr(data))}"))
-            found.extend(self.shared(_remote(item, f"GET {url}")) for item in data)
+            where = f"GET {url}"
+            found.extend([_remote(item, where, self) for item in data])
             if len(found) + len(pages.seen) > self.client.bounds.max_list_items:
                 raise too_many_items(self.client.bounds, "/callPurposes")  # or endless empty pages
             links = body.get("links")

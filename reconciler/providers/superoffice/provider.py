@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any, ClassVar
 
 import httpx
@@ -145,21 +145,37 @@ def _active(value: Any) -> bool:
     return bool(value) if value is not None else True
 
 
-def remote(entity: dict[str, Any]) -> RemoteObject:
-    """A wire entity in manifest terms, with its status (deleted wins over inactive)."""
-    attributes: dict[str, Any] = {f: _text(entity.get(WIRE_NAMES[f])) for f in TEXT_FIELDS}
-    attributes["active"] = _active(entity.get("Active", 1))
-    rank = entity.get("Rank")
-    attributes["rank"] = rank if isinstance(rank, int) and not isinstance(rank, bool) else None
-    if entity.get("Deleted") is True:
+def remote(entity: dict[str, Any], kind: Kind | None = None) -> RemoteObject:
+    """A wire entity in manifest terms, with its status (deleted wins over inactive); given
+    the listing `kind`, sharing its record's dict when equal (Kind.remote). One pass, no
+    call per field: a listing converts every purpose of the tenant."""
+    get = entity.get
+    active = get("Active", 1)
+    active = bool(active) if type(active) is int else _active(active)
+    rank = get("Rank")
+    ordered: dict[str, Any] = {
+        "name": None if (v := get("Name")) is None or v == "" else str(v),
+        "key": None if (v := get("Key")) is None or v == "" else str(v),
+        "consent_text": None if (v := get("ConsentText")) is None or v == "" else str(v),
+        "form_text": None if (v := get("FormText")) is None or v == "" else str(v),
+        "tooltip": None if (v := get("Tooltip")) is None or v == "" else str(v),
+        "active": active,
+        "rank": rank if isinstance(rank, int) and not isinstance(rank, bool) else None,
+        "privacy_statement_desc":
+            None if (v := get("PrivacyStatementDesc")) is None or v == "" else str(v),
+        "privacy_statement_url":
+            None if (v := get("PrivacyStatementUrl")) is None or v == "" else str(v),
+    }
+    if get("Deleted") is True:
         status = RemoteStatus.DELETED
-    elif not attributes["active"]:
+    elif not active:
         status = RemoteStatus.INACTIVE
     else:
         status = RemoteStatus.PRESENT
-    ordered = {f: attributes[f] for f in WIRE_NAMES}
-    remote_id = ID_SHAPE.require(VENDOR, entity.get("ConsentPurposeId"), lambda: (
+    remote_id = ID_SHAPE.require(VENDOR, get("ConsentPurposeId"), lambda: (
         f"the consent purpose with {_shown(identity_of(ordered))}"))
+    if kind is not None:
+        return kind.remote(remote_id, ordered, status)
     return RemoteObject(remote_id, ordered, status)
 
 
@@ -203,12 +219,13 @@ class ConsentPurposeKind(Kind):
     unique_ignoring_case = ("name", "key")
 
     @classmethod
-    def identity(cls, attributes: dict[str, Any]) -> str | None:
-        """`key:<Key>` when the purpose has a key, else `name:<Name>`."""
-        if key := _text(attributes.get("key")):
+    def identity(cls, attributes: Mapping[str, Any]) -> str | None:
+        """`key:<Key>` when the purpose has a key, else `name:<Name>` (_text inlined: called
+        for every purpose of the manifests and of the listing)."""
+        if (key := attributes.get("key")) is not None and key != "" and (key := str(key)):
             return f"key:{key}"
-        name = _text(attributes.get("name"))
-        return None if name is None else f"name:{name}"
+        name = attributes.get("name")
+        return None if name is None or name == "" else f"name:{name!s}"
 
     @classmethod
     def check(cls, attributes: dict[str, Any], settings: ProviderSettings) -> list[str]:
@@ -241,7 +258,7 @@ class ConsentPurposeKind(Kind):
     async def list(self) -> list[RemoteObject]:
         """The list, plus the purposes the state records that it leaves out (a list may
         hide soft-deleted rows), read by id so that they can be revived, not twinned."""
-        listed = await self.client.get_array(ITEMS, lambda item: self.shared(remote(item)) if isinstance(
+        listed = await self.client.get_array(ITEMS, lambda item: remote(item, self) if isinstance(
             item, dict) and item.get("ConsentPurposeId") is not None else None)
         seen = {o.remote_id for o in listed}
         missing = {rid for rid in self.recorded if rid not in seen}
@@ -256,7 +273,7 @@ class ConsentPurposeKind(Kind):
         by id). Always, when the caller did not say what is declared (drift, import)."""
         if self.declared is None:
             return True
-        wanted = {self.identity(dict(a)) for a in self.declared}
+        wanted = {self.identity(a) for a in self.declared}
         known = {self.identity(o.attributes) for o in listed}
         if not wanted <= known:
             known |= {self.identity(a) for a in self.recorded.values()}

@@ -220,17 +220,19 @@ ID_SHAPE = IdShape("a Webex Campaign purpose id (a positive integer: a number in
 
 
 def _remote_purpose(item: dict[str, Any], known: Mapping[str, dict[str, Any]] = EMPTY,
-                    groups: Mapping[str, str] = EMPTY) -> RemoteObject:
+                    groups: Mapping[str, str] = EMPTY, kind: Kind | None = None) -> RemoteObject:
     """`known`: what the state records (while listing), whose spelling of a group is kept;
-    `groups`: the spellings the manifests declare (declared_groups)."""
+    `groups`: the spellings the manifests declare (declared_groups); `kind`: the listing
+    kind, whose record's dict an equal object shares (Kind.remote)."""
     remote_id = ID_SHAPE.require(VENDOR, item["id"], lambda: (
         f"the purpose named {shown(item.get('name'))}"))
-    recorded = known.get(remote_id) or {}
+    recorded = known.get(remote_id) or EMPTY
     description = item.get("description")
-    return RemoteObject(remote_id, {
+    attributes = {
         "name": item.get("name"),
         "group": spelled(item.get("group"), recorded.get("group"), groups),
-        "description": "" if description is None else description})
+        "description": "" if description is None else description}
+    return kind.remote(remote_id, attributes) if kind is not None else RemoteObject(remote_id, attributes)
 
 
 def _purpose_wire(attributes: dict[str, Any], remote: RemoteObject | None) -> dict[str, Any]:
@@ -296,8 +298,9 @@ class PurposeKind(Kind):
 
     async def list(self) -> list[RemoteObject]:
         groups = self.groups
-        return await self.client.get_array(PURPOSES, lambda item: self.shared(_remote_purpose(
-            item, self.recorded, groups)) if isinstance(item, dict) and item.get("id") is not None else None)
+        return await self.client.get_array(PURPOSES, lambda item: _remote_purpose(
+            item, self.recorded, groups, self)
+            if isinstance(item, dict) and item.get("id") is not None else None)
 
     async def read(self, remote_id: str) -> RemoteObject | None:
         response = await self.client.request("GET", under(PURPOSES, remote_id), ok=(*OK, 404))
