@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from ruamel.yaml.error import MarkedYAMLError
 from ruamel.yaml.reader import ReaderError
 
+from reconciler.errors import Source
 from reconciler.manifest import plain
 from reconciler.manifest.source import (
     MAX_DEPTH,
@@ -226,3 +227,20 @@ def test_a_text_holding_any_credential_is_refused_whatever_its_characters() -> N
         assert (value == "" and len(made.diagnostics) == 1) is refused, text
     made.holding = credential_search(())
     assert made.scalar("", "s3cr3t-token", True, None, ()) == "s3cr3t-token"
+
+
+def test_values_alone_on_their_line_read_as_ruamel_reads_them() -> None:
+    """A "text" or a number alone on its line is read without the converter's checks when the
+    whole file has nothing for them to find: a `$` or a credential anywhere sends every
+    value through them (or the file to ruamel), a NUL or a backslash sends the file away."""
+    for value in ['"${TEAM}"', '"x ${TEAM} y"', '"${TEAM:-dev}"', '"$$"', '"a $ b"', '"s3cr3t-token"',
+                  '"x s3cr3t-token y"', "0", "7", "007", "10", "123456789012345678",
+                  "1234567890123456789012", "-1", "+1", "1_000", '"a"', '""', "'a'"]:
+        for text in [f"a: {value}\n", f"a:\n  b: {value}\n  c: \"plain\"\n",
+                     f"a:\n  b: \"plain\"\n  c: {value}\n", f"a: \"s3cr3t-\"\nb: {value}\n"]:
+            check_agrees(text)
+            check_agrees(text, 0)
+    assert by_lines('a: "x s3cr3t-token y"\n') is None
+    assert by_lines('a: "${MISSING}"\n') is None
+    assert by_lines('a: "${TEAM}"\n') == ({"a": "sales"}, {(): Source("f.yaml", 1, 1),
+                                                           ("a",): Source("f.yaml", 1, 4)})
