@@ -322,11 +322,12 @@ class _Loader:
                                                            "mapping of keys to objects (an empty "
                                                            "one is written {})")
             else:
+                prepared = _Prepared(kind, self.settings)
                 for key, body in entries.items():
-                    self.add_object(document, kind, collection, str(key), body)
+                    self.add_object(document, kind, collection, str(key), body, prepared)
 
     def add_object(self, document: Document, kind: type[KindSpec], collection: str, key: str,
-                   body: Any) -> None:
+                   body: Any, prepared: _Prepared) -> None:
         path = (kind.vendor, collection, key)
         if not KEY_PATTERN.fullmatch(key):
             self.error(document, path, f"{collection}.{key}: invalid key; use lower-case letters, "
@@ -344,9 +345,8 @@ class _Loader:
             lifecycle = self.lifecycle(document, kind, path, body)
             if lifecycle is not None and not lifecycle.declared_in(self.settings.environment):
                 return  # limited to other environments: not declared here
-        schema = kind.schema
-        try:  # model_validate's own work, without its call
-            model = schema.__pydantic_validator__.validate_python(attributes)
+        try:
+            model = prepared.validate(attributes)
         except ValidationError as exc:
             where = f"{collection}.{key}"
             for e in errors(exc):
@@ -361,18 +361,18 @@ class _Loader:
         if lifecycle is None:
             return
         given = model.__pydantic_fields_set__
-        dumped = model.__dict__ if dumps_as_stored(schema) else model.model_dump()
+        dumped = model.__dict__ if prepared.stored else model.model_dump()
         values = {k: v for k, v in dumped.items() if v is not None or k in given}
-        problems = kind.check(values, self.settings.providers[kind.vendor])
-        for problem in problems:
-            self.error(document, path, f"{collection}.{key}: {problem}")
+        problems = kind.check(values, prepared.settings)
         if problems:
+            for problem in problems:
+                self.error(document, path, f"{collection}.{key}: {problem}")
             return
-        obj = DesiredObject(perf.key(address(kind.vendor, kind.name, key)), kind.vendor, kind.name,
+        obj = DesiredObject(perf.key(prepared.addresses + key), kind.vendor, kind.name,
                             self.repeated.values(kind.normalise(values)),
                             document.marks.get(path) or locate(document, path),
                             lifecycle)
-        self.register(document, kind, obj, path)
+        self.register(document, kind, obj, path, prepared.kind_address)
 
     def lifecycle(self, document: Document, kind: type[KindSpec], path: tuple[Any, ...],
                   body: dict[str, Any]) -> Lifecycle | None:
@@ -419,21 +419,34 @@ class _Loader:
         return ok
 
     def register(self, document: Document, kind: type[KindSpec], obj: DesiredObject,
-                 path: tuple[Any, ...]) -> None:
+                 path: tuple[Any, ...], kind_address: str) -> None:
         if (other := self.objects.get(obj.address)) is not None:
             self.error(document, path, f"{obj.address}: declared twice (also at {other.source}); "
                                        "keys must be unique per vendor and collection; rename or "
                                        "remove one", key=True)
             return
         identity = kind.identity(obj.attributes)
-        if identity is not None and (twin := self.identities.get((obj.kind_address, identity))):
+        if identity is not None and (twin := self.identities.get((kind_address, identity))):
             self.error(document, path, f"{obj.address}: same {kind.natural_key} {identity!r} as "
                        f"{twin.address} (at {twin.source}); the vendor would see one object; "
                        f"give each a different {kind.natural_key}")
             return
         if identity is not None:
-            self.identities[(obj.kind_address, identity)] = obj
+            self.identities[(kind_address, identity)] = obj
         self.objects[obj.address] = obj
+
+
+class _Prepared:
+    """What every object of a collection is loaded with, looked up once for all of them."""
+
+    __slots__ = ("addresses", "kind_address", "settings", "stored", "validate")
+
+    def __init__(self, kind: type[KindSpec], settings: Settings) -> None:
+        self.validate = kind.schema.__pydantic_validator__.validate_python  # model_validate's work
+        self.stored = dumps_as_stored(kind.schema)
+        self.settings = settings.providers[kind.vendor]
+        self.kind_address = f"{kind.vendor}.{kind.name}"
+        self.addresses = address(kind.vendor, kind.name, "")  # each object's, without its key
 
 
 @cache
