@@ -181,9 +181,10 @@ def test_a_plain_scalars_tag_is_the_one_ruamel_resolves(value: str) -> None:
     """plain_tag reads the resolver's table itself (faster); it must say what `resolve` says."""
     from ruamel.yaml.nodes import ScalarNode
 
-    from reconciler.manifest.source import _PLAIN_RESOLVER, _resolved_tag
+    from reconciler.manifest.composing import _Resolver
+    from reconciler.manifest.source import _resolved_tag
 
-    resolved = str(_PLAIN_RESOLVER.resolve(ScalarNode, value, (True, False)))
+    resolved = str(_Resolver().resolve(ScalarNode, value, (True, False)))
     assert _resolved_tag(value) == resolved  # uncached
     assert plain_tag(value) == resolved
 
@@ -244,3 +245,34 @@ def test_values_alone_on_their_line_read_as_ruamel_reads_them() -> None:
     assert by_lines('a: "${MISSING}"\n') is None
     assert by_lines('a: "${TEAM}"\n') == ({"a": "sales"}, {(): Source("f.yaml", 1, 1),
                                                            ("a",): Source("f.yaml", 1, 4)})
+
+
+def test_the_plain_readers_table_is_ruamels() -> None:
+    """resolver.py's copy of ruamel's YAML 1.2 table, entry for entry, in ruamel's order."""
+    from reconciler.manifest.composing import _Resolver
+    from reconciler.manifest.resolver import TABLE
+
+    theirs = _Resolver().versioned_resolver
+    assert list(TABLE) == list(theirs)
+    for first, entries in theirs.items():
+        assert [(tag, r.pattern, r.flags) for tag, r in TABLE[first]] == [
+            (str(tag), r.pattern, r.flags) for tag, r in entries], first
+
+
+def test_a_plan_of_plain_manifests_never_imports_ruamel(tmp_path: Path) -> None:
+    """ruamel.yaml (16 ms to import) is imported by the first file outside the subset only."""
+    import subprocess
+    import sys
+
+    plain_file, other = tmp_path / "plain.yaml", tmp_path / "other.yaml"
+    plain_file.write_text((QUICKSTART / "outreach.yaml").read_text())
+    other.write_text("outreach:\n  call_purposes: {a: {name: A}}\n")
+    script = (f"import sys\nfrom pathlib import Path\nfrom reconciler.manifest import loader, source\n"
+              f"document = source.load(Path({str(plain_file)!r}), 'plain.yaml', {{}})\n"
+              f"assert document.data and not document.diagnostics, document\n"
+              f"print(any(m.startswith('ruamel') for m in sys.modules))\n"
+              f"document = source.load(Path({str(other)!r}), 'other.yaml', {{}})\n"
+              f"assert document.data == {{'outreach': {{'call_purposes': {{'a': {{'name': 'A'}}}}}}}}\n"
+              f"print(any(m.startswith('ruamel') for m in sys.modules))\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["False", "True"], done.stderr
