@@ -159,6 +159,21 @@ def test_what_the_line_reader_takes_reads_as_ruamel_reads_it(text: str, mark_dep
     check_agrees(text, mark_depth)
 
 
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(documents(), st.sampled_from([0, 1, 2, 5, 17, 40]))
+def test_a_file_read_in_chunks_of_lines_reads_as_a_whole(text: str, chunk: int) -> None:
+    """The reader matches a big file's lines a chunk at a time (plain.CHUNK characters, then
+    to the end of the line): line numbers, marks and values run on across chunks."""
+    whole = by_lines(text)
+    kept = plain.CHUNK
+    plain.CHUNK = chunk
+    try:
+        assert by_lines(text) == whole, text
+        check_agrees(text)
+    finally:
+        plain.CHUNK = kept
+
+
 @settings(max_examples=500, deadline=None)
 @given(st.lists(st.sampled_from([*"ab1 :#'\"-\n\t{}[]&*!|>?%@`$\\é.~", "yes", "  ", "\n  ", "a: "]),
                max_size=40).map("".join))

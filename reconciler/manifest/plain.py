@@ -13,7 +13,7 @@ tests/test_plain_yaml.py checks the two against each other on generated document
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, Protocol
 
 from reconciler import perf
@@ -87,6 +87,27 @@ def read(text: str, converter: Converter, tag_of: Callable[[str], str],
     return None if converter.diagnostics else data
 
 
+CHUNK = 1 << 16
+"""Characters of a file matched at once (then up to the end of the line): the lines' parts
+take nine times the text's size, which a big file never holds all at once."""
+
+
+def _chunks(text: str) -> Iterator[tuple[list[tuple[str, ...]], int]]:
+    """The parts of each line of `text` (_LINE), a chunk of lines at a time, with the number
+    of the chunk's first line."""
+    start, size, first = 0, len(text), 1
+    while True:
+        end = text.find("\n", start + CHUNK) if start + CHUNK < size else -1
+        end = size if end < 0 else end
+        lines = _LINE.findall(text, start, end)  # `^` and `$` match at `start` and `end`
+        if len(lines) != text.count("\n", start, end) + 1:
+            raise _Outside  # (never: each line is one match)
+        yield lines, first
+        if end == size:
+            return
+        start, first = end + 1, first + len(lines)
+
+
 class _Reader:
     def __init__(self, converter: Converter, tag_of: Callable[[str], str], max_depth: int) -> None:
         self.converter = converter
@@ -97,9 +118,6 @@ class _Reader:
         self.file = converter.file
 
     def read(self, text: str) -> dict[str, Any]:
-        lines = _LINE.findall(text)
-        if len(lines) != text.count("\n") + 1:
-            raise _Outside  # (never: each line is one match)
         # Every text of a file without `$` or a credential is the text as written: the
         # converter's checks of each one are made once, on the whole file.
         verbatim = self.converter.verbatim(text)
@@ -113,63 +131,64 @@ class _Reader:
         path: tuple[PathPart, ...] = ()
         indent_now, mapping, marked = -1, {}, False
         open_key: tuple[str, int, int] | None = None  # `key:` waiting for its value
-        for number, (spaces, key, gap, quoted, digits, rest, other) in enumerate(lines, 1):
-            if not key:
-                if other:
-                    raise _Outside
-                continue  # a blank or comment line
-            indent = len(spaces)
-            if open_key is not None:  # (never before the root's first key)
-                above, above_line, column = open_key
-                open_key = None
-                if indent > indent_now:  # the key's value is this nested mapping
-                    if len(stack) >= max_depth:
+        for lines, first in _chunks(text):
+            for number, (spaces, key, gap, quoted, digits, rest, other) in enumerate(lines, first):
+                if not key:
+                    if other:
                         raise _Outside
-                    path = (*path, above)
-                    nested: dict[str, Any] = {}
-                    mapping[above] = mapping = nested
-                    indent_now = indent
-                    stack.append((indent, nested, path))
+                    continue  # a blank or comment line
+                indent = len(spaces)
+                if open_key is not None:  # (never before the root's first key)
+                    above, above_line, column = open_key
+                    open_key = None
+                    if indent > indent_now:  # the key's value is this nested mapping
+                        if len(stack) >= max_depth:
+                            raise _Outside
+                        path = (*path, above)
+                        nested: dict[str, Any] = {}
+                        mapping[above] = mapping = nested
+                        indent_now = indent
+                        stack.append((indent, nested, path))
+                        marked = len(path) < mark_depth
+                        if len(path) <= mark_depth:
+                            marks[path] = Source(file, number, indent + 1)
+                    else:
+                        self.empty(mapping, path, above, above_line, column)
+                elif root is None:
+                    if indent:
+                        raise _Outside
+                    root = mapping = {}
+                    indent_now = 0
+                    stack.append((0, root, ()))
+                    marked = mark_depth > 0
+                    marks[()] = Source(file, number, 1)
+                if indent != indent_now:
+                    if indent > indent_now:
+                        raise _Outside
+                    while stack[-1][0] > indent:
+                        stack.pop()
+                    indent_now, mapping, path = stack[-1]
+                    if indent_now != indent:
+                        raise _Outside
                     marked = len(path) < mark_depth
-                    if len(path) <= mark_depth:
-                        marks[path] = Source(file, number, indent + 1)
+                key = intern(key)  # field names repeat in every object
+                if key in mapping:
+                    raise _Outside  # a duplicate key: ruamel's reading reports where
+                if quoted:  # "text", most values
+                    value = quoted if verbatim else convert("", quoted, True, None, ())
+                elif digits:  # a decimal number, YAML's int in every version
+                    value = int(digits)
+                elif not rest or rest[0] == "#":
+                    mapping[key] = None  # until its value's lines (or none) come
+                    open_key = (key, number, indent + len(key) + 2)
+                    continue
                 else:
-                    self.empty(mapping, path, above, above_line, column)
-            elif root is None:
-                if indent:
-                    raise _Outside
-                root = mapping = {}
-                indent_now = 0
-                stack.append((0, root, ()))
-                marked = mark_depth > 0
-                marks[()] = Source(file, number, 1)
-            if indent != indent_now:
-                if indent > indent_now:
-                    raise _Outside
-                while stack[-1][0] > indent:
-                    stack.pop()
-                indent_now, mapping, path = stack[-1]
-                if indent_now != indent:
-                    raise _Outside
-                marked = len(path) < mark_depth
-            key = intern(key)  # field names repeat in every object
-            if key in mapping:
-                raise _Outside  # a duplicate key: ruamel's reading reports where
-            if quoted:  # "text", most values
-                value = quoted if verbatim else convert("", quoted, True, None, ())
-            elif digits:  # a decimal number, YAML's int in every version
-                value = int(digits)
-            elif not rest or rest[0] == "#":
-                mapping[key] = None  # until its value's lines (or none) come
-                open_key = (key, number, indent + len(key) + 2)
-                continue
-            else:
-                value = typed.get(rest, _UNSEEN)
-                if value is _UNSEEN:
-                    value = typed[rest] = scalar(rest)
-            if marked:
-                marks[(*path, key)] = Source(file, number, indent + len(key) + len(gap) + 2)
-            mapping[key] = value
+                    value = typed.get(rest, _UNSEEN)
+                    if value is _UNSEEN:
+                        value = typed[rest] = scalar(rest)
+                if marked:
+                    marks[(*path, key)] = Source(file, number, indent + len(key) + len(gap) + 2)
+                mapping[key] = value
         if open_key is not None:
             self.empty(mapping, path, *open_key)
         if root is None:
