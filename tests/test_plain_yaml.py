@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from ruamel.yaml.error import MarkedYAMLError
 from ruamel.yaml.reader import ReaderError
 
+from reconciler.errors import Source
 from reconciler.manifest import plain
 from reconciler.manifest.source import (
     MAX_DEPTH,
@@ -158,6 +159,21 @@ def test_what_the_line_reader_takes_reads_as_ruamel_reads_it(text: str, mark_dep
     check_agrees(text, mark_depth)
 
 
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(documents(), st.sampled_from([0, 1, 2, 5, 17, 40]))
+def test_a_file_read_in_chunks_of_lines_reads_as_a_whole(text: str, chunk: int) -> None:
+    """The reader matches a big file's lines a chunk at a time (plain.CHUNK characters, then
+    to the end of the line): line numbers, marks and values run on across chunks."""
+    whole = by_lines(text)
+    kept = plain.CHUNK
+    plain.CHUNK = chunk
+    try:
+        assert by_lines(text) == whole, text
+        check_agrees(text)
+    finally:
+        plain.CHUNK = kept
+
+
 @settings(max_examples=500, deadline=None)
 @given(st.lists(st.sampled_from([*"ab1 :#'\"-\n\t{}[]&*!|>?%@`$\\é.~", "yes", "  ", "\n  ", "a: "]),
                max_size=40).map("".join))
@@ -180,9 +196,10 @@ def test_a_plain_scalars_tag_is_the_one_ruamel_resolves(value: str) -> None:
     """plain_tag reads the resolver's table itself (faster); it must say what `resolve` says."""
     from ruamel.yaml.nodes import ScalarNode
 
-    from reconciler.manifest.source import _PLAIN_RESOLVER, _resolved_tag
+    from reconciler.manifest.composing import _Resolver
+    from reconciler.manifest.source import _resolved_tag
 
-    resolved = str(_PLAIN_RESOLVER.resolve(ScalarNode, value, (True, False)))
+    resolved = str(_Resolver().resolve(ScalarNode, value, (True, False)))
     assert _resolved_tag(value) == resolved  # uncached
     assert plain_tag(value) == resolved
 
@@ -226,3 +243,51 @@ def test_a_text_holding_any_credential_is_refused_whatever_its_characters() -> N
         assert (value == "" and len(made.diagnostics) == 1) is refused, text
     made.holding = credential_search(())
     assert made.scalar("", "s3cr3t-token", True, None, ()) == "s3cr3t-token"
+
+
+def test_values_alone_on_their_line_read_as_ruamel_reads_them() -> None:
+    """A "text" or a number alone on its line is read without the converter's checks when the
+    whole file has nothing for them to find: a `$` or a credential anywhere sends every
+    value through them (or the file to ruamel), a NUL or a backslash sends the file away."""
+    for value in ['"${TEAM}"', '"x ${TEAM} y"', '"${TEAM:-dev}"', '"$$"', '"a $ b"', '"s3cr3t-token"',
+                  '"x s3cr3t-token y"', "0", "7", "007", "10", "123456789012345678",
+                  "1234567890123456789012", "-1", "+1", "1_000", '"a"', '""', "'a'"]:
+        for text in [f"a: {value}\n", f"a:\n  b: {value}\n  c: \"plain\"\n",
+                     f"a:\n  b: \"plain\"\n  c: {value}\n", f"a: \"s3cr3t-\"\nb: {value}\n"]:
+            check_agrees(text)
+            check_agrees(text, 0)
+    assert by_lines('a: "x s3cr3t-token y"\n') is None
+    assert by_lines('a: "${MISSING}"\n') is None
+    assert by_lines('a: "${TEAM}"\n') == ({"a": "sales"}, {(): Source("f.yaml", 1, 1),
+                                                           ("a",): Source("f.yaml", 1, 4)})
+
+
+def test_the_plain_readers_table_is_ruamels() -> None:
+    """resolver.py's copy of ruamel's YAML 1.2 table, entry for entry, in ruamel's order."""
+    from reconciler.manifest.composing import _Resolver
+    from reconciler.manifest.resolver import TABLE
+
+    theirs = _Resolver().versioned_resolver
+    assert list(TABLE) == list(theirs)
+    for first, entries in theirs.items():
+        assert [(tag, r.pattern, r.flags) for tag, r in TABLE[first]] == [
+            (str(tag), r.pattern, r.flags) for tag, r in entries], first
+
+
+def test_a_plan_of_plain_manifests_never_imports_ruamel(tmp_path: Path) -> None:
+    """ruamel.yaml (16 ms to import) is imported by the first file outside the subset only."""
+    import subprocess
+    import sys
+
+    plain_file, other = tmp_path / "plain.yaml", tmp_path / "other.yaml"
+    plain_file.write_text((QUICKSTART / "outreach.yaml").read_text())
+    other.write_text("outreach:\n  call_purposes: {a: {name: A}}\n")
+    script = (f"import sys\nfrom pathlib import Path\nfrom reconciler.manifest import loader, source\n"
+              f"document = source.load(Path({str(plain_file)!r}), 'plain.yaml', {{}})\n"
+              f"assert document.data and not document.diagnostics, document\n"
+              f"print(any(m.startswith('ruamel') for m in sys.modules))\n"
+              f"document = source.load(Path({str(other)!r}), 'other.yaml', {{}})\n"
+              f"assert document.data == {{'outreach': {{'call_purposes': {{'a': {{'name': 'A'}}}}}}}}\n"
+              f"print(any(m.startswith('ruamel') for m in sys.modules))\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["False", "True"], done.stderr

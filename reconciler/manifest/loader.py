@@ -14,10 +14,12 @@ import stat
 from collections import ChainMap
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
-from typing import Any, Literal
+from types import UnionType
+from typing import Any, Literal, Union, get_args, get_origin
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, ValidationError, WrapSerializer
 
 from reconciler import perf
 from reconciler.errors import ConfigError, Diagnostic, ManifestError, Source
@@ -320,19 +322,20 @@ class _Loader:
                                                            "mapping of keys to objects (an empty "
                                                            "one is written {})")
             else:
+                prepared = _Prepared(kind, self.settings)
                 for key, body in entries.items():
-                    self.add_object(document, kind, collection, str(key), body)
+                    self.add_object(document, kind, collection, str(key), body, prepared)
 
     def add_object(self, document: Document, kind: type[KindSpec], collection: str, key: str,
-                   body: Any) -> None:
+                   body: Any, prepared: _Prepared) -> None:
         path = (kind.vendor, collection, key)
-        where = f"{collection}.{key}"
         if not KEY_PATTERN.fullmatch(key):
-            self.error(document, path, f"{where}: invalid key; use lower-case letters, digits, "
-                                       "'_' and '-', starting with a letter or digit", key=True)
+            self.error(document, path, f"{collection}.{key}: invalid key; use lower-case letters, "
+                                       "digits, '_' and '-', starting with a letter or digit",
+                       key=True)
             return
         if not isinstance(body, dict):
-            self.error(document, path, f"{where}: expected a mapping of fields")
+            self.error(document, path, f"{collection}.{key}: expected a mapping of fields")
             return
         lifecycle: Lifecycle | None = NO_LIFECYCLE
         if body.keys().isdisjoint(LIFECYCLE_FIELDS):  # the common case: no copy, no lookups
@@ -340,11 +343,12 @@ class _Loader:
         else:
             attributes = {k: v for k, v in body.items() if k not in LIFECYCLE_FIELDS}
             lifecycle = self.lifecycle(document, kind, path, body)
-        if lifecycle is not None and not lifecycle.declared_in(self.settings.environment):
-            return  # limited to other environments: not declared here
+            if lifecycle is not None and not lifecycle.declared_in(self.settings.environment):
+                return  # limited to other environments: not declared here
         try:
-            model = kind.schema.model_validate(attributes)
+            model = prepared.validate(attributes)
         except ValidationError as exc:
+            where = f"{collection}.{key}"
             for e in errors(exc):
                 loc = (*path, *e["loc"])
                 if loc in self.unresolved:
@@ -356,18 +360,19 @@ class _Loader:
             return
         if lifecycle is None:
             return
-        values = {k: v for k, v in model.model_dump().items()
-                  if v is not None or k in model.model_fields_set}
-        problems = kind.check(values, self.settings.providers[kind.vendor])
-        for problem in problems:
-            self.error(document, path, f"{where}: {problem}")
+        given = model.__pydantic_fields_set__
+        dumped = model.__dict__ if prepared.stored else model.model_dump()
+        values = {k: v for k, v in dumped.items() if v is not None or k in given}
+        problems = kind.check(values, prepared.settings)
         if problems:
+            for problem in problems:
+                self.error(document, path, f"{collection}.{key}: {problem}")
             return
-        obj = DesiredObject(perf.key(address(kind.vendor, kind.name, key)), kind.vendor, kind.name,
+        obj = DesiredObject(perf.key(prepared.addresses + key), kind.vendor, kind.name,
                             self.repeated.values(kind.normalise(values)),
                             document.marks.get(path) or locate(document, path),
                             lifecycle)
-        self.register(document, kind, obj, path)
+        self.register(document, kind, obj, path, prepared.kind_address)
 
     def lifecycle(self, document: Document, kind: type[KindSpec], path: tuple[Any, ...],
                   body: dict[str, Any]) -> Lifecycle | None:
@@ -414,21 +419,63 @@ class _Loader:
         return ok
 
     def register(self, document: Document, kind: type[KindSpec], obj: DesiredObject,
-                 path: tuple[Any, ...]) -> None:
+                 path: tuple[Any, ...], kind_address: str) -> None:
         if (other := self.objects.get(obj.address)) is not None:
             self.error(document, path, f"{obj.address}: declared twice (also at {other.source}); "
                                        "keys must be unique per vendor and collection; rename or "
                                        "remove one", key=True)
             return
         identity = kind.identity(obj.attributes)
-        if identity is not None and (twin := self.identities.get((obj.kind_address, identity))):
+        if identity is not None and (twin := self.identities.get((kind_address, identity))):
             self.error(document, path, f"{obj.address}: same {kind.natural_key} {identity!r} as "
                        f"{twin.address} (at {twin.source}); the vendor would see one object; "
                        f"give each a different {kind.natural_key}")
             return
         if identity is not None:
-            self.identities[(obj.kind_address, identity)] = obj
+            self.identities[(kind_address, identity)] = obj
         self.objects[obj.address] = obj
+
+
+class _Prepared:
+    """What every object of a collection is loaded with, looked up once for all of them."""
+
+    __slots__ = ("addresses", "kind_address", "settings", "stored", "validate")
+
+    def __init__(self, kind: type[KindSpec], settings: Settings) -> None:
+        self.validate = kind.schema.__pydantic_validator__.validate_python  # model_validate's work
+        self.stored = dumps_as_stored(kind.schema)
+        self.settings = settings.providers[kind.vendor]
+        self.kind_address = f"{kind.vendor}.{kind.name}"
+        self.addresses = address(kind.vendor, kind.name, "")  # each object's, without its key
+
+
+@cache
+def dumps_as_stored(schema: type[BaseModel]) -> bool:
+    """Whether a valid instance's model_dump() is its own __dict__, field for field: fields
+    of plain types only (text, whole numbers, booleans, null, literals of these), no
+    serializer, alias, exclusion, computed field or extra field. Such a schema's values are
+    read from the instance (1 µs less per object of the bundled kinds); any other's are dumped."""
+    config = schema.model_config
+    if config.get("extra") == "allow" or config.get("serialize_by_alias") \
+            or schema.__pydantic_computed_fields__:
+        return False
+    decorators = schema.__pydantic_decorators__
+    if decorators.field_serializers or decorators.model_serializers:
+        return False
+    return all(not field.exclude and _stored_type(field.annotation) and not any(
+        isinstance(m, PlainSerializer | WrapSerializer) for m in field.metadata)
+        for field in schema.model_fields.values())
+
+
+def _stored_type(annotation: Any) -> bool:
+    if annotation in (str, int, bool, type(None)):
+        return True
+    origin = get_origin(annotation)
+    if origin is Literal:
+        return all(type(a) in (str, int, bool) or a is None for a in get_args(annotation))
+    if origin is Union or origin is UnionType:
+        return all(_stored_type(a) for a in get_args(annotation))
+    return False
 
 
 def _on_delete_message(kind: type[KindSpec], wanted: str) -> str:

@@ -2,7 +2,8 @@
 
 A file in YAML's plain subset (block mappings of one-line scalars: most manifests) is read
 line by line (plain.py); any other goes through ruamel.yaml's C parser to a node tree,
-converted here, because only the nodes know where each value stands. Positions of
+converted here, because only the nodes know where each value stands (composing.py, imported
+only then: a plan whose manifests are all plain never imports ruamel). Positions of
 individual fields are looked up again (`locate`) only when an error needs
 them, so that loading 100k purposes keeps no per-field marks in memory.
 """
@@ -18,18 +19,16 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
-
-from ruamel.yaml import YAML
-from ruamel.yaml.error import MarkedYAMLError
-from ruamel.yaml.events import CollectionEndEvent, CollectionStartEvent
-from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
-from ruamel.yaml.reader import ReaderError
-from ruamel.yaml.resolver import VersionedResolver
+from typing import TYPE_CHECKING, Any
 
 from reconciler import perf
 from reconciler.errors import Diagnostic, Source
-from reconciler.manifest import plain
+from reconciler.manifest import plain, resolver
+
+if TYPE_CHECKING:  # ruamel.yaml is imported by composing.py, for the files that need it
+    from ruamel.yaml.error import MarkedYAMLError
+    from ruamel.yaml.nodes import MappingNode, Node
+    from ruamel.yaml.reader import ReaderError
 
 _VAR = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _MALFORMED = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}|(\$\{[^}\n]{0,40}\}?)")
@@ -80,6 +79,8 @@ class _Index:
 
     def child(self, node: Node | None, part: PathPart) -> tuple[Node, Node] | None:
         """(key node, value node) of `part` under `node`; None when it is not there."""
+        from reconciler.manifest.composing import MappingNode, SequenceNode
+
         if isinstance(node, MappingNode):
             table = self.keys.get(id(node))
             if table is None:
@@ -95,6 +96,8 @@ class _Index:
 
 def _tree(document: Document) -> _Index:
     if document.tree is None:
+        from reconciler.manifest.composing import MarkedYAMLError, ReaderError
+
         try:
             text = read_regular(document.path).decode("utf-8")
             _check_depth(text, document.file)
@@ -104,47 +107,12 @@ def _tree(document: Document) -> _Index:
     return document.tree
 
 
-class _Resolver(VersionedResolver):
-    """ruamel's resolver, minus the cost of finding the YAML version again for every node
-    (half of a big plan's parsing time). One YAML() per file, so the version found at the
-    first node (after any %YAML directive) holds for the whole document."""
-
-    _per_document: Any = None
-
-    @property
-    def versioned_resolver(self) -> Any:
-        if self._per_document is None:
-            self._per_document = super().versioned_resolver
-        return self._per_document
-
-
-_PLAIN_RESOLVER = _Resolver()
-
-
 def display_path(path: Path) -> str:
     """How messages name a file: relative to the working directory when it is below it."""
     try:
         return str(path.resolve().relative_to(Path.cwd()))
     except ValueError:
         return str(path)
-
-
-class _SafeYAML(YAML):
-    """ruamel's YAML without its search for plug-in packages: a glob of its own folder on
-    every instance (2 ms), that is on every file read; a fleet reads thousands."""
-
-    _found: list[str] | None = None
-
-    def official_plug_ins(self) -> list[str]:
-        if _SafeYAML._found is None:  # searched once per process
-            _SafeYAML._found = list(super().official_plug_ins())
-        return _SafeYAML._found
-
-
-def _yaml() -> YAML:
-    yaml = _SafeYAML(typ="safe", pure=False)
-    yaml.Resolver = _Resolver
-    return yaml
 
 
 def _tag(node: Node) -> str:
@@ -158,7 +126,8 @@ def _tag(node: Node) -> str:
 
 
 def plain_tag(value: str) -> str:
-    """The tag YAML gives a plain scalar, by the resolver that composing uses: one reading.
+    """The tag YAML gives a plain scalar, by the resolver that composing uses (resolver.py
+    holds its table): one reading.
     Short values (the numbers, words and names that repeat) are remembered; a long one is
     not kept by a cache that lives as long as the process."""
     return _short_plain_tag(value) if len(value) <= 64 else _resolved_tag(value)
@@ -169,20 +138,13 @@ def _short_plain_tag(value: str) -> str:
     return _resolved_tag(value)
 
 
-def _resolved_tag(value: str) -> str:
-    """A value the resolver's table resolves (a number, a boolean, a null) is looked up there
-    as `resolve` does, without the Tag it builds and formats (8 µs a value; 2,000 distinct
-    numbers in a 6,000-object plan); any other takes `resolve` itself."""
-    table = _PLAIN_RESOLVER.versioned_resolver
-    for resolvers in (table.get(value[:1], ()), table.get(None, ())):
-        for tag, regexp in resolvers:
-            if regexp.match(value):
-                return str(tag)
-    return str(_PLAIN_RESOLVER.resolve(ScalarNode, value, (True, False)))
+_resolved_tag = resolver.resolve
 
 
 def compose(text: str) -> Node | None:
-    return _yaml().compose(text)  # type: ignore[no-any-return]
+    from reconciler.manifest import composing
+
+    return composing.compose(text)
 
 
 def source(file: str, node: Node) -> Source:
@@ -263,6 +225,9 @@ class _Converter:
     """The ${VAR}s a manifest may use (`variables:` in reconciler.yaml); None: any."""
     holding: Callable[[str], object] | None = None
     """Finds a credential of the run in a text (`credential_search`); None: there is none."""
+    forms: tuple[str, ...] | None = None
+    """The credentials `holding` finds (`credential_forms`), when known: a whole file is
+    searched for each by str's own search, several times faster than by `holding`."""
 
     def __init__(self, file: str, env: Mapping[str, str], mark_depth: int,
                  alias_budget: int = MIN_ALIAS_BUDGET) -> None:
@@ -276,6 +241,8 @@ class _Converter:
         self.sizes: dict[int, int] = {}
 
     def convert(self, node: Node, path: tuple[PathPart, ...]) -> Any:
+        from reconciler.manifest.composing import MappingNode, SequenceNode
+
         depth = len(path)
         if depth <= self.mark_depth:
             self.marks[path] = source(self.file, node)
@@ -311,6 +278,8 @@ class _Converter:
 
     def _size(self, node: Node, open_: set[int]) -> int:
         """Values in `node` once every alias in it is expanded (memoised, cycle-safe)."""
+        from reconciler.manifest.composing import MappingNode, SequenceNode
+
         known = self.sizes.get(id(node))
         if known is not None:
             return known
@@ -330,6 +299,8 @@ class _Converter:
         return size
 
     def _mapping(self, node: MappingNode, path: tuple[PathPart, ...]) -> dict[str, Any]:
+        from reconciler.manifest.composing import ScalarNode
+
         result: dict[str, Any] = {}
         first_seen: dict[str, Node] = {}
         for key_node, value_node in node.value:
@@ -363,6 +334,17 @@ class _Converter:
                                  f"{_EXAMPLES[tag]}, or quote it to make it text", path)
                 return None
         return str(value)
+
+    def verbatim(self, text: str) -> bool:
+        """Whether `_text` keeps every part of `text` as it is (the plain reader's texts are
+        parts of the file's text): no `$`, no NUL, no credential in the whole text."""
+        if "$" in text or "\x00" in text:
+            return False
+        if self.holding is None:
+            return True
+        if self.forms is not None:
+            return not any(form in text for form in self.forms)
+        return self.holding(text) is None
 
     def _text(self, node: Node | None, value: str, path: tuple[PathPart, ...]) -> str:
         """A string with its variables replaced: only declared ones, and never into a value
@@ -441,17 +423,19 @@ def load(path: Path, display: str, env: Mapping[str, str] | None = None,
             shared.left -= len(text)
         return document
     allowed = None if variables is None else frozenset(variables)
-    holding = credential_search(credentials)
+    holding, forms = credential_search(credentials), credential_forms(credentials)
 
     def converter() -> _Converter:
         made = _Converter(display, env, mark_depth, max(MIN_ALIAS_BUDGET, len(text) // 2))
-        made.variables, made.holding = allowed, holding
+        made.variables, made.holding, made.forms = allowed, holding, forms
         return made
 
     fast = converter()
     data = plain.read(text, fast, plain_tag, MAX_DEPTH)
     if data is not None:
         return Document(display, path, data, [], fast.marks)
+    from reconciler.manifest.composing import MarkedYAMLError, ReaderError
+
     try:
         _check_depth(text, display)
         node = compose(text)
@@ -496,8 +480,13 @@ def credential_search(credentials: Collection[str]) -> Callable[[str], object] |
     characters or more) that no manifest value may contain: a text is checked in 0.2 µs,
     not the 0.5 µs of a test per credential (22,000 texts in 6,000 purposes). None when
     there is nothing to look for."""
-    forms = sorted({c for s in credentials for c in (s, s.strip()) if len(c) >= 4})
+    forms = credential_forms(credentials)
     return re.compile("|".join(map(re.escape, forms))).search if forms else None
+
+
+def credential_forms(credentials: Collection[str]) -> tuple[str, ...]:
+    """The texts `credential_search` looks for."""
+    return tuple(sorted({c for s in credentials for c in (s, s.strip()) if len(c) >= 4}))
 
 
 def _holds(data: Any, credentials: Collection[str]) -> bool:
@@ -587,8 +576,10 @@ def _check_depth(text: str, display: str) -> None:
     only the others pay for a scan of the parser's events."""
     if text.count("[") + text.count("{") < _SAFE_FLOW_OPENERS and not _DEEP_BLOCK_PREFIX.search(text):
         return
+    from reconciler.manifest.composing import CollectionEndEvent, CollectionStartEvent, safe_yaml
+
     depth = 0
-    for event in _yaml().parse(text):
+    for event in safe_yaml().parse(text):
         if isinstance(event, CollectionStartEvent):
             depth += 1
             if depth > MAX_DEPTH:
@@ -686,4 +677,6 @@ def written(document: Document, path: tuple[PathPart, ...]) -> str | None:
         if found is None:
             return None
         node = found[1]
+    from reconciler.manifest.composing import ScalarNode
+
     return str(node.value) if isinstance(node, ScalarNode) else None
