@@ -1,0 +1,154 @@
+"""Start-up (issue 23): what Python compiles from text at every start (each dataclass's
+methods, each string annotation typing resolves) is compiled once and kept for the next
+process (reconciler/cli/code_cache.py); what is made from the kept code is what Python makes."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+import typing
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pytest
+
+from reconciler.cli import code_cache
+
+REPO = Path(__file__).resolve().parent.parent
+
+# A fresh `reconciler ARGS...` that writes, as JSON, the module of the code that called
+# compile() (or exec, eval on text) for each text compiled during the run.
+_COUNTED = """
+import json, sys
+callers = []
+def hook(event, args):
+    if event == "compile" and args[0] is not None:
+        callers.append(sys._getframe(1).f_globals.get("__name__"))
+sys.addaudithook(hook)
+out, sys.argv = sys.argv[1], ["reconciler", *sys.argv[2:]]
+from reconciler.cli import main
+try:
+    main()
+except SystemExit:
+    pass
+with open(out, "w") as handle:
+    json.dump(callers, handle)
+"""
+
+
+def compiling_modules(tmp_path: Path, *args: str) -> list[str]:
+    out = tmp_path / "callers.json"
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env["NO_COLOR"] = "1"
+    subprocess.run([sys.executable, "-c", _COUNTED, str(out), *args], cwd=REPO, env=env,
+                   capture_output=True, timeout=300, check=True)
+    callers: list[str] = json.loads(out.read_text())
+    return callers
+
+
+def test_the_next_process_compiles_no_dataclass_method_or_annotation_again(tmp_path: Path) -> None:
+    compiling_modules(tmp_path, "validate", "examples/quickstart")  # may compile (and keep)
+    again = compiling_modules(tmp_path, "validate", "examples/quickstart")
+    compiled = sorted({m for m in again if m in ("dataclasses", "typing", code_cache.__name__)})
+    assert not compiled, f"compiled again by {compiled}"
+
+
+def _variants() -> list[type[Any]]:
+    """Dataclasses of every kind of generated method (and odd field names)."""
+
+    @dataclasses.dataclass
+    class Plain:
+        a: int
+        b: str = "x"
+        c: list[int] = dataclasses.field(default_factory=list)
+        d: ClassVar[int] = 3
+
+    @dataclasses.dataclass(frozen=True, order=True)
+    class Frozen:
+        self: int  # a field named like the first argument
+        other: float = 1.5
+        hidden: str = dataclasses.field(default="h", repr=False, compare=False)
+
+    @dataclasses.dataclass(slots=True, kw_only=True, unsafe_hash=True)
+    class Slotted:
+        name: str
+        count: int = 0
+        scale: dataclasses.InitVar[float] = 1.0
+
+        def __post_init__(self, scale: float) -> None:
+            self.count = int(self.count * scale)
+
+    @dataclasses.dataclass(frozen=True)
+    class Child(Frozen):
+        extra: tuple[str, ...] = ()
+
+    return [Plain, Frozen, Slotted, Child]
+
+
+def _methods(cls: type[Any]) -> Iterator[tuple[str, Callable[..., Any]]]:
+    for name, value in vars(cls).items():
+        function = getattr(value, "__wrapped__", value)  # __repr__ is wrapped (recursion guard)
+        if callable(function) and getattr(function, "__code__", None) is not None \
+                and function.__code__.co_filename == "<string>":
+            yield name, function
+
+
+def _named(value: Any) -> Any:
+    """A class made by each build is another object of the same name."""
+    return value.__qualname__ if isinstance(value, type) else value
+
+
+def test_dataclasses_made_from_kept_code_are_the_ones_python_makes(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(dataclasses, "_create_fn", code_cache.python_create_fn)
+    made = _variants()
+    monkeypatch.setattr(code_cache, "_code", {})
+    monkeypatch.setattr(code_cache, "_used", {})
+    monkeypatch.setattr(dataclasses, "_create_fn", code_cache.create_fn)
+    fresh, kept = _variants(), _variants()  # compiled, then taken from what was kept
+    assert code_cache._code, "nothing went through the cache"
+    for python, *ours in zip(made, fresh, kept, strict=True):
+        expected = dict(_methods(python))
+        assert expected, python
+        for cls in ours:
+            found = dict(_methods(cls))
+            assert found.keys() == expected.keys()
+            for name, function in found.items():
+                model = expected[name]
+                assert function.__code__ == model.__code__, (cls, name)
+                assert function.__qualname__ == model.__qualname__
+                assert function.__defaults__ == model.__defaults__
+                assert function.__kwdefaults__ == model.__kwdefaults__
+                assert function.__annotations__ == model.__annotations__
+                assert function.__globals__ is model.__globals__
+                cells = [_named(c.cell_contents) for c in function.__closure__ or ()]
+                assert cells == [_named(c.cell_contents) for c in model.__closure__ or ()]
+    plain, frozen, slotted, child = kept
+    assert repr(plain(1)).endswith("Plain(a=1, b='x', c=[])")
+    assert frozen(1) < frozen(2) and frozen(1, hidden="a") == frozen(1, hidden="b")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        frozen(1).other = 2.0  # type: ignore[misc]
+    assert slotted(name="n", count=2, scale=2.0).count == 4
+    assert hash(slotted(name="n")) == hash(slotted(name="n"))
+    assert child(1, extra=("e",)) == child(1, extra=("e",))
+
+
+def test_string_annotations_are_compiled_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(code_cache, "_code", {})
+    monkeypatch.setattr(code_cache, "_used", {})
+    monkeypatch.setattr(typing, "compile", code_cache.typing_compile, raising=False)
+    first, second = typing.ForwardRef("int | None"), typing.ForwardRef("int | None")
+    assert first.__forward_code__ is second.__forward_code__
+    # as typing compiles it: no __future__ flags (this module has some; typing none)
+    assert first.__forward_code__ == compile("int | None", "<string>", "eval", dont_inherit=True)
+    assert typing.get_type_hints(_annotated) == {"x": int | None, "return": list[str]}
+    with pytest.raises(SyntaxError):
+        typing.ForwardRef("not an expression(")
+
+
+def _annotated(x: int | None) -> list[str]:
+    return []
