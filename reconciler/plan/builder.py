@@ -161,13 +161,8 @@ class _KindPlanner:
             remote: list[RemoteObject], interrupted: dict[str, Pending]) -> None:
         self.remote = remote
         self._folded: dict[tuple[str, str], list[RemoteObject]] | None = None  # on first create
+        self._by_identity: dict[str, RemoteObject] | None = None  # on first create or orphan
         by_id = {o.remote_id: o for o in remote}
-        by_identity: dict[str, RemoteObject] = {}
-        for o in remote:
-            identity = self.kind.identity(o.attributes)
-            if identity is not None and (identity not in by_identity
-                                         or o.status is RemoteStatus.PRESENT):
-                by_identity[identity] = o
         claimed = {r.remote_id for r in managed.values() if r.remote_id in by_id}
         wanted_addresses = {obj.address for obj in wanted}
         moves = self.pair_moves(wanted, managed, wanted_addresses, by_id)
@@ -178,7 +173,7 @@ class _KindPlanner:
                 continue
             old = moves.get(obj.address)
             resource = managed[old] if old else managed.get(obj.address)
-            change = self.plan_object(obj, resource, by_id, by_identity, claimed)
+            change = self.plan_object(obj, resource, by_id, claimed)
             if old is not None:
                 change = self._as_move(obj, old, resource, change, by_id)
             if change is None:
@@ -197,16 +192,30 @@ class _KindPlanner:
             self.plan_removal(address, resource, by_id.get(resource.remote_id or ""), creates)
         for address, pending in sorted(interrupted.items()):
             if address not in wanted_addresses and in_scope(address, self.options):
-                self.plan_orphan(address, pending, by_identity, claimed)
+                self.plan_orphan(address, pending, claimed)
         if self.kind.observable:
             self.plan_unmanaged(remote, claimed)
         else:
             self.plan.not_observable.append(self.kind_address)
 
+    def by_identity(self) -> dict[str, RemoteObject]:
+        """The remote objects by natural key (a live one where several share it), made when a
+        create or an orphan first needs it: a no-op plan computes no key."""
+        if self._by_identity is None:
+            self._by_identity = {}
+            for o in self.remote:
+                identity = self.kind.identity(o.attributes)
+                if identity is not None and (identity not in self._by_identity
+                                             or o.status is RemoteStatus.PRESENT):
+                    self._by_identity[identity] = o
+        return self._by_identity
+
     def pair_moves(self, wanted: list[DesiredObject], managed: dict[str, Resource],
                    wanted_addresses: set[str], by_id: dict[str, RemoteObject]) -> dict[str, str]:
         """A key renamed in the manifests: an address gone from them and a new one with the same
         natural key are one object, moved in the state (new address -> old address)."""
+        if managed.keys() <= wanted_addresses:  # nothing gone from the manifests: no key computed
+            return {}
         gone: dict[str, str] = {}
         for address, resource in managed.items():
             identity = self.kind.identity(resource.attributes)
@@ -241,14 +250,13 @@ class _KindPlanner:
             + ("" if state_only else " and the fields below are updated")))
 
     def plan_object(self, obj: DesiredObject, resource: Resource | None,
-                    by_id: dict[str, RemoteObject], by_identity: dict[str, RemoteObject],
-                    claimed: set[str]) -> Change | None:
+                    by_id: dict[str, RemoteObject], claimed: set[str]) -> Change | None:
         meta = obj.lifecycle.state_meta()
-        identity = self.kind.identity(obj.attributes)
 
         def base(**fields: Any) -> Change:  # made only for a change: most objects have none
             return Change(**{"address": obj.address, "vendor": obj.vendor, "kind": obj.kind,
-                             "identity": identity, "attributes": obj.attributes, "meta": meta,
+                             "identity": self.kind.identity(obj.attributes),
+                             "attributes": obj.attributes, "meta": meta,
                              "source": str(obj.source), **fields})
 
         if not self.kind.observable:
@@ -266,7 +274,8 @@ class _KindPlanner:
                         before=resource.attributes if resource else None)
         current = by_id.get(resource.remote_id or "") if resource else None
         if current is None:
-            twin = by_identity.get(identity) if identity else None
+            identity = self.kind.identity(obj.attributes)
+            twin = self.by_identity().get(identity) if identity else None
             if twin is not None and twin.remote_id not in claimed:
                 claimed.add(twin.remote_id)
                 return self._adopt(obj, twin, base)
@@ -277,7 +286,9 @@ class _KindPlanner:
                         if resource else Reason.CREATE_NO_REMOTE_OBJECT, refused=refused,
                         refusal=Refusal.UNIQUE_IN_ANOTHER_CASE if refused else None)
         ignore = (*self.ignore, *obj.lifecycle.ignore_changes)
-        diffs = field_diffs(obj.attributes, current.attributes, ignore)
+        # One dict for both (reconciler.perf shares an equal listing's): equal, not compared.
+        diffs = () if obj.attributes is current.attributes else field_diffs(
+            obj.attributes, current.attributes, ignore)
         revive = self.kind.needs_revive(obj.attributes, current)
         assert resource is not None
         if self.options.replace and any(fnmatch.fnmatchcase(obj.address, p) for p in self.options.replace):
@@ -425,11 +436,10 @@ class _KindPlanner:
             change = replace(change, phase=Phase.DELETE)
         self.plan.changes.append(change)
 
-    def plan_orphan(self, address: str, pending: Pending, by_identity: dict[str, RemoteObject],
-                    claimed: set[str]) -> None:
+    def plan_orphan(self, address: str, pending: Pending, claimed: set[str]) -> None:
         """An interrupted run created this object but never recorded it, and it is no longer
         declared: it is ours, so it is removed rather than left as an orphan."""
-        twin = by_identity.get(pending.identity or "")
+        twin = self.by_identity().get(pending.identity or "")
         if twin is None or twin.remote_id in claimed or twin.status is not RemoteStatus.PRESENT:
             return
         claimed.add(twin.remote_id)
