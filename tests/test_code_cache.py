@@ -104,11 +104,11 @@ def _named(value: Any) -> Any:
 
 def test_dataclasses_made_from_kept_code_are_the_ones_python_makes(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(dataclasses, "_create_fn", code_cache.python_create_fn)
+    monkeypatch.delattr(dataclasses, "exec", raising=False)  # the builtin, as without the cache
     made = _variants()
     monkeypatch.setattr(code_cache, "_code", {})
     monkeypatch.setattr(code_cache, "_used", {})
-    monkeypatch.setattr(dataclasses, "_create_fn", code_cache.create_fn)
+    monkeypatch.setattr(dataclasses, "exec", code_cache.dataclasses_exec, raising=False)
     fresh, kept = _variants(), _variants()  # compiled, then taken from what was kept
     assert code_cache._code, "nothing went through the cache"
     for python, *ours in zip(made, fresh, kept, strict=True):

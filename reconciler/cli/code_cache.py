@@ -1,13 +1,13 @@
 """Code that Python compiles from text at every start, compiled once (issue 23, start-up).
 
-CPython 3.11 writes each dataclass's `__init__`, `__repr__`, `__eq__`, `__setattr__`... as
+Python writes each dataclass's `__init__`, `__repr__`, `__eq__`, `__setattr__`... as
 source text and compiles it when the class is defined (some 120 classes on a plan's path:
 ours, pydantic's, anyio's, typer's; ~45 ms), and `typing` compiles every string annotation it
 resolves (`"str | None"`, ~1,000 of them for pydantic and typer; ~9 ms). What is compiled
 depends on the text alone, so the code is kept, by text, in one file beside this package's
-bytecode and reused by the next process, as `.pyc` files are for modules. The functions and
-forward references made from it are the ones Python makes (same text, same flags, same
-namespaces).
+bytecode and reused by the next process, as `.pyc` files are for modules. Only the compile
+step is looked up: the modules run their own code on the code found (same text, same flags,
+same namespaces), so what they make is what they make without it.
 
 Nothing is written when Python writes no bytecode (PYTHONDONTWRITEBYTECODE, -B) or the
 directory is read-only; another Python version (or a damaged file) just compiles again.
@@ -34,27 +34,25 @@ _MOST = 5000
 """Texts kept at most: past it, the file keeps only what the last process used (texts change
 only with the classes, so this bounds years of upgrades, not a working size)."""
 
-python_create_fn = dataclasses._create_fn  # type: ignore[attr-defined]
-"""The one this module replaces (tests compare the two)."""
 _code: dict[str, CodeType] = {}  # "exec\n" or "eval\n" + the text -> its code
 _used: dict[str, CodeType] = {}
 _compiled = 0
 
 
 def install() -> None:
-    """Look compiled text up first in dataclasses and typing (CPython 3.11 only: later
-    versions make dataclass methods differently)."""
-    if sys.version_info[:2] != (3, 11) or dataclasses._create_fn is create_fn:  # type: ignore[attr-defined]
+    """dataclasses' `exec` and typing's `compile` (module globals, found before the builtins)
+    look the text up first; the rest of both modules runs as it is."""
+    if getattr(dataclasses, "exec", None) is dataclasses_exec:
         return
     _code.update(_read(CACHE))
-    dataclasses._create_fn = create_fn  # type: ignore[attr-defined]
-    typing.compile = typing_compile  # type: ignore[attr-defined]  # found before builtins'
+    dataclasses.exec = dataclasses_exec  # type: ignore[attr-defined]
+    typing.compile = typing_compile  # type: ignore[attr-defined]
     atexit.register(_save)
 
 
 def _compile(text: str, mode: str) -> CodeType:
-    """compile(text, "<string>", mode) as dataclasses' exec and typing call it: with no
-    __future__ flags (neither module has any; this one's are not passed on)."""
+    """compile(text, "<string>", mode) as dataclasses' exec and typing's compile do it: with
+    no __future__ flags (neither module has any; this one's are not passed on)."""
     global _compiled
     key = f"{mode}\n{text}"
     code = _code.get(key)
@@ -65,24 +63,12 @@ def _compile(text: str, mode: str) -> CodeType:
     return code
 
 
-def create_fn(name: str, args: list[str], body: list[str], *,
-              globals: dict[str, Any] | None = None, locals: dict[str, Any] | None = None,
-              return_type: Any = dataclasses.MISSING) -> Any:
-    """dataclasses._create_fn of CPython 3.11, word for word but for the compile."""
-    if locals is None:
-        locals = {}
-    return_annotation = ""
-    if return_type is not dataclasses.MISSING:
-        locals["_return_type"] = return_type
-        return_annotation = "->_return_type"
-    arguments = ",".join(args)
-    lines = "\n".join(f"  {b}" for b in body)
-    txt = f" def {name}({arguments}){return_annotation}:\n{lines}"
-    local_vars = ", ".join(locals.keys())
-    txt = f"def __create_fn__({local_vars}):\n{txt}\n return {name}"
-    ns: dict[str, Any] = {}
-    exec(_compile(txt, "exec"), vars(dataclasses) if globals is None else globals, ns)
-    return ns["__create_fn__"](**locals)
+def dataclasses_exec(source: Any, globals: dict[str, Any] | None = None,
+                     locals: Any = None, /) -> None:
+    """exec() as dataclasses calls it (the methods' text, its namespaces)."""
+    if isinstance(source, str):
+        source = _compile(source, "exec")
+    exec(source, vars(dataclasses) if globals is None else globals, locals)
 
 
 def typing_compile(source: Any, filename: Any, mode: str, *args: Any, **kwargs: Any) -> Any:
