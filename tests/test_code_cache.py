@@ -152,3 +152,27 @@ def test_string_annotations_are_compiled_once(monkeypatch: pytest.MonkeyPatch) -
 
 def _annotated(x: int | None) -> list[str]:
     return []
+
+
+def test_evaluated_text_is_compiled_once_and_evaluates_as_eval_does(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """inspect's and collections' eval (string annotations for Typer, namedtuples)."""
+    import collections
+    import inspect
+
+    monkeypatch.delattr(collections, "eval", raising=False)
+    plain = collections.namedtuple("Pair", "left right")
+    monkeypatch.setattr(code_cache, "_code", {})
+    monkeypatch.setattr(code_cache, "_used", {})
+    monkeypatch.setattr(collections, "eval", code_cache.cached_eval, raising=False)
+    monkeypatch.setattr(inspect, "eval", code_cache.cached_eval, raising=False)
+    first, second = (collections.namedtuple("Pair", "left right") for _ in range(2))
+    assert first.__new__.__code__ is second.__new__.__code__
+    assert first.__new__.__code__ == plain.__new__.__code__
+    assert first(1, 2) == plain(1, 2) == (1, 2) and repr(first(1, 2)) == "Pair(left=1, right=2)"
+    assert inspect.get_annotations(_annotated, eval_str=True) == {"x": int | None, "return": list[str]}
+    here = 5  # noqa: F841  # read by the evaluated text, from this frame
+    assert code_cache.cached_eval("  \there + 1") == eval("  \there + 1") == 6  # eval strips
+    assert code_cache.cached_eval("here", {"here": 7}) == 7
+    with pytest.raises(SyntaxError):
+        code_cache.cached_eval("1 +")

@@ -2,8 +2,9 @@
 
 Python writes each dataclass's `__init__`, `__repr__`, `__eq__`, `__setattr__`... as
 source text and compiles it when the class is defined (some 120 classes on a plan's path:
-ours, pydantic's, anyio's, typer's; ~45 ms), and `typing` compiles every string annotation it
-resolves (`"str | None"`, ~1,000 of them for pydantic and typer; ~9 ms). What is compiled
+ours, pydantic's, anyio's, typer's; ~45 ms), `typing` compiles every string annotation it
+resolves (`"str | None"`, ~1,000 of them for pydantic and typer; ~9 ms), `inspect` those it
+evaluates for Typer, and `collections` each namedtuple's constructor (~2 ms together). What is compiled
 depends on the text alone, so the code is kept, by text, in one file beside this package's
 bytecode and reused by the next process, as `.pyc` files are for modules. Only the compile
 step is looked up: the modules run their own code on the code found (same text, same flags,
@@ -17,9 +18,11 @@ from __future__ import annotations
 
 import atexit
 import builtins
+import collections
 import contextlib
 import dataclasses
 import importlib.util
+import inspect
 import marshal
 import os
 import sys
@@ -40,13 +43,15 @@ _compiled = 0
 
 
 def install() -> None:
-    """dataclasses' `exec` and typing's `compile` (module globals, found before the builtins)
-    look the text up first; the rest of both modules runs as it is."""
+    """dataclasses' `exec`, typing's `compile`, inspect's and collections' `eval` (module
+    globals, found before the builtins) look the text up first; the rest of these modules runs
+    as it is."""
     if getattr(dataclasses, "exec", None) is dataclasses_exec:
         return
     _code.update(_read(CACHE))
     dataclasses.exec = dataclasses_exec  # type: ignore[attr-defined]
     typing.compile = typing_compile  # type: ignore[attr-defined]
+    inspect.eval = collections.eval = cached_eval  # type: ignore[attr-defined]
     atexit.register(_save)
 
 
@@ -65,10 +70,23 @@ def _compile(text: str, mode: str) -> CodeType:
 
 def dataclasses_exec(source: Any, globals: dict[str, Any] | None = None,
                      locals: Any = None, /) -> None:
-    """exec() as dataclasses calls it (the methods' text, its namespaces)."""
+    """exec(), the text compiled once (without namespaces: the caller's, as exec's own)."""
     if isinstance(source, str):
         source = _compile(source, "exec")
-    exec(source, vars(dataclasses) if globals is None else globals, locals)
+    if globals is None:
+        caller = sys._getframe(1)
+        globals, locals = caller.f_globals, caller.f_locals if locals is None else locals
+    exec(source, globals, locals)
+
+
+def cached_eval(source: Any, globals: dict[str, Any] | None = None, locals: Any = None, /) -> Any:
+    """eval(), the text compiled once (without namespaces: the caller's, as eval's own)."""
+    if isinstance(source, str) and "\0" not in source:
+        source = _compile(source.lstrip(" \t"), "eval")  # eval's own strip, before compiling
+    if globals is None:
+        caller = sys._getframe(1)
+        globals, locals = caller.f_globals, caller.f_locals if locals is None else locals
+    return eval(source, globals, locals)
 
 
 def typing_compile(source: Any, filename: Any, mode: str, *args: Any, **kwargs: Any) -> Any:
