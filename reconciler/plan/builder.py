@@ -167,8 +167,10 @@ class _KindPlanner:
         wanted_addresses = {obj.address for obj in wanted}
         moves = self.pair_moves(wanted, managed, wanted_addresses, by_id)
         creates: set[str] = set()
+        scoped = bool(self.options.targets or self.options.excludes)  # else all are in scope
+        self._metas: dict[int, dict[str, Any]] = {}  # lifecycle -> its state_meta(), read only
         for obj in wanted:
-            if not in_scope(obj.address, self.options):
+            if scoped and not in_scope(obj.address, self.options):
                 self.plan.skipped += 1
                 continue
             old = moves.get(obj.address)
@@ -251,12 +253,14 @@ class _KindPlanner:
 
     def plan_object(self, obj: DesiredObject, resource: Resource | None,
                     by_id: dict[str, RemoteObject], claimed: set[str]) -> Change | None:
-        meta = obj.lifecycle.state_meta()
+        meta = self._metas.get(id(obj.lifecycle))  # most objects share one (no lifecycle block)
+        if meta is None:
+            meta = self._metas[id(obj.lifecycle)] = obj.lifecycle.state_meta()
 
         def base(**fields: Any) -> Change:  # made only for a change: most objects have none
             return Change(**{"address": obj.address, "vendor": obj.vendor, "kind": obj.kind,
                              "identity": self.kind.identity(obj.attributes),
-                             "attributes": obj.attributes, "meta": meta,
+                             "attributes": obj.attributes, "meta": obj.lifecycle.state_meta(),
                              "source": str(obj.source), **fields})
 
         if not self.kind.observable:
@@ -285,7 +289,8 @@ class _KindPlanner:
             return base(action=Action.CREATE, reason=reason, why=Reason.CREATE_DELETED_REMOTELY
                         if resource else Reason.CREATE_NO_REMOTE_OBJECT, refused=refused,
                         refusal=Refusal.UNIQUE_IN_ANOTHER_CASE if refused else None)
-        ignore = (*self.ignore, *obj.lifecycle.ignore_changes)
+        ignore = (*self.ignore, *obj.lifecycle.ignore_changes) \
+            if self.ignore or obj.lifecycle.ignore_changes else ()
         # One dict for both (reconciler.perf shares an equal listing's): equal, not compared.
         diffs = () if obj.attributes is current.attributes else field_diffs(
             obj.attributes, current.attributes, ignore)
