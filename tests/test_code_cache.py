@@ -7,9 +7,11 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 import subprocess
 import sys
 import typing
+import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, ClassVar
@@ -21,14 +23,21 @@ from reconciler.cli import code_cache
 REPO = Path(__file__).resolve().parent.parent
 
 # A fresh `reconciler ARGS...` that writes, as JSON, the module of the code that called
-# compile() (or exec, eval on text) for each text compiled during the run.
+# compile() (or exec, eval on text) for each text compiled during the run, and each regular
+# expression parsed (past the imports of the module under test, which come first).
 _COUNTED = """
-import json, sys
-callers = []
+import json, re._parser, sys
+import reconciler.cli.code_cache
+callers, patterns = [], []
 def hook(event, args):
     if event == "compile" and args[0] is not None:
         callers.append(sys._getframe(1).f_globals.get("__name__"))
 sys.addaudithook(hook)
+parse = re._parser.parse
+def parsed(pattern, *args, **kwargs):
+    patterns.append(pattern if isinstance(pattern, str) else pattern.decode("latin-1"))
+    return parse(pattern, *args, **kwargs)
+re._parser.parse = parsed
 out, sys.argv = sys.argv[1], ["reconciler", *sys.argv[2:]]
 from reconciler.cli import main
 try:
@@ -36,25 +45,32 @@ try:
 except SystemExit:
     pass
 with open(out, "w") as handle:
-    json.dump(callers, handle)
+    json.dump([callers, patterns], handle)
 """
 
 
-def compiling_modules(tmp_path: Path, *args: str) -> list[str]:
-    out = tmp_path / "callers.json"
+def compiled_in_a_run(tmp_path: Path, *args: str) -> tuple[list[str], list[str]]:
+    """(the modules that compiled text, the regular expressions parsed)."""
+    out = tmp_path / "compiled.json"
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     env["NO_COLOR"] = "1"
     subprocess.run([sys.executable, "-c", _COUNTED, str(out), *args], cwd=REPO, env=env,
                    capture_output=True, timeout=300, check=True)
-    callers: list[str] = json.loads(out.read_text())
-    return callers
+    callers, patterns = json.loads(out.read_text())
+    return callers, patterns
 
 
-def test_the_next_process_compiles_no_dataclass_method_or_annotation_again(tmp_path: Path) -> None:
-    compiling_modules(tmp_path, "validate", "examples/quickstart")  # may compile (and keep)
-    again = compiling_modules(tmp_path, "validate", "examples/quickstart")
-    compiled = sorted({m for m in again if m in ("dataclasses", "typing", code_cache.__name__)})
+def test_the_next_process_compiles_no_dataclass_method_annotation_or_pattern_again(
+        tmp_path: Path) -> None:
+    compiled_in_a_run(tmp_path, "validate", "examples/quickstart")  # may compile, and keeps
+    callers, patterns = compiled_in_a_run(tmp_path, "validate", "examples/quickstart")
+    compiled = sorted({m for m in callers if m in ("dataclasses", "typing", "inspect",
+                                                   "collections", code_cache.__name__)})
     assert not compiled, f"compiled again by {compiled}"
+    kept = code_cache._read(code_cache.CACHE)
+    assert sum(k.startswith(code_cache._REGEX) for k in kept) > 50  # the run's patterns
+    parsed = [p for p in patterns if code_cache.regex_compiled_once(p)]
+    assert not parsed, f"parsed again: {parsed}"
 
 
 def _variants() -> list[type[Any]]:
@@ -176,3 +192,41 @@ def test_evaluated_text_is_compiled_once_and_evaluates_as_eval_does(
     assert code_cache.cached_eval("here", {"here": 7}) == 7
     with pytest.raises(SyntaxError):
         code_cache.cached_eval("1 +")
+
+
+PATTERNS: list[tuple[str | bytes, int]] = [
+    (r"abc", 0), (r"(?P<word>\w+)\s+(?P=word)", 0), (r"^\d{4}-\d\d$", re.M),
+    (r"(?<=a)b|(?<!c)d", 0), (r"[a-z0-9._%+-]+@[a-z]+", re.I), (r"(a)(b)?(?(2)c|d)", 0),
+    (r"""(?x) \A \s* (?P<sign>[-+])?  # optional sign
+        (?P<int>\d+) \Z""", 0), (r"\bcolou?r\b", re.I | re.A), (r".+", re.S),
+    (rb"[\x00-\x1f]+|\r\n", 0), (rb"(?P<name>[^:]+):\s*(?P<value>.*)", 0),
+    (r"[[a]]", 0), (r"[+--]", 0), (r"[a&&b]", 0), (r"\u00e9t\u00e9|\w+", re.U), ("caf\u00e9", re.I),
+]
+
+
+@pytest.mark.parametrize(("pattern", "flags"), PATTERNS)
+def test_regular_expressions_from_kept_codes_are_the_ones_python_makes(
+        monkeypatch: pytest.MonkeyPatch, pattern: str | bytes, flags: int) -> None:
+    monkeypatch.setattr(code_cache, "_code", {})
+    monkeypatch.setattr(code_cache, "_used", {})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        python = code_cache.python_regex_compile(pattern, flags)
+        fresh, kept = (code_cache.regex_compile(pattern, flags) for _ in range(2))
+    for ours in (fresh, kept):  # a Pattern equals another of the same pattern, flags, codes
+        assert ours == python
+        assert (ours.flags, ours.groups, ours.groupindex) == (python.flags, python.groups,
+                                                             python.groupindex)
+    assert bool(code_cache._code) == code_cache.regex_compiled_once(pattern)
+
+
+def test_a_pattern_that_warns_warns_in_every_process_at_its_line(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(code_cache, "_code", {})
+    monkeypatch.setattr(re._compiler, "compile", code_cache.regex_compile)  # type: ignore[attr-defined]
+    for _ in range(2):
+        re.purge()  # re's own cache: each time is a process's first
+        with pytest.warns(FutureWarning, match="nested set") as caught:
+            re.compile("[[a]]")
+        assert caught[0].filename == __file__
+    assert not [k for k in code_cache._code if k.endswith("\n[[a]]")]
