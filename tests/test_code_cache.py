@@ -230,3 +230,17 @@ def test_a_pattern_that_warns_warns_in_every_process_at_its_line(
             re.compile("[[a]]")
         assert caught[0].filename == __file__
     assert not [k for k in code_cache._code if k.endswith("\n[[a]]")]
+
+
+def test_a_damaged_or_foreign_file_is_compiled_past(monkeypatch: pytest.MonkeyPatch,
+                                                    tmp_path: Path) -> None:
+    damaged = tmp_path / "compiled.bin"
+    damaged.write_bytes(code_cache._HEADER + b"\xff\x00 not marshal data")
+    assert code_cache._read(damaged) == {}
+    damaged.write_bytes(b"another Python's header" + b"\x00" * 40)
+    assert code_cache._read(damaged) == {}
+    key = f"{code_cache._REGEX}0 s\nab+"
+    monkeypatch.setattr(code_cache, "_code", {"eval\n1 + 1": "not code", key: (0, ["x"], 0, {}, ())})
+    monkeypatch.setattr(code_cache, "_used", {})
+    assert eval(code_cache.typing_compile("1 + 1", "<string>", "eval")) == 2
+    assert code_cache.regex_compile("ab+") == code_cache.python_regex_compile("ab+", 0)

@@ -38,9 +38,10 @@ from typing import Any
 
 CACHE = Path(__file__).with_name("__pycache__") / f"compiled.{sys.implementation.cache_tag}.bin"
 _HEADER = importlib.util.MAGIC_NUMBER + b"compiled text\n"
-_MOST = 5000
-"""Texts kept at most: past it, the file keeps only what the last process used (texts change
-only with the classes, so this bounds years of upgrades, not a working size)."""
+_MOST = 2000
+"""Texts kept at most (a plan uses ~900; the file is read whole at each start, ~4 ms at
+this size): past it, the file keeps only what the last process used, or, if that is more
+(a test process's), stays as it was."""
 
 _code: dict[str, Any] = {}  # "exec\n" or "eval\n" + the text -> its code; "re ..." -> codes
 _used: dict[str, Any] = {}
@@ -68,7 +69,7 @@ def _compile(text: str, mode: str) -> CodeType:
     global _compiled
     key = f"{mode}\n{text}"
     code = _code.get(key)
-    if code is None:
+    if type(code) is not CodeType:  # not kept (or kept damaged: the file is not checked on read)
         code = _code[key] = compile(text, "<string>", mode, dont_inherit=True)
         _compiled += 1
     _used[key] = code
@@ -125,22 +126,25 @@ def regex_compile(p: Any, flags: int = 0) -> Any:
         return python_regex_compile(p, flags)
     text = p if isinstance(p, str) else p.decode("latin-1")
     key = f"{_REGEX}{int(flags)} {'s' if isinstance(p, str) else 'b'}\n{text}"
-    parts = _code.get(key)
-    if parts is None:
-        parsed = re._parser.parse(p, flags)  # type: ignore[attr-defined]
-        # Plain ints (some are named int constants), as the matcher reads them.
-        code = [int(c) for c in re._compiler._code(parsed, flags)]  # type: ignore[attr-defined]
-        groupindex = dict(parsed.state.groupdict)
-        indexgroup: list[str | None] = [None] * parsed.state.groups
-        for name, index in groupindex.items():
-            indexgroup[index] = name
-        parts = (int(flags | parsed.state.flags), code, parsed.state.groups - 1, groupindex,
-                 tuple(indexgroup))
-        if not regex_compiled_once(p):
-            return _sre.compile(p, *parts)
-        _code[key] = parts
+    kept = _code.get(key)
+    if type(kept) is tuple:
+        # The matcher checks its codes: a damaged entry is made again (the file is not checked).
+        with contextlib.suppress(TypeError, ValueError, RuntimeError, OverflowError):
+            compiled = _sre.compile(p, *kept)
+            _used[key] = kept
+            return compiled
+    parsed = re._parser.parse(p, flags)  # type: ignore[attr-defined]
+    # Plain ints (some are named int constants), as the matcher reads them.
+    code = [int(c) for c in re._compiler._code(parsed, flags)]  # type: ignore[attr-defined]
+    groupindex = dict(parsed.state.groupdict)
+    indexgroup: list[str | None] = [None] * parsed.state.groups
+    for name, index in groupindex.items():
+        indexgroup[index] = name
+    parts = (int(flags | parsed.state.flags), code, parsed.state.groups - 1, groupindex,
+             tuple(indexgroup))
+    if regex_compiled_once(p):
+        _code[key] = _used[key] = parts
         _compiled += 1
-    _used[key] = parts
     return _sre.compile(p, *parts)
 
 
@@ -150,11 +154,7 @@ def _read(path: Path) -> dict[str, Any]:
         found = marshal.loads(data[len(_HEADER):]) if data.startswith(_HEADER) else {}
     except (OSError, ValueError, EOFError, TypeError):
         return {}
-    if not isinstance(found, dict):
-        return {}
-    return {k: v for k, v in found.items() if isinstance(k, str)
-            and (isinstance(v, CodeType) if k.startswith(("exec\n", "eval\n"))
-                 else k.startswith(_REGEX) and isinstance(v, tuple) and len(v) == 5)}
+    return found if isinstance(found, dict) else {}  # each entry is checked where it is used
 
 
 def _save() -> None:
@@ -164,6 +164,8 @@ def _save() -> None:
     kept = {**_read(CACHE), **_code}
     if len(kept) > _MOST:
         kept = dict(_used)
+        if len(kept) > _MOST:
+            return
     temporary = CACHE.with_name(f"{CACHE.name}.{os.getpid()}.tmp")
     try:
         CACHE.parent.mkdir(exist_ok=True)
