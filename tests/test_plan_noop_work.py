@@ -81,3 +81,21 @@ def test_renamed_keys_adoptions_and_creates_still_use_natural_keys(keys_computed
                        f"{KIND}.d": (Action.ADOPT, "Delta", None)}
     assert plan.unchanged == 1
     assert keys_computed
+
+
+def test_objects_sharing_lifecycle_settings_each_get_their_own_record_of_them() -> None:
+    """One state_meta per shared Lifecycle is compared; each change carries its own copy."""
+    from reconciler.manifest.loader import Lifecycle
+
+    desired, state, observed = _inputs({"a": "Alpha", "b": "Beta", "c": "Gamma"})
+    guarded = Lifecycle(prevent_destroy=True, ignore_changes=("description",))
+    for key in ("a", "b"):
+        desired.objects[f"{KIND}.{key}"].lifecycle = guarded
+    plan = _plan(desired, state, observed)
+    assert [(c.address, c.action, c.state_only) for c in plan.changes] == [
+        (f"{KIND}.a", Action.UPDATE, True), (f"{KIND}.b", Action.UPDATE, True)]
+    first, second = (c.meta for c in plan.changes)
+    assert first == second == {"prevent_destroy": True, "on_delete": None,
+                               "ignore_changes": ["description"]}
+    assert first is not second
+    assert plan.unchanged == 1
