@@ -1,17 +1,16 @@
 """Code that Python compiles from text at every start, compiled once (issue 23, start-up).
 
-Python writes each dataclass's `__init__`, `__repr__`, `__eq__`, `__setattr__`... as
-source text and compiles it when the class is defined (some 120 classes on a plan's path:
-ours, pydantic's, anyio's, typer's; ~45 ms), `typing` compiles every string annotation it
-resolves (`"str | None"`, ~1,000 of them for pydantic and typer; ~9 ms), `inspect` those it
-evaluates for Typer, and `collections` each namedtuple's constructor (~2 ms together); `re`
-parses and compiles each regular expression (~130 on a plan's path, httpx's, h11's, email's,
-ours: ~17 ms) into a list of codes for its matcher. What is compiled
-depends on the text alone (a pattern's codes on the pattern and its flags), so the code is
-kept, by text, in one file beside this package's
-bytecode and reused by the next process, as `.pyc` files are for modules. Only the compile
-step is looked up: the modules run their own code on the code found (same text, same flags,
-same namespaces), so what they make is what they make without it.
+Python writes each dataclass's `__init__`, `__repr__`, `__eq__`, `__setattr__`... as source
+text and compiles it when the class is defined (~120 classes on a plan's path: ours,
+pydantic's, anyio's, typer's; ~45 ms); `typing` compiles every string annotation it
+resolves (~1,000 for pydantic and Typer; ~9 ms), `inspect` those it evaluates for Typer and
+`collections` each namedtuple's constructor (~2 ms together); `re` parses each regular
+expression into its matcher's codes (~130 patterns: httpx's, h11's, email's, ours; ~17 ms).
+What comes out depends on the text alone (a pattern's codes on the pattern and its flags),
+so it is kept, by text, in one file beside this package's bytecode and reused by the next
+process, as `.pyc` files are for modules. Only the compile step is looked up: the modules
+run their own code on what is found (same text, same flags, same namespaces), so what they
+make is what they make without it.
 
 Nothing is written when Python writes no bytecode (PYTHONDONTWRITEBYTECODE, -B) or the
 directory is read-only; another Python version (or a damaged file) just compiles again.
