@@ -244,3 +244,23 @@ def test_a_damaged_or_foreign_file_is_compiled_past(monkeypatch: pytest.MonkeyPa
     monkeypatch.setattr(code_cache, "_used", {})
     assert eval(code_cache.typing_compile("1 + 1", "<string>", "eval")) == 2
     assert code_cache.regex_compile("ab+") == code_cache.python_regex_compile("ab+", 0)
+
+
+class _Shown(str):
+    """A str that prints as something else: never a key (it would find another's code)."""
+
+    def __format__(self, spec: str) -> str:
+        return "x"
+
+    def __str__(self) -> str:
+        return "x"
+
+
+def test_a_str_subclass_is_compiled_as_itself(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(code_cache, "_code", {})
+    monkeypatch.setattr(code_cache, "_used", {})
+    code_cache.regex_compile("x")  # what each would be taken for
+    code_cache.typing_compile("x", "<string>", "eval")
+    assert code_cache.regex_compile(_Shown("ab+")).fullmatch("abb")
+    assert eval(code_cache.typing_compile(_Shown("2"), "<string>", "eval")) == 2
+    assert code_cache.cached_eval(_Shown("3")) == 3

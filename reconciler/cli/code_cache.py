@@ -78,7 +78,7 @@ def _compile(text: str, mode: str) -> CodeType:
 def dataclasses_exec(source: Any, globals: dict[str, Any] | None = None,
                      locals: Any = None, /) -> None:
     """exec(), the text compiled once (without namespaces: the caller's, as exec's own)."""
-    if isinstance(source, str):
+    if type(source) is str:  # a subclass may print itself otherwise: never a key
         source = _compile(source, "exec")
     if globals is None:
         caller = sys._getframe(1)
@@ -88,7 +88,7 @@ def dataclasses_exec(source: Any, globals: dict[str, Any] | None = None,
 
 def cached_eval(source: Any, globals: dict[str, Any] | None = None, locals: Any = None, /) -> Any:
     """eval(), the text compiled once (without namespaces: the caller's, as eval's own)."""
-    if isinstance(source, str) and "\0" not in source:
+    if type(source) is str and "\0" not in source:
         source = _compile(source.lstrip(" \t"), "eval")  # eval's own strip, before compiling
     if globals is None:
         caller = sys._getframe(1)
@@ -98,7 +98,7 @@ def cached_eval(source: Any, globals: dict[str, Any] | None = None, locals: Any 
 
 def typing_compile(source: Any, filename: Any, mode: str, *args: Any, **kwargs: Any) -> Any:
     """typing.ForwardRef's `compile(arg, '<string>', 'eval')`; any other call as it was."""
-    if args or kwargs or filename != "<string>" or mode != "eval" or not isinstance(source, str):
+    if args or kwargs or filename != "<string>" or mode != "eval" or type(source) is not str:
         return builtins.compile(source, filename, mode, *args, **kwargs)
     return _compile(source, "eval")
 
@@ -123,10 +123,12 @@ def regex_compile(p: Any, flags: int = 0) -> Any:
     global _compiled
     if not isinstance(p, str | bytes) or flags & re.DEBUG:  # a parsed pattern; a printout
         return python_regex_compile(p, flags)
-    text = p if isinstance(p, str) else p.decode("latin-1")
-    key = f"{_REGEX}{int(flags)} {'s' if isinstance(p, str) else 'b'}\n{text}"
-    kept = _code.get(key)
-    if type(kept) is tuple:
+    key = None
+    if type(p) in (str, bytes) and regex_compiled_once(p):  # a subclass may print otherwise
+        text = p if isinstance(p, str) else p.decode("latin-1")
+        key = f"{_REGEX}{int(flags)} {'s' if isinstance(p, str) else 'b'}\n{text}"
+    kept = _code.get(key) if key is not None else None
+    if type(kept) is tuple and key is not None:
         # The matcher checks its codes: a damaged entry is made again (the file is not checked).
         with contextlib.suppress(TypeError, ValueError, RuntimeError, OverflowError):
             compiled = _sre.compile(p, *kept)
@@ -141,7 +143,7 @@ def regex_compile(p: Any, flags: int = 0) -> Any:
         indexgroup[index] = name
     parts = (int(flags | parsed.state.flags), code, parsed.state.groups - 1, groupindex,
              tuple(indexgroup))
-    if regex_compiled_once(p):
+    if key is not None:
         _code[key] = _used[key] = parts
         _compiled += 1
     return _sre.compile(p, *parts)
