@@ -12,6 +12,9 @@ def main() -> None:
     # httpx imports its own command-line client (Rich, Pygments, Click: a third of its import
     # time) whenever those are installed; reconciler never runs it, so it is not loaded.
     sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
+    from reconciler.cli.code_cache import install as compile_once
+
+    compile_once()  # before the first dataclass or annotation is made (start-up: issue 23)
     from reconciler.redact import install, run_scope
 
     install()  # every output (messages, logs, JSON, Markdown) passes through redaction
