@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import marshal
 import os
 import re
 import subprocess
@@ -238,6 +239,12 @@ def test_a_damaged_or_foreign_file_is_compiled_past(monkeypatch: pytest.MonkeyPa
     damaged.write_bytes(code_cache._HEADER + b"\xff\x00 not marshal data")
     assert code_cache._read(damaged) == {}
     damaged.write_bytes(b"another Python's header" + b"\x00" * 40)
+    assert code_cache._read(damaged) == {}
+    # Another patch release of the same Python (same magic number, same file name): its
+    # entries are never read, so no code its compiler or re made meets this one's.
+    other = code_cache._HEADER.replace(sys.version.encode(), b"3.11.0 (another build)")
+    assert other != code_cache._HEADER
+    damaged.write_bytes(other + marshal.dumps({"eval\n1 + 1": compile("2", "<string>", "eval")}))
     assert code_cache._read(damaged) == {}
     key = f"{code_cache._REGEX}0 s\nab+"
     monkeypatch.setattr(code_cache, "_code", {"eval\n1 + 1": "not code", key: (0, ["x"], 0, {}, ())})

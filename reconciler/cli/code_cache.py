@@ -36,7 +36,9 @@ from types import CodeType
 from typing import Any
 
 CACHE = Path(__file__).with_name("__pycache__") / f"compiled.{sys.implementation.cache_tag}.bin"
-_HEADER = importlib.util.MAGIC_NUMBER + b"compiled text\n"
+_HEADER = importlib.util.MAGIC_NUMBER + f"compiled text, Python {sys.version}\n".encode()
+"""Any other Python, down to the patch release and build, compiles everything again: a fix
+to its compiler or to `re`'s code generator never meets codes an older release made."""
 _MOST = 2000
 """Texts kept at most (a plan uses ~900; the file is read whole at each start, ~4 ms at
 this size): past it, the file keeps only what the last process used, or, if that is more
