@@ -23,8 +23,8 @@ from reconciler.authoring.schema import (
     on_delete_values,
     render,
 )
+from reconciler.manifest.files import CONFIG_FILE
 from reconciler.manifest.loader import KEY_PATTERN, LIFECYCLE_FIELDS, Lifecycle
-from reconciler.manifest.settings import CONFIG_FILE
 from reconciler.providers.base import DeleteMode, KindSpec, Provider, ProviderSettings
 from reconciler.providers.registry import builtin_providers, kinds_by_collection
 from reconciler.providers.registry import providers as provider_registry

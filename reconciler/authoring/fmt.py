@@ -52,8 +52,8 @@ from ruamel.yaml.scalarstring import (
 from reconciler.errors import ConfigError, Diagnostic, ManifestError, Source
 from reconciler.files import atomic_write
 from reconciler.manifest import source as yamlsource
+from reconciler.manifest.files import CONFIG_FILE
 from reconciler.manifest.loader import LIFECYCLE_FIELDS, manifest_files
-from reconciler.manifest.settings import CONFIG_FILE
 from reconciler.providers.base import Provider
 from reconciler.providers.registry import providers as provider_registry
 from reconciler.state.registry import BACKENDS, DEFAULT

@@ -23,7 +23,7 @@ from pydantic import ValidationError
 
 from reconciler import SCHEMA_BASE_URL
 from reconciler.errors import ConfigError
-from reconciler.manifest.settings import CONFIG_FILE
+from reconciler.manifest.files import CONFIG_FILE
 from reconciler.manifest.validation import suggest
 from reconciler.providers.base import Provider, ProviderSettings
 from reconciler.providers.registry import providers as provider_registry

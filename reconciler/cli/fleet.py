@@ -254,7 +254,7 @@ def envs(
     import json
 
     from reconciler.manifest.environments import read_declared
-    from reconciler.manifest.settings import CONFIG_FILE
+    from reconciler.manifest.files import CONFIG_FILE
 
     if not (directory / CONFIG_FILE).is_file():
         raise ConfigError(f"{directory / CONFIG_FILE}: not found; pass the manifest directory")

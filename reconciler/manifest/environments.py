@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from reconciler.errors import ConfigError, Diagnostic, ManifestError, Source
 from reconciler.manifest import source as yamlsource
+from reconciler.manifest.files import CONFIG_FILE
 from reconciler.manifest.validation import describe, errors, suggest
 
 NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
@@ -234,8 +235,6 @@ def selection(given: Iterable[str] | None) -> list[str]:
 
 def read_declared(directory: Path) -> Declared:
     """The environments of a directory, read without credentials or checks beyond names."""
-    from reconciler.manifest.settings import CONFIG_FILE
-
     path = directory / CONFIG_FILE
     if not path.is_file():
         return Declared()

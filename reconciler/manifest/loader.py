@@ -24,7 +24,8 @@ from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, ValidationEr
 from reconciler import perf
 from reconciler.errors import ConfigError, Diagnostic, ManifestError, Source
 from reconciler.manifest import source as yamlsource
-from reconciler.manifest.settings import CONFIG_FILE, Settings
+from reconciler.manifest.files import CONFIG_FILE
+from reconciler.manifest.settings import Settings
 from reconciler.manifest.source import Document, locate
 from reconciler.manifest.validation import describe, errors, suggest
 from reconciler.perf import Repeated, paused_gc

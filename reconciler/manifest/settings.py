@@ -19,6 +19,7 @@ from reconciler.history.settings import HistorySettings
 from reconciler.manifest import credentials, environments
 from reconciler.manifest import source as yamlsource
 from reconciler.manifest.environments import EnvironmentBlock
+from reconciler.manifest.files import CONFIG_FILE as CONFIG_FILE  # where users' scripts found it
 from reconciler.manifest.validation import describe, errors, suggest
 from reconciler.providers.base import Provider, ProviderSettings
 from reconciler.providers.registry import kinds_by_collection
@@ -28,7 +29,6 @@ from reconciler.service.settings import Webhook
 from reconciler.state.registry import BACKENDS, DEFAULT
 from reconciler.state.settings import BackendSettings
 
-CONFIG_FILE = "reconciler.yaml"
 _EMPTY = (f"{CONFIG_FILE} is empty; declare at least one vendor under providers: (see the README's "
           "Manifests section)")
 

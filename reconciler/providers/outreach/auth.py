@@ -18,6 +18,7 @@ import httpx
 
 from reconciler.errors import VendorError
 from reconciler.providers.http import VendorClient
+from reconciler.providers.outreach.errors import parse_error
 from reconciler.redact import register
 
 T = TypeVar("T")
@@ -56,8 +57,6 @@ class Refresher:
             return token
 
     async def _grant(self) -> dict[str, Any]:
-        from reconciler.providers.outreach.provider import parse_error  # no import cycle
-
         client = VendorClient(self.vendor, self.token_url, {"Accept": "application/json"},
                               secrets=[self.form["client_secret"], self.form["refresh_token"]],
                               parse_error=parse_error,

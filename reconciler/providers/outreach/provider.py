@@ -35,6 +35,7 @@ from reconciler.providers.http import VendorClient, json_body
 from reconciler.providers.ids import IdShape, shown
 from reconciler.providers.limits import Pages, too_many_items
 from reconciler.providers.outreach.auth import Refresher
+from reconciler.providers.outreach.errors import parse_error
 from reconciler.providers.paths import under
 from reconciler.providers.tokens import TokenClient
 from reconciler.redact import shorten
@@ -105,24 +106,6 @@ class CallPurpose(Schema):
         "out, the vendor's is kept"))]
 
     _name = field_validator("name")(not_blank)
-
-
-def parse_error(response: httpx.Response) -> tuple[str | None, str]:
-    """JSON:API errors -> one line: error id, title, detail, source.pointer."""
-    try:
-        errors = response.json().get("errors") or []
-    except (ValueError, AttributeError):
-        errors = []
-    if not isinstance(errors, list) or not errors or not isinstance(errors[0], dict):
-        return None, response.text[:300] or response.reason_phrase
-    first = errors[0]
-    parts = [str(first.get(k)) for k in ("title", "detail", "details") if first.get(k)]
-    source = first.get("source")
-    pointer = source.get("pointer") if isinstance(source, dict) else None
-    if pointer:
-        parts.append(f"at {pointer}")
-    more = f" (+{len(errors) - 1} more)" if len(errors) > 1 else ""
-    return first.get("id"), ": ".join(parts) + more
 
 
 def _remote(resource: Any, where: str, kind: Kind | None = None) -> RemoteObject:

@@ -6,7 +6,7 @@ sends the run's token (a static key, or a client-credentials token; see `auth.py
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import httpx
 
@@ -14,12 +14,9 @@ from reconciler.providers.http import BodyCheck, ErrorParser, VendorClient
 from reconciler.providers.tokens import TokenClient
 from reconciler.providers.webex_campaign.auth import TokenSource, is_expired
 from reconciler.providers.webex_campaign.datastore import OK
-
-if TYPE_CHECKING:
-    from reconciler.providers.webex_campaign.provider import WebexCampaignSettings
+from reconciler.providers.webex_campaign.settings import MEDIA_TYPE, WebexCampaignSettings
 
 VENDOR = "webex_campaign"
-MEDIA_TYPE = "application/json"
 MAX_ERROR_TEXT = 300
 SUCCESS_CODES = frozenset({"0", "200", "1100"})
 """Body codes that mean success (datastore statuscode 0, notify 1100)."""

@@ -24,16 +24,16 @@ from pydantic_core import PydanticCustomError
 from reconciler.errors import AmbiguousWriteError, ConfigError, VendorError
 from reconciler.providers.base import Kind, ProviderSettings, PushResult, RemoteObject, Schema, not_blank
 from reconciler.providers.paths import under
+from reconciler.providers.webex_campaign.settings import (
+    HARD_MAX_RECORD_BYTES,
+    HARD_MAX_RECORDS,
+    WebexCampaignSettings,
+)
 
 if TYPE_CHECKING:
     from reconciler.providers.http import VendorClient
-    from reconciler.providers.webex_campaign.provider import WebexCampaignSettings
 
 VENDOR = "webex_campaign"
-HARD_MAX_RECORDS = 100_000
-"""The most `max_records` may be raised to: the schema refuses more whatever the settings."""
-HARD_MAX_RECORD_BYTES = 65_536
-"""The most `max_record_bytes` may be raised to."""
 OK = tuple(range(200, 300))
 
 
