@@ -271,3 +271,40 @@ def test_a_str_subclass_is_compiled_as_itself(monkeypatch: pytest.MonkeyPatch) -
     assert code_cache.regex_compile(_Shown("ab+")).fullmatch("abb")
     assert eval(code_cache.typing_compile(_Shown("2"), "<string>", "eval")) == 2
     assert code_cache.cached_eval(_Shown("3")) == 3
+
+
+def _compiled_something(monkeypatch: pytest.MonkeyPatch, cache: Path) -> None:
+    """This process has compiled one text, to be kept in `cache` at exit."""
+    monkeypatch.setattr(code_cache, "CACHE", cache)
+    monkeypatch.setattr(code_cache, "_code", {})
+    monkeypatch.setattr(code_cache, "_used", {})
+    monkeypatch.setattr(code_cache, "_compiled", 0)
+    code_cache.typing_compile("1 + 2", "<string>", "eval")
+
+
+def test_kept_like_bytecode_and_never_when_python_writes_none(monkeypatch: pytest.MonkeyPatch,
+                                                               tmp_path: Path) -> None:
+    cache = tmp_path / "__pycache__" / "compiled.bin"
+    _compiled_something(monkeypatch, cache)
+    monkeypatch.setattr(sys, "dont_write_bytecode", True)  # PYTHONDONTWRITEBYTECODE, -B
+    code_cache._save()
+    assert not cache.exists()
+    monkeypatch.setattr(sys, "dont_write_bytecode", False)
+    code_cache._save()
+    assert "eval\n1 + 2" in code_cache._read(cache)
+    assert [p.name for p in cache.parent.iterdir()] == [cache.name]  # no temporary file left
+
+
+def test_a_directory_that_cannot_be_written_is_left_alone(monkeypatch: pytest.MonkeyPatch,
+                                                         tmp_path: Path) -> None:
+    """An installation the user cannot write (a system site-packages, a read-only image):
+    the command runs as before, nothing is raised or printed. (A file where the directory
+    should be: tests run as root, whom a read-only mode would not stop.)"""
+    blocker = tmp_path / "site-packages"
+    blocker.write_text("not a directory")
+    cache = blocker / "__pycache__" / "compiled.bin"
+    _compiled_something(monkeypatch, cache)
+    monkeypatch.setattr(sys, "dont_write_bytecode", False)
+    code_cache._save()
+    assert blocker.read_text() == "not a directory"
+    assert not list(tmp_path.glob("**/*.tmp"))
