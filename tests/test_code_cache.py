@@ -308,3 +308,32 @@ def test_a_directory_that_cannot_be_written_is_left_alone(monkeypatch: pytest.Mo
     code_cache._save()
     assert blocker.read_text() == "not a directory"
     assert not list(tmp_path.glob("**/*.tmp"))
+
+
+_WRITER = """
+import sys
+from pathlib import Path
+from reconciler.cli import code_cache
+code_cache.CACHE = Path(sys.argv[1])
+sys.dont_write_bytecode = False
+code_cache.install()
+for i in range(200):  # texts of this process alone, then saved at exit like any command's
+    code_cache.typing_compile(f"{sys.argv[2]} + {i}", "<string>", "eval")
+"""
+
+
+def test_processes_saving_at_once_leave_a_readable_file(tmp_path: Path) -> None:
+    """Two commands ending together (a fleet's jobs, parallel CI steps) each merge what
+    they compiled into the file and replace it whole: whichever wins, the file reads."""
+    cache = tmp_path / "__pycache__" / "compiled.bin"
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    writers = [subprocess.Popen([sys.executable, "-c", _WRITER, str(cache), str(n)], cwd=REPO,
+                                env=env, stderr=subprocess.PIPE) for n in range(6)]
+    for writer in writers:
+        _, err = writer.communicate(timeout=120)
+        assert writer.returncode == 0, err.decode()
+        assert not err
+    kept = code_cache._read(cache)
+    assert len(kept) >= 200  # at least the last writer's own texts, none damaged
+    assert all(isinstance(code, type(compile("1", "<string>", "eval"))) for code in kept.values())
+    assert [p.name for p in cache.parent.iterdir()] == [cache.name]  # no temporary file left
