@@ -337,3 +337,23 @@ def test_processes_saving_at_once_leave_a_readable_file(tmp_path: Path) -> None:
     assert len(kept) >= 200  # at least the last writer's own texts, none damaged
     assert all(isinstance(code, type(compile("1", "<string>", "eval"))) for code in kept.values())
     assert [p.name for p in cache.parent.iterdir()] == [cache.name]  # no temporary file left
+
+
+def test_switched_off_with_bytecode(tmp_path: Path) -> None:
+    """PYTHONDONTWRITEBYTECODE (or -B) turns it off: Python compiles as it always does, and a
+    file an earlier process kept is not read."""
+    probe = """
+import dataclasses, re._compiler, typing
+from reconciler.cli import code_cache
+code_cache.install()
+print(getattr(dataclasses, "exec", None) is None, getattr(typing, "compile", None) is None,
+      re._compiler.compile is code_cache.python_regex_compile, len(code_cache._code))
+"""
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    shown = subprocess.run([sys.executable, "-c", probe], cwd=REPO, env=env, capture_output=True,
+                           text=True, timeout=120, check=True).stdout.split()
+    assert shown == ["True", "True", "True", "0"]
+    env.pop("PYTHONDONTWRITEBYTECODE")
+    shown = subprocess.run([sys.executable, "-c", probe], cwd=REPO, env=env, capture_output=True,
+                           text=True, timeout=120, check=True).stdout.split()
+    assert shown[:3] == ["False", "False", "False"]

@@ -12,8 +12,10 @@ process, as `.pyc` files are for modules. Only the compile step is looked up: th
 run their own code on what is found (same text, same flags, same namespaces), so what they
 make is what they make without it.
 
-Nothing is written when Python writes no bytecode (PYTHONDONTWRITEBYTECODE, -B) or the
-directory is read-only; another Python version (or a damaged file) just compiles again.
+When Python writes no bytecode (PYTHONDONTWRITEBYTECODE, -B), nothing of this is used:
+the file is neither read nor written and Python compiles as it always does; that is the
+switch to turn it off. Nothing is written into a read-only directory; another Python build
+(or a damaged file) just compiles again.
 """
 
 from __future__ import annotations
@@ -53,8 +55,8 @@ def install() -> None:
     """dataclasses' `exec`, typing's `compile`, inspect's and collections' `eval` (module
     globals, found before the builtins) look the text up first; the rest of these modules runs
     as it is."""
-    if getattr(dataclasses, "exec", None) is dataclasses_exec:
-        return
+    if getattr(dataclasses, "exec", None) is dataclasses_exec or sys.dont_write_bytecode:
+        return  # installed already; or switched off, with bytecode
     _code.update(_read(CACHE))
     dataclasses.exec = dataclasses_exec  # type: ignore[attr-defined]
     typing.compile = typing_compile  # type: ignore[attr-defined]
