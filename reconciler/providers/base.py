@@ -186,10 +186,7 @@ class Kind(KindSpec, ABC):
                status: RemoteStatus = RemoteStatus.PRESENT) -> RemoteObject:
         """A listed object, made once and already shared (`shared` without the second object):
         what a kind's listing loop calls for each item."""
-        mine = self.recorded.get(remote_id)
-        if mine is not None and mine is not attributes and mine == attributes:
-            attributes = mine
-        return RemoteObject(remote_id, attributes, status)
+        return RemoteObject(remote_id, prefer(self.recorded.get(remote_id), attributes), status)
 
     @abstractmethod
     async def list(self) -> list[RemoteObject]: ...

@@ -162,26 +162,14 @@ def _whole(data: str | bytes | Path,
     except ValueError:
         return None
     resources: dict[str, Resource] = {}
-    known = sharing.known  # Sharing.share inlined: one loop, no call per record
-    intern = sys.intern
     for address, resource in records.resources.items():
-        attributes = resource.attributes
-        for value in attributes.values():  # _streamable's flat case inlined
-            kind = type(value)
-            if kind is not str and kind is not bool and value is not None:
-                if not _streamable(attributes):
-                    return None
-                break
-        if resource.meta:
-            if not _streamable(resource.meta):
-                return None
-        else:
-            resource.meta = NO_META
+        if not _streamable(resource.attributes) or (resource.meta and not _streamable(resource.meta)):
+            return None
         if resource.remote_id is not None:
-            resource.remote_id = intern(resource.remote_id)
-        mine = known.get(address)
-        if mine is not None and mine == attributes:  # a fresh dict: never `mine` itself
-            resource.attributes = mine
+            resource.remote_id = sys.intern(resource.remote_id)
+        resource.attributes = sharing.share(address, resource.attributes)
+        if not resource.meta:
+            resource.meta = NO_META
         resources[key(address)] = resource
     return resources, records.pending
 

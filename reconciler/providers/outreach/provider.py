@@ -111,12 +111,6 @@ class CallPurpose(Schema):
 def _remote(resource: Any, where: str, kind: Kind | None = None) -> RemoteObject:
     """A JSON:API resource -> RemoteObject; anything else is the vendor's mistake, said so.
     Given the listing `kind`, sharing its record's dict when equal (Kind.remote)."""
-    if type(resource) is dict and type(attributes := resource.get("attributes")) is dict \
-            and type(raw := resource.get("id")) is int:  # the documented shape: the same checks
-        values = {"name": attributes.get("name"), "order": attributes.get("order")}
-        remote_id = ID_SHAPE.require("outreach", raw, lambda: (
-            f"{where}: the callPurpose named {shown(values['name'])}"))
-        return kind.remote(remote_id, values) if kind is not None else RemoteObject(remote_id, values)
     attributes = resource.get("attributes") if isinstance(resource, dict) else None
     if not isinstance(resource, dict) or resource.get("id") in (None, "") \
             or not isinstance(attributes if attributes is not None else {}, dict):
@@ -124,10 +118,10 @@ def _remote(resource: Any, where: str, kind: Kind | None = None) -> RemoteObject
             f"{where}: expected a callPurpose resource with an id and attributes, got "
             f"{shorten(repr(resource))}"))
     attributes = attributes or {}
+    values = {"name": attributes.get("name"), "order": attributes.get("order")}
     remote_id = ID_SHAPE.require("outreach", resource["id"], lambda: (
-        f"{where}: the callPurpose named {shown(attributes.get('name'))}"))
-    return RemoteObject(remote_id, {"name": attributes.get("name"),
-                                    "order": attributes.get("order")})
+        f"{where}: the callPurpose named {shown(values['name'])}"))
+    return kind.remote(remote_id, values) if kind is not None else RemoteObject(remote_id, values)
 
 
 def _document(response: httpx.Response, where: str) -> dict[str, Any]:

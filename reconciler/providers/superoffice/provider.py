@@ -147,25 +147,13 @@ def _active(value: Any) -> bool:
 
 def remote(entity: dict[str, Any], kind: Kind | None = None) -> RemoteObject:
     """A wire entity in manifest terms, with its status (deleted wins over inactive); given
-    the listing `kind`, sharing its record's dict when equal (Kind.remote). One pass, no
-    call per field: a listing converts every purpose of the tenant."""
+    the listing `kind`, sharing its record's dict when equal (Kind.remote)."""
     get = entity.get
-    active = get("Active", 1)
-    active = bool(active) if type(active) is int else _active(active)
+    active = _active(get("Active", 1))
     rank = get("Rank")
-    ordered: dict[str, Any] = {
-        "name": None if (v := get("Name")) is None or v == "" else str(v),
-        "key": None if (v := get("Key")) is None or v == "" else str(v),
-        "consent_text": None if (v := get("ConsentText")) is None or v == "" else str(v),
-        "form_text": None if (v := get("FormText")) is None or v == "" else str(v),
-        "tooltip": None if (v := get("Tooltip")) is None or v == "" else str(v),
-        "active": active,
-        "rank": rank if isinstance(rank, int) and not isinstance(rank, bool) else None,
-        "privacy_statement_desc":
-            None if (v := get("PrivacyStatementDesc")) is None or v == "" else str(v),
-        "privacy_statement_url":
-            None if (v := get("PrivacyStatementUrl")) is None or v == "" else str(v),
-    }
+    ordered: dict[str, Any] = {f: _text(get(w)) for f, w in WIRE_NAMES.items()}
+    ordered["active"] = active  # (in place: the order stays WIRE_NAMES')
+    ordered["rank"] = rank if isinstance(rank, int) and not isinstance(rank, bool) else None
     if get("Deleted") is True:
         status = RemoteStatus.DELETED
     elif not active:
@@ -220,12 +208,11 @@ class ConsentPurposeKind(Kind):
 
     @classmethod
     def identity(cls, attributes: Mapping[str, Any]) -> str | None:
-        """`key:<Key>` when the purpose has a key, else `name:<Name>` (_text inlined: called
-        for every purpose of the manifests and of the listing)."""
-        if (key := attributes.get("key")) is not None and key != "" and (key := str(key)):
+        """`key:<Key>` when the purpose has a key, else `name:<Name>`."""
+        if key := _text(attributes.get("key")):
             return f"key:{key}"
-        name = attributes.get("name")
-        return None if name is None or name == "" else f"name:{name!s}"
+        name = _text(attributes.get("name"))
+        return None if name is None else f"name:{name}"
 
     @classmethod
     def check(cls, attributes: dict[str, Any], settings: ProviderSettings) -> list[str]:
